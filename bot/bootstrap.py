@@ -1,0 +1,99 @@
+"""Everything is built here, once, and passed in: no engine or bot at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channels.base import Channel
+from bot.config import Settings
+from bot.domain.clock import Clock, SystemClock
+from bot.i18n import Translator
+from bot.relay import Relay
+from bot.services.cases import CaseService
+from bot.sla.policy import Policy, load_policy
+from handlers.dispatcher import Dispatcher
+from handlers.notify import Notifier
+from handlers.render import Renderer
+from storage import schema
+from storage.engine import create_engine
+from storage.outbox_store import OutboxStore
+from storage.uow import SqlUnitOfWork
+
+
+def _telegram(settings: Settings) -> Channel | None:
+    if not settings.telegram_bot_token:
+        return None
+    from bot.channels.telegram import TelegramChannel, TelegramMode
+
+    return TelegramChannel(
+        settings.telegram_bot_token,
+        settings.telegram_api_url,
+        mode=TelegramMode(settings.telegram_mode.value),
+        webhook_url=settings.telegram_webhook_url,
+        webhook_secret=settings.telegram_webhook_secret,
+    )
+
+
+#: Channel name → how to build its adapter from the settings (None when not configured).
+CHANNEL_FACTORIES: dict[str, Callable[[Settings], Channel | None]] = {
+    "telegram": _telegram,
+}
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    clock: Clock
+    policy: Policy
+    tr: Translator
+    renderer: Renderer
+    service: CaseService
+    dispatcher: Dispatcher
+    store: OutboxStore
+    relay: Relay
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.clock, self.dispatcher.notifier, self.relay.wake)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    channels: dict[str, Channel] | None = None,
+    migrate: bool = True,
+) -> Container:
+    """Build the whole application from settings; tests pass their own clock and channels."""
+    clock = clock or SystemClock()
+    policy = load_policy(settings.policy_file)
+    engine = create_engine(settings.database_url)
+    if migrate:
+        await schema.upgrade(engine)
+    tr = Translator(settings.language, tz=policy.calendar.tz)
+    renderer = Renderer(tr, policy.workflow)
+    notifier = Notifier(tr, renderer)
+    service = CaseService(policy, clock)
+    if channels is None:
+        channels = {}
+        for name, factory in CHANNEL_FACTORIES.items():
+            built = factory(settings)
+            if built is not None:
+                channels[name] = built
+    store = OutboxStore(engine)
+    relay = Relay(store, channels, clock)
+    container: Container
+    dispatcher = Dispatcher(
+        service, lambda: container.uow(), tr, renderer, notifier, settings.admin_set
+    )
+    container = Container(
+        settings, engine, clock, policy, tr, renderer, service, dispatcher, store, relay, channels
+    )
+    return container

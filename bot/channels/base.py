@@ -1,0 +1,183 @@
+"""The channel-neutral edge: what every adapter turns its platform's traffic into.
+
+No type from a platform library crosses this line; `handlers/` sees only these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+class AttachmentKind(StrEnum):
+    PHOTO = "photo"
+    LOCATION = "location"
+    DOCUMENT = "document"
+
+
+@dataclass(frozen=True)
+class ChannelAddress:
+    channel: str
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class InboundUser:
+    id: str
+    name: str
+    username: str | None = None
+    lang: str | None = None
+
+    def uid(self, channel: str) -> str:
+        return f"{channel}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: AttachmentKind
+    file_ref: str | None = None  # the platform's file id, fetched with Channel.download
+    size: int | None = None
+    mime: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True)
+class CallbackPress:
+    id: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message, command or button press from a person, on any channel."""
+
+    address: ChannelAddress
+    chat_kind: ChatKind
+    user: InboundUser
+    text: str = ""
+    message_id: str | None = None
+    reply_to_message_id: str | None = None
+    callback: CallbackPress | None = None
+    attachments: tuple[Attachment, ...] = ()
+    forwarded: bool = False
+    update_id: str | None = None
+
+    @property
+    def channel(self) -> str:
+        return self.address.channel
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A message as the bot means it; each channel's renderer decides how it looks."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    reply_to: str | None = None
+    claim_ref: str | None = None  # a card whose main action is "claim REF"
+    photo_path: str | None = None
+    document_path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in self.buttons],
+            "reply_to": self.reply_to,
+            "claim_ref": self.claim_ref,
+            "photo_path": self.photo_path,
+            "document_path": self.document_path,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outbound:
+        return cls(
+            text=str(data["text"]),
+            buttons=tuple(
+                tuple(Button(str(b["text"]), str(b["data"])) for b in row)
+                for row in data.get("buttons", [])
+            ),
+            reply_to=data.get("reply_to"),
+            claim_ref=data.get("claim_ref"),
+            photo_path=data.get("photo_path"),
+            document_path=data.get("document_path"),
+        )
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    buttons: bool
+    edits: bool
+    max_text: int
+    photos_in: bool = True
+    photos_out: bool = True
+    locations: bool = True
+    groups: bool = True
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+class DeliveryError(Exception):
+    """A send or edit that did not happen; the subclass says what to do about it."""
+
+
+class RetryLater(DeliveryError):
+    def __init__(self, retry_after: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class TransientFailure(DeliveryError):
+    """5xx, timeout, connection refused: retry with backoff."""
+
+
+class PermanentFailure(DeliveryError):
+    """Blocked, chat not found, bad request: retrying cannot help."""
+
+
+class NotModified(DeliveryError):
+    """The edit asked for what the message already shows: counts as success."""
+
+
+class MessageGone(DeliveryError):
+    """The message to edit no longer exists: post a new one instead."""
+
+
+InboundSink = Callable[[Inbound], Awaitable["HandleResult"]]
+
+
+@dataclass(frozen=True)
+class HandleResult:
+    """What the adapter must do at once: answer a button press (Telegram requires it)."""
+
+    toast: str | None = None
+    alert: bool = False
+
+
+class Channel(Protocol):
+    """An adapter: thin, one per platform, chosen by name from a registry."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def start(self, sink: InboundSink) -> None: ...
+    async def stop(self) -> None: ...
+    async def send(self, chat_id: str, message: Outbound) -> Sent: ...
+    async def edit(self, chat_id: str, message_id: str, message: Outbound) -> None: ...
+    async def download(self, file_ref: str, max_bytes: int) -> bytes: ...

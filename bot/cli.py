@@ -1,0 +1,159 @@
+"""`dispatchbot` (also `python -m bot`): the command line of the contract."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.domain.model import Role
+from bot.domain.people import ChatBinding, Identity, Member, Team
+from bot.sla.policy import PolicyError
+
+log = logging.getLogger("dispatchbot")
+CHANNELS = ("telegram", "zalo")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dispatchbot", description="Dispatch bot for field crews.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the channels, HTTP server and scheduler")
+    demo = sub.add_parser("demo", help="a scripted day, offline, against the built-in sandbox")
+    demo.add_argument("--channel", choices=CHANNELS, default="telegram")
+    db = sub.add_parser("db", help="database schema")
+    db.add_subparsers(dest="db_command", required=True).add_parser("upgrade")
+    team = sub.add_parser("team", help="teams").add_subparsers(dest="team_command", required=True)
+    add = team.add_parser("add", help="create a team bound to its group chat")
+    add.add_argument("code")
+    add.add_argument("--name", required=True)
+    add.add_argument("--chat", required=True, help="the group chat id")
+    add.add_argument("--channel", choices=CHANNELS, default="telegram")
+    member = sub.add_parser("member", help="people").add_subparsers(
+        dest="member_command", required=True
+    )
+    madd = member.add_parser("add", help="register a person")
+    madd.add_argument("user_id", help="the person's user id on the channel, e.g. 123456")
+    madd.add_argument("--name", required=True)
+    madd.add_argument("--role", choices=[r.value for r in Role], required=True)
+    madd.add_argument("--team")
+    madd.add_argument("--channel", choices=CHANNELS, default="telegram")
+    madd.add_argument("--username", help="the person's @username, for /assign")
+    return p
+
+
+def _configure_logging(settings: Settings) -> None:
+    from bot.logs import configure
+
+    configure(settings)
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    from storage import schema
+    from storage.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        await schema.upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("database schema is up to date")
+
+
+async def _team_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.bootstrap import bootstrap
+
+    container = await bootstrap(settings, channels={})
+    code = args.code.upper()
+    try:
+        async with container.uow() as uow:
+            if await uow.teams.get(code) is not None:
+                await uow.teams.bind_chat(code, ChatBinding(args.channel, str(args.chat)))
+                print(f"team {code} exists; chat {args.channel}:{args.chat} bound to it")
+            else:
+                await uow.teams.add(
+                    Team(code, args.name, (ChatBinding(args.channel, str(args.chat)),))
+                )
+                print(f"team {code} created, chat {args.channel}:{args.chat}")
+            await uow.commit()
+    finally:
+        await container.close()
+    return 0
+
+
+async def _member_add(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.bootstrap import bootstrap
+
+    container = await bootstrap(settings, channels={})
+    team = args.team.upper() if args.team else None
+    try:
+        async with container.uow() as uow:
+            if team is not None and await uow.teams.get(team) is None:
+                print(
+                    f"error: no team {team}; create it first with `dispatchbot team add`",
+                    file=sys.stderr,
+                )
+                return 2
+            uid = f"{args.channel}:{args.user_id}"
+            existing = await uow.members.get(uid)
+            idents = (Identity(args.channel, str(args.user_id), args.username),)
+            await uow.members.add(
+                Member(
+                    uid,
+                    args.name,
+                    Role(args.role),
+                    team,
+                    existing.lang if existing else None,
+                    idents,
+                )
+            )
+            await uow.commit()
+        print(f"member {uid} ({args.role}) {'updated' if existing else 'added'}")
+    finally:
+        await container.close()
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.bootstrap import bootstrap
+    from bot.runner import run_forever
+
+    container = await bootstrap(settings)
+    if not container.channels:
+        log.warning("no channel configured (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN): HTTP API only")
+    await run_forever(container)
+    return 0
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return await run_demo(args.channel)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command != "demo":
+            _configure_logging(settings)
+        match args.command:
+            case "run":
+                return asyncio.run(_run(settings))
+            case "demo":
+                return asyncio.run(_demo(settings, args))
+            case "db":
+                asyncio.run(_db_upgrade(settings))
+                return 0
+            case "team":
+                return asyncio.run(_team_add(settings, args))
+            case "member":
+                return asyncio.run(_member_add(settings, args))
+    except (ConfigError, PolicyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2

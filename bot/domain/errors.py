@@ -1,0 +1,112 @@
+"""Domain errors: one class per refusal, so callers never match message text."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.domain.model import CaseStatus, Role
+
+
+class DomainError(Exception):
+    """A refusal the user can act on; handlers map each subclass to a message."""
+
+
+class CaseNotFound(DomainError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+class IllegalTransition(DomainError):
+    def __init__(
+        self, ref: str, status: CaseStatus, target: CaseStatus, expected: CaseStatus | None
+    ) -> None:
+        super().__init__(f"{ref}: {status} -> {target}")
+        self.ref = ref
+        self.status = status
+        self.target = target
+        self.expected = expected
+
+
+class CaseFinished(DomainError):
+    def __init__(self, ref: str, status: CaseStatus) -> None:
+        super().__init__(ref)
+        self.ref = ref
+        self.status = status
+
+
+class CaseOnHold(DomainError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+class NotOnHold(DomainError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+class AlreadyClaimed(DomainError):
+    def __init__(self, ref: str, owner: str | None, owner_name: str | None) -> None:
+        super().__init__(ref)
+        self.ref = ref
+        self.owner = owner
+        self.owner_name = owner_name
+
+
+class NotAssignee(DomainError):
+    def __init__(self, ref: str, owner: str | None, owner_name: str | None) -> None:
+        super().__init__(ref)
+        self.ref = ref
+        self.owner = owner
+        self.owner_name = owner_name
+
+
+class NotClaimed(DomainError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+class NotMember(DomainError):
+    """The user is not registered, or not in the case's team."""
+
+    def __init__(self, team_code: str | None = None) -> None:
+        super().__init__(team_code or "")
+        self.team_code = team_code
+
+
+class Forbidden(DomainError):
+    """The member's role does not allow this action."""
+
+    def __init__(self, needed: tuple[Role, ...]) -> None:
+        super().__init__(",".join(needed))
+        self.needed = needed
+
+
+class UnknownTeam(DomainError):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class UnknownMember(DomainError):
+    def __init__(self, who: str) -> None:
+        super().__init__(who)
+        self.who = who
+
+
+class ReleaseTooLate(DomainError):
+    """Work has started: a lead reassigns instead, so no survey is lost."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+class BadRating(DomainError):
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value

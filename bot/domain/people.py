@@ -1,0 +1,82 @@
+"""Teams and the people in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.domain.model import Role
+
+
+@dataclass(frozen=True)
+class ChatBinding:
+    """A group chat on one channel that shows a team's cases."""
+
+    channel: str
+    chat_id: str
+
+
+@dataclass(frozen=True)
+class Team:
+    code: str
+    name: str
+    chats: tuple[ChatBinding, ...] = ()
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    channel: str
+    external_id: str
+    username: str | None = None
+
+    @property
+    def uid(self) -> str:
+        return f"{self.channel}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class Member:
+    uid: str
+    name: str
+    role: Role
+    team_code: str | None
+    lang: str | None = None
+    identities: tuple[Identity, ...] = ()
+    active: bool = True
+
+    def identity_on(self, channel: str) -> Identity | None:
+        return next((i for i in self.identities if i.channel == channel), None)
+
+    @property
+    def mention(self) -> str:
+        """How to name the person in a group: @username where one is known."""
+        for ident in self.identities:
+            if ident.username:
+                return f"@{ident.username}"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a registered member, an admin, or a system (API token, CLI, scheduler)."""
+
+    uid: str
+    name: str
+    member: Member | None = None
+    is_admin: bool = False
+    is_system: bool = False
+    lang: str | None = None
+    extra_roles: frozenset[Role] = field(default_factory=frozenset)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.member is not None and self.member.role in roles
+
+    def in_team(self, team_code: str) -> bool:
+        return self.member is not None and self.member.team_code == team_code
+
+    def is_lead_of(self, team_code: str) -> bool:
+        return (
+            self.is_admin
+            or self.is_system
+            or (self.in_team(team_code) and self.has_role(Role.LEAD))
+        )

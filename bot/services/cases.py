@@ -1,0 +1,352 @@
+"""The service layer: each use case takes a command and a unit of work.
+
+Services check permissions and the workflow, change the case, append history
+and publish events; the unit of work turns events into outbox rows at commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.domain import errors
+from bot.domain.clock import Clock
+from bot.domain.events import CaseAssigned, CaseClaimed, CaseMoved, CaseReceived, CaseReleased
+from bot.domain.model import (
+    STEP_OF_ACTION,
+    Action,
+    Case,
+    CaseStatus,
+    Estimate,
+    HistoryEntry,
+    Meter,
+    Source,
+)
+from bot.domain.people import Actor, Member
+from bot.services import commands as c
+from bot.services.permissions import authorize, authorize_intake, can_view
+from bot.services.ports import DuplicateExternalRef, UnitOfWork
+from bot.sla.policy import Policy
+
+
+class CaseService:
+    """Use cases of the dispatch desk; built once in bootstrap and shared."""
+
+    def __init__(self, policy: Policy, clock: Clock) -> None:
+        self.policy = policy
+        self.clock = clock
+
+    # ----------------------------------------------------------------- intake
+    async def intake(self, cmd: c.IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
+        """Store a new case, or return the one already stored under its external_ref."""
+        try:
+            return await self._intake(cmd, uow)
+        except DuplicateExternalRef:
+            assert cmd.external_ref is not None
+            async with uow:
+                existing = await uow.cases.get_by_external_ref(cmd.external_ref)
+            if existing is None:  # pragma: no cover - the row that collided vanished
+                raise
+            return existing, False
+
+    async def _intake(self, cmd: c.IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
+        now = self.clock.now()
+        async with uow:
+            if cmd.external_ref:
+                existing = await uow.cases.get_by_external_ref(cmd.external_ref)
+                if existing is not None:
+                    return existing, False
+            team = await uow.teams.get(cmd.team_code.upper())
+            if team is None:
+                raise errors.UnknownTeam(cmd.team_code)
+            authorize_intake(cmd.actor, team.code)
+            received = cmd.received_at or now
+            case = Case(
+                id=None,
+                ref=await uow.cases.next_ref(team.code),
+                external_ref=cmd.external_ref,
+                kind=cmd.kind,
+                team_code=team.code,
+                status=CaseStatus.OPEN,
+                customer=cmd.customer,
+                area=cmd.area,
+                purpose=cmd.purpose,
+                description=cmd.description,
+                received_at=received,
+                needs_extra_works=cmd.needs_extra_works,
+                last_progress_at=received,
+            )
+            self._refresh_clocks(case)
+            case = await uow.cases.add(case)
+            await self._record(uow, case, Action.INTAKE, cmd, None, now)
+            uow.publish(CaseReceived(case, cmd.origin, silent=cmd.source is Source.IMPORT))
+            await uow.commit()
+        return case, True
+
+    # ------------------------------------------------------------------ claim
+    async def claim(self, cmd: c.ClaimCase, uow: UnitOfWork) -> Case:
+        """First press wins: one conditional UPDATE decides, whatever the concurrency."""
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            authorize(cmd.actor, Action.CLAIM, case)
+            member = self._member(cmd.actor)
+            await self._refuse_unclaimable(uow, case)
+            assert case.id is not None
+            if not await uow.cases.claim(case.id, member.uid, now):
+                fresh = await self._load(uow, cmd.ref)
+                await self._refuse_unclaimable(uow, fresh)
+                raise errors.AlreadyClaimed(fresh.ref, fresh.assignee, None)  # pragma: no cover
+            case = await self._load(uow, cmd.ref)
+            self._refresh_clocks(case)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.CLAIM, cmd, None, now)
+            uow.publish(CaseClaimed(case, cmd.origin, member=member))
+            await uow.commit()
+        return case
+
+    async def _refuse_unclaimable(self, uow: UnitOfWork, case: Case) -> None:
+        if case.status is CaseStatus.OPEN:
+            return
+        case.require_active()
+        if case.status is CaseStatus.ON_HOLD:
+            raise errors.CaseOnHold(case.ref)
+        owner = await uow.members.get(case.assignee) if case.assignee else None
+        raise errors.AlreadyClaimed(case.ref, case.assignee, owner.name if owner else None)
+
+    # ------------------------------------------------------------------ steps
+    async def report_step(self, cmd: c.ReportStep, uow: UnitOfWork) -> Case:
+        """survey, inspect, resolve, agree and close share one path."""
+        return await self._move(cmd, uow, cmd.action, cmd.note, None)
+
+    async def estimate(self, cmd: c.RecordEstimate, uow: UnitOfWork) -> Case:
+        def apply(case: Case) -> None:
+            case.estimate = Estimate(cmd.customer_cost, cmd.utility_cost)
+
+        return await self._move(cmd, uow, Action.ESTIMATE, cmd.note, apply)
+
+    async def install(self, cmd: c.RecordInstall, uow: UnitOfWork) -> Case:
+        def apply(case: Case) -> None:
+            case.meter = Meter(cmd.meter_serial, cmd.reading)
+
+        return await self._move(cmd, uow, Action.INSTALL, cmd.note, apply)
+
+    async def _move(
+        self,
+        cmd: c.CaseCommand,
+        uow: UnitOfWork,
+        action: Action,
+        note: str | None,
+        apply: Callable[[Case], None] | None,
+    ) -> Case:
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, action, case)
+            case.advance(self.policy.workflow, STEP_OF_ACTION[action])
+            if apply is not None:
+                apply(case)
+            case.last_progress_at = now
+            self._refresh_clocks(case)
+            await uow.cases.save(case)
+            await self._record(uow, case, action, cmd, note, now)
+            uow.publish(CaseMoved(case, cmd.origin, action, cmd.actor.name, note))
+            await uow.commit()
+        return case
+
+    # ------------------------------------------------------ lead and upkeep
+    async def release(self, cmd: c.ReleaseCase, uow: UnitOfWork) -> Case:
+        """Give an untouched claim back; after the survey a lead reassigns instead."""
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.RELEASE, case)
+            case.require_active()
+            if case.status is not CaseStatus.CLAIMED or case.assignee is None:
+                if case.assignee is None:
+                    raise errors.NotClaimed(case.ref)
+                raise errors.ReleaseTooLate(case.ref)
+            previous = case.assignee
+            case.status = CaseStatus.OPEN
+            case.assignee = None
+            case.claimed_at = None
+            self._refresh_clocks(case)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.RELEASE, cmd, None, now)
+            uow.publish(CaseReleased(case, cmd.origin, previous, cmd.actor.name))
+            await uow.commit()
+        return case
+
+    async def hold(self, cmd: c.HoldCase, uow: UnitOfWork) -> Case:
+        """Stop the clocks while the customer or a permit is the one late."""
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.HOLD, case)
+            case.require_active()
+            if case.status is CaseStatus.ON_HOLD:
+                raise errors.CaseOnHold(case.ref)
+            case.held_from = case.status
+            case.status = CaseStatus.ON_HOLD
+            case.held_at = now
+            self._refresh_clocks(case)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.HOLD, cmd, cmd.reason, now)
+            uow.publish(CaseMoved(case, cmd.origin, Action.HOLD, cmd.actor.name, cmd.reason))
+            await uow.commit()
+        return case
+
+    async def resume(self, cmd: c.ResumeCase, uow: UnitOfWork) -> Case:
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.RESUME, case)
+            case.require_active()
+            if case.status is not CaseStatus.ON_HOLD or case.held_from is None:
+                raise errors.NotOnHold(case.ref)
+            if case.held_at is not None:
+                case.paused += self.policy.calendar.between(case.held_at, now)
+            case.status = case.held_from
+            case.held_from = None
+            case.held_at = None
+            case.last_progress_at = now
+            self._refresh_clocks(case)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.RESUME, cmd, None, now)
+            uow.publish(CaseMoved(case, cmd.origin, Action.RESUME, cmd.actor.name, None))
+            await uow.commit()
+        return case
+
+    async def assign(self, cmd: c.AssignCase, uow: UnitOfWork) -> Case:
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.ASSIGN, case)
+            case.require_active()
+            member = await uow.members.get(cmd.member_uid)
+            if member is None or not member.active:
+                raise errors.UnknownMember(cmd.member_uid)
+            if member.team_code != case.team_code:
+                raise errors.NotMember(case.team_code)
+            previous = case.assignee
+            case.assignee = member.uid
+            case.claimed_at = now
+            case.last_progress_at = now
+            if case.status is CaseStatus.OPEN:
+                case.status = CaseStatus.CLAIMED
+            self._refresh_clocks(case)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.ASSIGN, cmd, member.name, now)
+            uow.publish(CaseAssigned(case, cmd.origin, member=member, previous=previous))
+            await uow.commit()
+        return case
+
+    async def cancel(self, cmd: c.CancelCase, uow: UnitOfWork) -> Case:
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.CANCEL, case)
+            case.require_active()
+            case.status = CaseStatus.CANCELLED
+            case.held_from = None
+            self._refresh_clocks(case)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.CANCEL, cmd, cmd.reason, now)
+            uow.publish(CaseMoved(case, cmd.origin, Action.CANCEL, cmd.actor.name, cmd.reason))
+            await uow.commit()
+        return case
+
+    async def rate(self, cmd: c.RateCase, uow: UnitOfWork) -> Case:
+        """The customer's score, once the work is done."""
+        if not 1 <= cmd.score <= 10:
+            raise errors.BadRating(str(cmd.score))
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.RATE, case)
+            done = self.policy.workflow.completion_step(case.kind)
+            if not self._reached(case, done):
+                raise errors.IllegalTransition(case.ref, case.status, done, done)
+            case.satisfaction = cmd.score
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.RATE, cmd, str(cmd.score), now)
+            uow.publish(CaseMoved(case, cmd.origin, Action.RATE, cmd.actor.name, str(cmd.score)))
+            await uow.commit()
+        return case
+
+    async def view(self, ref: str, actor: Actor, uow: UnitOfWork) -> Case:
+        async with uow:
+            case = await self._load(uow, ref)
+            if not can_view(actor, case.team_code):
+                raise errors.NotMember(case.team_code)
+        return case
+
+    # ---------------------------------------------------------------- helpers
+    def _reached(self, case: Case, step: CaseStatus) -> bool:
+        steps = self.policy.workflow.steps_of(case.kind)
+        status = case.held_from if case.status is CaseStatus.ON_HOLD else case.status
+        if status is None or status not in steps:
+            return False
+        return steps.index(status) >= steps.index(step)
+
+    async def _load(self, uow: UnitOfWork, ref: str) -> Case:
+        case = await uow.cases.get_by_ref(ref)
+        if case is None:
+            raise errors.CaseNotFound(ref)
+        return case
+
+    async def _authorize(self, uow: UnitOfWork, actor: Actor, action: Action, case: Case) -> None:
+        try:
+            authorize(actor, action, case)
+        except errors.NotAssignee as e:
+            owner = await uow.members.get(case.assignee) if case.assignee else None
+            raise errors.NotAssignee(e.ref, e.owner, owner.name if owner else None) from None
+
+    @staticmethod
+    def _member(actor: Actor) -> Member:
+        if actor.member is None:
+            raise errors.NotMember(None)
+        return actor.member
+
+    async def _record(
+        self,
+        uow: UnitOfWork,
+        case: Case,
+        action: Action,
+        cmd: c.Command,
+        note: str | None,
+        at: datetime,
+    ) -> None:
+        entry = HistoryEntry(at, action, cmd.actor.uid, case.status, note, cmd.source)
+        assert case.id is not None
+        await uow.cases.append_history(case.id, entry)
+        case.history.append(entry)
+
+    def _refresh_clocks(self, case: Case) -> None:
+        """Due times follow the current step; a case on hold or finished has none to chase."""
+        p = self.policy
+
+        def due(step: CaseStatus) -> datetime | None:
+            return p.due_at(
+                case.kind,
+                step,
+                case.received_at,
+                area=case.area,
+                purpose=case.purpose,
+                needs_extra_works=case.needs_extra_works,
+                paused=case.paused,
+            )
+
+        done = p.workflow.completion_step(case.kind)
+        case.due_at = due(done)
+        nxt = p.workflow.next_step(case.kind, case.status)
+        case.step_due_at = due(nxt) if nxt is not None and nxt is not CaseStatus.CLOSED else None
+        if (
+            case.status.is_terminal
+            or case.status is CaseStatus.ON_HOLD
+            or self._reached(case, done)
+        ):
+            case.next_check_at = None
+        else:
+            dues = [d for d in (case.step_due_at, case.due_at) if d is not None]
+            case.next_check_at = min(dues) if dues else None

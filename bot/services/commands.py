@@ -1,0 +1,92 @@
+"""Commands: what a user or a system asks the service layer to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.events import Origin
+from bot.domain.model import Action, Area, CaseKind, Customer, Purpose, Source
+from bot.domain.people import Actor
+
+
+@dataclass(frozen=True)
+class Command:
+    actor: Actor
+    source: Source
+    origin: Origin | None
+
+
+@dataclass(frozen=True)
+class IntakeCase(Command):
+    kind: CaseKind
+    team_code: str
+    customer: Customer
+    description: str
+    external_ref: str | None = None
+    area: Area | None = None
+    purpose: Purpose | None = None
+    needs_extra_works: bool = False
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CaseCommand(Command):
+    ref: str
+
+
+@dataclass(frozen=True)
+class ClaimCase(CaseCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class ReportStep(CaseCommand):
+    """survey, inspect, resolve, agree, close: a step with an optional note."""
+
+    action: Action
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordEstimate(CaseCommand):
+    customer_cost: int
+    utility_cost: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordInstall(CaseCommand):
+    meter_serial: str
+    reading: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseCase(CaseCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class HoldCase(CaseCommand):
+    reason: str
+
+
+@dataclass(frozen=True)
+class ResumeCase(CaseCommand):
+    pass
+
+
+@dataclass(frozen=True)
+class AssignCase(CaseCommand):
+    member_uid: str
+
+
+@dataclass(frozen=True)
+class CancelCase(CaseCommand):
+    reason: str
+
+
+@dataclass(frozen=True)
+class RateCase(CaseCommand):
+    score: int

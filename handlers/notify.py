@@ -1,0 +1,135 @@
+"""Events to outbox rows, inside the transaction that caused them.
+
+A failed commit therefore sends nothing, and a committed change is never left
+without its post, its card edit or its answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.channels.base import Outbound
+from bot.domain.events import (
+    CaseAssigned,
+    CaseClaimed,
+    CaseMoved,
+    CaseReceived,
+    CaseReleased,
+    Event,
+    Origin,
+)
+from bot.domain.model import Action, Case
+from bot.domain.people import Member
+from bot.i18n import Lang, Translator
+from bot.services.ports import OutboxItem, UnitOfWork
+from handlers.render import Renderer
+
+
+def card_key(case: Case) -> str:
+    return f"case:{case.id}"
+
+
+class Notifier:
+    def __init__(self, tr: Translator, renderer: Renderer) -> None:
+        self.tr = tr
+        self.render = renderer
+
+    async def __call__(self, events: Sequence[Event], uow: UnitOfWork) -> None:
+        for event in events:
+            await self._one(event, uow)
+
+    async def _one(self, event: Event, uow: UnitOfWork) -> None:
+        case = event.case
+        origin = event.origin
+        lang = self.tr.lang(origin.lang if origin else None)
+        if isinstance(event, CaseReceived):
+            if event.silent:
+                return
+            team = await self._post_card(case, uow, first=True)
+            if origin is not None and not await self._is_team_chat(origin, case, uow):
+                await self.reply(
+                    uow, origin, self.tr.t(lang, "reply.created", ref=case.ref, team=team), case
+                )
+            return
+        await self._post_card(case, uow, first=False)
+        if isinstance(event, CaseClaimed):
+            await self._send_contact(uow, event.member, case, origin)
+            if origin is not None and not origin.via_button:
+                text = self.tr.t(lang, "reply.claimed", ref=case.ref, name=event.member.name)
+                await self.reply(uow, origin, text, case)
+        elif isinstance(event, CaseAssigned):
+            await self._send_contact(uow, event.member, case, None)
+            if origin is not None:
+                text = self.tr.t(lang, "reply.assigned", ref=case.ref, name=event.member.name)
+                await self.reply(uow, origin, text, case)
+        elif isinstance(event, CaseReleased):
+            if origin is not None:
+                await self.reply(uow, origin, self.tr.t(lang, "reply.released", ref=case.ref), case)
+        elif isinstance(event, CaseMoved) and origin is not None:
+            await self.reply(uow, origin, self._moved_text(lang, event), case)
+
+    def _moved_text(self, lang: Lang, event: CaseMoved) -> str:
+        case = event.case
+        if event.action is Action.RATE:
+            return self.tr.t(lang, "reply.rated", ref=case.ref, score=event.note or "")
+        status = self.render.status(lang, case.status)
+        usage = self.render.next_usage(lang, case) if case.is_active else None
+        if usage:
+            return self.tr.t(lang, "reply.moved_next", ref=case.ref, status=status, usage=usage)
+        return self.tr.t(lang, "reply.moved", ref=case.ref, status=status)
+
+    async def _is_team_chat(self, origin: Origin, case: Case, uow: UnitOfWork) -> bool:
+        team = await uow.teams.by_chat(origin.channel, origin.chat_id)
+        return team is not None and team.code == case.team_code
+
+    async def _post_card(self, case: Case, uow: UnitOfWork, *, first: bool) -> str:
+        """Post (first time) or edit the case's card in every chat of its team."""
+        team = await uow.teams.get(case.team_code)
+        if team is None:
+            return case.team_code
+        assignee = await uow.members.get(case.assignee) if case.assignee else None
+        lang = self.tr.lang(team.lang)
+        message = self.render.card(lang, case, assignee.mention if assignee else None)
+        for chat in team.chats:
+            await uow.outbox.add(
+                OutboxItem(
+                    channel=chat.channel,
+                    chat_id=chat.chat_id,
+                    payload=message.to_json(),
+                    card_key=card_key(case),
+                    dedupe_key=f"post:{case.id}:{chat.channel}:{chat.chat_id}" if first else None,
+                    case_id=case.id,
+                )
+            )
+        return team.code
+
+    async def _send_contact(
+        self, uow: UnitOfWork, member: Member, case: Case, origin: Origin | None
+    ) -> None:
+        """The full phone goes only to the person who has the case, privately."""
+        ident = member.identity_on(origin.channel) if origin else None
+        ident = ident or (member.identities[0] if member.identities else None)
+        if ident is None:
+            return
+        lang = self.tr.lang(member.lang, origin.lang if origin else None)
+        await uow.outbox.add(
+            OutboxItem(
+                channel=ident.channel,
+                chat_id=ident.external_id,
+                payload=self.render.contact(lang, case).to_json(),
+                case_id=case.id,
+            )
+        )
+
+    async def reply(
+        self, uow: UnitOfWork, origin: Origin, text: str, case: Case | None = None
+    ) -> None:
+        message = Outbound(text=text, reply_to=origin.message_id)
+        await uow.outbox.add(
+            OutboxItem(
+                channel=origin.channel,
+                chat_id=origin.chat_id,
+                payload=message.to_json(),
+                case_id=case.id if case else None,
+            )
+        )

@@ -1,0 +1,84 @@
+"""Turning typed text into a command name and arguments, the same on every channel."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_TEXT = 4096
+
+
+class CommandName(StrEnum):
+    START = "start"
+    HELP = "help"
+    CLAIM = "claim"
+    SURVEY = "survey"
+    ESTIMATE = "estimate"
+    AGREE = "agree"
+    INSTALL = "install"
+    INSPECT = "inspect"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    RELEASE = "release"
+    HOLD = "hold"
+    RESUME = "resume"
+    ASSIGN = "assign"
+    CANCEL = "cancel"
+    CASE = "case"
+    MINE = "mine"
+    OPEN = "open"
+    OVERDUE = "overdue"
+    REPORT = "report"
+    RATE = "rate"
+    NEW = "new"
+    BINDTEAM = "bindteam"
+    INVITE = "invite"
+    MEMBERS = "members"
+    REMOVE = "remove"
+    LANG = "lang"
+
+
+REF_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,9})$")
+_COMMAND_RE = re.compile(r"^/([A-Za-z_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
+_LEADING_MENTION_RE = re.compile(r"^@\S+\s+")
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    name: CommandName | None  # None: looks like a command, but not one we know
+    word: str  # what was typed after the slash, for the error message
+    args: tuple[str, ...]
+    rest: str  # everything after the command word, as typed
+
+    def arg(self, i: int) -> str | None:
+        return self.args[i] if i < len(self.args) else None
+
+
+def normalize_ref(text: str) -> str | None:
+    """PL-17, pl-17, ` Pl-17 ` all name the same case; anything else is not a ref."""
+    m = REF_RE.match(text.strip())
+    if m is None:
+        return None
+    return f"{m.group(1).upper()}-{int(m.group(2))}"
+
+
+def parse_command(text: str, bot_username: str | None = None) -> ParsedCommand | None:
+    """A command is `/word` at the start, optionally `/word@ourbot`, after an optional mention.
+
+    A command addressed to another bot (`/claim@otherbot`) is not ours: None.
+    """
+    text = text[:MAX_TEXT].strip()
+    text = _LEADING_MENTION_RE.sub("", text, count=1) if text.startswith("@") else text
+    m = _COMMAND_RE.match(text)
+    if m is None:
+        return None
+    word, addressee = m.group(1).lower(), m.group(2)
+    if addressee and bot_username and addressee.lower() != bot_username.lower():
+        return None
+    rest = text[m.end() :].strip()
+    try:
+        name: CommandName | None = CommandName(word)
+    except ValueError:
+        name = None
+    return ParsedCommand(name, word, tuple(rest.split()), rest)

@@ -1,0 +1,215 @@
+"""Table definitions (SQLAlchemy Core). The migrations are the source of truth
+for the live schema; these mirror them for queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("lang", sa.String(5)),
+    sa.Column("next_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+team_chats = sa.Table(
+    "team_chats",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code"), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.UniqueConstraint("channel", "chat_id", name="uq_team_chats_chat"),
+)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("uid", sa.String(80), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code")),
+    sa.Column("lang", sa.String(5)),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("external_id", sa.String(64), primary_key=True),
+    sa.Column("member_uid", sa.String(80), sa.ForeignKey("members.uid"), nullable=False),
+    sa.Column("username", sa.String(64)),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ref", sa.String(32), nullable=False, unique=True),
+    sa.Column("external_ref", sa.String(128), unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("held_from", sa.String(16)),
+    sa.Column("area", sa.String(16)),
+    sa.Column("purpose", sa.String(16)),
+    sa.Column("needs_extra_works", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("customer_name", sa.String(200), nullable=False),
+    sa.Column("customer_phone", sa.String(32), nullable=False),
+    sa.Column("customer_address", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("step_due_at", UTCDateTime),
+    sa.Column("held_at", UTCDateTime),
+    sa.Column("paused_seconds", sa.Float, nullable=False, server_default="0"),
+    sa.Column("assignee", sa.String(80), sa.ForeignKey("members.uid")),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("last_progress_at", UTCDateTime),
+    sa.Column("customer_cost", sa.BigInteger),
+    sa.Column("utility_cost", sa.BigInteger),
+    sa.Column("meter_serial", sa.String(64)),
+    sa.Column("meter_reading", sa.String(32)),
+    sa.Column("satisfaction", sa.Integer),
+    sa.Column("reminder_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_check_at", UTCDateTime),
+    sa.Column("anonymised", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_cases_team_status", "team_code", "status"),
+    sa.Index("ix_cases_status", "status"),
+    sa.Index("ix_cases_assignee", "assignee"),
+    sa.Index("ix_cases_next_check_at", "next_check_at"),
+)
+
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("action", sa.String(24), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Index("ix_case_events_case", "case_id", "id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("chat_id", sa.String(64), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("card_key", sa.String(80)),
+    sa.Column("dedupe_key", sa.String(160), unique=True),
+    sa.Column("case_id", sa.Integer),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("not_before", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("message_id", sa.String(64)),
+    sa.Index("ix_outbox_status_id", "status", "id"),
+    sa.Index("ix_outbox_card", "card_key", "channel", "chat_id", "status"),
+)
+
+chat_messages = sa.Table(
+    "chat_messages",
+    metadata,
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("chat_id", sa.String(64), primary_key=True),
+    sa.Column("message_id", sa.String(64), primary_key=True),
+    sa.Column("case_id", sa.Integer),
+    sa.Column("card_key", sa.String(80)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_chat_messages_card", "card_key", "channel", "chat_id"),
+)
+
+processed_updates = sa.Table(
+    "processed_updates",
+    metadata,
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("update_id", sa.String(64), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("path", sa.String(300)),
+    sa.Column("mime", sa.String(64)),
+    sa.Column("size", sa.Integer),
+    sa.Column("latitude", sa.Float),
+    sa.Column("longitude", sa.Float),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Index("ix_evidence_case", "case_id"),
+)
+
+forms = sa.Table(
+    "forms",
+    metadata,
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_by", sa.String(80)),
+    sa.Column("used_at", UTCDateTime),
+)

@@ -1,0 +1,98 @@
+"""The SQL unit of work: one connection, one transaction, outbox rows at commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.domain.clock import Clock
+from bot.domain.events import Event
+from bot.services.ports import EventSink
+from storage.repository import (
+    SqlCaseRepository,
+    SqlMemberRepository,
+    SqlOutbox,
+    SqlTeamRepository,
+)
+
+
+class SqlUnitOfWork:
+    cases: SqlCaseRepository
+    teams: SqlTeamRepository
+    members: SqlMemberRepository
+    outbox: SqlOutbox
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        sink: EventSink | None = None,
+        on_outbox: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.sink = sink
+        self.on_outbox = on_outbox
+        self._conn: AsyncConnection | None = None
+        self._events: list[Event] = []
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._conn is not None, "use the unit of work inside `async with`"
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        conn = await self.engine.connect()
+        await conn.begin()
+        self._conn = conn
+        now = self.clock.now()
+        self.cases = SqlCaseRepository(conn, now)
+        self.teams = SqlTeamRepository(conn, now)
+        self.members = SqlMemberRepository(conn, now)
+        self.outbox = SqlOutbox(conn, now)
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    def publish(self, event: Event) -> None:
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        """Write what the events mean for the chats, then commit it all at once."""
+        while self._events and self.sink is not None:
+            batch, self._events = self._events, []
+            await self.sink(batch, self)
+        await self.connection.commit()
+        if self.outbox.added and self.on_outbox is not None:
+            self.on_outbox()
+        self.outbox.added = 0
+
+    async def rollback(self) -> None:
+        await self.connection.rollback()
+        self._events = []
+
+
+def uow_factory(
+    engine: AsyncEngine,
+    clock: Clock,
+    sink: EventSink | None = None,
+    on_outbox: Callable[[], None] | None = None,
+) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine, clock, sink, on_outbox)

@@ -1,0 +1,89 @@
+"""Shared fixtures: every storage test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is the local test database (127.0.0.1:5432, database `test`). When it is
+not reachable the PostgreSQL half is skipped, unless REQUIRE_POSTGRES=1, as in CI,
+where that is a failure instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.domain.clock import FixedClock
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+
+
+async def _reset_postgres(url: str) -> None:
+    """An empty public schema per test: tests never see each other's rows."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            await conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        await engine.dispose()
+
+
+_pg_ok: bool | None = None
+
+
+async def _postgres_available() -> bool:
+    global _pg_ok
+    if _pg_ok is None:
+        try:
+            await asyncio.wait_for(_reset_postgres(PG_URL), 10)
+            _pg_ok = True
+        except Exception:
+            _pg_ok = False
+    return _pg_ok
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    if not await _postgres_available():
+        if REQUIRE_POSTGRES:
+            pytest.fail(
+                f"PostgreSQL is required (REQUIRE_POSTGRES=1) but {PG_URL} is not reachable"
+            )
+        pytest.skip("PostgreSQL not reachable")
+    await _reset_postgres(PG_URL)
+    yield PG_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    # Friday 27 Nov 2026, 09:00 in Hà Nội: inside working hours.
+    return FixedClock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
+
+
+def make_settings(database_url: str, tmp_path: Path, **extra: object) -> Settings:
+    base: dict[str, object] = {
+        "database_url": database_url,
+        "media_dir": tmp_path / "media",
+        "intake_token": "test-intake-token",
+        "admin_ids": "telegram:1",
+        "telegram_bot_token": None,
+        "zalo_bot_token": None,
+        "policy_file": None,
+    }
+    base.update(extra)
+    return load_settings(**base)
