@@ -1,0 +1,1806 @@
+"""A local stand-in of the Telegram Bot API server ("the sandbox").
+
+The real bot (python-telegram-bot) is pointed at it with ``base_url=f"{root}/bot"`` and
+``base_file_url=f"{root}/file/bot"``; tests and the offline demo play the humans through a
+small JSON control API on the same server (see :class:`bot.sandbox.client.SandboxClient`).
+
+Bot API side (what the bot sees)
+--------------------------------
+``GET|POST /bot{token}/{method}`` - parameters as query string, urlencoded form, JSON or
+multipart (JSON-valued parameters may arrive as JSON strings).  Method names are matched
+case-insensitively.  Answers are ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error_code": N, "description": "...", "parameters"?: {...}}`` with the HTTP
+status equal to ``error_code``.  Wrong token: 401 ``Unauthorized``; unknown method: 404
+``Not Found``.  Implemented: getMe, getUpdates (long poll), setWebhook, deleteWebhook,
+getWebhookInfo, sendMessage, editMessageText, editMessageCaption, editMessageReplyMarkup,
+deleteMessage, answerCallbackQuery, sendPhoto, sendDocument, sendLocation, getFile,
+setMyCommands, getMyCommands, deleteMyCommands, sendChatAction, close, logOut.
+
+``GET /file/bot{token}/{file_path}`` - the bytes of a file returned by getFile.
+
+Control API side (what the humans do), JSON in and out, errors as ``{"ok": false, "error"}``
+---------------------------------------------------------------------------------------------
+``GET  /_sandbox/bot``                        the bot's User object and settings
+``POST /_sandbox/reset``                      forget everything (users, chats, calls, ...)
+``POST /_sandbox/users``                      {id, first_name, last_name?, username?,
+                                              language_code?}; also opens the private chat
+``GET  /_sandbox/users``                      all users
+``POST|DELETE /_sandbox/users/{id}/block``    the user blocks / unblocks the bot (queues a
+                                              ``my_chat_member`` update, as Telegram does)
+``POST /_sandbox/chats``                      {id?, type: private|group|supergroup, title?,
+                                              username?, members?: [user ids], bot_is_admin?}
+``GET  /_sandbox/chats``                      all chats
+``GET  /_sandbox/chats/{id}``                 one chat (with its current reply keyboard)
+``POST /_sandbox/chats/{id}/members``         {user_id} - add a member to a group
+``GET  /_sandbox/chats/{id}/messages``        what the chat shows now (``?include_deleted=1``)
+``POST /_sandbox/messages``                   a user sends a message: {user_id, chat_id?
+                                              (default: private chat), text?, caption?,
+                                              reply_to_message_id?, photo?: {base64 | file_id
+                                              | width+height}, document?: {base64, file_name,
+                                              mime_type?}, location?: {latitude, longitude},
+                                              contact?: {phone_number, first_name, ...},
+                                              forward_from?: user id or User dict,
+                                              forward_sender_name?, forward_origin?: raw}
+                                              -> {message: view, update_id, delivered}
+``POST /_sandbox/callback``                   a user presses an inline button: {user_id,
+                                              chat_id?, message_id, data | text}
+                                              -> callback view (id, update_id, answered, ...)
+``GET  /_sandbox/callbacks[/{id}]``           button presses and what the bot answered
+``GET  /_sandbox/updates``                    updates not yet confirmed by the bot
+``GET|DELETE /_sandbox/calls``                Bot API call log (``?method=``,
+                                              ``?include_polling=1``, ``?since=seq``) / reset
+``GET  /_sandbox/commands``                   command lists by scope and language_code
+``GET  /_sandbox/files/{file_id}``            raw bytes of any stored file
+``POST|GET|DELETE /_sandbox/faults``          fault injection: {kind: "429"|"500"|"stall",
+                                              count?, seconds?, retry_after?, delay?,
+                                              methods?: [...]}; see ``_before_call``.
+                                              Without count and seconds: the next call only.
+                                              A stall hangs ``delay`` s (default: until the
+                                              window ends, else 10 s), then runs the call.
+
+Telegram behaviours kept on purpose: editMessageText/Caption without ``reply_markup``
+removes the inline keyboard; reply keyboards are never echoed in the returned Message;
+a newer getUpdates ends a waiting one with 409; answerCallbackQuery fails when late or
+repeated; in groups the bot may delete other people's messages only as an admin; with
+``privacy_mode=True`` (off by default) group chatter that is not a command, reply to the
+bot or mention never reaches the bot.
+
+Deliberate simplifications: photos are not re-encoded (every PhotoSize serves the uploaded
+bytes), Markdown parse modes are stored unparsed, inline mode/payments/media groups are
+absent, a user's private chat exists as soon as the user is added, and rarely seen error
+texts (e.g. for malformed keyboards) are close to, not guaranteed to be, Telegram's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import mimetypes
+import re
+import struct
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from html.parser import HTMLParser
+from pathlib import PurePosixPath
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.sandbox.state import (
+    ApiCall,
+    CallbackQuery,
+    Chat,
+    ChatType,
+    Fault,
+    FaultKind,
+    FileKind,
+    JSONDict,
+    Message,
+    StoredFile,
+    User,
+    World,
+    keyboard_texts,
+)
+
+DEFAULT_TOKEN = "7000000001:sandbox-TEST-token-0123456789abcdef"
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64
+MAX_CALLBACK_ANSWER = 200
+MAX_BUTTONS = 100
+MAX_UPLOAD = 50 * 1024 * 1024
+MAX_DOWNLOAD = 20 * 1024 * 1024
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+BLOCKED = "Forbidden: bot was blocked by the user"
+
+#: Parameters whose values are JSON (they arrive as JSON strings in form posts).
+JSON_PARAMS = frozenset(
+    {
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "reply_parameters",
+        "link_preview_options",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "media",
+    }
+)
+
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+
+BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+
+SCOPE_TYPES = frozenset(
+    {
+        "default",
+        "all_private_chats",
+        "all_group_chats",
+        "all_chat_administrators",
+        "chat",
+        "chat_administrators",
+        "chat_member",
+    }
+)
+
+COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+SUPERGROUP_ID_LIMIT = -1_000_000_000_000
+
+
+class ApiError(Exception):
+    """A Bot API failure, answered as Telegram does (HTTP status == error_code)."""
+
+    def __init__(self, code: int, description: str, parameters: JSONDict | None = None):
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+    def body(self) -> JSONDict:
+        data: JSONDict = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.parameters:
+            data["parameters"] = self.parameters
+        return data
+
+
+class ControlError(Exception):
+    """A refused control API request (bad test setup), answered as 4xx with a clear text."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart request."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class Params:
+    """Bot API parameters from any transport, with Telegram-like coercion and errors."""
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def raw(self, name: str) -> Any:
+        return self._values.get(name)
+
+    def has(self, name: str) -> bool:
+        return self._values.get(name) is not None
+
+    def string(self, name: str) -> str | None:
+        value = self._values.get(name)
+        if value is None or isinstance(value, Upload):
+            return None
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        return json.dumps(value, ensure_ascii=False)
+
+    def integer(self, name: str) -> int | None:
+        value = self._values.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ApiError(400, f'Bad Request: field "{name}" must be of type Integer') from None
+
+    def number(self, name: str) -> float | None:
+        value = self._values.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(str(value).strip())
+        except ValueError:
+            raise ApiError(400, f'Bad Request: field "{name}" must be a Number') from None
+
+    def boolean(self, name: str) -> bool:
+        value = self._values.get(name)
+        if isinstance(value, bool):
+            return value
+        if value is None:
+            return False
+        return str(value).strip().lower() in ("true", "1", "yes")
+
+    def json(self, name: str) -> Any:
+        value = self._values.get(name)
+        if value is None or isinstance(value, Upload):
+            return None
+        if isinstance(value, str):
+            if value == "":
+                return None
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ApiError(400, f"Bad Request: can't parse {name} JSON object") from None
+        return value
+
+    def file_input(self, name: str) -> Upload | str | None:
+        """An uploaded part, or a file_id/URL string; ``attach://x`` refers to part ``x``."""
+        value = self._values.get(name)
+        if isinstance(value, Upload):
+            return value
+        if isinstance(value, str) and value.startswith("attach://"):
+            attached = self._values.get(value.removeprefix("attach://"))
+            return attached if isinstance(attached, Upload) else None
+        if isinstance(value, str) and value:
+            return value
+        return None
+
+    def loggable(self) -> JSONDict:
+        """Parameters for the call log: uploads summarised, JSON-valued params decoded."""
+        out: JSONDict = {}
+        for key, value in self._values.items():
+            if isinstance(value, Upload):
+                out[key] = {
+                    "upload": value.filename,
+                    "content_type": value.content_type,
+                    "size": len(value.data),
+                }
+            elif key in JSON_PARAMS and isinstance(value, str):
+                try:
+                    out[key] = json.loads(value)
+                except ValueError:
+                    out[key] = value
+            else:
+                out[key] = value
+        return out
+
+
+async def read_params(request: web.Request) -> dict[str, Any]:
+    """Merge query string and body (JSON, urlencoded or multipart) into one mapping."""
+    values: dict[str, Any] = dict(request.query)
+    if not request.body_exists:
+        return values
+    content_type = request.content_type
+    if content_type == "application/json":
+        text = await request.text()
+        if text.strip():
+            try:
+                body = json.loads(text)
+            except ValueError:
+                raise ApiError(400, "Bad Request: can't parse JSON object") from None
+            if isinstance(body, dict):
+                values.update(body)
+    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        for key, value in form.items():
+            if isinstance(value, web.FileField):
+                values[key] = Upload(
+                    filename=value.filename,
+                    content_type=value.content_type,
+                    data=value.file.read(),
+                )
+            elif isinstance(value, bytes | bytearray):
+                values[key] = bytes(value).decode("utf-8", "replace")
+            else:
+                values[key] = value
+    return values
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures entity offsets in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class EntityParseError(Exception):
+    """Raised for HTML Telegram would refuse ("can't parse entities: ...")."""
+
+
+_HTML_ENTITY_TYPES = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
+}
+
+
+class _TelegramHtml(HTMLParser):
+    """Telegram's HTML parse mode: the supported tags become entities, anything else fails."""
+
+    def __init__(self, raw: str):
+        super().__init__(convert_charrefs=True)
+        self._raw = raw
+        self._line_starts = [0] + [i + 1 for i, ch in enumerate(raw) if ch == "\n"]
+        self.parts: list[str] = []
+        self.entities: list[JSONDict] = []
+        self._length = 0
+        self._open: list[tuple[str, JSONDict | None, int]] = []
+
+    def _byte_offset(self) -> int:
+        line, column = self.getpos()
+        index = self._line_starts[line - 1] + column
+        return len(self._raw[:index].encode("utf-8"))
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+        self._length += utf16_len(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        kind = _HTML_ENTITY_TYPES.get(tag)
+        if kind is None:
+            raise EntityParseError(
+                f'Unsupported start tag "{tag}" at byte offset {self._byte_offset()}'
+            )
+        attributes = dict(attrs)
+        entity: JSONDict | None = {"type": kind}
+        if tag == "span" and attributes.get("class") != "tg-spoiler":
+            raise EntityParseError('Tag "span" must have class "tg-spoiler"')
+        if tag == "a":
+            href = attributes.get("href")
+            entity = {"type": kind, "url": href} if href else None
+        elif tag == "tg-emoji":
+            emoji_id = attributes.get("emoji-id")
+            if not emoji_id:
+                raise EntityParseError('Tag "tg-emoji" must have attribute "emoji-id"')
+            entity = {"type": kind, "custom_emoji_id": emoji_id}
+        elif tag == "blockquote" and "expandable" in attributes:
+            entity = {"type": "expandable_blockquote"}
+        elif tag == "code" and self._open and self._open[-1][0] == "pre":
+            # <pre><code class="language-x"> is one pre entity with a language.
+            language = (attributes.get("class") or "").removeprefix("language-")
+            pre_entity = self._open[-1][1]
+            if language and pre_entity is not None:
+                pre_entity["language"] = language
+            entity = None
+        self._open.append((tag, entity, self._length))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        raise EntityParseError(
+            f'Unsupported start tag "{tag}" at byte offset {self._byte_offset()}'
+        )
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self._open:
+            raise EntityParseError(f"Unexpected end tag at byte offset {self._byte_offset()}")
+        open_tag, entity, start = self._open.pop()
+        if open_tag != tag:
+            raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{open_tag}"')
+        if entity is not None and self._length > start:
+            entity["offset"] = start
+            entity["length"] = self._length - start
+            self.entities.append(entity)
+
+    def finish(self) -> tuple[str, list[JSONDict]]:
+        self.close()
+        if self._open:
+            raise EntityParseError(
+                f'Can\'t find end tag corresponding to start tag "{self._open[-1][0]}"'
+            )
+        entities = sorted(self.entities, key=lambda e: (e["offset"], -e["length"]))
+        return "".join(self.parts), entities
+
+
+def parse_html(raw: str) -> tuple[str, list[JSONDict]]:
+    """Plain text and entities of an HTML-formatted message (raises EntityParseError)."""
+    parser = _TelegramHtml(raw)
+    parser.feed(raw)
+    return parser.finish()
+
+
+def command_entities(text: str) -> list[JSONDict]:
+    """The ``bot_command`` entity Telegram adds to a text starting with ``/``."""
+    match = re.match(r"/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]{3,64})?", text)
+    if match is None:
+        return []
+    return [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group(0))}]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def image_info(data: bytes) -> tuple[int, int, str, str] | None:
+    """(width, height, extension, mime type) of a PNG/JPEG/GIF/WebP image, else None."""
+    size: tuple[int, int] | None = None
+    ext, mime = "jpg", "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        size = struct.unpack(">II", data[16:24])
+        ext, mime = "png", "image/png"
+    elif data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        size = struct.unpack("<HH", data[6:10])
+        ext, mime = "gif", "image/gif"
+    elif data.startswith(b"\xff\xd8"):
+        size = _jpeg_size(data)
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
+        size = _webp_size(data)
+        ext, mime = "webp", "image/webp"
+    if size is None or size[0] <= 0 or size[1] <= 0:
+        return None
+    return size[0], size[1], ext, mime
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    index = 2
+    while index + 9 < len(data):
+        if data[index] != 0xFF:
+            return None
+        marker = data[index + 1]
+        if marker == 0xFF:
+            index += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:
+            index += 2
+            continue
+        (segment_length,) = struct.unpack(">H", data[index + 2 : index + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
+            return width, height
+        index += 2 + segment_length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        return (
+            1 + int.from_bytes(data[24:27], "little"),
+            1 + int.from_bytes(data[27:30], "little"),
+        )
+    if chunk == b"VP8 ":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L":
+        b = data[21:25]
+        width = 1 + (((b[1] & 0x3F) << 8) | b[0])
+        height = 1 + (((b[3] & 0x0F) << 10) | (b[2] << 2) | ((b[1] & 0xC0) >> 6))
+        return width, height
+    return None
+
+
+def make_png(width: int, height: int, rgb: tuple[int, int, int] = (40, 120, 200)) -> bytes:
+    """A valid single-colour PNG, so tests can "take a photo" of any size without fixtures."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        )
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+# --------------------------------------------------------------------------- server
+
+Handler = Callable[[Params], Awaitable[Any]]
+ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class TelegramSandbox:
+    """The fake Telegram server: Bot API for the bot, control API for the humans."""
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        bot_first_name: str = "Dispatch Bot",
+        bot_username: str = "dispatch_sandbox_bot",
+        privacy_mode: bool = False,
+        callback_answer_timeout: float = 15.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        """``privacy_mode``: in groups the bot then only receives commands, replies to its
+        own messages and mentions, like a real bot with privacy mode on.
+        ``callback_answer_timeout``: seconds (by ``clock``) after which answerCallbackQuery
+        fails with "query is too old" (Telegram does not document the exact limit)."""
+        bot_id, sep, secret = token.partition(":")
+        if not (bot_id.isdigit() and sep and secret):
+            raise ValueError("token must look like '<digits>:<secret>'")
+        self.token = token
+        self.privacy_mode = privacy_mode
+        self.callback_answer_timeout = callback_answer_timeout
+        self.bot = User(
+            id=int(bot_id), first_name=bot_first_name, username=bot_username, is_bot=True
+        )
+        self.world = World(self.bot, clock=clock)
+        self.world.subscribe(self._notify)
+        self._signal = asyncio.Event()
+        self._stall_release = asyncio.Event()
+        self._poll_generation = 0
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self._root_url: str | None = None
+        self._methods: dict[str, tuple[str, Handler]] = {}
+        for name, handler in self._bot_api_methods().items():
+            self._methods[name.lower()] = (name, handler)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0: any free port) and return the root URL."""
+        if self._runner is not None:
+            raise RuntimeError("sandbox already started")
+        app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
+        self._add_routes(app)
+        runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        self._closing = False
+        actual_port = runner.addresses[0][1]
+        shown_host = f"[{host}]" if ":" in host else host
+        self._root_url = f"http://{shown_host}:{actual_port}"
+        return self._root_url
+
+    async def stop(self) -> None:
+        """Release long polls and stalled calls, then close the server."""
+        if self._runner is None:
+            return
+        self._closing = True
+        self._notify()
+        self._release_stalls()
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+
+    async def __aenter__(self) -> TelegramSandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def root_url(self) -> str:
+        if self._root_url is None:
+            raise RuntimeError("sandbox not started")
+        return self._root_url
+
+    @property
+    def base_url(self) -> str:
+        """Value for PTB's ``base_url`` (the token is appended by PTB)."""
+        return f"{self.root_url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """Value for PTB's ``base_file_url``."""
+        return f"{self.root_url}/file/bot"
+
+    def _notify(self) -> None:
+        """Wake every long poll (new update, newer poll, or shutdown)."""
+        self._signal.set()
+        self._signal = asyncio.Event()
+
+    def _release_stalls(self) -> None:
+        self._stall_release.set()
+        self._stall_release = asyncio.Event()
+
+    # ------------------------------------------------------------------ routing
+    def _add_routes(self, app: web.Application) -> None:
+        c = self._control
+        routes = [
+            ("GET", "/_sandbox/bot", c(self._c_bot)),
+            ("POST", "/_sandbox/reset", c(self._c_reset)),
+            ("POST", "/_sandbox/users", c(self._c_add_user)),
+            ("GET", "/_sandbox/users", c(self._c_users)),
+            ("POST", "/_sandbox/users/{user_id}/block", c(self._c_block)),
+            ("DELETE", "/_sandbox/users/{user_id}/block", c(self._c_unblock)),
+            ("POST", "/_sandbox/chats", c(self._c_add_chat)),
+            ("GET", "/_sandbox/chats", c(self._c_chats)),
+            ("GET", "/_sandbox/chats/{chat_id}", c(self._c_chat)),
+            ("POST", "/_sandbox/chats/{chat_id}/members", c(self._c_add_member)),
+            ("GET", "/_sandbox/chats/{chat_id}/messages", c(self._c_messages)),
+            ("POST", "/_sandbox/messages", c(self._c_send)),
+            ("POST", "/_sandbox/callback", c(self._c_press)),
+            ("POST", "/_sandbox/callbacks", c(self._c_press)),
+            ("GET", "/_sandbox/callbacks", c(self._c_callbacks)),
+            ("GET", "/_sandbox/callbacks/{callback_id}", c(self._c_callback)),
+            ("GET", "/_sandbox/updates", c(self._c_updates)),
+            ("GET", "/_sandbox/calls", c(self._c_calls)),
+            ("DELETE", "/_sandbox/calls", c(self._c_clear_calls)),
+            ("GET", "/_sandbox/commands", c(self._c_commands)),
+            ("GET", "/_sandbox/files/{file_id}", c(self._c_file)),
+            ("POST", "/_sandbox/faults", c(self._c_add_fault)),
+            ("GET", "/_sandbox/faults", c(self._c_faults)),
+            ("DELETE", "/_sandbox/faults", c(self._c_clear_faults)),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, path, handler)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
+        app.router.add_route("GET", "/file/bot{token}/{file_path:.+}", self._handle_file)
+        app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
+
+    @staticmethod
+    def _json(data: Any, status: int = 200) -> web.Response:
+        return web.json_response(data, status=status, dumps=partial(json.dumps, ensure_ascii=False))
+
+    async def _handle_unknown(self, request: web.Request) -> web.Response:
+        return self._json(ApiError(404, "Not Found").body(), status=404)
+
+    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return self._json(ApiError(401, "Unauthorized").body(), status=401)
+        stored = self.world.files_by_path.get(request.match_info["file_path"])
+        if stored is None:
+            return self._json(ApiError(404, "Not Found").body(), status=404)
+        return web.Response(
+            body=stored.data, content_type=stored.mime_type or "application/octet-stream"
+        )
+
+    async def _handle_bot_api(self, request: web.Request) -> web.Response:
+        """One Bot API request: parse, log, check faults, run the method, answer."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        name = request.match_info["method"]
+        try:
+            values = await read_params(request)
+        except web.HTTPRequestEntityTooLarge:
+            return self._json(ApiError(413, "Request Entity Too Large").body(), status=413)
+        except ApiError as exc:
+            return self._json(exc.body(), status=exc.code)
+        params = Params(values)
+        found = self._methods.get(name.lower())
+        call = ApiCall(
+            seq=len(self.world.calls) + 1,
+            method=found[0] if found else name,
+            params=params.loggable(),
+            time=self.world.clock(),
+        )
+        self.world.calls.append(call)
+        try:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            if found is None:
+                raise ApiError(404, "Not Found")
+            fault = await self._before_call(found[0])
+            if fault is not None:
+                raise fault
+            result = await found[1](params)
+        except ApiError as exc:
+            call.ok, call.error_code, call.description = False, exc.code, exc.description
+            call.duration = loop.time() - started
+            return self._json(exc.body(), status=exc.code)
+        call.ok = True
+        call.duration = loop.time() - started
+        return self._json({"ok": True, "result": result})
+
+    async def _before_call(self, method: str) -> ApiError | None:
+        """The single gate every Bot API call passes (fault injection; later rate limits).
+
+        Returns the error to answer instead of running the method, or None to go on;
+        a stall fault delays the call and then lets it run, as a slow network does.
+        """
+        now = asyncio.get_running_loop().time()
+        self.world.faults = [f for f in self.world.faults if not f.exhausted(now)]
+        for fault in self.world.faults:
+            if not fault.applies(method, now):
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+            if fault.kind is FaultKind.TOO_MANY_REQUESTS:
+                return ApiError(
+                    429,
+                    f"Too Many Requests: retry after {fault.retry_after}",
+                    {"retry_after": fault.retry_after},
+                )
+            if fault.kind is FaultKind.SERVER_ERROR:
+                return ApiError(500, "Internal Server Error")
+            release = self._stall_release
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), timeout=fault.stall_seconds(now))
+            return None
+        return None
+
+    # ------------------------------------------------------------------ Bot API helpers
+    def _bot_api_methods(self) -> dict[str, Handler]:
+        return {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageCaption": self._edit_message_caption,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+            "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
+            "sendLocation": self._send_location,
+            "getFile": self._get_file,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
+            "sendChatAction": self._send_chat_action,
+            "close": self._close,
+            "logOut": self._log_out,
+        }
+
+    def _chat(self, p: Params) -> Chat:
+        raw = p.raw("chat_id")
+        if raw is None or raw == "":
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        if isinstance(raw, str) and raw.startswith("@"):
+            for candidate in self.world.chats.values():
+                if candidate.type is not ChatType.PRIVATE and candidate.username == raw[1:]:
+                    return candidate
+            raise ApiError(400, "Bad Request: chat not found")
+        try:
+            chat_id = int(raw)
+        except (TypeError, ValueError):
+            raise ApiError(400, "Bad Request: chat not found") from None
+        chat = self.world.chats.get(chat_id)
+        if chat is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        return chat
+
+    def _ensure_writable(self, chat: Chat) -> None:
+        if chat.type is ChatType.PRIVATE:
+            user = self.world.users.get(chat.id)
+            if user is not None and user.blocked_bot:
+                raise ApiError(403, BLOCKED)
+
+    def _formatted(
+        self, p: Params, field: str, entities_field: str, *, limit: int, too_long: str
+    ) -> tuple[str | None, list[JSONDict], str | None, str | None]:
+        """(plain text, entities, raw text, parse mode) of a text or caption parameter."""
+        raw = p.string(field)
+        if raw is None or raw == "":
+            return None, [], None, None
+        mode = p.string("parse_mode") or None
+        entities: list[JSONDict]
+        if mode is None:
+            plain = raw
+            given = p.json(entities_field)
+            entities = [e for e in given if isinstance(e, dict)] if isinstance(given, list) else []
+        elif mode.lower() == "html":
+            try:
+                plain, entities = parse_html(raw)
+            except EntityParseError as exc:
+                raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+        elif mode.lower() in ("markdown", "markdownv2"):
+            plain, entities = raw, []  # stored unparsed (documented simplification)
+        else:
+            raise ApiError(400, "Bad Request: unsupported parse_mode")
+        if len(plain) > limit:
+            raise ApiError(400, too_long)
+        return plain, entities, raw, mode
+
+    def _text(self, p: Params) -> tuple[str, list[JSONDict], str, str | None]:
+        plain, entities, raw, mode = self._formatted(
+            p, "text", "entities", limit=MAX_TEXT, too_long="Bad Request: message is too long"
+        )
+        if plain is None or raw is None or not plain.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        return plain, entities, raw, mode
+
+    def _caption(self, p: Params) -> tuple[str | None, list[JSONDict]]:
+        plain, entities, _raw, _mode = self._formatted(
+            p,
+            "caption",
+            "caption_entities",
+            limit=MAX_CAPTION,
+            too_long="Bad Request: message caption is too long",
+        )
+        return plain, entities
+
+    def _reply_markup(
+        self, p: Params, *, inline_only: bool
+    ) -> tuple[list[list[JSONDict]] | None, JSONDict | None]:
+        """(inline keyboard rows, other markup) from ``reply_markup``, validated."""
+        markup = p.json("reply_markup")
+        if markup is None:
+            return None, None
+        if not isinstance(markup, dict):
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        if "inline_keyboard" in markup:
+            rows = self._inline_keyboard(markup["inline_keyboard"])
+            return (rows or None), None
+        if inline_only:
+            raise ApiError(400, "Bad Request: inline keyboard expected")
+        if "keyboard" in markup:
+            rows_in = markup["keyboard"]
+            if not isinstance(rows_in, list) or not all(isinstance(r, list) for r in rows_in):
+                raise ApiError(
+                    400,
+                    'Bad Request: field "keyboard" of the ReplyKeyboardMarkup must be an '
+                    "Array of Arrays",
+                )
+            for text in (t for row in keyboard_texts(rows_in) for t in row):
+                if not text:
+                    raise ApiError(400, "Bad Request: keyboard button text is empty")
+            return None, markup
+        if markup.get("remove_keyboard") is True or markup.get("force_reply") is True:
+            return None, markup
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+
+    def _inline_keyboard(self, rows: Any) -> list[list[JSONDict]]:
+        if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+            raise ApiError(
+                400,
+                'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an '
+                "Array of Arrays",
+            )
+        if sum(len(r) for r in rows) > MAX_BUTTONS:
+            raise ApiError(400, "Bad Request: reply markup is too long")
+        result: list[list[JSONDict]] = []
+        for row in rows:
+            clean_row: list[JSONDict] = []
+            for button in row:
+                if not isinstance(button, dict):
+                    raise ApiError(
+                        400,
+                        "Bad Request: can't parse inline keyboard button: "
+                        "InlineKeyboardButton must be an Object",
+                    )
+                if not isinstance(button.get("text"), str):
+                    raise ApiError(
+                        400,
+                        "Bad Request: can't parse inline keyboard button: "
+                        'Can\'t find field "text"',
+                    )
+                actions = [k for k in BUTTON_ACTIONS if button.get(k) not in (None, False)]
+                if not actions:
+                    raise ApiError(
+                        400,
+                        "Bad Request: can't parse inline keyboard button: "
+                        "Text buttons are unallowed in the inline keyboard",
+                    )
+                if len(actions) > 1:
+                    raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+                data = button.get("callback_data")
+                if data is not None and (
+                    not isinstance(data, str)
+                    or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA
+                ):
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+                url = button.get("url")
+                if url is not None and not _valid_button_url(url):
+                    raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+                clean_row.append({"text": button["text"], actions[0]: button[actions[0]]})
+            if clean_row:
+                result.append(clean_row)
+        return result
+
+    def _reply_target(self, p: Params, chat: Chat) -> int | None:
+        message_id = p.integer("reply_to_message_id")
+        allow_missing = p.boolean("allow_sending_without_reply")
+        parameters = p.json("reply_parameters")
+        if isinstance(parameters, dict) and parameters.get("message_id") is not None:
+            try:
+                message_id = int(parameters["message_id"])
+            except (TypeError, ValueError):
+                raise ApiError(400, "Bad Request: can't parse reply parameters") from None
+            allow_missing = bool(parameters.get("allow_sending_without_reply"))
+        if message_id is None:
+            return None
+        if self.world.find_message(chat.id, message_id) is None:
+            if allow_missing:
+                return None
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return message_id
+
+    def _apply_keyboard(self, chat: Chat, markup: JSONDict | None) -> None:
+        """Track the reply keyboard the humans see at the bottom of the chat."""
+        if markup is None:
+            return
+        if "keyboard" in markup:
+            chat.reply_keyboard = keyboard_texts(markup["keyboard"])
+        elif markup.get("remove_keyboard"):
+            chat.reply_keyboard = None
+
+    def _bot_message(self, chat: Chat, p: Params, **fields: Any) -> JSONDict:
+        inline, other = self._reply_markup(p, inline_only=False)
+        reply_to = self._reply_target(p, chat)
+        msg = self.world.new_message(
+            chat.id,
+            self.bot.id,
+            inline_keyboard=inline,
+            reply_markup_other=other,
+            reply_to_message_id=reply_to,
+            message_thread_id=p.integer("message_thread_id"),
+            **fields,
+        )
+        self._apply_keyboard(chat, other)
+        return self.world.message_api(msg)
+
+    def _own_message(self, p: Params, not_found: str) -> tuple[Chat, Message]:
+        if p.has("inline_message_id"):
+            raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
+        chat = self._chat(p)
+        message_id = p.integer("message_id")
+        if message_id is None:
+            raise ApiError(400, "Bad Request: message identifier is not specified")
+        msg = self.world.find_message(chat.id, message_id)
+        if msg is None:
+            raise ApiError(400, not_found)
+        return chat, msg
+
+    def _editable(self, p: Params) -> tuple[Chat, Message]:
+        chat, msg = self._own_message(p, "Bad Request: message to edit not found")
+        self._ensure_writable(chat)
+        if msg.sender_id != self.bot.id:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return chat, msg
+
+    def _store_photo(self, data: bytes) -> list[StoredFile]:
+        info = image_info(data)
+        if info is None:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        width, height, ext, mime = info
+        if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        set_id = f"set{self.world.next_number()}"
+        longest = max(width, height)
+        targets = [t for t in (90, 320, 800, 1280) if t < longest] + [min(longest, 2560)]
+        sizes: list[StoredFile] = []
+        for target in targets:
+            scale = target / longest
+            sizes.append(
+                self.world.store_file(
+                    FileKind.PHOTO,
+                    data,
+                    extension=ext,
+                    mime_type=mime,
+                    width=max(1, round(width * scale)),
+                    height=max(1, round(height * scale)),
+                    photo_set=set_id,
+                )
+            )
+        return sizes
+
+    def _store_document(
+        self, data: bytes, file_name: str | None, mime_type: str | None
+    ) -> StoredFile:
+        suffix = PurePosixPath(file_name or "").suffix.lstrip(".").lower()
+        if not mime_type or mime_type == "application/octet-stream":
+            mime_type = mimetypes.guess_type(file_name or "")[0] or mime_type
+        return self.world.store_file(
+            FileKind.DOCUMENT,
+            data,
+            extension=suffix or "bin",
+            mime_type=mime_type,
+            file_name=file_name,
+        )
+
+    def _existing_file(self, ref: str, kind: FileKind) -> StoredFile:
+        if ref.startswith(("http://", "https://")):
+            raise ApiError(400, "Bad Request: failed to get HTTP URL content")
+        stored = self.world.files.get(ref)
+        if stored is None:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if stored.kind is not kind:
+            raise ApiError(
+                400,
+                f"Bad Request: can't use file of type {stored.kind.value.title()} "
+                f"as {kind.value.title()}",
+            )
+        return stored
+
+    # ------------------------------------------------------------------ Bot API methods
+    async def _get_me(self, p: Params) -> JSONDict:
+        data = self.bot.to_api()
+        data.update(
+            can_join_groups=True,
+            can_read_all_group_messages=not self.privacy_mode,
+            supports_inline_queries=False,
+            can_connect_to_business=False,
+            has_main_web_app=False,
+        )
+        return data
+
+    async def _get_updates(self, p: Params) -> list[JSONDict]:
+        """Long poll: confirm by ``offset``, then wait up to ``timeout`` for anything new.
+
+        A newer getUpdates terminates an older waiting one with 409, like Telegram does
+        when two bot instances poll at once.
+        """
+        if self.world.webhook.url:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = p.integer("offset")
+        limit = min(max(p.integer("limit") or 100, 1), 100)
+        timeout = max(p.number("timeout") or 0.0, 0.0)
+        allowed = p.json("allowed_updates")
+        if isinstance(allowed, list):
+            self.world.set_allowed_updates(str(a) for a in allowed)
+        self.world.confirm_updates(offset)
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._notify()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if generation != self._poll_generation:
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only "
+                    "one bot instance is running",
+                )
+            if self.world.updates:
+                return [u.to_api() for u in self.world.updates[:limit]]
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._closing:
+                return []
+            signal = self._signal
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout=remaining)
+
+    async def _set_webhook(self, p: Params) -> bool:
+        url = p.string("url") or ""
+        if url and urlsplit(url).scheme != "https":
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
+        allowed = p.json("allowed_updates")
+        self.world.webhook.url = url
+        self.world.webhook.max_connections = p.integer("max_connections") or 40
+        self.world.webhook.secret_token = p.string("secret_token")
+        if isinstance(allowed, list):
+            self.world.webhook.allowed_updates = [str(a) for a in allowed]
+            self.world.set_allowed_updates(self.world.webhook.allowed_updates)
+        if p.boolean("drop_pending_updates"):
+            self.world.updates.clear()
+        return True
+
+    async def _delete_webhook(self, p: Params) -> bool:
+        self.world.webhook.url = ""
+        if p.boolean("drop_pending_updates"):
+            self.world.updates.clear()
+        return True
+
+    async def _get_webhook_info(self, p: Params) -> JSONDict:
+        hook = self.world.webhook
+        info: JSONDict = {
+            "url": hook.url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.world.updates),
+        }
+        if hook.url:
+            info["max_connections"] = hook.max_connections
+            if hook.allowed_updates is not None:
+                info["allowed_updates"] = hook.allowed_updates
+        return info
+
+    async def _send_message(self, p: Params) -> JSONDict:
+        chat = self._chat(p)
+        self._ensure_writable(chat)
+        text, entities, raw, mode = self._text(p)
+        return self._bot_message(
+            chat, p, text=text, entities=entities, raw_text=raw, parse_mode=mode
+        )
+
+    async def _edit_message_text(self, p: Params) -> JSONDict:
+        _chat, msg = self._editable(p)
+        if msg.text is None:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        text, entities, raw, mode = self._text(p)
+        # Like Telegram: an edit without reply_markup removes the inline keyboard.
+        inline, _ = self._reply_markup(p, inline_only=True)
+        if (text, entities, inline) == (msg.text, msg.entities, msg.inline_keyboard):
+            raise ApiError(400, NOT_MODIFIED)
+        msg.text, msg.entities, msg.raw_text, msg.parse_mode = text, entities, raw, mode
+        msg.inline_keyboard = inline
+        msg.edit_date = int(self.world.clock())
+        return self.world.message_api(msg)
+
+    async def _edit_message_caption(self, p: Params) -> JSONDict:
+        _chat, msg = self._editable(p)
+        if not msg.photo and msg.document is None:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption, entities = self._caption(p)
+        inline, _ = self._reply_markup(p, inline_only=True)
+        if (caption, entities, inline) == (msg.caption, msg.caption_entities, msg.inline_keyboard):
+            raise ApiError(400, NOT_MODIFIED)
+        msg.caption, msg.caption_entities, msg.inline_keyboard = caption, entities, inline
+        msg.edit_date = int(self.world.clock())
+        return self.world.message_api(msg)
+
+    async def _edit_message_reply_markup(self, p: Params) -> JSONDict:
+        _chat, msg = self._editable(p)
+        inline, _ = self._reply_markup(p, inline_only=True)
+        if inline == msg.inline_keyboard:
+            raise ApiError(400, NOT_MODIFIED)
+        msg.inline_keyboard = inline
+        msg.edit_date = int(self.world.clock())
+        return self.world.message_api(msg)
+
+    async def _delete_message(self, p: Params) -> bool:
+        chat, msg = self._own_message(p, "Bad Request: message to delete not found")
+        if chat.is_group and msg.sender_id != self.bot.id and not chat.bot_is_admin:
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        msg.deleted = True
+        return True
+
+    async def _answer_callback_query(self, p: Params) -> bool:
+        query_id = p.string("callback_query_id")
+        query = self.world.callbacks.get(query_id or "")
+        now = self.world.clock()
+        if query is None or query.answered or now - query.created_at > self.callback_answer_timeout:
+            raise ApiError(400, QUERY_TOO_OLD)
+        text = p.string("text")
+        if text is not None and len(text) > MAX_CALLBACK_ANSWER:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        query.answered = True
+        query.answer_text = text
+        query.show_alert = p.boolean("show_alert")
+        query.url = p.string("url")
+        query.cache_time = p.integer("cache_time")
+        query.answered_at = now
+        return True
+
+    async def _send_photo(self, p: Params) -> JSONDict:
+        chat = self._chat(p)
+        self._ensure_writable(chat)
+        given = p.file_input("photo")
+        if given is None:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if isinstance(given, Upload):
+            sizes = self._store_photo(given.data)
+        else:
+            stored = self._existing_file(given, FileKind.PHOTO)
+            sizes = self.world.photo_set(stored.photo_set or "") or [stored]
+        caption, entities = self._caption(p)
+        return self._bot_message(chat, p, photo=sizes, caption=caption, caption_entities=entities)
+
+    async def _send_document(self, p: Params) -> JSONDict:
+        chat = self._chat(p)
+        self._ensure_writable(chat)
+        given = p.file_input("document")
+        if given is None:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        if isinstance(given, Upload):
+            stored = self._store_document(given.data, given.filename, given.content_type)
+        else:
+            stored = self._existing_file(given, FileKind.DOCUMENT)
+        caption, entities = self._caption(p)
+        return self._bot_message(
+            chat, p, document=stored, caption=caption, caption_entities=entities
+        )
+
+    async def _send_location(self, p: Params) -> JSONDict:
+        chat = self._chat(p)
+        self._ensure_writable(chat)
+        latitude, longitude = p.number("latitude"), p.number("longitude")
+        if latitude is None or longitude is None:
+            raise ApiError(400, "Bad Request: wrong latitude or longitude specified")
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ApiError(400, "Bad Request: wrong latitude or longitude specified")
+        return self._bot_message(chat, p, location={"latitude": latitude, "longitude": longitude})
+
+    async def _get_file(self, p: Params) -> JSONDict:
+        stored = self.world.files.get(p.string("file_id") or "")
+        if stored is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        if stored.size > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return stored.file_api()
+
+    def _command_key(self, p: Params) -> tuple[str, str]:
+        scope = p.json("scope")
+        if scope is None:
+            scope = {"type": "default"}
+        if not isinstance(scope, dict) or scope.get("type") not in SCOPE_TYPES:
+            raise ApiError(400, "Bad Request: can't parse BotCommandScope JSON object")
+        normalized: JSONDict = {"type": scope["type"]}
+        for key in ("chat_id", "user_id"):
+            if key in scope:
+                value = scope[key]
+                normalized[key] = int(value) if str(value).lstrip("-").isdigit() else value
+        if scope["type"].startswith("chat") and "chat_id" not in normalized:
+            raise ApiError(400, "Bad Request: chat_id is empty")
+        if scope["type"] == "chat_member" and "user_id" not in normalized:
+            raise ApiError(400, "Bad Request: user_id is empty")
+        return json.dumps(normalized, sort_keys=True), p.string("language_code") or ""
+
+    async def _set_my_commands(self, p: Params) -> bool:
+        commands = p.json("commands")
+        if not isinstance(commands, list):
+            raise ApiError(400, "Bad Request: can't parse commands JSON object")
+        if len(commands) > 100:
+            raise ApiError(400, "Bad Request: BOT_COMMANDS_TOO_MUCH")
+        cleaned: list[JSONDict] = []
+        for command in commands:
+            if not isinstance(command, dict) or not isinstance(command.get("command"), str):
+                raise ApiError(400, "Bad Request: can't parse BotCommand JSON object")
+            if not COMMAND_RE.match(command["command"]):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            description = str(command.get("description") or "")
+            if not description.strip():
+                raise ApiError(400, "Bad Request: command description must be non-empty")
+            if len(description) > 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+            cleaned.append({"command": command["command"], "description": description})
+        key = self._command_key(p)
+        if cleaned:
+            self.world.commands[key] = cleaned
+        else:
+            self.world.commands.pop(key, None)
+        return True
+
+    async def _get_my_commands(self, p: Params) -> list[JSONDict]:
+        return list(self.world.commands.get(self._command_key(p), []))
+
+    async def _delete_my_commands(self, p: Params) -> bool:
+        self.world.commands.pop(self._command_key(p), None)
+        return True
+
+    async def _send_chat_action(self, p: Params) -> bool:
+        chat = self._chat(p)
+        self._ensure_writable(chat)
+        if p.string("action") not in CHAT_ACTIONS:
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
+        return True
+
+    async def _close(self, p: Params) -> bool:
+        return True
+
+    async def _log_out(self, p: Params) -> bool:
+        return True
+
+    # ------------------------------------------------------------------ control API
+    def _control(self, handler: ControlHandler) -> ControlHandler:
+        """Wrap a control handler so ControlError becomes a JSON 4xx answer."""
+
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except ControlError as exc:
+                return self._json({"ok": False, "error": exc.message}, status=exc.status)
+
+        return wrapped
+
+    @staticmethod
+    async def _body(request: web.Request) -> JSONDict:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ControlError(400, "body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise ControlError(400, "body must be a JSON object")
+        return body
+
+    @staticmethod
+    def _int(value: Any, what: str) -> int:
+        if isinstance(value, bool):
+            raise ControlError(400, f"{what} must be an integer")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ControlError(400, f"{what} must be an integer, got {value!r}") from None
+
+    def _user(self, value: Any) -> User:
+        user_id = self._int(value, "user_id")
+        user = self.world.users.get(user_id)
+        if user is None:
+            raise ControlError(404, f"unknown user {user_id} (POST /_sandbox/users first)")
+        return user
+
+    def _chat_by_id(self, value: Any) -> Chat:
+        chat_id = self._int(value, "chat_id")
+        chat = self.world.chats.get(chat_id)
+        if chat is None:
+            raise ControlError(404, f"unknown chat {chat_id} (POST /_sandbox/chats first)")
+        return chat
+
+    def _human_in_chat(self, body: JSONDict) -> tuple[User, Chat]:
+        user = self._user(body.get("user_id"))
+        chat = self._chat_by_id(body.get("chat_id", user.id))
+        if chat.type is ChatType.PRIVATE:
+            if chat.id != user.id:
+                raise ControlError(
+                    400, f"user {user.id} cannot write in the private chat of user {chat.id}"
+                )
+            if user.blocked_bot:
+                raise ControlError(
+                    400, f"user {user.id} has blocked the bot (DELETE .../block first)"
+                )
+        elif user.id not in chat.members:
+            raise ControlError(400, f"user {user.id} is not a member of chat {chat.id}")
+        return user, chat
+
+    async def _c_bot(self, request: web.Request) -> web.Response:
+        return self._json(
+            {
+                "user": self.bot.to_api(),
+                "privacy_mode": self.privacy_mode,
+                "callback_answer_timeout": self.callback_answer_timeout,
+            }
+        )
+
+    async def _c_reset(self, request: web.Request) -> web.Response:
+        self.world.reset()
+        self._release_stalls()
+        return self._json({"ok": True})
+
+    async def _c_add_user(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        user_id = self._int(body.get("id"), "id")
+        if user_id <= 0 or user_id == self.bot.id:
+            raise ControlError(400, "user id must be positive and differ from the bot's id")
+        first_name = body.get("first_name")
+        if not isinstance(first_name, str) or not first_name:
+            raise ControlError(400, "first_name is required")
+        user = User(
+            id=user_id,
+            first_name=first_name,
+            last_name=body.get("last_name"),
+            username=body.get("username"),
+            language_code=body.get("language_code"),
+        )
+        existing = self.world.users.get(user_id)
+        if existing is not None:
+            user.blocked_bot = existing.blocked_bot
+        self.world.add_user(user)
+        return self._json(user.to_api())
+
+    async def _c_users(self, request: web.Request) -> web.Response:
+        return self._json(
+            [dict(u.to_api(), blocked_bot=u.blocked_bot) for u in self.world.users.values()]
+        )
+
+    def _queue_member_change(self, user: User, blocked: bool) -> int | None:
+        old, new = ("member", "kicked") if blocked else ("kicked", "member")
+
+        def member(status: str) -> JSONDict:
+            data: JSONDict = {"user": self.bot.to_api(), "status": status}
+            if status == "kicked":
+                data["until_date"] = 0
+            return data
+
+        update = self.world.queue_update(
+            "my_chat_member",
+            {
+                "chat": self.world.chat_api(self.world.chats[user.id]),
+                "from": user.to_api(),
+                "date": int(self.world.clock()),
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
+            },
+        )
+        return None if update is None else update.update_id
+
+    async def _c_block(self, request: web.Request) -> web.Response:
+        user = self._user(request.match_info["user_id"])
+        update_id = None if user.blocked_bot else self._queue_member_change(user, True)
+        user.blocked_bot = True
+        return self._json({"ok": True, "update_id": update_id})
+
+    async def _c_unblock(self, request: web.Request) -> web.Response:
+        user = self._user(request.match_info["user_id"])
+        update_id = self._queue_member_change(user, False) if user.blocked_bot else None
+        user.blocked_bot = False
+        return self._json({"ok": True, "update_id": update_id})
+
+    async def _c_add_chat(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        try:
+            chat_type = ChatType(body.get("type", "group"))
+        except ValueError:
+            raise ControlError(400, f"unsupported chat type {body.get('type')!r}") from None
+        members = {self._user(m).id for m in body.get("members") or []}
+        if chat_type is ChatType.CHANNEL:
+            raise ControlError(400, "channels are not supported by the sandbox")
+        if chat_type is ChatType.PRIVATE:
+            user = self._user(body.get("id"))
+            return self._json(self.world.chat_view(self.world.chats[user.id]))
+        if body.get("id") is None:
+            number = self.world.next_number()
+            chat_id = (
+                -(4_000_000_000 + number)
+                if chat_type is ChatType.GROUP
+                else SUPERGROUP_ID_LIMIT - 2_000_000_000 - number
+            )
+        else:
+            chat_id = self._int(body.get("id"), "id")
+        if chat_type is ChatType.GROUP and not SUPERGROUP_ID_LIMIT < chat_id < 0:
+            raise ControlError(400, "a group id must be negative and above -1000000000000")
+        if chat_type is ChatType.SUPERGROUP and chat_id > SUPERGROUP_ID_LIMIT:
+            raise ControlError(400, "a supergroup id must look like -100xxxxxxxxxx")
+        existing = self.world.chats.get(chat_id)
+        if existing is not None and existing.type is not chat_type:
+            raise ControlError(409, f"chat {chat_id} already exists as {existing.type.value}")
+        chat = (
+            existing
+            if existing is not None
+            else self.world.add_chat(Chat(id=chat_id, type=chat_type))
+        )
+        chat.title = body.get("title") or chat.title or f"Group {chat_id}"
+        chat.username = body.get("username", chat.username)
+        chat.members |= members
+        chat.bot_is_admin = bool(body.get("bot_is_admin", chat.bot_is_admin))
+        return self._json(self.world.chat_view(chat))
+
+    async def _c_chats(self, request: web.Request) -> web.Response:
+        return self._json([self.world.chat_view(c) for c in self.world.chats.values()])
+
+    async def _c_chat(self, request: web.Request) -> web.Response:
+        return self._json(self.world.chat_view(self._chat_by_id(request.match_info["chat_id"])))
+
+    async def _c_add_member(self, request: web.Request) -> web.Response:
+        chat = self._chat_by_id(request.match_info["chat_id"])
+        if not chat.is_group:
+            raise ControlError(400, "members can only be added to groups")
+        body = await self._body(request)
+        chat.members.add(self._user(body.get("user_id")).id)
+        return self._json(self.world.chat_view(chat))
+
+    async def _c_messages(self, request: web.Request) -> web.Response:
+        chat = self._chat_by_id(request.match_info["chat_id"])
+        include_deleted = request.query.get("include_deleted") in ("1", "true")
+        return self._json(
+            [
+                self.world.message_view(m)
+                for m in self.world.messages[chat.id].values()
+                if include_deleted or not m.deleted
+            ]
+        )
+
+    def _human_photo(self, spec: Any) -> list[StoredFile]:
+        if not isinstance(spec, dict):
+            raise ControlError(
+                400, "photo must be an object: {base64} | {file_id} | {width, height}"
+            )
+        if spec.get("file_id"):
+            stored = self.world.files.get(str(spec["file_id"]))
+            if stored is None or stored.kind is not FileKind.PHOTO:
+                raise ControlError(400, f"unknown photo file_id {spec['file_id']!r}")
+            return self.world.photo_set(stored.photo_set or "") or [stored]
+        if spec.get("base64"):
+            data = _b64(spec["base64"])
+        else:
+            width = self._int(spec.get("width", 640), "photo.width")
+            height = self._int(spec.get("height", 480), "photo.height")
+            if not (0 < width <= 5000 and 0 < height <= 5000):
+                raise ControlError(400, "photo width/height must be within 1..5000")
+            data = make_png(width, height)
+        try:
+            return self._store_photo(data)
+        except ApiError as exc:
+            raise ControlError(400, f"photo refused: {exc.description}") from None
+
+    def _forward_origin(self, body: JSONDict) -> JSONDict | None:
+        date = int(body.get("forward_date") or self.world.clock())
+        if isinstance(body.get("forward_origin"), dict):
+            return dict(body["forward_origin"])
+        origin_user = body.get("forward_from")
+        if isinstance(origin_user, dict):
+            user = dict(origin_user)
+            user.setdefault("is_bot", False)
+            if "id" not in user or "first_name" not in user:
+                raise ControlError(400, "forward_from needs at least id and first_name")
+            return {"type": "user", "date": date, "sender_user": user}
+        if origin_user is not None:
+            return {"type": "user", "date": date, "sender_user": self._user(origin_user).to_api()}
+        if body.get("forward_sender_name"):
+            return {
+                "type": "hidden_user",
+                "date": date,
+                "sender_user_name": str(body["forward_sender_name"]),
+            }
+        return None
+
+    async def _c_send(self, request: web.Request) -> web.Response:
+        """A human sends a message; the bot gets a ``message`` update (if it may see it)."""
+        body = await self._body(request)
+        user, chat = self._human_in_chat(body)
+        text = body.get("text")
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise ControlError(400, "text must be a non-empty string")
+        if text is not None and len(text) > MAX_TEXT:
+            raise ControlError(400, f"text longer than {MAX_TEXT} characters")
+        caption = body.get("caption")
+        if caption is not None and len(str(caption)) > MAX_CAPTION:
+            raise ControlError(400, f"caption longer than {MAX_CAPTION} characters")
+        reply_to = body.get("reply_to_message_id")
+        if reply_to is not None:
+            reply_to = self._int(reply_to, "reply_to_message_id")
+            if self.world.find_message(chat.id, reply_to) is None:
+                raise ControlError(400, f"no message {reply_to} in chat {chat.id} to reply to")
+        fields: JSONDict = {"reply_to_message_id": reply_to}
+        if text is not None:
+            fields.update(text=text, entities=command_entities(text))
+        if body.get("photo") is not None:
+            fields["photo"] = self._human_photo(body["photo"])
+        if isinstance(body.get("document"), dict):
+            doc = body["document"]
+            fields["document"] = self._store_document(
+                _b64(doc.get("base64", "")),
+                str(doc.get("file_name") or "file.bin"),
+                doc.get("mime_type"),
+            )
+        if isinstance(body.get("location"), dict):
+            loc = body["location"]
+            try:
+                fields["location"] = {
+                    "latitude": float(loc["latitude"]),
+                    "longitude": float(loc["longitude"]),
+                }
+            except (KeyError, TypeError, ValueError):
+                raise ControlError(400, "location needs numeric latitude and longitude") from None
+        if isinstance(body.get("contact"), dict):
+            contact = body["contact"]
+            if not contact.get("phone_number") or not contact.get("first_name"):
+                raise ControlError(400, "contact needs phone_number and first_name")
+            fields["contact"] = dict(contact)
+        has_media = any(k in fields for k in ("photo", "document", "location", "contact"))
+        if text is None and not has_media:
+            raise ControlError(400, "a message needs text, photo, document, location or contact")
+        if caption is not None and ("photo" in fields or "document" in fields):
+            fields["caption"] = str(caption)
+        fields["forward_origin"] = self._forward_origin(body)
+        msg = self.world.new_message(chat.id, user.id, **fields)
+        delivered = self._bot_sees(chat, msg)
+        update = (
+            self.world.queue_update("message", self.world.message_api(msg)) if delivered else None
+        )
+        return self._json(
+            {
+                "message": self.world.message_view(msg),
+                "update_id": None if update is None else update.update_id,
+                "delivered": update is not None,
+            }
+        )
+
+    def _bot_sees(self, chat: Chat, msg: Message) -> bool:
+        """Privacy mode: in groups only commands, replies to the bot and mentions arrive."""
+        if not self.privacy_mode or not chat.is_group:
+            return True
+        text = msg.text or ""
+        if msg.entities and msg.entities[0]["type"] == "bot_command":
+            command = text[: msg.entities[0]["length"]]
+            _, _, target = command.partition("@")
+            return not target or target.lower() == (self.bot.username or "").lower()
+        if msg.reply_to_message_id is not None:
+            replied = self.world.find_message(chat.id, msg.reply_to_message_id)
+            if replied is not None and replied.sender_id == self.bot.id:
+                return True
+        mention = f"@{self.bot.username}".lower()
+        return mention in text.lower() or mention in (msg.caption or "").lower()
+
+    async def _c_press(self, request: web.Request) -> web.Response:
+        """A human presses an inline button; only buttons really on the message count."""
+        body = await self._body(request)
+        user, chat = self._human_in_chat(body)
+        message_id = self._int(body.get("message_id"), "message_id")
+        msg = self.world.find_message(chat.id, message_id)
+        if msg is None:
+            raise ControlError(404, f"no message {message_id} in chat {chat.id}")
+        buttons = [b for row in msg.inline_keyboard or [] for b in row]
+        shown = [(b.get("text"), b.get("callback_data")) for b in buttons]
+        if "data" in body:
+            data = str(body["data"])
+            if not any(b.get("callback_data") == data for b in buttons):
+                raise ControlError(
+                    400,
+                    f"message {message_id} in chat {chat.id} has no button with callback_data "
+                    f"{data!r}; buttons (text, data): {shown}",
+                )
+        elif "text" in body:
+            matching = [b for b in buttons if b.get("text") == body["text"]]
+            if not matching or matching[0].get("callback_data") is None:
+                raise ControlError(
+                    400,
+                    f"message {message_id} in chat {chat.id} has no callback button labelled "
+                    f"{body['text']!r}; buttons (text, data): {shown}",
+                )
+            data = str(matching[0]["callback_data"])
+        else:
+            raise ControlError(400, "give the button's data or text")
+        query_id = str(4_400_000_000_000_000 + self.world.next_number())
+        update = self.world.queue_update(
+            "callback_query",
+            {
+                "id": query_id,
+                "from": user.to_api(),
+                "message": self.world.message_api(msg),
+                "chat_instance": self.world.chat_instance(chat.id),
+                "data": data,
+            },
+        )
+        query = CallbackQuery(
+            id=query_id,
+            user_id=user.id,
+            chat_id=chat.id,
+            message_id=message_id,
+            data=data,
+            created_at=self.world.clock(),
+            update_id=-1 if update is None else update.update_id,
+        )
+        self.world.callbacks[query_id] = query
+        return self._json(query.view())
+
+    async def _c_callbacks(self, request: web.Request) -> web.Response:
+        return self._json([q.view() for q in self.world.callbacks.values()])
+
+    async def _c_callback(self, request: web.Request) -> web.Response:
+        query = self.world.callbacks.get(request.match_info["callback_id"])
+        if query is None:
+            raise ControlError(404, f"unknown callback query {request.match_info['callback_id']}")
+        return self._json(query.view())
+
+    async def _c_updates(self, request: web.Request) -> web.Response:
+        return self._json([u.to_api() for u in self.world.updates])
+
+    async def _c_calls(self, request: web.Request) -> web.Response:
+        method = (request.query.get("method") or "").lower()
+        include_polling = request.query.get("include_polling") in ("1", "true") or (
+            method == "getupdates"
+        )
+        since = self._int(request.query.get("since", 0), "since")
+        calls = [
+            c.view()
+            for c in self.world.calls
+            if c.seq > since
+            and (not method or c.method.lower() == method)
+            and (include_polling or c.method != "getUpdates")
+        ]
+        return self._json(calls)
+
+    async def _c_clear_calls(self, request: web.Request) -> web.Response:
+        self.world.calls.clear()
+        return self._json({"ok": True})
+
+    async def _c_commands(self, request: web.Request) -> web.Response:
+        return self._json(
+            [
+                {"scope": json.loads(scope), "language_code": lang, "commands": commands}
+                for (scope, lang), commands in self.world.commands.items()
+            ]
+        )
+
+    async def _c_file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.world.files.get(request.match_info["file_id"])
+        if stored is None:
+            raise ControlError(404, f"unknown file_id {request.match_info['file_id']}")
+        return web.Response(
+            body=stored.data, content_type=stored.mime_type or "application/octet-stream"
+        )
+
+    async def _c_add_fault(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        try:
+            kind = FaultKind(str(body.get("kind")))
+        except ValueError:
+            raise ControlError(400, "kind must be one of '429', '500', 'stall'") from None
+        count = None if body.get("count") is None else self._int(body["count"], "count")
+        seconds = body.get("seconds")
+        if count is None and seconds is None:
+            count = 1
+        methods = body.get("methods")
+        if methods is not None and not isinstance(methods, list):
+            raise ControlError(400, "methods must be a list of Bot API method names")
+        now = asyncio.get_running_loop().time()
+        fault = Fault(
+            kind=kind,
+            remaining=count,
+            until=None if seconds is None else now + float(seconds),
+            retry_after=self._int(body.get("retry_after", 1), "retry_after"),
+            delay=None if body.get("delay") is None else float(body["delay"]),
+            methods=None if methods is None else frozenset(str(m).lower() for m in methods),
+        )
+        self.world.faults.append(fault)
+        return self._json(fault.view(now))
+
+    async def _c_faults(self, request: web.Request) -> web.Response:
+        now = asyncio.get_running_loop().time()
+        return self._json([f.view(now) for f in self.world.faults if not f.exhausted(now)])
+
+    async def _c_clear_faults(self, request: web.Request) -> web.Response:
+        self.world.faults.clear()
+        self._release_stalls()
+        return self._json({"ok": True})
+
+
+def _valid_button_url(url: Any) -> bool:
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        return bool(parts.netloc)
+    return parts.scheme == "tg"
+
+
+def _b64(value: Any) -> bytes:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        raise ControlError(400, "base64 field is not valid base64") from None
