@@ -56,6 +56,7 @@ class Container:
     store: OutboxStore
     relay: Relay
     channels: dict[str, Channel] = field(default_factory=dict)
+    http_port: int | None = None  # the bound port once serving (HTTP_PORT=0 picks a free one)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.clock, self.dispatcher.notifier, self.relay.wake)

@@ -52,3 +52,4 @@ def configure(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.value)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

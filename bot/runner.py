@@ -20,6 +20,7 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
 
     settings = container.settings
     runner = await start_http(container, settings.http_host, settings.http_port)
+    container.http_port = int(runner.addresses[0][1]) if runner.addresses else None
     started = []
     relay_stop = asyncio.Event()
     relay_task = asyncio.create_task(container.relay.run(relay_stop), name="relay")
@@ -31,7 +32,7 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
                 container.dispatcher.bot_usernames[name] = bot_username
             started.append(channel)
             log.info("channel %s started", name)
-        log.info("listening on http://%s:%s", settings.http_host, settings.http_port)
+        log.info("listening on http://%s:%s", settings.http_host, container.http_port)
         await stop.wait()
     finally:
         for channel in reversed(started):

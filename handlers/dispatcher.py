@@ -304,7 +304,7 @@ class Dispatcher:
         try:
             return parse_vnd(token), j
         except AmountError as e:
-            raise BadAmount(token) from e
+            raise BadAmount(" ".join(args[i:j])) from e
 
     def _describe(self, lang: Lang, e: errors.DomainError) -> str:
         t = self.tr.t

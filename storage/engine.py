@@ -21,8 +21,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     writer got there first, and busy_timeout does not help in that case.
     """
     if not is_sqlite(url):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    engine = create_async_engine(
+        url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,456 @@
+"""The HTTP server: intake API, health and metrics, and room for webhooks.
+
+Handlers find the application's parts under ``app[CONTAINER]``. Routes owned
+by other modules (the Telegram and Zalo webhooks) are added by passing
+*installers* to ``build_http_app``/``start_http``: each is called with the
+application before it starts and adds its routes, e.g.::
+
+    def install_telegram_webhook(app: web.Application) -> None:
+        app.router.add_post(path, handler)  # handler reads request.app[CONTAINER]
+
+Only ``/api/`` routes demand the intake token; webhooks check their own secret.
+
+Decisions where the contract is silent:
+
+- Every error is JSON, ``{"error": "..."}``; unknown routes too.
+- The token is compared as a SHA-256 digest with ``hmac.compare_digest``
+  against every configured secret, so neither the position of the matching
+  secret nor the secrets' lengths show in the response time.
+- ``GET /api/v1/cases`` returns a JSON array of cases *without* their history
+  (one query for the whole list; ``GET /api/v1/cases/{ref}`` has it). Filters:
+  ``status`` (repeatable or comma-separated), ``team``, ``overdue=true|false``,
+  ``limit`` (1–1000, default 200); empty values mean "no filter"; an unknown
+  status, team or parameter is a 422, as a typo in a filter must not look
+  like "no cases".
+- Exceptions are logged with their type, a phone-redacted message and the
+  stack, never the request body or the Authorization header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import tzinfo
+from typing import Any, Final
+
+import sqlalchemy as sa
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
+
+from bot.bootstrap import Container
+from bot.domain import errors
+from bot.domain.model import CaseStatus
+from bot.domain.people import Actor
+from bot.domain.phone import redact_phones
+from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_intake
+from bot.http.views import case_json
+from bot.services.ports import CaseQuery
+from storage import tables as t
+
+log = logging.getLogger(__name__)
+
+#: The application's parts, for every handler (webhooks included).
+CONTAINER: Final = web.AppKey("container", Container)
+
+#: Largest intake body accepted; enforced while reading.
+MAX_BODY: Final = 64 * 1024
+#: How long /healthz waits for the database before answering 503.
+HEALTH_TIMEOUT: Final = 5.0
+DEFAULT_LIMIT: Final = 200
+MAX_LIMIT: Final = 1000
+
+RouteInstaller = Callable[[web.Application], None]
+ApiHandler = Callable[[web.Request, Actor], Awaitable[web.StreamResponse]]
+
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+class Credentials:
+    """The intake tokens, kept as digests; names are recorded as the actor."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self._digests = [(_digest(secret), name) for secret, name in secrets.items()]
+
+    def actor(self, authorization: str | None) -> Actor | None:
+        """The system actor for a valid ``Bearer`` header, else None."""
+        token = _bearer(authorization)
+        if token is None or not self._digests:
+            return None
+        presented = _digest(token)
+        found: str | None = None
+        for digest, name in self._digests:  # no early exit: every secret is compared
+            if hmac.compare_digest(presented, digest):
+                found = name
+        if found is None:
+            return None
+        return Actor(uid=f"api:{found}", name=found, is_system=True)
+
+
+_CREDENTIALS: Final = web.AppKey("intake_credentials", Credentials)
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def _bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+# ---------------------------------------------------------------- responses
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return _json({"error": message, **extra}, status)
+
+
+def _invalid(message: str, fields: Mapping[str, str]) -> web.Response:
+    return _error(422, message, fields=dict(sorted(fields.items())))
+
+
+def _unauthorized() -> web.Response:
+    resp = _error(401, "unauthorized")
+    resp.headers[hdrs.WWW_AUTHENTICATE] = "Bearer"
+    return resp
+
+
+def _tz(container: Container) -> tzinfo:
+    return container.policy.calendar.tz
+
+
+def api(handler: ApiHandler) -> Handler:
+    """Refuse the request unless it carries a valid intake token."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        actor = request.app[_CREDENTIALS].actor(request.headers.get(hdrs.AUTHORIZATION))
+        if actor is None:
+            log.info("refused %s %s: no or wrong token", request.method, request.path)
+            return _unauthorized()
+        return await handler(request, actor)
+
+    return wrapped
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """JSON for aiohttp's own errors (404, 405) and for crashes, logged without PII."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        resp = _error(e.status, (e.reason or "error").lower())
+        if hdrs.ALLOW in e.headers:
+            resp.headers[hdrs.ALLOW] = e.headers[hdrs.ALLOW]
+        return resp
+    except Exception as e:
+        stack = "".join(traceback.format_tb(e.__traceback__))
+        log.error(
+            "%s %s failed: %s: %s\n%s",
+            request.method,
+            request.path,
+            type(e).__name__,
+            _describe(e),
+            stack,
+        )
+        return _error(500, "internal error")
+
+
+def _describe(e: Exception) -> str:
+    """The error's message without personal data: SQL errors quote their
+    parameters (names, addresses), so only the driver's own message is kept."""
+    if isinstance(e, sa.exc.StatementError):
+        return redact_phones(str(e.orig))
+    return redact_phones(str(e))
+
+
+# ---------------------------------------------------------------- body
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BadJson(Exception):
+    pass
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
+    """The body, or _TooLarge as soon as it passes `limit` (Content-Length may lie)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _TooLarge
+    buf = bytearray()
+    while True:
+        chunk = await request.content.read(limit + 1 - len(buf))
+        if not chunk:
+            return bytes(buf)
+        buf += chunk
+        if len(buf) > limit:
+            raise _TooLarge
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _BadJson("The JSON body has a duplicate key.")
+        obj[key] = value
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise _BadJson("The body is not valid JSON.")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys (the later one would win silently), no NaN."""
+    try:
+        text = body.decode("utf-8-sig")
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _BadJson("The body is not valid JSON.") from None
+
+
+# ---------------------------------------------------------------- API
+
+
+@api
+async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
+    container = request.app[CONTAINER]
+    try:
+        body = await read_body(request)
+    except _TooLarge:
+        resp = _error(413, f"The body is larger than {MAX_BODY // 1024} KiB.")
+        resp.force_close()
+        return resp
+    try:
+        data = parse_json(body)
+    except _BadJson as e:
+        return _error(400, str(e))
+    if not isinstance(data, dict):
+        return _error(400, "The body must be a JSON object.")
+
+    fields: dict[str, str] = {}
+    req = None
+    try:
+        req = validate_intake(data, now=container.clock.now())
+    except IntakeInvalid as e:
+        fields = e.fields
+    code = team_code_of(data)
+    if "team" not in fields and code is not None:
+        async with container.uow() as uow:
+            if await uow.teams.get(code) is None:
+                fields["team"] = "No team with this code."
+    if fields or req is None:
+        log.info("intake refused (%s): bad %s", actor.name, ", ".join(sorted(fields)))
+        return _invalid("invalid case", fields)
+
+    try:
+        case, created = await container.service.intake(to_command(req, actor), container.uow())
+    except errors.UnknownTeam:  # removed since the check above
+        return _invalid("invalid case", {"team": "No team with this code."})
+    log.info(
+        "intake %s by %s: %s %s (external_ref %s)",
+        "created" if created else "repeated",
+        actor.name,
+        case.ref,
+        case.kind.value,
+        redact_phones(case.external_ref or "-"),
+    )
+    shown = await _case_with_history(container, case.ref)
+    if shown is None:  # pragma: no cover - the case was just stored or found
+        return _error(500, "internal error")
+    return _json(shown, 201 if created else 200)
+
+
+async def _case_with_history(container: Container, ref: str) -> dict[str, Any] | None:
+    async with container.uow() as uow:
+        case = await uow.cases.get_by_ref(ref)
+        if case is None or case.id is None:
+            return None
+        history = await uow.cases.history(case.id)
+    return case_json(case, _tz(container), history)
+
+
+@api
+async def get_case(request: web.Request, actor: Actor) -> web.StreamResponse:
+    container = request.app[CONTAINER]
+    shown = await _case_with_history(container, request.match_info["ref"])
+    if shown is None:
+        return _error(404, "not found")
+    return _json(shown)
+
+
+_LIST_PARAMS = frozenset({"status", "team", "overdue", "limit"})
+
+
+@api
+async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
+    container = request.app[CONTAINER]
+    q = request.query
+    fields: dict[str, str] = {}
+    for name in q:
+        if name not in _LIST_PARAMS:
+            fields.setdefault(name, "Unknown parameter.")
+
+    statuses: list[CaseStatus] = []
+    for raw in q.getall("status", []):
+        for part in filter(None, (p.strip().lower() for p in raw.split(","))):
+            try:
+                statuses.append(CaseStatus(part))
+            except ValueError:
+                known = ", ".join(s.value for s in CaseStatus)
+                fields["status"] = f"Must be one of {known}."
+
+    overdue = q.get("overdue", "").strip().lower()
+    if overdue not in ("", "true", "false"):
+        fields["overdue"] = "Must be true or false."
+
+    limit = DEFAULT_LIMIT
+    raw_limit = q.get("limit", "").strip()
+    if raw_limit:
+        if raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT:
+            limit = int(raw_limit)
+        else:
+            fields["limit"] = f"Must be a whole number from 1 to {MAX_LIMIT}."
+
+    team = q.get("team", "").strip().upper() or None
+    query = CaseQuery(
+        team_code=team,
+        statuses=tuple(dict.fromkeys(statuses)),
+        overdue_at=container.clock.now() if overdue == "true" else None,
+        limit=limit,
+    )
+    async with container.uow() as uow:
+        if team is not None and await uow.teams.get(team) is None:
+            fields["team"] = "No team with this code."
+        if fields:
+            return _invalid("invalid query", fields)
+        cases = await uow.cases.find(query)
+    tz = _tz(container)
+    return _json([case_json(c, tz) for c in cases])
+
+
+# ---------------------------------------------------------------- ops
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    """200 when the database answers a ``SELECT 1`` in time, else 503."""
+    container = request.app[CONTAINER]
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT), container.uow() as uow:
+            await uow.connection.execute(sa.text("SELECT 1"))
+    except Exception as e:
+        log.warning("health check failed: %s", type(e).__name__)
+        return _json({"status": "unavailable"}, 503)
+    return _json({"status": "ok"})
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus text format: counts only, no personal data."""
+    container = request.app[CONTAINER]
+    now = container.clock.now()
+    c = t.cases.c
+    async with container.uow() as uow:
+        by_status = (
+            await uow.connection.execute(
+                sa.select(c.status, c.team_code, sa.func.count())
+                .group_by(c.status, c.team_code)
+                .order_by(c.team_code, c.status)
+            )
+        ).all()
+        overdue = (
+            await uow.connection.execute(
+                sa.select(c.team_code, sa.func.count())
+                .where(c.next_check_at.is_not(None), c.next_check_at <= now)
+                .group_by(c.team_code)
+                .order_by(c.team_code)
+            )
+        ).all()
+    pending = await container.store.pending_count()
+
+    lines = [
+        "# HELP dispatch_cases Cases by status and team.",
+        "# TYPE dispatch_cases gauge",
+    ]
+    lines += [
+        f'dispatch_cases{{status="{_label(status)}",team="{_label(team)}"}} {count}'
+        for status, team, count in by_status
+    ]
+    lines += [
+        "# HELP dispatch_cases_overdue Active cases past their next due time, by team.",
+        "# TYPE dispatch_cases_overdue gauge",
+    ]
+    lines += [f'dispatch_cases_overdue{{team="{_label(team)}"}} {count}' for team, count in overdue]
+    lines += [
+        "# HELP dispatch_outbox_pending Chat messages waiting to be delivered.",
+        "# TYPE dispatch_outbox_pending gauge",
+        f"dispatch_outbox_pending {pending}",
+    ]
+    return web.Response(
+        body=("\n".join(lines) + "\n").encode(),
+        headers={hdrs.CONTENT_TYPE: "text/plain; version=0.0.4; charset=utf-8"},
+    )
+
+
+# ---------------------------------------------------------------- app
+
+
+def build_http_app(
+    container: Container, *, installers: Iterable[RouteInstaller] = ()
+) -> web.Application:
+    """The application with the intake API, /healthz and /metrics, plus `installers`' routes."""
+    app = web.Application(middlewares=[_errors])
+    app[CONTAINER] = container
+    app[_CREDENTIALS] = Credentials(container.settings.intake_credentials)
+    app.router.add_post("/api/v1/cases", create_case)
+    app.router.add_get("/api/v1/cases", list_cases)
+    app.router.add_get("/api/v1/cases/{ref}", get_case)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    for install in installers:
+        install(app)
+    return app
+
+
+async def start_http(
+    container: Container,
+    host: str,
+    port: int,
+    *,
+    installers: Iterable[RouteInstaller] = (),
+) -> web.AppRunner:
+    """Serve on host:port until `stop_http`; port 0 picks a free one (see runner.addresses)."""
+    runner = web.AppRunner(build_http_app(container, installers=installers))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("HTTP server listening on %s:%s", host, port)
+    return runner
+
+
+async def stop_http(runner: web.AppRunner) -> None:
+    """Stop accepting, let running requests finish, close the sockets."""
+    await runner.cleanup()
