@@ -17,9 +17,12 @@ FLUSH_SECONDS = 10.0
 async def serve(container: Container, stop: asyncio.Event) -> None:
     """Run until `stop` is set. Stop order: take no more updates, flush, close."""
     from bot.http.server import start_http
+    from bot.http.webhooks import webhook_installers
 
     settings = container.settings
-    runner = await start_http(container, settings.http_host, settings.http_port)
+    runner = await start_http(
+        container, settings.http_host, settings.http_port, installers=webhook_installers(container)
+    )
     container.http_port = int(runner.addresses[0][1]) if runner.addresses else None
     started = []
     relay_stop = asyncio.Event()

@@ -182,7 +182,7 @@ def _describe(e: Exception) -> str:
 # ---------------------------------------------------------------- body
 
 
-class _TooLarge(Exception):
+class BodyTooLarge(Exception):
     pass
 
 
@@ -191,9 +191,9 @@ class _BadJson(Exception):
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
-    """The body, or _TooLarge as soon as it passes `limit` (Content-Length may lie)."""
+    """The body, or BodyTooLarge as soon as it passes `limit` (Content-Length may lie)."""
     if request.content_length is not None and request.content_length > limit:
-        raise _TooLarge
+        raise BodyTooLarge
     buf = bytearray()
     while True:
         chunk = await request.content.read(limit + 1 - len(buf))
@@ -201,7 +201,7 @@ async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
             return bytes(buf)
         buf += chunk
         if len(buf) > limit:
-            raise _TooLarge
+            raise BodyTooLarge
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -234,7 +234,7 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
     container = request.app[CONTAINER]
     try:
         body = await read_body(request)
-    except _TooLarge:
+    except BodyTooLarge:
         resp = _error(413, f"The body is larger than {MAX_BODY // 1024} KiB.")
         resp.force_close()
         return resp
