@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.model import Role
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     madd.add_argument("--team")
     madd.add_argument("--channel", choices=CHANNELS, default="telegram")
     madd.add_argument("--username", help="the person's @username, for /assign")
+    remind = sub.add_parser("remind", help="one reminder pass, as the scheduler does each tick")
+    remind.add_argument("--at", help="the instant, ISO 8601 (default now; no offset: local time)")
+    remind.add_argument(
+        "--dry-run", action="store_true", help="show what would be sent, change nothing"
+    )
     return p
 
 
@@ -116,6 +122,32 @@ async def _member_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _remind(settings: Settings, args: argparse.Namespace) -> int:
+    """One pass at a chosen instant: to catch up by hand, or to see what the scheduler would do."""
+    from bot.bootstrap import bootstrap
+    from bot.reminders import ReminderDeps, remind_pass
+
+    container = await bootstrap(settings, channels={})
+    try:
+        at = container.clock.now()
+        if args.at:
+            try:
+                at = datetime.fromisoformat(args.at.strip())
+            except ValueError:
+                print(f"error: --at {args.at!r} is not an ISO 8601 time", file=sys.stderr)
+                return 2
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=container.policy.calendar.tz)
+        actions = await remind_pass(ReminderDeps.of(container), at, dry_run=args.dry_run)
+        for action in actions:
+            print(action.describe())
+        verb = "would send" if args.dry_run else "queued"
+        print(f"{at.isoformat()}: {len(actions)} message(s) {verb}")
+    finally:
+        await container.close()
+    return 0
+
+
 async def _run(settings: Settings) -> int:
     from bot.bootstrap import bootstrap
     from bot.runner import run_forever
@@ -151,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_team_add(settings, args))
             case "member":
                 return asyncio.run(_member_add(settings, args))
+            case "remind":
+                return asyncio.run(_remind(settings, args))
     except (ConfigError, PolicyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -7,11 +7,41 @@ import contextlib
 import logging
 import signal
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from bot.bootstrap import Container
+from bot.reminders import ReminderDeps, remind_pass
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 10.0
+REMINDER_JOB = "reminders"
+
+
+def start_scheduler(container: Container) -> AsyncIOScheduler:
+    """Reminder pass every REMINDER_INTERVAL_SECONDS; a slow pass is never run twice at once."""
+    deps = ReminderDeps.of(container)
+
+    async def tick() -> None:
+        try:
+            actions = await remind_pass(deps, container.clock.now())
+        except Exception:
+            log.exception("reminder pass failed")
+            return
+        if actions:
+            log.info("reminder pass: %d message(s)", len(actions))
+
+    scheduler = AsyncIOScheduler(timezone=container.policy.calendar.tz)
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=container.settings.reminder_interval_seconds,
+        id=REMINDER_JOB,
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler
 
 
 async def serve(container: Container, stop: asyncio.Event) -> None:
@@ -27,6 +57,7 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
     started = []
     relay_stop = asyncio.Event()
     relay_task = asyncio.create_task(container.relay.run(relay_stop), name="relay")
+    scheduler = start_scheduler(container)
     try:
         for name, channel in container.channels.items():
             await channel.start(container.dispatcher.handle)
@@ -38,6 +69,8 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
         log.info("listening on http://%s:%s", settings.http_host, container.http_port)
         await stop.wait()
     finally:
+        with contextlib.suppress(Exception):
+            scheduler.shutdown(wait=False)
         for channel in reversed(started):
             with contextlib.suppress(Exception):
                 await channel.stop()

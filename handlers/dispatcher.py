@@ -142,6 +142,7 @@ class Dispatcher:
             CommandName.CASE: self._case,
             CommandName.MINE: self._mine,
             CommandName.OPEN: self._open,
+            CommandName.OVERDUE: self._overdue,
             CommandName.BINDTEAM: self._bindteam,
             CommandName.LANG: self._lang,
             CommandName.MEMBERS: self._members,
@@ -529,6 +530,29 @@ class Dispatcher:
         async with self.uow() as uow:
             cases = await uow.cases.find(CaseQuery(team_code=team, statuses=(CaseStatus.OPEN,)))
         await self._list(req, cases, "list.open_empty", "list.open_title")
+
+    async def _overdue(self, req: Request, parsed: ParsedCommand) -> None:
+        """The team's late cases, oldest deadline first.
+
+        Judged on the due times, not on `next_check_at`: once reminded, a case's
+        next check moves ahead, yet it is still late.
+        """
+        team = await self._team_of_chat(req)
+        if not can_view(req.actor, team):
+            raise errors.NotMember(team)
+        now = self.service.clock.now()
+        async with self.uow() as uow:
+            active = await uow.cases.find(CaseQuery(team_code=team, active_only=True, limit=1000))
+        late = sorted(
+            (
+                (min(dues), x)
+                for x in active
+                if x.status is not CaseStatus.ON_HOLD
+                and (dues := [d for d in (x.step_due_at, x.due_at) if d is not None and d <= now])
+            ),
+            key=lambda pair: (pair[0], pair[1].ref),
+        )
+        await self._list(req, [x for _, x in late], "list.overdue_empty", "list.overdue_title")
 
     async def _members(self, req: Request, parsed: ParsedCommand) -> None:
         team = await self._team_of_chat(req)

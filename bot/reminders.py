@@ -1,0 +1,341 @@
+"""The reminder pass: one function, run by the scheduler on each tick and by `dispatchbot remind`.
+
+Every case is handled in its own transaction: a conditional UPDATE on the
+version read (through `CaseRepository.save`) comes first, then the outbox rows
+with dedupe keys. Two passes at the same instant, two instances, or a restart
+between passes therefore never send a reminder twice and never lose one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from bot.channels.base import Outbound
+from bot.domain.events import CaseReleased
+from bot.domain.model import Action, Case, CaseKind, CaseStatus, HistoryEntry, Role, Source
+from bot.domain.people import Member, Team
+from bot.i18n import Translator
+from bot.services.ports import CaseQuery, ConcurrentUpdate, OutboxItem
+from bot.sla.policy import Policy
+from storage.reminder_queries import stale_claim_ids
+from storage.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+#: Who the history names for what the pass does.
+SCHEDULER_ACTOR = "scheduler"
+DEFAULT_BATCH = 200
+
+
+class ReminderKind(StrEnum):
+    REMIND = "remind"
+    ESCALATE = "escalate"
+    AUTO_RELEASE = "auto_release"
+
+
+@dataclass(frozen=True)
+class ReminderAction:
+    """One message the pass sends (or, in a dry run, would send)."""
+
+    kind: ReminderKind
+    ref: str
+    case_id: int
+    channel: str
+    chat_id: str
+    #: Who reads it, for logs and the CLI: a team code or a lead's name; never a phone.
+    to: str
+    text: str
+    dedupe_key: str
+
+    def describe(self) -> str:
+        return f"{self.ref} {self.kind.value} -> {self.to} ({self.channel}:{self.chat_id})"
+
+
+@dataclass(frozen=True)
+class ReminderDeps:
+    """What the pass needs, explicitly, so the CLI and the scheduler build it the same way."""
+
+    uow: Callable[[], SqlUnitOfWork]
+    policy: Policy
+    tr: Translator
+    batch: int = DEFAULT_BATCH
+
+    @classmethod
+    def of(cls, container: Container) -> ReminderDeps:
+        return cls(container.uow, container.policy, container.tr)
+
+
+async def remind_pass(
+    deps: ReminderDeps, at: datetime, *, dry_run: bool = False
+) -> list[ReminderAction]:
+    """Release stale claims, then remind about overdue cases, as of `at`.
+
+    Outside working hours nothing happens: the first pass of the next working
+    window catches up with one message per case, not one per missed tick.
+    """
+    if not deps.policy.calendar.is_working_time(at):
+        return []
+    released, actions = await _release_stale(deps, at, dry_run)
+    actions += await _remind_overdue(deps, at, dry_run, skip=released)
+    return actions
+
+
+# --------------------------------------------------------------------- stale claims
+async def _release_stale(
+    deps: ReminderDeps, at: datetime, dry_run: bool
+) -> tuple[set[int], list[ReminderAction]]:
+    stale_of = {k: r.stale_claim for k, r in deps.policy.reminder_rules.items() if r.stale_claim}
+    if not stale_of:
+        return set(), []
+    async with deps.uow() as uow:
+        ids = await stale_claim_ids(uow.connection, at - min(stale_of.values()), deps.batch)
+    released: set[int] = set()
+    actions: list[ReminderAction] = []
+    for case_id in ids:
+        try:
+            done = await _release_one(deps, case_id, stale_of, at, dry_run)
+        except ConcurrentUpdate:
+            log.info("case %s changed during the reminder pass; left for the next one", case_id)
+            continue
+        if done is not None:
+            released.add(case_id)
+            actions += done
+    return released, actions
+
+
+async def _release_one(
+    deps: ReminderDeps,
+    case_id: int,
+    stale_of: dict[CaseKind, timedelta],
+    at: datetime,
+    dry_run: bool,
+) -> list[ReminderAction] | None:
+    cal = deps.policy.calendar
+    async with deps.uow() as uow:
+        case = await uow.cases.get(case_id)
+        if (
+            case is None
+            or case.status is not CaseStatus.CLAIMED
+            or case.assignee is None
+            or case.last_progress_at is None
+        ):
+            return None
+        stale = stale_of.get(case.kind)
+        if stale is None or cal.between(case.last_progress_at, at) < stale:
+            return None
+        previous = case.assignee
+        worker = await uow.members.get(previous)
+        team = await uow.teams.get(case.team_code)
+        name = worker.mention if worker else previous
+        hours = f"{stale.total_seconds() / 3600:g}"
+        actions = [
+            _action(
+                ReminderKind.AUTO_RELEASE,
+                case,
+                channel,
+                chat_id,
+                case.team_code,
+                deps.tr.t(lang, "remind.auto_release", ref=case.ref, name=name, hours=hours),
+                f"auto_release:{case_id}:{case.version}:{channel}:{chat_id}",
+            )
+            for channel, chat_id, lang in _team_chats(deps, team)
+        ]
+        if dry_run:
+            return actions
+        case.status = CaseStatus.OPEN
+        case.assignee = None
+        case.claimed_at = None
+        _clocks_after_release(deps.policy, case, at)
+        await uow.cases.save(case)
+        entry = HistoryEntry(
+            at, Action.AUTO_RELEASE, SCHEDULER_ACTOR, case.status, previous, Source.SCHEDULER
+        )
+        await uow.cases.append_history(case_id, entry)
+        await _post(uow, actions)
+        uow.publish(CaseReleased(case, None, previous, SCHEDULER_ACTOR, automatic=True))
+        await uow.commit()
+    return actions
+
+
+def _clocks_after_release(policy: Policy, case: Case, at: datetime) -> None:
+    """Back to the claim deadline; the release notice itself is this interval's message."""
+    nxt = policy.workflow.next_step(case.kind, case.status)
+    case.step_due_at = (
+        policy.due_at(
+            case.kind,
+            nxt,
+            case.received_at,
+            area=case.area,
+            purpose=case.purpose,
+            needs_extra_works=case.needs_extra_works,
+            paused=case.paused,
+        )
+        if nxt is not None
+        else None
+    )
+    dues = [d for d in (case.step_due_at, case.due_at) if d is not None]
+    pace = policy.calendar.add(at, policy.reminders(case.kind).interval)
+    case.next_check_at = max(min(dues), pace) if dues else None
+
+
+# ------------------------------------------------------------------ overdue cases
+async def _remind_overdue(
+    deps: ReminderDeps, at: datetime, dry_run: bool, *, skip: set[int]
+) -> list[ReminderAction]:
+    async with deps.uow() as uow:
+        due = await uow.cases.find(CaseQuery(overdue_at=at, active_only=True, limit=deps.batch))
+    actions: list[ReminderAction] = []
+    for seen in due:
+        if seen.id is None or seen.id in skip:
+            continue
+        try:
+            actions += await _remind_one(deps, seen.id, at, dry_run)
+        except ConcurrentUpdate:
+            log.info("case %s changed during the reminder pass; left for the next one", seen.ref)
+    return actions
+
+
+async def _remind_one(
+    deps: ReminderDeps, case_id: int, at: datetime, dry_run: bool
+) -> list[ReminderAction]:
+    tr = deps.tr
+    async with deps.uow() as uow:
+        case = await uow.cases.get(case_id)
+        if (
+            case is None
+            or case.next_check_at is None
+            or case.next_check_at > at
+            or not case.is_active
+            or case.status is CaseStatus.ON_HOLD
+        ):
+            return []  # another pass got here first, or the case moved on
+        late = [d for d in (case.step_due_at, case.due_at) if d is not None and d <= at]
+        if not late:
+            # A check time that is no deadline (say, a claim being watched): move on quietly.
+            if not dry_run:
+                ahead = [d for d in (case.step_due_at, case.due_at) if d is not None]
+                case.next_check_at = min(ahead) if ahead else None
+                await uow.cases.save(case)
+                await uow.commit()
+            return []
+        rule = deps.policy.reminders(case.kind)
+        count = case.reminder_count + 1
+        team = await uow.teams.get(case.team_code)
+        assignee = await uow.members.get(case.assignee) if case.assignee else None
+        since = tr.when(min(late))
+
+        def who(lang: str) -> str:
+            return assignee.mention if assignee else tr.t(lang, "remind.unclaimed")
+
+        def status(lang: str) -> str:
+            return tr.t(lang, f"status.{case.status.value}")
+
+        actions = [
+            _action(
+                ReminderKind.REMIND,
+                case,
+                channel,
+                chat_id,
+                case.team_code,
+                tr.t(
+                    lang,
+                    "remind.overdue",
+                    ref=case.ref,
+                    due=since,
+                    status=status(lang),
+                    who=who(lang),
+                ),
+                f"remind:{case_id}:{count}:{channel}:{chat_id}",
+            )
+            for channel, chat_id, lang in _team_chats(deps, team)
+        ]
+        if count == rule.escalate_after:
+            for lead, channel, chat_id in await _leads(uow, case.team_code, team):
+                lang = tr.lang(lead.lang, team.lang if team else None).value
+                text = tr.t(
+                    lang,
+                    "remind.escalate",
+                    ref=case.ref,
+                    team=case.team_code,
+                    count=count,
+                    due=since,
+                    status=status(lang),
+                    who=who(lang),
+                )
+                key = f"escalate:{case_id}:{lead.uid}"
+                actions.append(
+                    _action(ReminderKind.ESCALATE, case, channel, chat_id, lead.name, text, key)
+                )
+        escalate = any(a.kind is ReminderKind.ESCALATE for a in actions)
+        if dry_run:
+            return actions
+        case.reminder_count = count
+        case.next_check_at = deps.policy.calendar.add(at, rule.interval)
+        await uow.cases.save(case)
+        if escalate:
+            entry = HistoryEntry(
+                at, Action.ESCALATE, SCHEDULER_ACTOR, case.status, str(count), Source.SCHEDULER
+            )
+            await uow.cases.append_history(case_id, entry)
+        await _post(uow, actions)
+        await uow.commit()
+    return actions
+
+
+# ------------------------------------------------------------------------ helpers
+def _team_chats(deps: ReminderDeps, team: Team | None) -> list[tuple[str, str, str]]:
+    if team is None:
+        return []
+    lang = deps.tr.lang(team.lang).value
+    return [(chat.channel, chat.chat_id, lang) for chat in team.chats]
+
+
+async def _leads(
+    uow: SqlUnitOfWork, team_code: str, team: Team | None
+) -> list[tuple[Member, str, str]]:
+    """Each lead's private chat, on the team's own channel where they have one there."""
+    preferred = team.chats[0].channel if team and team.chats else None
+    out: list[tuple[Member, str, str]] = []
+    for m in await uow.members.in_team(team_code):
+        if m.role is not Role.LEAD:
+            continue
+        ident = (m.identity_on(preferred) if preferred else None) or (
+            m.identities[0] if m.identities else None
+        )
+        if ident is not None:
+            out.append((m, ident.channel, ident.external_id))
+    return out
+
+
+def _action(
+    kind: ReminderKind,
+    case: Case,
+    channel: str,
+    chat_id: str,
+    to: str,
+    text: str,
+    dedupe_key: str,
+) -> ReminderAction:
+    assert case.id is not None
+    return ReminderAction(kind, case.ref, case.id, channel, chat_id, to, text, dedupe_key)
+
+
+async def _post(uow: SqlUnitOfWork, actions: list[ReminderAction]) -> None:
+    for a in actions:
+        await uow.outbox.add(
+            OutboxItem(
+                channel=a.channel,
+                chat_id=a.chat_id,
+                payload=Outbound(text=a.text).to_json(),
+                dedupe_key=a.dedupe_key,
+                case_id=a.case_id,
+            )
+        )
