@@ -274,13 +274,9 @@ class Dispatcher:
         if ref is not None:
             return ref, parsed.args[1:]
         async with self.uow() as uow:
-            reply_to = req.inbound.reply_to_message_id
-            if reply_to is not None:
-                case = await uow.cases.case_for_message(
-                    req.origin.channel, req.origin.chat_id, reply_to
-                )
-                if case is not None:
-                    return case.ref, parsed.args
+            case = await self._replied_case(uow, req)
+            if case is not None:
+                return case.ref, parsed.args
             if req.actor.member is not None:
                 mine = await uow.cases.find(
                     CaseQuery(assignee=req.actor.member.uid, active_only=True, limit=2)
@@ -288,6 +284,14 @@ class Dispatcher:
                 if len(mine) == 1:
                     return mine[0].ref, parsed.args
         raise MissingRef(usage_key)
+
+    @staticmethod
+    async def _replied_case(uow: UnitOfWork, req: Request) -> Case | None:
+        """The case whose message this one replies to, if any."""
+        reply_to = req.inbound.reply_to_message_id
+        if reply_to is None:
+            return None
+        return await uow.cases.case_for_message(req.origin.channel, req.origin.chat_id, reply_to)
 
     @staticmethod
     def _take_amount(args: tuple[str, ...], i: int) -> tuple[int, int]:
@@ -390,13 +394,9 @@ class Dispatcher:
         first = parsed.arg(0)
         ref = normalize_ref(first) if first else None
         if ref is None:
-            reply_to = req.inbound.reply_to_message_id
-            if reply_to is not None:
-                async with self.uow() as uow:
-                    case = await uow.cases.case_for_message(
-                        req.origin.channel, req.origin.chat_id, reply_to
-                    )
-                ref = case.ref if case else None
+            async with self.uow() as uow:
+                case = await self._replied_case(uow, req)
+            ref = case.ref if case else None
         if ref is None:
             raise MissingRef("usage.claim")
         await self.service.claim(self._cmd(c.ClaimCase, req, ref), self.uow())

@@ -29,6 +29,7 @@ from telegram import (
     Message,
     ReplyParameters,
     Update,
+    User,
 )
 from telegram.constants import ChatType, UpdateType
 from telegram.error import (
@@ -143,18 +144,19 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
     return Inbound(
         address=ChannelAddress(CHANNEL_NAME, str(message.chat.id)),
         chat_kind=kind,
-        user=InboundUser(
-            id=str(user.id),
-            name=user.full_name,
-            username=user.username,
-            lang=user.language_code,
-        ),
+        user=_inbound_user(user),
         text=text,
         message_id=str(message.message_id),
         reply_to_message_id=_reply_to(message),
         attachments=attachments,
         forwarded=forwarded,
         update_id=str(update.update_id),
+    )
+
+
+def _inbound_user(user: User) -> InboundUser:
+    return InboundUser(
+        id=str(user.id), name=user.full_name, username=user.username, lang=user.language_code
     )
 
 
@@ -169,12 +171,7 @@ def _callback_to_inbound(update: Update, query: CallbackQuery) -> Inbound | None
     return Inbound(
         address=ChannelAddress(CHANNEL_NAME, str(message.chat.id)),
         chat_kind=kind,
-        user=InboundUser(
-            id=str(user.id),
-            name=user.full_name,
-            username=user.username,
-            lang=user.language_code,
-        ),
+        user=_inbound_user(user),
         message_id=str(message.message_id),
         callback=CallbackPress(id=query.id, data=query.data or ""),
         update_id=str(update.update_id),
