@@ -1,5 +1,8 @@
 """The reminder pass: one function, run by the scheduler on each tick and by `dispatchbot remind`.
 
+It releases stale claims, reminds about overdue cases, and posts each team's
+morning digest once per working day.
+
 Every case is handled in its own transaction: a conditional UPDATE on the
 version read (through `CaseRepository.save`) comes first, then the outbox rows
 with dedupe keys. Two passes at the same instant, two instances, or a restart
@@ -11,18 +14,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.channels.base import Outbound
 from bot.domain.events import CaseReleased
-from bot.domain.model import Action, Case, CaseKind, CaseStatus, HistoryEntry, Role, Source
+from bot.domain.model import (
+    ACTION_OF_STEP,
+    Action,
+    Case,
+    CaseKind,
+    CaseStatus,
+    HistoryEntry,
+    Role,
+    Source,
+)
 from bot.domain.people import Member, Team
 from bot.i18n import Translator
 from bot.services.ports import CaseQuery, ConcurrentUpdate, OutboxItem
+from bot.sla.overdue import is_completed, late_since
 from bot.sla.policy import Policy
-from storage.reminder_queries import stale_claim_ids
+from storage.reminder_queries import completions_between, outbox_has, stale_claim_ids
 from storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -33,12 +48,17 @@ log = logging.getLogger(__name__)
 #: Who the history names for what the pass does.
 SCHEDULER_ACTOR = "scheduler"
 DEFAULT_BATCH = 200
+#: Active cases of one team read for its digest; far above any real team's load.
+DIGEST_CASE_LIMIT = 10_000
+#: Late refs named in the digest; the count says how many more.
+DIGEST_LATE_SHOWN = 5
 
 
 class ReminderKind(StrEnum):
     REMIND = "remind"
     ESCALATE = "escalate"
     AUTO_RELEASE = "auto_release"
+    DIGEST = "digest"
 
 
 @dataclass(frozen=True)
@@ -46,8 +66,9 @@ class ReminderAction:
     """One message the pass sends (or, in a dry run, would send)."""
 
     kind: ReminderKind
+    #: The case's ref; for a digest, the team's code.
     ref: str
-    case_id: int
+    case_id: int | None
     channel: str
     chat_id: str
     #: Who reads it, for logs and the CLI: a team code or a lead's name; never a phone.
@@ -81,9 +102,11 @@ async def remind_pass(
     Outside working hours nothing happens: the first pass of the next working
     window catches up with one message per case, not one per missed tick.
     """
+    actions = await _digests(deps, at, dry_run)
     if not deps.policy.calendar.is_working_time(at):
-        return []
-    released, actions = await _release_stale(deps, at, dry_run)
+        return actions
+    released, stale = await _release_stale(deps, at, dry_run)
+    actions += stale
     actions += await _remind_overdue(deps, at, dry_run, skip=released)
     return actions
 
@@ -290,6 +313,157 @@ async def _remind_one(
     return actions
 
 
+# ------------------------------------------------------------------- daily digest
+@dataclass(frozen=True)
+class DigestFigures:
+    """One team's morning numbers."""
+
+    open: int
+    unclaimed: int
+    due_today: int
+    overdue: int
+    completed: int
+    #: Refs of the late cases, oldest deadline first.
+    late_refs: tuple[str, ...]
+
+
+async def _digests(deps: ReminderDeps, at: datetime, dry_run: bool) -> list[ReminderAction]:
+    """Once per working day, from the policy's digest time on, one message per team chat.
+
+    The dedupe key carries the date: a restart, a second pass or a second
+    instance finds the key taken and sends nothing. A bot started late still
+    sends that day's digest at its first pass.
+    """
+    cal = deps.policy.calendar
+    local = at.astimezone(cal.tz)
+    today = local.date()
+    if not cal.is_working_day(today) or local.time() < deps.policy.digest_time:
+        return []
+    previous = _previous_working_day(deps, today)
+    start = datetime.combine(previous, time(0), cal.tz)
+    async with deps.uow() as uow:
+        teams = [team for team in await uow.teams.all() if team.chats]
+        done_rows = await completions_between(
+            uow.connection, start, start + timedelta(days=1), _completion_actions(deps.policy)
+        )
+    completed: dict[str, set[int]] = {}
+    for team_code, kind, action, case_id in done_rows:
+        workflow = deps.policy.workflow
+        if action == ACTION_OF_STEP[workflow.completion_step(CaseKind(kind))].value:
+            completed.setdefault(team_code, set()).add(case_id)
+    actions: list[ReminderAction] = []
+    for team in teams:
+        actions += await _digest_one(
+            deps, team, at, previous, len(completed.get(team.code, ())), dry_run
+        )
+    return actions
+
+
+async def _digest_one(
+    deps: ReminderDeps, team: Team, at: datetime, previous: date, completed: int, dry_run: bool
+) -> list[ReminderAction]:
+    today = at.astimezone(deps.policy.calendar.tz).date().isoformat()
+    async with deps.uow() as uow:
+        wanted = []
+        for channel, chat_id, lang in _team_chats(deps, team):
+            key = f"digest:{team.code}:{today}:{channel}:{chat_id}"
+            if not await outbox_has(uow.connection, key):
+                wanted.append((channel, chat_id, lang, key))
+        if not wanted:
+            return []
+        active = await uow.cases.find(
+            CaseQuery(team_code=team.code, active_only=True, limit=DIGEST_CASE_LIMIT)
+        )
+        figures = digest_figures(deps.policy, active, at, completed)
+        actions = [
+            ReminderAction(
+                ReminderKind.DIGEST,
+                team.code,
+                None,
+                channel,
+                chat_id,
+                team.code,
+                _digest_text(deps.tr, lang, team, at, previous, figures),
+                key,
+            )
+            for channel, chat_id, lang, key in wanted
+        ]
+        if dry_run:
+            return actions
+        try:
+            await _post(uow, actions)
+            await uow.commit()
+        except IntegrityError:
+            log.info("digest for team %s already queued by another pass", team.code)
+            return []
+    return actions
+
+
+def digest_figures(
+    policy: Policy, active: list[Case], at: datetime, completed: int
+) -> DigestFigures:
+    """Counted on the same rule as reminders and `/overdue`: late means a missed deadline."""
+    cal = policy.calendar
+    today = at.astimezone(cal.tz).date()
+    working = [x for x in active if not is_completed(x, policy.workflow)]
+    late = sorted(
+        (since, x.ref) for x in working if (since := late_since(x, at, policy.workflow)) is not None
+    )
+    return DigestFigures(
+        open=len(working),
+        unclaimed=sum(1 for x in working if x.status is CaseStatus.OPEN),
+        due_today=sum(
+            1
+            for x in working
+            if x.due_at is not None
+            and x.due_at > at
+            and x.due_at.astimezone(cal.tz).date() == today
+            and x.status is not CaseStatus.ON_HOLD
+        ),
+        overdue=len(late),
+        completed=completed,
+        late_refs=tuple(ref for _, ref in late),
+    )
+
+
+def _digest_text(
+    tr: Translator,
+    lang: str,
+    team: Team,
+    at: datetime,
+    previous: date,
+    figures: DigestFigures,
+) -> str:
+    lines = [
+        tr.t(lang, "digest.title", team=team.name or team.code, day=tr.day(at)),
+        tr.t(lang, "digest.open", open=figures.open, unclaimed=figures.unclaimed),
+        tr.t(lang, "digest.due", due_today=figures.due_today, overdue=figures.overdue),
+        tr.t(lang, "digest.completed", day=previous.strftime("%d/%m"), count=figures.completed),
+    ]
+    if figures.late_refs:
+        shown = ", ".join(figures.late_refs[:DIGEST_LATE_SHOWN])
+        more = len(figures.late_refs) - DIGEST_LATE_SHOWN
+        lines.append(
+            tr.t(lang, "digest.late_refs", refs=shown + (f" (+{more})" if more > 0 else ""))
+        )
+    return "\n".join(lines)
+
+
+def _previous_working_day(deps: ReminderDeps, today: date) -> date:
+    day = today - timedelta(days=1)
+    for _ in range(60):  # Tết plus weekends is the longest run of days off
+        if deps.policy.calendar.is_working_day(day):
+            return day
+        day -= timedelta(days=1)
+    return today - timedelta(days=1)
+
+
+def _completion_actions(policy: Policy) -> frozenset[str]:
+    return frozenset(
+        ACTION_OF_STEP[policy.workflow.completion_step(kind)].value for kind in CaseKind
+    )
+
+
 # ------------------------------------------------------------------------ helpers
 def _team_chats(deps: ReminderDeps, team: Team | None) -> list[tuple[str, str, str]]:
     if team is None:
@@ -324,7 +498,6 @@ def _action(
     text: str,
     dedupe_key: str,
 ) -> ReminderAction:
-    assert case.id is not None
     return ReminderAction(kind, case.ref, case.id, channel, chat_id, to, text, dedupe_key)
 
 

@@ -21,6 +21,7 @@ from bot.services import commands as c
 from bot.services.cases import CaseService
 from bot.services.permissions import can_view
 from bot.services.ports import CaseQuery, ConcurrentUpdate, OutboxItem, UnitOfWork
+from bot.sla.overdue import late_since
 from handlers.callbacks import ButtonAction, decode
 from handlers.notify import Notifier
 from handlers.parsing import CommandName, ParsedCommand, normalize_ref, parse_command
@@ -543,13 +544,9 @@ class Dispatcher:
         now = self.service.clock.now()
         async with self.uow() as uow:
             active = await uow.cases.find(CaseQuery(team_code=team, active_only=True, limit=1000))
+        workflow = self.service.policy.workflow
         late = sorted(
-            (
-                (min(dues), x)
-                for x in active
-                if x.status is not CaseStatus.ON_HOLD
-                and (dues := [d for d in (x.step_due_at, x.due_at) if d is not None and d <= now])
-            ),
+            ((since, x) for x in active if (since := late_since(x, now, workflow)) is not None),
             key=lambda pair: (pair[0], pair[1].ref),
         )
         await self._list(req, [x for _, x in late], "list.overdue_empty", "list.overdue_title")

@@ -29,3 +29,31 @@ async def stale_claim_ids(conn: AsyncConnection, cutoff: datetime, limit: int) -
         .limit(limit)
     )
     return [int(r.id) for r in rows]
+
+
+async def completions_between(
+    conn: AsyncConnection, start: datetime, end: datetime, actions: frozenset[str]
+) -> list[tuple[str, str, str, int]]:
+    """(team, kind, action, case id) of the given step events in [start, end).
+
+    The time index keeps this to the day's events, whatever the history holds;
+    the caller keeps the events that complete each case's kind.
+    """
+    rows = await conn.execute(
+        sa.select(t.cases.c.team_code, t.cases.c.kind, t.case_events.c.action, t.cases.c.id)
+        .join(t.cases, t.cases.c.id == t.case_events.c.case_id)
+        .where(
+            t.case_events.c.at >= start,
+            t.case_events.c.at < end,
+            t.case_events.c.action.in_(sorted(actions)),
+        )
+    )
+    return [(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+
+async def outbox_has(conn: AsyncConnection, dedupe_key: str) -> bool:
+    """Whether a message with this dedupe key was ever queued (rows are kept)."""
+    found = await conn.execute(
+        sa.select(t.outbox.c.id).where(t.outbox.c.dedupe_key == dedupe_key).limit(1)
+    )
+    return found.first() is not None

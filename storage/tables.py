@@ -132,6 +132,8 @@ case_events = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Index("ix_case_events_case", "case_id", "id"),
+    # The digest and the reports look up a day's events without reading all history.
+    sa.Index("ix_case_events_at", "at"),
 )
 
 outbox = sa.Table(

@@ -53,6 +53,10 @@ class Translator:
         text = self.catalogues[chosen].get(key) or self.catalogues[Lang.EN].get(key) or key
         return text.format(**values) if values else text
 
+    def day(self, at: datetime) -> str:
+        """The local date alone: 27/11/2026."""
+        return at.astimezone(self.tz).strftime("%d/%m/%Y")
+
     def when(self, at: datetime | None) -> str:
         """Vietnamese style, local time: 27/11/2026 08:15."""
         if at is None:

@@ -26,6 +26,7 @@ from bot.domain.people import Actor, Member
 from bot.services import commands as c
 from bot.services.permissions import authorize, authorize_intake, can_view
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
+from bot.sla.overdue import is_completed
 from bot.sla.policy import Policy
 
 
@@ -264,8 +265,8 @@ class CaseService:
         async with uow:
             case = await self._load(uow, cmd.ref)
             await self._authorize(uow, cmd.actor, Action.RATE, case)
-            done = self.policy.workflow.completion_step(case.kind)
-            if not self._reached(case, done):
+            if not is_completed(case, self.policy.workflow):
+                done = self.policy.workflow.completion_step(case.kind)
                 raise errors.IllegalTransition(case.ref, case.status, done, done)
             case.satisfaction = cmd.score
             await uow.cases.save(case)
@@ -282,13 +283,6 @@ class CaseService:
         return case
 
     # ---------------------------------------------------------------- helpers
-    def _reached(self, case: Case, step: CaseStatus) -> bool:
-        steps = self.policy.workflow.steps_of(case.kind)
-        status = case.held_from if case.status is CaseStatus.ON_HOLD else case.status
-        if status is None or status not in steps:
-            return False
-        return steps.index(status) >= steps.index(step)
-
     async def _load(self, uow: UnitOfWork, ref: str) -> Case:
         case = await uow.cases.get_by_ref(ref)
         if case is None:
@@ -344,9 +338,14 @@ class CaseService:
         if (
             case.status.is_terminal
             or case.status is CaseStatus.ON_HOLD
-            or self._reached(case, done)
+            or is_completed(case, p.workflow)
         ):
             case.next_check_at = None
-        else:
-            dues = [d for d in (case.step_due_at, case.due_at) if d is not None]
-            case.next_check_at = min(dues) if dues else None
+            return
+        dues = [d for d in (case.step_due_at, case.due_at) if d is not None]
+        check = min(dues) if dues else None
+        if check is not None and case.reminder_count and case.next_check_at is not None:
+            # Already being reminded: progress on a case that is still late must not
+            # bring the next reminder forward, or every step would trigger one.
+            check = max(check, case.next_check_at)
+        case.next_check_at = check

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.reminders import ReminderDeps, remind_pass
+from bot.reminders import ReminderDeps, ReminderKind, remind_pass
 from tests.e2e.conftest import GROUP, System, new_connection
 
 
@@ -20,7 +20,13 @@ async def test_a_case_received_long_ago_is_reminded_in_the_group_and_listed_over
 
     deps = ReminderDeps.of(s.container)
     actions = await remind_pass(deps, s.container.clock.now())
-    assert [a.ref for a in actions] == [ref]
+    assert [(a.kind, a.ref) for a in actions if a.ref.startswith("PL")] == [
+        (ReminderKind.DIGEST, "PL"),
+        (ReminderKind.REMIND, ref),
+    ]
+    digest = await s.client.wait_for_message(GROUP, contains="📋 Tổng hợp sáng 27/11/2026")
+    assert "Đang xử lý: 2 · Chưa ai nhận: 2" in digest.body
+    assert "Quá hạn: 1" in digest.body and f"Quá hạn: {ref} " in digest.body
     reminder = await s.client.wait_for_message(GROUP, contains=f"⏰ {ref} ")
     assert "chưa ai nhận" in reminder.body
     await s.settled()

@@ -56,9 +56,10 @@ async def intake_at(container: Container, clock: FixedClock, received: datetime)
 async def pass_at(
     container: Container, clock: FixedClock, at: datetime, *, dry_run: bool = False
 ) -> list[ReminderKind]:
+    """The kinds sent about cases; the morning digest has tests of its own."""
     clock.set(at)
     actions = await remind_pass(ReminderDeps.of(container), at, dry_run=dry_run)
-    return [a.kind for a in actions]
+    return [a.kind for a in actions if a.kind is not ReminderKind.DIGEST]
 
 
 async def outbox_rows(container: Container) -> list[Any]:
@@ -70,7 +71,9 @@ async def reminder_rows(container: Container) -> list[Any]:
     return [
         r
         for r in await outbox_rows(container)
-        if r.dedupe_key and r.dedupe_key.split(":")[0] in {k.value for k in ReminderKind}
+        if r.dedupe_key
+        and r.dedupe_key.split(":")[0]
+        in {k.value for k in ReminderKind if k is not ReminderKind.DIGEST}
     ]
 
 
@@ -230,7 +233,8 @@ async def test_two_passes_at_the_same_instant_send_once(
     clock.set(local(30, 9))
     deps = ReminderDeps.of(system)
     results = await asyncio.gather(remind_pass(deps, local(30, 9)), remind_pass(deps, local(30, 9)))
-    assert sorted(len(r) for r in results) == [0, 1]
+    # The reminder and the morning digest each go out once, whichever pass sends them.
+    assert sorted(a.kind for r in results for a in r) == [ReminderKind.DIGEST, ReminderKind.REMIND]
     assert len(await reminder_rows(system)) == 1
 
 
@@ -276,10 +280,13 @@ async def test_cli_remind_prints_one_line_per_action_and_refuses_a_bad_instant(
 
     assert await asyncio.to_thread(run, "--at", "2026-11-30T09:00:00+07:00", "--dry-run") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"PL-1 remind -> PL (telegram:{GROUP})"
+    assert out[:2] == [
+        f"PL digest -> PL (telegram:{GROUP})",
+        f"PL-1 remind -> PL (telegram:{GROUP})",
+    ]
     assert "0912345678" not in "\n".join(out)
     assert await asyncio.to_thread(run, "--at", "2026-11-30T09:00") == 0  # local time
-    assert capsys.readouterr().out.splitlines()[0].startswith("PL-1 remind")
+    assert capsys.readouterr().out.splitlines()[1].startswith("PL-1 remind")
     assert await asyncio.to_thread(run, "--at", "2026-11-30T09:00") == 0
     again = capsys.readouterr().out.splitlines()
     assert again == ["2026-11-30T09:00:00+07:00: 0 message(s) queued"]
@@ -287,3 +294,25 @@ async def test_cli_remind_prints_one_line_per_action_and_refuses_a_bad_instant(
     assert await asyncio.to_thread(run, "--at", "Monday morning") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --at 'Monday morning' is not an ISO 8601 time"]
+
+
+async def test_progress_on_a_case_still_late_keeps_the_reminder_pace(
+    system: Container, clock: FixedClock
+) -> None:
+    case_id = await intake_at(system, clock, local(20, 8))  # a week late already
+    assert await pass_at(system, clock, local(30, 9)) == [ReminderKind.REMIND]
+
+    clock.set(local(30, 9, 30))
+    worker = actor_of(await member(system, WORKER_ID))
+    await system.service.claim(
+        c.ClaimCase(worker, Source.TELEGRAM, origin(), ref="PL-1"), system.uow()
+    )
+
+    # Still late (the whole case was due on the 25th), yet the claim does not
+    # trigger a reminder of its own: the next one comes at the policy's pace.
+    assert await pass_at(system, clock, local(30, 9, 31)) == []
+    assert (await case_row(system, case_id)).next_check_at == local(30, 11)
+    assert await pass_at(system, clock, local(30, 11)) == [
+        ReminderKind.REMIND,
+        ReminderKind.ESCALATE,
+    ]
