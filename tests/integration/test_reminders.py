@@ -316,3 +316,20 @@ async def test_progress_on_a_case_still_late_keeps_the_reminder_pace(
         ReminderKind.REMIND,
         ReminderKind.ESCALATE,
     ]
+
+
+async def test_a_case_across_tet_2027_is_due_after_the_holiday_and_reminded_only_then(
+    system: Container, clock: FixedClock
+) -> None:
+    # Wednesday 3 Feb 2027, 15:00; Tết runs Thursday 4 to Wednesday 10 February.
+    case_id = await intake_at(system, clock, datetime(2027, 2, 3, 15, tzinfo=HN))
+    row = await case_row(system, case_id)
+    assert row.step_due_at == datetime(2027, 2, 3, 17, tzinfo=HN)  # claim: 2 working hours
+    # 3 working days = 24 h: Wed 2 h, Thu 11th 8 h, Fri 12th 8 h, Mon 15th 6 h.
+    assert row.due_at == datetime(2027, 2, 15, 15, tzinfo=HN)
+
+    for day in (4, 5, 8, 9, 10):  # Tết: no reminder, however late the claim
+        assert await pass_at(system, clock, datetime(2027, 2, day, 9, tzinfo=HN)) == []
+    assert await pass_at(system, clock, datetime(2027, 2, 11, 7, 30, tzinfo=HN)) == [
+        ReminderKind.REMIND
+    ]
