@@ -543,10 +543,10 @@ class Dispatcher:
             raise errors.NotMember(team)
         now = self.service.clock.now()
         async with self.uow() as uow:
-            active = await uow.cases.find(CaseQuery(team_code=team, active_only=True, limit=1000))
+            due = await uow.cases.find(CaseQuery(team_code=team, late_at=now, limit=1000))
         workflow = self.service.policy.workflow
         late = sorted(
-            ((since, x) for x in active if (since := late_since(x, now, workflow)) is not None),
+            ((since, x) for x in due if (since := late_since(x, now, workflow)) is not None),
             key=lambda pair: (pair[0], pair[1].ref),
         )
         await self._list(req, [x for _, x in late], "list.overdue_empty", "list.overdue_title")

@@ -221,6 +221,12 @@ class SqlCaseRepository:
             stmt = stmt.where(t.cases.c.status.in_(ACTIVE_STATUSES))
         if query.assignee:
             stmt = stmt.where(t.cases.c.assignee == query.assignee)
+        if query.late_at is not None:
+            stmt = stmt.where(
+                t.cases.c.status.in_(ACTIVE_STATUSES),
+                t.cases.c.status != CaseStatus.ON_HOLD.value,
+                sa.or_(t.cases.c.step_due_at <= query.late_at, t.cases.c.due_at <= query.late_at),
+            )
         if query.overdue_at is not None:
             stmt = stmt.where(
                 t.cases.c.next_check_at.is_not(None), t.cases.c.next_check_at <= query.overdue_at

@@ -51,6 +51,7 @@ from bot.domain.phone import redact_phones
 from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_intake
 from bot.http.views import case_json
 from bot.services.ports import CaseQuery
+from bot.sla.overdue import late_since
 from storage import tables as t
 
 log = logging.getLogger(__name__)
@@ -330,10 +331,11 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
             fields["limit"] = f"Must be a whole number from 1 to {MAX_LIMIT}."
 
     team = q.get("team", "").strip().upper() or None
+    now = container.clock.now()
     query = CaseQuery(
         team_code=team,
         statuses=tuple(dict.fromkeys(statuses)),
-        overdue_at=container.clock.now() if overdue == "true" else None,
+        late_at=now if overdue == "true" else None,
         limit=limit,
     )
     async with container.uow() as uow:
@@ -342,6 +344,9 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
         if fields:
             return _invalid("invalid query", fields)
         cases = await uow.cases.find(query)
+    if overdue == "true":
+        workflow = container.policy.workflow
+        cases = [x for x in cases if late_since(x, now, workflow) is not None]
     tz = _tz(container)
     return _json([case_json(c, tz) for c in cases])
 

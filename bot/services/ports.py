@@ -26,7 +26,11 @@ class CaseQuery:
     team_code: str | None = None
     statuses: tuple[CaseStatus, ...] = ()
     assignee: str | None = None
+    #: Cases whose next reminder check has come (the reminder pass's own queue).
     overdue_at: datetime | None = None
+    #: Active cases with a due time at or before this instant; callers apply
+    #: `bot.sla.overdue.late_since` for the rest of the rule (holds, completion).
+    late_at: datetime | None = None
     active_only: bool = False
     limit: int = 200
 

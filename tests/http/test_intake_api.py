@@ -22,6 +22,7 @@ from bot.domain.clock import FixedClock
 from bot.domain.people import ChatBinding, Team
 from bot.http import CONTAINER, build_http_app, start_http, stop_http
 from bot.http.server import MAX_BODY
+from bot.reminders import ReminderDeps, ReminderKind, remind_pass
 from storage import tables as t
 from tests.conftest import make_settings
 
@@ -420,6 +421,18 @@ async def test_list_with_filters(client: Client, clock: FixedClock) -> None:
     clock.advance(timedelta(hours=3))
     assert sorted(await refs("?overdue=true&status=open")) == ["PL-1", "PL-2"]
     assert await refs("?overdue=false") == ["PL-1", "PL-2"]
+
+
+async def test_a_reminded_case_is_still_listed_overdue(
+    client: Client, container: Container, clock: FixedClock
+) -> None:
+    """Reminding moves the next check ahead; the case is no less late for it."""
+    await client.post("/api/v1/cases", json=intake(), headers=AUTH)
+    clock.advance(timedelta(hours=5))  # 14:00, past the 2-hour claim target
+    actions = await remind_pass(ReminderDeps.of(container), clock.now())
+    assert [a.ref for a in actions if a.kind is ReminderKind.REMIND] == ["PL-1"]
+    resp = await client.get("/api/v1/cases?overdue=true", headers=AUTH)
+    assert [item["ref"] for item in await resp.json()] == ["PL-1"]
 
 
 @pytest.mark.parametrize(
