@@ -208,7 +208,9 @@ def _cross_field(data: Mapping[str, Any]) -> dict[str, str]:
     """Rules that span fields, checked on the raw body so they are reported
     even when other fields are wrong."""
     found: dict[str, str] = {}
-    if data.get("kind") in {k.value for k in NEEDS_AREA_AND_PURPOSE}:
+    kind = data.get("kind")
+    # Any JSON value may stand here: compare, never hash (a dict or list would raise).
+    if isinstance(kind, str) and kind in {k.value for k in NEEDS_AREA_AND_PURPOSE}:
         for name in ("area", "purpose"):
             if data.get(name) is None:
                 found[name] = f"Required for {data['kind']}."

@@ -49,6 +49,7 @@ from bot.domain.model import CaseStatus
 from bot.domain.people import Actor
 from bot.domain.phone import redact_phones
 from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_intake
+from bot.http.openapi import openapi_document
 from bot.http.views import case_json
 from bot.services.ports import CaseQuery
 from bot.sla.overdue import late_since
@@ -354,6 +355,11 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
 # ---------------------------------------------------------------- ops
 
 
+async def openapi(request: web.Request) -> web.StreamResponse:
+    """The API's description; public, like the API's existence itself."""
+    return _json(openapi_document(max_body=MAX_BODY, max_limit=MAX_LIMIT))
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     """200 when the database answers a ``SELECT 1`` in time, else 503."""
     container = request.app[CONTAINER]
@@ -430,6 +436,7 @@ def build_http_app(
     app.router.add_post("/api/v1/cases", create_case)
     app.router.add_get("/api/v1/cases", list_cases)
     app.router.add_get("/api/v1/cases/{ref}", get_case)
+    app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     for install in installers:

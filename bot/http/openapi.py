@@ -1,0 +1,290 @@
+"""The intake API's OpenAPI document, served at ``/api/v1/openapi.json``.
+
+Written next to the code it describes and built from the same enums and limits,
+so a new kind or status cannot reach one without the other. A schemathesis run
+in the tests (tests/http/test_openapi.py) holds the server to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.model import Action, Area, CaseKind, CaseStatus, Purpose
+
+#: Enum values as the API writes them.
+KINDS = [k.value for k in CaseKind]
+STATUSES = [s.value for s in CaseStatus]
+AREAS = [a.value for a in Area]
+PURPOSES = [p.value for p in Purpose]
+ACTIONS = [a.value for a in Action]
+
+_NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _error(description: str, *, fields: bool = False) -> dict[str, Any]:
+    ref = "#/components/schemas/Invalid" if fields else "#/components/schemas/Error"
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def _case_schema(*, with_history: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "ref": {"type": "string", "examples": ["PL-17"]},
+        "external_ref": _NULLABLE_STRING,
+        "kind": {"enum": KINDS},
+        "team": {"type": "string"},
+        "status": {"enum": STATUSES},
+        "assignee": {**_NULLABLE_STRING, "description": "member id, e.g. telegram:123"},
+        "customer": {
+            "type": "object",
+            "required": ["name", "phone", "address"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string"},
+                "phone": {"type": "string", "description": "national form, 0912345678"},
+                "address": {"type": "string"},
+            },
+        },
+        "area": {"enum": [*AREAS, None]},
+        "purpose": {"enum": [*PURPOSES, None]},
+        "received_at": _TIME,
+        "due_at": {
+            **_nullable(_TIME),
+            "description": "when the whole case is due, on working time (holds excluded)",
+        },
+        "estimate": _nullable(
+            {
+                "type": "object",
+                "required": ["customer_cost", "utility_cost"],
+                "additionalProperties": False,
+                "properties": {
+                    "customer_cost": {"type": "integer", "minimum": 0},
+                    "utility_cost": {"type": "integer", "minimum": 0},
+                },
+            }
+        ),
+        "meter": _nullable(
+            {
+                "type": "object",
+                "required": ["serial", "reading"],
+                "additionalProperties": False,
+                "properties": {"serial": {"type": "string"}, "reading": _NULLABLE_STRING},
+            }
+        ),
+    }
+    required = list(properties)
+    if with_history:
+        properties["history"] = {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["at", "action", "actor", "status", "note"],
+                "additionalProperties": False,
+                "properties": {
+                    "at": _TIME,
+                    "action": {"enum": ACTIONS},
+                    "actor": {"type": "string"},
+                    "status": {"enum": STATUSES},
+                    "note": _NULLABLE_STRING,
+                },
+            },
+        }
+        required.append("history")
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _intake_schema(description_max: int) -> dict[str, Any]:
+    text = {"type": "string", "minLength": 1}
+    return {
+        "type": "object",
+        "required": ["kind", "team", "customer"],
+        "additionalProperties": False,
+        "description": (
+            "area and purpose are required for new_connection (its SLA depends on them). "
+            "Unknown fields are refused."
+        ),
+        "properties": {
+            "external_ref": {
+                "type": ["string", "null"],
+                "minLength": 1,
+                "maxLength": 128,
+                "description": "the desk's own id; a repeat returns the same case (200)",
+            },
+            "kind": {"enum": KINDS},
+            "team": {**text, "maxLength": 16, "description": "an existing team's code"},
+            "area": {"enum": [*AREAS, None]},
+            "purpose": {"enum": [*PURPOSES, None]},
+            "needs_extra_works": {"type": ["boolean", "null"]},
+            "customer": {
+                "type": "object",
+                "required": ["name", "phone", "address"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {**text, "maxLength": 200},
+                    "phone": {"type": "string", "examples": ["0912345678", "+84 912 345 678"]},
+                    "address": {**text, "maxLength": 500},
+                },
+            },
+            "description": {"type": ["string", "null"], "maxLength": description_max},
+            "received_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "with an offset; may lie in the past (SLA clocks start there)",
+            },
+        },
+    }
+
+
+def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
+    """The document; sizes come from the server so the two cannot drift apart."""
+    auth: list[dict[str, list[str]]] = [{"bearer": []}]
+    unauthorized = _error("no or wrong token")
+    case_ref = {"$ref": "#/components/schemas/CaseWithHistory"}
+    as_json = {"application/json": {"schema": case_ref}}
+    health = {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"enum": ["ok", "unavailable"]}},
+            }
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dispatchbot intake API",
+            "version": "1",
+            "description": (
+                "Cases from the one-stop desk into the crews' chats. Every call needs "
+                "`Authorization: Bearer <token>` (INTAKE_TOKEN or one of INTAKE_TOKENS)."
+            ),
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+                "Invalid": {
+                    "type": "object",
+                    "required": ["error", "fields"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "fields": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                            "description": "dotted field path → what is wrong with it",
+                        },
+                    },
+                },
+                "Intake": _intake_schema(2000),
+                "Case": _case_schema(with_history=False),
+                "CaseWithHistory": _case_schema(with_history=True),
+            },
+        },
+        "paths": {
+            "/api/v1/cases": {
+                "post": {
+                    "operationId": "createCase",
+                    "summary": "Take in a case; idempotent on external_ref",
+                    "security": auth,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Intake"}}
+                        },
+                    },
+                    "responses": {
+                        "201": {"description": "created and posted", "content": as_json},
+                        "200": {"description": "seen before: the same case", "content": as_json},
+                        "400": _error("not JSON, or not a JSON object"),
+                        "401": unauthorized,
+                        "413": _error(f"body over {max_body // 1024} KiB"),
+                        "422": _error("invalid fields; nothing stored", fields=True),
+                    },
+                },
+                "get": {
+                    "operationId": "listCases",
+                    "summary": "Cases, oldest first, without history",
+                    "security": auth,
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "one status or several, comma-separated",
+                        },
+                        {"name": "team", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "overdue",
+                            "in": "query",
+                            "schema": {"enum": ["true", "false"]},
+                            "description": "true: only cases past a due time, on working time",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": max_limit},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the cases",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Case"},
+                                    }
+                                }
+                            },
+                        },
+                        "401": unauthorized,
+                        "422": _error("a bad parameter", fields=True),
+                    },
+                },
+            },
+            "/api/v1/cases/{ref}": {
+                "get": {
+                    "operationId": "getCase",
+                    "summary": "One case with its history",
+                    "security": auth,
+                    "parameters": [
+                        {
+                            "name": "ref",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "the case", "content": as_json},
+                        "401": unauthorized,
+                        "404": _error("no such case"),
+                    },
+                },
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "200 when the database answers",
+                    "responses": {
+                        "200": {"description": "healthy", "content": health},
+                        "503": {"description": "the database does not answer", "content": health},
+                    },
+                }
+            },
+        },
+    }
