@@ -23,6 +23,7 @@ from bot.domain.model import (
     Source,
 )
 from bot.domain.people import Actor, Member
+from bot.domain.phone import redact_phones
 from bot.services import commands as c
 from bot.services.permissions import authorize, authorize_intake, can_view
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
@@ -311,6 +312,8 @@ class CaseService:
         note: str | None,
         at: datetime,
     ) -> None:
+        # History is kept for good (and cannot be edited): no phone number goes in.
+        note = redact_phones(note) if note else note
         entry = HistoryEntry(at, action, cmd.actor.uid, case.status, note, cmd.source)
         assert case.id is not None
         await uow.cases.append_history(case.id, entry)
