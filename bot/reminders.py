@@ -392,6 +392,10 @@ async def _digest_one(
             return actions
         try:
             await _post(uow, actions)
+            # Another pass may have queued some of them since the check above:
+            # report only what this pass wrote.
+            written = {row.dedupe_key for row in uow.outbox.written}
+            actions = [a for a in actions if a.dedupe_key in written]
             await uow.commit()
         except IntegrityError:
             log.info("digest for team %s already queued by another pass", team.code)

@@ -413,6 +413,8 @@ class SqlOutbox:
         self.conn = conn
         self.now = now
         self.added = 0
+        #: What this unit of work really inserted (a repeated dedupe key is skipped).
+        self.written: list[OutboxItem] = []
 
     async def add(self, item: OutboxItem) -> None:
         stmt = sa.insert(t.outbox).values(
@@ -437,3 +439,4 @@ class SqlOutbox:
                 return
         await self.conn.execute(stmt)
         self.added += 1
+        self.written.append(item)
