@@ -8,17 +8,20 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import Channel
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.i18n import Translator
 from bot.relay import Relay
+from bot.reports.service import ReportDeps, ReportService
 from bot.services.cases import CaseService
+from bot.services.evidence import Download, MediaError
 from bot.sla.policy import Policy, load_policy
 from handlers.dispatcher import Dispatcher
 from handlers.notify import Notifier
 from handlers.render import Renderer
 from storage import schema
 from storage.engine import create_engine
+from storage.evidence_store import MediaFiles
 from storage.outbox_store import OutboxStore
 from storage.uow import SqlUnitOfWork
 
@@ -37,9 +40,29 @@ def _telegram(settings: Settings) -> Channel | None:
     )
 
 
+def _zalo(settings: Settings) -> Channel | None:
+    if not settings.zalo_bot_token:
+        return None
+    from bot.channels.zalo import SECRET_LENGTHS, ZaloChannel, ZaloMode
+
+    mode = ZaloMode(settings.zalo_mode.value)
+    secret = settings.zalo_webhook_secret
+    if mode is ZaloMode.WEBHOOK and (secret is None or len(secret) not in SECRET_LENGTHS):
+        raise ConfigError("ZALO_WEBHOOK_SECRET: Zalo accepts 8 to 256 characters")
+    return ZaloChannel(
+        settings.zalo_bot_token,
+        settings.zalo_api_url,
+        mode=mode,
+        webhook_url=settings.zalo_webhook_url,
+        webhook_secret=secret,
+        language=settings.language,
+    )
+
+
 #: Channel name → how to build its adapter from the settings (None when not configured).
 CHANNEL_FACTORIES: dict[str, Callable[[Settings], Channel | None]] = {
     "telegram": _telegram,
+    "zalo": _zalo,
 }
 
 
@@ -89,7 +112,7 @@ async def bootstrap(
             if built is not None:
                 channels[name] = built
     store = OutboxStore(engine)
-    relay = Relay(store, channels, clock)
+    relay = Relay.from_settings(settings, store, channels, clock, tr)
     container: Container
     dispatcher = Dispatcher(
         service, lambda: container.uow(), tr, renderer, notifier, settings.admin_set
@@ -97,4 +120,23 @@ async def bootstrap(
     container = Container(
         settings, engine, clock, policy, tr, renderer, service, dispatcher, store, relay, channels
     )
+    dispatcher.reports = ReportService(ReportDeps.of(container))  # /report
+    # Guided forms, evidence (photos under MEDIA_DIR) and invites.
+    dispatcher.enable_field_work(
+        MediaFiles(settings.media_dir),
+        channel_downloads(channels),
+        {name: channel.capabilities for name, channel in channels.items()},
+    )
     return container
+
+
+def channel_downloads(channels: dict[str, Channel]) -> Download:
+    """Fetch a file a person sent, through the channel it came from."""
+
+    async def download(channel: str, file_ref: str, max_bytes: int) -> bytes:
+        adapter = channels.get(channel)
+        if adapter is None:
+            raise MediaError(f"no channel {channel}")
+        return await adapter.download(file_ref, max_bytes)
+
+    return download

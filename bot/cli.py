@@ -36,17 +36,22 @@ def _parser() -> argparse.ArgumentParser:
         dest="member_command", required=True
     )
     madd = member.add_parser("add", help="register a person")
-    madd.add_argument("user_id", help="the person's user id on the channel, e.g. 123456")
+    madd.add_argument(
+        "user_id", help="the person's user id, e.g. 123456, telegram:123456 or zalo:8f3a0c1d2e"
+    )
     madd.add_argument("--name", required=True)
     madd.add_argument("--role", choices=[r.value for r in Role], required=True)
     madd.add_argument("--team")
-    madd.add_argument("--channel", choices=CHANNELS, default="telegram")
+    madd.add_argument("--channel", choices=CHANNELS, help="default: the id's prefix, or telegram")
     madd.add_argument("--username", help="the person's @username, for /assign")
     remind = sub.add_parser("remind", help="one reminder pass, as the scheduler does each tick")
     remind.add_argument("--at", help="the instant, ISO 8601 (default now; no offset: local time)")
     remind.add_argument(
         "--dry-run", action="store_true", help="show what would be sent, change nothing"
     )
+    from bot.reports.cli import add_commands as add_report_commands
+
+    add_report_commands(sub)  # report, import cases, export cases
     return p
 
 
@@ -89,6 +94,16 @@ async def _team_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _member_id(given: str, channel: str | None) -> tuple[str | None, str]:
+    """`zalo:8f3a…` names its channel; a bare id is on `--channel` (default telegram).
+
+    The channel is None when the prefix and `--channel` disagree."""
+    prefix, sep, rest = given.partition(":")
+    if sep and prefix in CHANNELS:
+        return (prefix if channel in (None, prefix) else None), rest
+    return channel or "telegram", given
+
+
 async def _member_add(settings: Settings, args: argparse.Namespace) -> int:
     from bot.bootstrap import bootstrap
 
@@ -102,9 +117,17 @@ async def _member_add(settings: Settings, args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            uid = f"{args.channel}:{args.user_id}"
+            channel, user_id = _member_id(args.user_id, args.channel)
+            if channel is None:
+                print(
+                    f"error: {args.user_id} is a {args.user_id.partition(':')[0]} id, "
+                    f"not a {args.channel} one",
+                    file=sys.stderr,
+                )
+                return 2
+            uid = f"{channel}:{user_id}"
             existing = await uow.members.get(uid)
-            idents = (Identity(args.channel, str(args.user_id), args.username),)
+            idents = (Identity(channel, user_id, args.username),)
             await uow.members.add(
                 Member(
                     uid,
@@ -185,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_member_add(settings, args))
             case "remind":
                 return asyncio.run(_remind(settings, args))
+            case "report" | "import" | "export":
+                from bot.reports.cli import run as run_report_command
+
+                return asyncio.run(run_report_command(settings, args))
     except (ConfigError, PolicyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -5,6 +5,9 @@ A bad value stops start-up with one line that names the variable.
 
 from __future__ import annotations
 
+import os
+import socket
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -35,6 +38,38 @@ class ConfigError(Exception):
     """One line naming the variable and what is wrong with it."""
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` messages in any `seconds`; the relay never goes past it."""
+
+    count: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit | None:
+        """`20/60` is 20 messages a minute; `off` (or `0`) means no limit."""
+        value = text.strip().lower()
+        if value in ("off", "0", "none"):
+            return None
+        count, slash, seconds = value.partition("/")
+        try:
+            limit = cls(int(count), float(seconds.removesuffix("s")) if slash else 1.0)
+        except ValueError:
+            raise ValueError("use COUNT/SECONDS, e.g. 20/60, or off") from None
+        if limit.count < 1 or not 0 < limit.seconds <= 3600:
+            raise ValueError("use COUNT/SECONDS with COUNT >= 1 and 0 < SECONDS <= 3600, or off")
+        return limit
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """A channel's sending limits, as its platform enforces them (None: no limit)."""
+
+    per_chat: RateLimit | None
+    per_group: RateLimit | None
+    overall: RateLimit | None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
@@ -62,6 +97,39 @@ class Settings(BaseSettings):
     language: Lang = Lang.VI
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
+    # Delivery (docs/operations.md, "Delivery limits"): COUNT/SECONDS or off.
+    telegram_rate_per_chat: str = "1/1"
+    telegram_rate_per_group: str = "20/60"
+    telegram_rate_global: str = "30/1"
+    zalo_rate_per_chat: str = "off"
+    zalo_rate_per_group: str = "off"
+    zalo_rate_global: str = "off"
+    relay_concurrency: int = Field(default=32, ge=1, le=256)
+    relay_max_backoff_seconds: float = Field(default=300, gt=0)
+    outbox_lease_seconds: float = Field(default=15, ge=1)
+    shutdown_flush_seconds: float = Field(default=10, ge=0)
+    scheduler_lock_check_seconds: float = Field(default=5, gt=0)
+    instance_name: str | None = None
+
+    @field_validator(
+        "telegram_rate_per_chat",
+        "telegram_rate_per_group",
+        "telegram_rate_global",
+        "zalo_rate_per_chat",
+        "zalo_rate_per_group",
+        "zalo_rate_global",
+    )
+    @classmethod
+    def _rate(cls, v: str) -> str:
+        RateLimit.parse(v)
+        return v
+
+    @field_validator("instance_name")
+    @classmethod
+    def _instance(cls, v: str | None) -> str | None:
+        if v is not None and not 1 <= len(v.strip()) <= 100:
+            raise ValueError("must be 1 to 100 characters")
+        return v.strip() if v else v
 
     @field_validator("telegram_api_url", "zalo_api_url")
     @classmethod
@@ -110,6 +178,27 @@ class Settings(BaseSettings):
             name, _, secret = item.partition(":")
             creds[secret] = name
         return creds
+
+    @property
+    def delivery_limits(self) -> dict[str, ChannelLimits]:
+        """Channel name -> the limits the relay keeps to on it."""
+        return {
+            "telegram": ChannelLimits(
+                RateLimit.parse(self.telegram_rate_per_chat),
+                RateLimit.parse(self.telegram_rate_per_group),
+                RateLimit.parse(self.telegram_rate_global),
+            ),
+            "zalo": ChannelLimits(
+                RateLimit.parse(self.zalo_rate_per_chat),
+                RateLimit.parse(self.zalo_rate_per_group),
+                RateLimit.parse(self.zalo_rate_global),
+            ),
+        }
+
+    @property
+    def instance(self) -> str:
+        """This process's name in logs, leases and metrics: INSTANCE_NAME or host:pid."""
+        return self.instance_name or f"{socket.gethostname()}:{os.getpid()}"
 
     def check(self) -> None:
         """Cross-field rules, each a one-line error."""

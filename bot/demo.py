@@ -1,8 +1,10 @@
 """`dispatchbot demo`: a scripted morning at the desk, offline, against the sandbox.
 
 Everything is real except the people: the bot talks HTTP to the built-in Bot API
-sandbox, the clerk files cases through the intake API, and the database is an
-SQLite file in a temporary folder.
+sandbox (Telegram's, or Zalo's with `--channel zalo`), the clerk files cases through
+the intake API, and the database is an SQLite file in a temporary folder. The same
+script plays on both channels; people's phones (`bot.sandbox.phones`) hide how each
+platform is used.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +26,26 @@ from bot.config import load_settings
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser
+from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
+from bot.sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
 from bot.sandbox.telegram import TelegramSandbox
+from bot.sandbox.zalo import ZaloSandbox
 from storage import tables as t
 
 TOKEN = "123456:DEMO-sandbox-token-not-a-secret"
+ZALO_TOKEN = "2700000000001:DEMO-zalo-sandbox-token"
+ZALO_BOT_NAME = "Bot Điện lực Phủ Lý"
 INTAKE = "demo-intake-token"
 GROUP_ID = -100123456789
+ZALO_GROUP_ID = "6d1f3b0a9c2e4d5f8a70"
+#: Zalo ids are strings, and Zalo shows people by their display names.
+ZALO_PEOPLE: dict[str, tuple[str, str]] = {
+    "lan": ("3c8e5a1d7f2b9e0c4a61", "Phạm Lan"),
+    "minh": ("3c8e5a1d7f2b9e0c4a62", "Đỗ Minh"),
+    "hung": ("3c8e5a1d7f2b9e0c4a63", "Vũ Hùng"),
+    "thu": ("3c8e5a1d7f2b9e0c4a64", "Ngô Thu"),
+}
+ZALO_PEOPLE_IDS = tuple(user_id for user_id, _ in ZALO_PEOPLE.values())
 
 CASES: list[dict[str, Any]] = [
     {
@@ -72,11 +88,27 @@ CASES: list[dict[str, Any]] = [
 ]
 
 
+@dataclass(frozen=True)
+class Cast:
+    """The people of the demo, their team's group, and the phone they all use."""
+
+    phone: Phone
+    group: str
+    lan: Person
+    minh: Person
+    hung: Person
+    thu: Person
+
+    @property
+    def people(self) -> dict[str, Person]:
+        return {"lan": self.lan, "minh": self.minh, "hung": self.hung, "thu": self.thu}
+
+
 class Script:
     """The humans of the demo, each acting through the sandbox like a phone would."""
 
-    def __init__(self, client: SandboxClient, api: str, say: Callable[[str], None]) -> None:
-        self.client = client
+    def __init__(self, cast: Cast, api: str, say: Callable[[str], None]) -> None:
+        self.cast = cast
         self.api = api
         self.say = say
 
@@ -89,29 +121,71 @@ class Script:
                 raise RuntimeError(f"intake refused: {resp.status} {data}")
             return str(data["ref"])
 
-    async def card(self, ref: str) -> ChatMessage:
-        return await self.client.wait_for_message(GROUP_ID, contains=f"📋 {ref} ")
+    async def card(self, ref: str) -> Seen:
+        return await self.cast.phone.card(self.cast.group, ref)
 
-    async def type(self, user: SandboxUser, text: str, chat: int = GROUP_ID) -> ChatMessage:
-        """A person types; returns the bot's answer in that chat."""
-        self.say(f"  {user.first_name}: {text}")
-        sent = await self.client.send_text(user, chat, text)
-        return await self.client.wait_for_message(
-            chat, where=lambda m: m.reply_to == sent.message_id
-        )
+    async def type(self, user: Person, text: str) -> Seen:
+        """A person types in the group; returns the bot's answer there."""
+        self.say(f"  {user.name}: {text}")
+        return await say(self.cast.phone, user, self.cast.group, text)
 
 
-async def _seed(container: Container, people: dict[str, SandboxUser]) -> None:
+async def _telegram_cast(client: SandboxClient) -> Cast:
+    lan, minh, hung = (
+        await client.add_user(2001, "Lan", last_name="Phạm", username="lan_pl", language_code="vi"),
+        await client.add_user(2002, "Minh", last_name="Đỗ", username="minh_pl", language_code="vi"),
+        await client.add_user(2003, "Hùng", last_name="Vũ", username="hung_pl", language_code="vi"),
+    )
+    thu = await client.add_user(
+        2004, "Thu", last_name="Ngô", username="thu_desk", language_code="vi"
+    )
+    await client.add_chat(
+        GROUP_ID, title="Đội Phủ Lý", members=[lan, minh, hung, thu], bot_is_admin=True
+    )
+
+    def person(key: str, user: SandboxUser) -> Person:
+        return Person(key, user.first_name, "telegram", str(user.id))
+
+    return Cast(
+        TelegramPhone(client),
+        str(GROUP_ID),
+        person("lan", lan),
+        person("minh", minh),
+        person("hung", hung),
+        person("thu", thu),
+    )
+
+
+async def _zalo_cast(client: ZaloSandboxClient, settle: Callable[[], Awaitable[None]]) -> Cast:
+    people = {}
+    for key, (user_id, name) in ZALO_PEOPLE.items():
+        await client.add_user(user_id, name)
+        people[key] = Person(key, name.split()[-1], "zalo", user_id)
+    await client.add_chat(ZALO_GROUP_ID, title="Đội Phủ Lý", members=list(ZALO_PEOPLE_IDS))
+    return Cast(
+        ZaloPhone(client, settle),
+        ZALO_GROUP_ID,
+        people["lan"],
+        people["minh"],
+        people["hung"],
+        people["thu"],
+    )
+
+
+async def _seed(container: Container, cast: Cast) -> None:
     roles = {"lan": Role.LEAD, "minh": Role.WORKER, "hung": Role.WORKER, "thu": Role.CLERK}
+    usernames = {"lan": "lan_pl", "minh": "minh_pl", "hung": "hung_pl", "thu": "thu_desk"}
+    full_names = {"lan": "Phạm Lan", "minh": "Đỗ Minh", "hung": "Vũ Hùng", "thu": "Ngô Thu"}
     async with container.uow() as uow:
-        await uow.teams.add(
-            Team("PL", "Điện lực Phủ Lý", (ChatBinding("telegram", str(GROUP_ID)),))
-        )
-        for key, user in people.items():
-            uid = f"telegram:{user.id}"
-            ident = Identity("telegram", str(user.id), user.username)
+        channel = cast.phone.channel
+        await uow.teams.add(Team("PL", "Điện lực Phủ Lý", (ChatBinding(channel, cast.group),)))
+        for key, person in cast.people.items():
+            username = usernames[key] if channel == "telegram" else None  # Zalo has none
+            ident = Identity(channel, person.user_id, username)
             team = None if roles[key] is Role.CLERK else "PL"
-            await uow.members.add(Member(uid, user.full_name, roles[key], team, "vi", (ident,)))
+            await uow.members.add(
+                Member(person.uid, full_names[key], roles[key], team, "vi", (ident,))
+            )
         await uow.commit()
 
 
@@ -133,94 +207,151 @@ async def _kpis(container: Container) -> list[str]:
     ]
 
 
-async def _play(container: Container, client: SandboxClient, api: str) -> list[str]:
-    out: list[str] = []
-    say = out.append
-    s = Script(client, api, say)
-    lan, minh, hung = (
-        await client.add_user(2001, "Lan", last_name="Phạm", username="lan_pl", language_code="vi"),
-        await client.add_user(2002, "Minh", last_name="Đỗ", username="minh_pl", language_code="vi"),
-        await client.add_user(2003, "Hùng", last_name="Vũ", username="hung_pl", language_code="vi"),
-    )
-    thu = await client.add_user(
-        2004, "Thu", last_name="Ngô", username="thu_desk", language_code="vi"
-    )
-    await client.add_chat(
-        GROUP_ID, title="Đội Phủ Lý", members=[lan, minh, hung, thu], bot_is_admin=True
-    )
-    await _seed(container, {"lan": lan, "minh": minh, "hung": hung, "thu": thu})
+async def _race(container: Container, s: Script, card: Seen, ref: str) -> None:
+    """Minh and Hùng go for the same case at the same moment; one gets it."""
+    cast = s.cast
+    rivals = (cast.minh, cast.hung)
+    if cast.phone.edits_in_place:
+        s.say("08:20 Minh and Hùng press «Nhận việc» on the first case at the same moment.")
+        told = await asyncio.gather(*(cast.phone.claim(p, cast.group, card, ref) for p in rivals))
+        for who, answer in zip(rivals, told, strict=True):
+            s.say(f"  {who.name} sees: {answer}")
+        await cast.phone.card(cast.group, ref, contains="👷")
+        return
+    s.say(f"08:20 Minh and Hùng both type /claim {ref} in the group at the same moment.")
+    sent = await asyncio.gather(*(cast.phone.send(p, cast.group, f"/claim {ref}") for p in rivals))
+    for who, message in zip(rivals, sent, strict=True):
+        s.say(f"  {who.name}: {message.body}")
+    after = max(m.index for m in sent)
 
-    say("08:15 The clerk files three cases through the intake API.")
+    def answered(messages: list[Seen]) -> list[Seen]:
+        """The bot's words after the two claims, once each claimant has had an answer."""
+        said = [m for m in messages if m.index > after and m.from_bot]
+        answers = [m for m in said if not m.body.startswith("📋 ")]
+        return said if len(answers) >= len(rivals) else []
+
+    for message in await _wait(cast.phone, cast.group, answered):
+        s.say("  bot: " + message.body.replace("\n", "\n       "))
+
+
+async def _wait(
+    phone: Phone, chat: str, found: Callable[[list[Seen]], list[Seen]], seconds: float = 10.0
+) -> list[Seen]:
+    """Poll the chat until `found` finds something, with a deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (result := found(await phone.messages(chat))):
+        if loop.time() > deadline:
+            raise TimeoutError(f"the bot did not answer in time:\n{await phone.transcript(chat)}")
+        await asyncio.sleep(0.02)
+    return result
+
+
+async def _play(container: Container, cast: Cast, api: str) -> list[str]:
+    out: list[str] = []
+    s = Script(cast, api, out.append)
+    await _seed(container, cast)
+
+    s.say("08:15 The clerk files three cases through the intake API.")
     async with aiohttp.ClientSession() as http:
         refs = [await s.post_case(http, body) for body in CASES]
         again = await s.post_case(http, CASES[0])
-        say(f"  filed {', '.join(refs)}; a retried call returned {again} again, not a new case")
+        s.say(f"  filed {', '.join(refs)}; a retried call returned {again} again, not a new case")
     cards = [await s.card(ref) for ref in refs]
 
-    say("08:20 Minh and Hùng press «Nhận việc» on the first case at the same moment.")
-    label = cards[0].buttons[0].text
-    presses = await asyncio.gather(
-        client.press_button(minh, GROUP_ID, cards[0].message_id, label),
-        client.press_button(hung, GROUP_ID, cards[0].message_id, label),
-    )
-    for who, press in zip(("Minh", "Hùng"), presses, strict=True):
-        answer = await client.wait_for_answer(press)
-        say(f"  {who} sees: {answer.text}")
-    await client.wait_for(
-        GROUP_ID,
-        lambda ms: any(m.message_id == cards[0].message_id and m.edited for m in ms),
-        what="card edited",
-    )
-    winner = await _winner(container, refs[0], {minh.id: minh, hung.id: hung})
-    other = hung if winner is minh else minh
+    await _race(container, s, cards[0], refs[0])
+    winner = await _winner(container, refs[0], {p.uid: p for p in (cast.minh, cast.hung)})
+    other = cast.hung if winner is cast.minh else cast.minh
 
-    say("08:30 The winner works the new connection from the site; the others reply in the group.")
+    s.say("08:30 The winner works the new connection from the site; the others reply in the group.")
     ref = refs[0]
     for user, text in (
         (winner, f"/survey {ref} Đã khảo sát, cần 25m cáp vặn xoắn"),
         (winner, f"/estimate {ref} 1,5tr 2.000.000 vật tư theo đơn giá"),
-        (thu, f"/agree {ref}"),
+        (cast.thu, f"/agree {ref}"),
         (winner, f"/install {ref} CT-2026-778899 0"),
-        (lan, f"/close {ref} Hồ sơ đủ"),
+        (cast.lan, f"/close {ref} Hồ sơ đủ"),
     ):
         reply = await s.type(user, text)
-        say(f"  bot: {reply.body}")
+        s.say(f"  bot: {reply.body}")
 
-    say("09:10 The meter complaint: claimed by command, then inspected and resolved.")
+    s.say("09:10 The meter complaint: claimed by command, then inspected and resolved.")
     ref = refs[1]
     for user, text in (
         (other, f"/claim {ref}"),
         (other, f"/inspect {ref} Kiểm tra tại chỗ, công tơ chạy đúng"),
         (other, f"/resolve {ref} Đã giải thích cho khách, khách đồng ý"),
-        (lan, f"/close {ref}"),
+        (cast.lan, f"/close {ref}"),
     ):
         reply = await s.type(user, text)
-        say(f"  bot: {reply.body}")
+        s.say(f"  bot: {reply.body}")
 
-    say("09:30 Careless input gets a clear answer and changes nothing.")
+    s.say("09:30 Careless input gets a clear answer and changes nothing.")
     for user, text in (
         (winner, "/survey PL-99 ghi chú"),
         (winner, f"/estimate {refs[2]} mười nghìn 2tr"),
         (other, f"/install {refs[2]} CT-1"),
     ):
         reply = await s.type(user, text)
-        say(f"  bot: {reply.body}")
+        s.say(f"  bot: {reply.body}")
+
+    await _guided(s, refs[2], other)  # issue 5: buttons and a form, no typed syntax
 
     await _settle(container)
-    say("")
-    for chat in (GROUP_ID, winner.id, other.id):
-        say(await client.transcript(chat))
-        say("")
-    say("The day's figures:")
+    s.say("")
+    for chat in (cast.group, winner.user_id, other.user_id):
+        s.say(await cast.phone.transcript(chat))
+        s.say("")
+    s.say("The day's figures:")
     out.extend(await _kpis(container))
     return out
 
 
-async def _winner(container: Container, ref: str, users: dict[int, SandboxUser]) -> SandboxUser:
+async def _guided(s: Script, ref: str, who: Person) -> None:
+    """A case worked from the phone with buttons and a guided form only (Telegram, which
+    has buttons; on Zalo the same form is answered by typing)."""
+    phone = s.cast.phone
+    if not isinstance(phone, TelegramPhone):
+        return
+    client, me = phone.client, int(who.user_id)
+
+    async def after(sent_id: int, wanted: str) -> ChatMessage:
+        found = await client.wait_for_message(me, after=sent_id, contains=wanted)
+        s.say("  bot: " + found.body.replace("\n", "\n       "))
+        return found
+
+    async def tap(message: ChatMessage, label: str, wanted: str) -> ChatMessage:
+        s.say(f"  {who.name} taps «{label}»")
+        button = message.button(label)
+        await client.press(me, me, message.message_id, button.callback_data or "")
+        return await after(message.message_id, wanted)
+
+    s.say(f"09:40 {who.name} takes {ref} with the card's button and reports the survey from")
+    s.say("      the site with buttons only: a note, two photos, the location, confirm.")
+    await phone.claim(who, s.cast.group, await s.card(ref), ref)
+    contact = await client.wait_for_message(
+        me, where=lambda m: any("Khảo sát" in b.text for b in m.buttons)
+    )
+    asked = await tap(contact, "📝 Khảo sát", "Gõ kết quả khảo sát")
+    note = await client.send_text(me, me, "Cột cách nhà 30m, cần 35m cáp vặn xoắn")
+    s.say(f"  {who.name}: {note.body}")
+    await after(note.message_id, "Gửi ảnh")
+    for n, size in enumerate(((64, 48), (48, 64)), start=1):
+        sent = await client.send_photo(me, me, width=size[0], height=size[1])
+        s.say(f"  {who.name}: [photo {n}]")
+        asked = await after(sent.message_id, f"Đã nhận {n} ảnh")
+    asked = await tap(asked, "✅ Xong", "Gửi vị trí")
+    sent = await client.send_location(me, me, 20.54123, 105.91234)
+    s.say(f"  {who.name}: [location, from the «📍 Gửi vị trí» key]")
+    summary = await after(sent.message_id, "Xác nhận")
+    await tap(summary, "✅ Xác nhận", f"{ref}: Đã khảo sát")
+
+
+async def _winner(container: Container, ref: str, people: dict[str, Person]) -> Person:
     async with container.uow() as uow:
         case = await uow.cases.get_by_ref(ref)
     assert case is not None and case.assignee is not None
-    return users[int(case.assignee.split(":")[1])]
+    return people[case.assignee]
 
 
 async def _settle(container: Container, timeout: float = 10.0) -> None:  # noqa: ASYNC109
@@ -233,30 +364,53 @@ async def _settle(container: Container, timeout: float = 10.0) -> None:  # noqa:
 
 
 async def run_demo(channel: str = "telegram", echo: Callable[[str], None] = print) -> int:
-    """Run the scripted morning and print what people saw; 0 when it all went through."""
-    if channel != "telegram":
-        echo(f"The {channel} channel is not available in the demo yet; use --channel telegram.")
+    """Run the scripted morning on `channel` and print what people saw; 0 when it all went
+    through."""
+    if channel not in ("telegram", "zalo"):
+        echo(f"There is no {channel} channel; use --channel telegram or --channel zalo.")
         return 2
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="dispatch-demo-") as tmp:
-        async with TelegramSandbox(token=TOKEN) as sandbox:
-            root = sandbox.root_url
+        async with contextlib.AsyncExitStack() as stack:
+            if channel == "telegram":
+                sandbox = await stack.enter_async_context(TelegramSandbox(token=TOKEN))
+                reach: dict[str, object] = {
+                    "telegram_bot_token": TOKEN,
+                    "telegram_api_url": sandbox.root_url,
+                    "admin_ids": "telegram:2001",
+                }
+            else:
+                zalo = await stack.enter_async_context(
+                    ZaloSandbox(token=ZALO_TOKEN, bot_display_name=ZALO_BOT_NAME)
+                )
+                reach = {
+                    "zalo_bot_token": ZALO_TOKEN,
+                    "zalo_api_url": zalo.root_url,
+                    "admin_ids": f"zalo:{ZALO_PEOPLE['lan'][0]}",
+                }
             settings = load_settings(
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
-                telegram_bot_token=TOKEN,
-                telegram_api_url=root,
                 intake_token=INTAKE,
                 http_port=0,
                 media_dir=Path(tmp) / "media",
-                admin_ids="telegram:2001",
+                # The sandbox does not enforce Telegram's limits; the demo need not wait.
+                telegram_rate_per_chat="off",
+                telegram_rate_per_group="off",
+                telegram_rate_global="off",
+                **reach,
             )
             container = await bootstrap(settings)
             stop = asyncio.Event()
             server = asyncio.create_task(serve(container, stop))
             try:
                 api = await _wait_api(container)
-                async with SandboxClient(root) as client:
-                    lines = await _play(container, client, api)
+                if channel == "telegram":
+                    client = await stack.enter_async_context(SandboxClient(sandbox.root_url))
+                    cast = await _telegram_cast(client)
+                else:
+                    people = await stack.enter_async_context(ZaloSandboxClient(zalo.root_url))
+                    cast = await _zalo_cast(people, lambda: _settle(container))
+                lines = await _play(container, cast, api)
             finally:
                 stop.set()
                 with contextlib.suppress(Exception):

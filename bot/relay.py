@@ -1,4 +1,20 @@
-"""Delivers outbox rows after commit, in order per chat, retrying what can be retried."""
+"""Delivers the outbox after commit: in order per chat, within the platform's limits.
+
+How it works (docs/operations.md, "How messages are delivered"):
+
+- The relay leases whole chats (storage.outbox_store): one instance sends to a chat at a
+  time, oldest message first, so a chat sees its messages in the order they were written.
+  Up to RELAY_CONCURRENCY chats are delivered at once.
+- Every platform call waits for a token of the chat's limit, the group's limit and the
+  channel's overall limit (bot.pacing), so the platform never has to answer 429.
+- A 429 holds back just that chat for its ``retry_after``; a 5xx or a network error holds
+  it back with capped exponential backoff and jitter; "message is not modified" counts as
+  sent; a chat that blocked the bot or is gone makes the message fail at once, and the
+  case's team (or, when the team's own group is gone, its leads) is told once.
+- A long text goes out in parts cut at line ends, each recorded when sent, so a retry
+  never repeats a part. Each result is written right after its call; the start of a call
+  is written before it, so a send interrupted by a crash is known and counted.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +22,159 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
-from datetime import timedelta
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TypeVar
 
 from bot.channels.base import (
     Channel,
+    DeliveryError,
     MessageGone,
     NotModified,
     Outbound,
     PermanentFailure,
     RetryLater,
+    Sent,
     TransientFailure,
 )
+from bot.config import ChannelLimits, Settings
 from bot.domain.clock import Clock
-from storage.outbox_store import DeliveryState, OutboxRow, OutboxStore
+from bot.i18n import Translator
+from bot.logs import case_context
+from bot.metrics import Metrics
+from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
+from storage.outbox_store import ChatClaim, ChatKey, DeliveryState, OutboxRow, OutboxStore
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 MAX_BACKOFF = 300.0
+#: How long a chat whose channel is not configured here waits before it is looked at again.
+NO_CHANNEL_DELAY = 60.0
+#: After the flush deadline, how long a send already under way may take to finish.
+STOP_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class RelayOptions:
+    concurrency: int = 32
+    lease_seconds: float = 15.0
+    base_backoff: float = 1.0
+    max_backoff: float = MAX_BACKOFF
+    idle_poll: float = 1.0
+    batch: int = 50
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """The chat must wait until `until` (epoch seconds)."""
+
+    until: float
+
+
+class Halted(Exception):
+    """The worker must stop: shutting down, or its lease on the chat is gone."""
+
+
+class Deferred(Exception):
+    """The chat cannot send again before `until` (epoch seconds), past the flush."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__(until)
+        self.until = until
+
+
+@dataclass
+class _Worker:
+    claim: ChatClaim
+    lease_deadline: float
+    task: asyncio.Task[None] | None = None
+    lost: bool = False
+
+
+def split_lines(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` UTF-16 units (Telegram's measure), cut at line ends;
+    only a line longer than `limit` is cut inside."""
+
+    def size(s: str) -> int:
+        return len(s.encode("utf-16-le")) // 2
+
+    if size(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while size(line) > limit:
+            cut = limit
+            while size(line[:cut]) > limit:
+                cut -= 1
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:cut])
+            line = line[cut:]
+        joined = f"{current}\n{line}" if current else line
+        if current and size(joined) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = joined
+    if current:
+        pieces.append(current)
+    return [p for p in pieces if p.strip()] or [text[:limit]]
+
+
+def parts_of(message: Outbound, max_text: int) -> list[Outbound]:
+    """The sends one message becomes: the reply target on the first; buttons, keyboards
+    and everything else the message carries on the last."""
+    if message.photo_path or message.document_path:
+        return [message]
+    pieces = split_lines(message.text, max_text)
+    if len(pieces) == 1:
+        return [message]
+    last = len(pieces) - 1
+    return [
+        replace(message, text=piece, reply_to=None)
+        if i == last
+        else Outbound(text=piece, reply_to=message.reply_to if i == 0 else None)
+        for i, piece in enumerate(pieces)
+    ]
+
+
+class LeadNotices:
+    """Tells the people who can act that a chat refuses a case's messages, once per case."""
+
+    def __init__(self, store: OutboxStore, tr: Translator, clock: Clock) -> None:
+        self.store = store
+        self.tr = tr
+        self.clock = clock
+
+    async def __call__(self, row: OutboxRow) -> int:
+        if row.case_id is None:
+            return 0
+        plan = await self.store.notice_plan(row.case_id, row.key)
+        if plan is None:
+            return 0
+        queued = 0
+        for target in plan.targets:
+            text = self.tr.t(
+                target.lang, "relay.undeliverable", ref=plan.case_ref, who=plan.recipient
+            )
+            key = (
+                f"undeliverable:{row.case_id}:{row.channel}:{row.chat_id}"
+                f":{target.channel}:{target.chat_id}"
+            )
+            if await self.store.add_once(
+                target.channel, target.chat_id, Outbound(text=text).to_json(), key, self.clock.now()
+            ):
+                queued += 1
+        return queued
+
+
+Notices = Callable[[OutboxRow], Awaitable[int]]
 
 
 class Relay:
@@ -33,84 +184,454 @@ class Relay:
         channels: Mapping[str, Channel],
         clock: Clock,
         *,
-        idle_poll: float = 1.0,
-        batch: int = 100,
+        limits: Mapping[str, ChannelLimits] | None = None,
+        options: RelayOptions | None = None,
+        metrics: Metrics | None = None,
+        notices: Notices | None = None,
+        owner: str | None = None,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        idle_poll: float | None = None,
+        batch: int | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
-        self.idle_poll = idle_poll
-        self.batch = batch
-        self._wake = asyncio.Event()
+        self.limits = dict(limits or {})
+        opts = options or RelayOptions()
+        if idle_poll is not None:
+            opts = replace(opts, idle_poll=idle_poll)
+        if batch is not None:
+            opts = replace(opts, batch=batch)
+        self.options = opts
+        self.metrics = metrics or Metrics()
+        self.notices = notices
+        self.owner = owner or f"relay-{random.getrandbits(48):012x}"
+        self._now = now
+        self._sleep = sleep
+        self._started_at = now()
+        self._changed = asyncio.Event()
+        self._workers: dict[ChatKey, _Worker] = {}
+        self._shared: dict[str, Window] = {}
+        self._instances = 1
+        self._halt = False
+        self._paused = False
+        self._flush_until: float | None = None
+        self._deferred_until: float | None = None
         self.sent = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        store: OutboxStore,
+        channels: Mapping[str, Channel],
+        clock: Clock,
+        tr: Translator,
+    ) -> Relay:
+        """The relay `dispatchbot run` uses: limits, leases and backoff from the settings."""
+        return cls(
+            store,
+            channels,
+            clock,
+            limits=settings.delivery_limits,
+            options=RelayOptions(
+                concurrency=settings.relay_concurrency,
+                lease_seconds=settings.outbox_lease_seconds,
+                max_backoff=settings.relay_max_backoff_seconds,
+                base_backoff=min(1.0, settings.relay_max_backoff_seconds),
+            ),
+            notices=LeadNotices(store, tr, clock),
+            owner=f"{settings.instance}/{random.getrandbits(32):08x}",
+        )
+
+    # ------------------------------------------------------------------ control
 
     def wake(self) -> None:
         """Called after a commit that wrote to the outbox, so posts go out at once."""
-        self._wake.set()
+        self._changed.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    def _at(self, epoch: float) -> datetime:
+        return datetime.fromtimestamp(epoch, UTC)
+
+    async def run(self, stop: asyncio.Event, *, flush_seconds: float = 0.0) -> None:
+        """Deliver until `stop` is set, then for up to `flush_seconds` whatever can go."""
+        beat = asyncio.create_task(self._heartbeat(), name="relay-heartbeat")
+        flush_until: float | None = None
+        try:
+            while True:
+                if stop.is_set() and flush_until is None:
+                    flush_until = self._flush_until = self._now() + flush_seconds
+                    log.info("relay: flushing for up to %.0fs", flush_seconds)
+                if flush_until is not None and self._now() >= flush_until:
+                    break
+                self._changed.clear()  # before claiming: a wake meanwhile is not lost
+                claimed = [] if self._paused else await self._claim_more()
+                if flush_until is not None and not claimed and not self._workers:
+                    break  # nothing left that can go before the deadline
+                await self._idle(flush_until, stop)
+        finally:
+            beat.cancel()
+            await self._stop_workers()
+            with contextlib.suppress(Exception):
+                await self.store.release_all(self.owner)
+            with contextlib.suppress(Exception):
+                await self.store.leave(self.owner)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await beat
+
+    async def pause(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Let the sends under way finish and start no new ones, for up to `timeout`
+        seconds; used while the channels stop, so no call is cut off halfway."""
+        self._paused = True
+        tasks = [w.task for w in self._workers.values() if w.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    def resume(self) -> None:
+        self._paused = False
+        self.wake()
+
+    async def _idle(self, flush_until: float | None, stop: asyncio.Event) -> None:
+        now = self._now()
+        timeout = self.options.idle_poll
+        if self._deferred_until is not None:
+            timeout = min(timeout, max(0.01, self._deferred_until - now))
+        if flush_until is not None:
+            timeout = min(timeout, max(0.0, flush_until - now))
+        waiters = [asyncio.ensure_future(self._changed.wait())]
+        if not stop.is_set():
+            waiters.append(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def _claim_more(self) -> list[ChatClaim]:
+        free = self.options.concurrency - len(self._workers)
+        if free <= 0:
+            return []
+        now = self._now()
+        if self._deferred_until is not None and self._deferred_until <= now:
+            self._deferred_until = None
+        try:
+            claims = await self.store.claim_chats(
+                self.owner, self._at(now), self._at(now + self.options.lease_seconds), free
+            )
+        except Exception:
+            log.exception("relay: claiming chats failed")
+            await self._sleep(min(self.options.idle_poll, 1.0))
+            return []
+        for claim in claims:
+            worker = _Worker(claim, now + self.options.lease_seconds)
+            self._workers[claim.key] = worker
+            worker.task = asyncio.create_task(self._work(worker), name=f"relay:{claim.key}")
+        return claims
+
+    async def _stop_workers(self) -> None:
+        """Let sends under way finish (bounded), then cancel what is left."""
+        self._halt = True
+        tasks = [w.task for w in self._workers.values() if w.task is not None]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        self._workers.clear()
+        self._halt = False
+
+    async def _heartbeat(self) -> None:
+        """Renew our chats' leases and say we are alive, a few times per lease."""
+        period = self.options.lease_seconds / 3
+        while True:
+            await self._sleep(period)
+            now = self._now()
             try:
-                await self.drain()
+                live = await self.store.heartbeat(
+                    self.owner,
+                    self._at(now),
+                    self._at(self._started_at),
+                    self._at(now - 3 * period),
+                )
+                self._set_instances(live)
+                keys = list(self._workers)
+                if keys:
+                    until = now + self.options.lease_seconds
+                    renewed = await self.store.renew_leases(self.owner, keys, self._at(until))
+                    for key in keys:
+                        worker = self._workers.get(key)
+                        if worker is None:
+                            continue
+                        if key in renewed:
+                            worker.lease_deadline = until
+                        else:
+                            worker.lost = True
+                            log.warning("relay: lease on %s lost; another instance has it", key)
             except Exception:
-                log.exception("outbox relay pass failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+                log.warning("relay: heartbeat failed", exc_info=True)
+
+    def _set_instances(self, live: int) -> None:
+        self._instances = max(1, live)
+        self.metrics.relay_instances.set(self._instances)
+        for name, window in self._shared.items():
+            overall = self.limits[name].overall
+            if overall is not None:
+                window.count = share(overall, self._instances)
+
+    def _shared_window(self, channel: str) -> Window | None:
+        limits = self.limits.get(channel)
+        if limits is None or limits.overall is None:
+            return None
+        window = self._shared.get(channel)
+        if window is None:
+            window = Window(limits.overall)
+            window.count = share(limits.overall, self._instances)
+            self._shared[channel] = window
+        return window
+
+    # ------------------------------------------------------------------ one pass
 
     async def drain(self) -> int:
-        """One pass over what is due. A chat that must wait blocks only itself."""
-        done = 0
-        blocked: set[tuple[str, str]] = set()
-        for row in await self.store.due(self.batch):
-            key = (row.channel, row.chat_id)
-            if key in blocked:
-                continue
-            channel = self.channels.get(row.channel)
-            if channel is None or row.not_before > self.clock.now():
-                blocked.add(key)
-                continue
-            if not await self._deliver(channel, row):
-                blocked.add(key)
-            else:
-                done += 1
-        self.sent += done
-        return done
+        """Deliver everything deliverable now, chat by chat, and return how many went out.
 
-    async def _deliver(self, channel: Channel, row: OutboxRow) -> bool:
-        """True when the row is settled (sent, superseded or given up)."""
-        now = self.clock.now()
+        For tools and tests; `run` is what serves.
+        """
+        before = self.sent
+        while True:
+            claims = await self._claim_more()
+            if not claims:
+                break
+            tasks = [w.task for w in list(self._workers.values()) if w.task is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)
+        tasks = [w.task for w in list(self._workers.values()) if w.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self.sent - before
+
+    # ------------------------------------------------------------------ a chat
+
+    async def _work(self, worker: _Worker) -> None:
+        key = worker.claim.key
+        not_before: float | None = None
         try:
-            if row.card_key and await self.store.newer_card_pending(row):
-                await self.store.mark(row, DeliveryState.SUPERSEDED)
-                return True
-            message = Outbound.from_json(row.payload)
-            existing = (
-                await self.store.card_message(row.card_key, row.channel, row.chat_id)
-                if row.card_key
-                else None
+            channel = self.channels.get(key.channel)
+            if channel is None:
+                not_before = self._now() + NO_CHANNEL_DELAY
+                return
+            limits = self.limits.get(key.channel) or ChannelLimits(None, None, None)
+            pacer = ChatPacer(
+                chat_windows(
+                    limits.per_chat, limits.per_group, worker.claim.is_group, worker.claim.pacing
+                ),
+                self._shared_window(key.channel),
+                self._now,
+                self._sleep,
             )
-            if existing is not None and channel.capabilities.edits:
+            while True:
+                await self._check(worker)
+                rows = await self.store.queue(key, self.options.batch)
+                if not rows:
+                    break
+                deferral = await self._deliver_batch(worker, channel, pacer, rows)
+                if deferral is not None:
+                    not_before = deferral.until
+                    break
+        except Halted:
+            pass
+        except Deferred as e:
+            not_before = e.until
+        except Exception:
+            log.exception("relay: delivering to %s failed", key)
+            not_before = self._now() + self.options.base_backoff
+        finally:
+            self._workers.pop(key, None)
+            if not_before is not None:
+                self._deferred_until = min(self._deferred_until or not_before, not_before)
+            with contextlib.suppress(Exception):
+                await self.store.release_chat(
+                    self.owner, key, self._at(not_before) if not_before is not None else None
+                )
+            self._changed.set()
+
+    async def _check(self, worker: _Worker) -> None:
+        """Go on only while we may: not stopping, and the chat's lease still ours (renewed
+        here when half used, and by the heartbeat while a slow call is under way)."""
+        if self._halt or self._paused or worker.lost:
+            raise Halted
+        now = self._now()
+        lease = self.options.lease_seconds
+        if now < worker.lease_deadline - lease / 2:
+            return
+        key = worker.claim.key
+        renewed = await self.store.renew_leases(self.owner, [key], self._at(now + lease))
+        if key not in renewed:
+            worker.lost = True
+            log.warning("relay: lease on %s lost; another instance has it", key)
+            raise Halted
+        worker.lease_deadline = now + lease
+
+    async def _deliver_batch(
+        self, worker: _Worker, channel: Channel, pacer: ChatPacer, rows: list[OutboxRow]
+    ) -> Deferral | None:
+        superseded = [row for row in rows if row.superseded]
+        if superseded:
+            await self.store.supersede(superseded)
+            self.metrics.superseded.inc(rows[0].channel, by=len(superseded))
+        for row in rows:
+            if row.superseded:
+                continue
+            await self._check(worker)
+            with case_context(row.case_ref):
+                if row.sending_at is not None:
+                    self.metrics.uncertain.inc(row.channel)
+                    log.warning(
+                        "relay: a send to %s was interrupted before its answer was recorded;"
+                        " sending it again, it may show twice",
+                        row.key,
+                    )
+                    await self.store.note_uncertain(row)
+                    row = replace(row, sending_at=None, uncertain=row.uncertain + 1)
+                deferral = await self._deliver(worker, channel, pacer, row)
+                if deferral is not None:
+                    return deferral
+        return None
+
+    async def _deliver(
+        self, worker: _Worker, channel: Channel, pacer: ChatPacer, row: OutboxRow
+    ) -> Deferral | None:
+        message = Outbound.from_json(row.payload)
+        existing = row.card_message if channel.capabilities.edits else None
+        try:
+            if existing is not None:
                 try:
-                    await channel.edit(row.chat_id, existing, message)
+                    await self._call(worker, pacer, row, "edit", channel.edit, existing, message)
+                except MessageGone:
+                    existing = None  # deleted in the chat: post the card anew
                 except NotModified:
                     pass
-                except MessageGone:
-                    sent = await channel.send(row.chat_id, message)
-                    await self.store.mark_sent(row, sent.message_ids, now, new_card=True)
-                    return True
-                await self.store.mark_sent(row, (), now, new_card=False)
-                return True
-            sent = await channel.send(row.chat_id, message)
-            await self.store.mark_sent(row, sent.message_ids, now, new_card=True)
-            return True
+                if existing is not None:
+                    await self._record(row, 0, (), last=True, new_card=False, pacer=pacer)
+                    return None
+            parts = parts_of(message, channel.capabilities.max_text)
+            for index in range(min(row.parts_sent, len(parts) - 1), len(parts)):
+                sent = await self._call(worker, pacer, row, "send", channel.send, parts[index])
+                await self._record(
+                    row,
+                    index,
+                    sent.message_ids if isinstance(sent, Sent) else (),
+                    last=index == len(parts) - 1,
+                    new_card=True,
+                    pacer=pacer,
+                )
+            return None
         except RetryLater as e:
-            await self.store.retry(row, now + timedelta(seconds=e.retry_after), str(e))
+            until = self._now() + max(0.0, e.retry_after)
+            self.metrics.too_many_requests.inc(row.channel)
+            self.metrics.retries.inc(row.channel, "429")
+            log.info("relay: %s asked us to wait %.1fs", row.key, e.retry_after)
+            await self.store.retry(row, self._at(until), str(e))
+            return Deferral(until)
         except TransientFailure as e:
-            delay = min(MAX_BACKOFF, 2.0 ** min(row.attempts, 10)) * random.uniform(0.5, 1.0)
-            await self.store.retry(row, now + timedelta(seconds=delay), str(e))
+            return await self._backoff(row, str(e))
         except PermanentFailure as e:
-            log.warning("message to %s:%s given up: %s", row.channel, row.chat_id, e)
-            await self.store.mark(row, DeliveryState.FAILED, str(e))
-            return True
-        return False
+            await self._give_up(row, str(e))
+            return None
+
+    async def _backoff(self, row: OutboxRow, error: str) -> Deferral:
+        opts = self.options
+        delay = min(opts.max_backoff, opts.base_backoff * 2.0 ** min(row.attempts, 20))
+        delay *= random.uniform(0.5, 1.0)
+        until = self._now() + delay
+        self.metrics.retries.inc(row.channel, "error")
+        log.info("relay: sending to %s failed (%s); again in %.1fs", row.key, error, delay)
+        await self.store.retry(row, self._at(until), error)
+        return Deferral(until)
+
+    async def _give_up(self, row: OutboxRow, error: str) -> None:
+        log.warning("relay: message to %s given up: %s", row.key, error)
+        self.metrics.failed.inc(row.channel)
+        await self.store.mark(row, DeliveryState.FAILED, error)
+        await self.store.chat_failed(row.key, self.clock.now(), error)
+        if self.notices is not None:
+            try:
+                if await self.notices(row):
+                    self.wake()
+            except Exception:
+                log.exception("relay: telling the team about %s failed", row.key)
+
+    async def _call(
+        self,
+        worker: _Worker,
+        pacer: ChatPacer,
+        row: OutboxRow,
+        operation: str,
+        fn: Callable[..., Awaitable[_T]],
+        *args: object,
+    ) -> _T:
+        """One platform call, paced, with its start written down before it is made."""
+        try:
+            waited = await pacer.acquire(
+                lambda: self._halt or self._paused or worker.lost, lambda: self._flush_until
+            )
+        except Interrupted as e:
+            if e.until is not None:
+                raise Deferred(e.until) from None
+            raise Halted from None
+        if waited:
+            self.metrics.pacing_seconds.inc(row.channel, by=waited)
+        try:
+            await self._check(worker)
+            await self.store.begin_send(row, self.clock.now())
+        except BaseException:
+            pacer.cancel()
+            raise
+        started = time.perf_counter()
+        calls = 1
+        try:
+            result = await fn(row.chat_id, *args)
+            if isinstance(result, Sent):
+                calls = max(1, len(result.message_ids))
+            return result
+        except DeliveryError:
+            raise
+        except Exception as e:  # an adapter's unexpected error: as good as a network error
+            raise TransientFailure(f"{type(e).__name__}: {e}") from e
+        finally:
+            pacer.done(self._now(), calls=calls)
+            self.metrics.send_seconds.observe(time.perf_counter() - started, row.channel, operation)
+
+    async def _record(
+        self,
+        row: OutboxRow,
+        part: int,
+        message_ids: tuple[str, ...],
+        *,
+        last: bool,
+        new_card: bool,
+        pacer: ChatPacer,
+    ) -> None:
+        """Write the result of a call that went out; retried, as losing it means a repeat."""
+        delay = 0.05
+        for attempt in range(8):
+            try:
+                await self.store.part_sent(
+                    row,
+                    part,
+                    message_ids,
+                    self.clock.now(),
+                    last=last,
+                    new_card=new_card,
+                    pacing=pacer.history(),
+                )
+                break
+            except Exception:
+                if attempt == 7:
+                    raise
+                log.warning("relay: recording a send to %s failed; retrying", row.key)
+                await self._sleep(delay)
+                delay = min(delay * 2, 2.0)
+        if last:
+            self.sent += 1
+            self.metrics.sent.inc(row.channel)

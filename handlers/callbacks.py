@@ -1,4 +1,12 @@
-"""Button payloads: one typed codec, validated on the way in, under Telegram's 64 bytes."""
+"""Button payloads: one typed codec, validated on the way in, under Telegram's 64 bytes.
+
+Four families, each with its own prefix:
+
+- `c:ACTION:REF`   a case's button: claim it, show it, start the form of a step
+- `f:FORM:OP`      a button of a guided form (`OP` done, skip, confirm, cancel, `oN`)
+- `l:LIST:PAGE`    a page of `/mine` or `/open`
+- `i:CODE:y|n`     a lead's answer to someone who opened a team invite
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,30 @@ from enum import StrEnum
 from handlers.parsing import normalize_ref
 
 PREFIX = "c"
+FORM_PREFIX = "f"
+LIST_PREFIX = "l"
+INVITE_PREFIX = "i"
 MAX_BYTES = 64
+MAX_OPTION = 99
 
 
 class ButtonAction(StrEnum):
     CLAIM = "claim"
     CASE = "case"
+    # The next step of a case, as a guided form in the private chat.
+    SURVEY = "survey"
+    ESTIMATE = "estimate"
+    AGREE = "agree"
+    INSTALL = "install"
+    INSPECT = "inspect"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+
+
+def _checked(data: str) -> str:
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError("callback data over 64 bytes")
+    return data
 
 
 @dataclass(frozen=True)
@@ -22,22 +48,106 @@ class CallbackData:
     ref: str
 
     def encode(self) -> str:
-        data = f"{PREFIX}:{self.action.value}:{self.ref}"
-        if len(data.encode()) > MAX_BYTES:
-            raise ValueError("callback data over 64 bytes")
-        return data
+        return _checked(f"{PREFIX}:{self.action.value}:{self.ref}")
+
+
+class FormOp(StrEnum):
+    DONE = "d"
+    SKIP = "s"
+    CONFIRM = "y"
+    CANCEL = "x"
+    PICK = "o"  # followed by the option's number
+
+
+@dataclass(frozen=True)
+class FormPress:
+    form_id: str
+    op: FormOp
+    option: int | None = None
+
+    def encode(self) -> str:
+        tail = str(self.option) if self.op is FormOp.PICK and self.option is not None else ""
+        return _checked(f"{FORM_PREFIX}:{self.form_id}:{self.op.value}{tail}")
+
+
+class ListKind(StrEnum):
+    MINE = "mine"
+    OPEN = "open"
+
+
+@dataclass(frozen=True)
+class PagePress:
+    kind: ListKind
+    page: int
+
+    def encode(self) -> str:
+        return _checked(f"{LIST_PREFIX}:{self.kind.value}:{self.page}")
+
+
+@dataclass(frozen=True)
+class InvitePress:
+    code: str
+    approve: bool
+
+    def encode(self) -> str:
+        return _checked(f"{INVITE_PREFIX}:{self.code}:{'y' if self.approve else 'n'}")
+
+
+Press = CallbackData | FormPress | PagePress | InvitePress
 
 
 def decode(data: str) -> CallbackData | None:
-    """None for anything we did not make: old, forged or foreign payloads."""
+    """A case's button; None for anything we did not make: old, forged or foreign payloads."""
+    found = decode_press(data)
+    return found if isinstance(found, CallbackData) else None
+
+
+def decode_press(data: str) -> Press | None:
+    """Any of our buttons, validated; None for anything else."""
     if len(data.encode()) > MAX_BYTES:
         return None
     parts = data.split(":")
-    if len(parts) != 3 or parts[0] != PREFIX:
+    if len(parts) != 3:
+        return None
+    prefix, middle, last = parts
+    if prefix == PREFIX:
+        try:
+            action = ButtonAction(middle)
+        except ValueError:
+            return None
+        ref = normalize_ref(last)
+        return CallbackData(action, ref) if ref else None
+    if prefix == FORM_PREFIX:
+        return _form_press(middle, last)
+    if prefix == LIST_PREFIX:
+        if middle not in ListKind._value2member_map_ or not _digits(last) or len(last) > 4:
+            return None
+        return PagePress(ListKind(middle), int(last))
+    if prefix == INVITE_PREFIX:
+        if not _word(middle) or len(middle) > 32 or last not in ("y", "n"):
+            return None
+        return InvitePress(middle, last == "y")
+    return None
+
+
+def _form_press(form_id: str, op_text: str) -> FormPress | None:
+    if not _word(form_id) or len(form_id) > 16 or not op_text:
         return None
     try:
-        action = ButtonAction(parts[1])
+        op = FormOp(op_text[0])
     except ValueError:
         return None
-    ref = normalize_ref(parts[2])
-    return CallbackData(action, ref) if ref else None
+    rest = op_text[1:]
+    if op is FormOp.PICK:
+        if not _digits(rest) or not 0 < int(rest) <= MAX_OPTION:
+            return None
+        return FormPress(form_id, op, int(rest))
+    return None if rest else FormPress(form_id, op)
+
+
+def _digits(text: str) -> bool:
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def _word(text: str) -> bool:
+    return bool(text) and text.isascii() and text.isalnum()

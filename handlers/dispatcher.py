@@ -5,27 +5,58 @@ Nothing here knows which chat platform the message came from.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 
-from bot.channels.base import ChatKind, HandleResult, Inbound, Outbound
+from bot.channels.base import Capabilities, ChatKind, HandleResult, Inbound, Outbound
 from bot.domain import errors
 from bot.domain.amounts import AmountError, parse_vnd
 from bot.domain.events import Origin
+from bot.domain.evidence import EvidenceKind, NewEvidence, PhotoRequired
 from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, Role, Source
 from bot.domain.people import Actor, ChatBinding, Identity, Member
 from bot.i18n import Lang, Translator
+from bot.reports.period import Period, PeriodError
 from bot.services import commands as c
 from bot.services.cases import CaseService
+from bot.services.evidence import (
+    AttachEvidence,
+    Download,
+    EvidenceService,
+    MediaError,
+    MediaStore,
+    TooBig,
+)
+from bot.services.invites import (
+    AlreadyMember,
+    CannotRemoveSelf,
+    IdentityTaken,
+    InviteInvalid,
+    InviteService,
+    SameChannel,
+)
 from bot.services.permissions import can_view
 from bot.services.ports import CaseQuery, ConcurrentUpdate, OutboxItem, UnitOfWork
 from bot.sla.overdue import late_since
-from handlers.callbacks import ButtonAction, decode
+from handlers.callbacks import (
+    ButtonAction,
+    CallbackData,
+    FormPress,
+    InvitePress,
+    ListKind,
+    PagePress,
+    decode_press,
+)
+from handlers.evidence import EvidenceInbox
+from handlers.forms import Forms, PrivateOnly
+from handlers.menus import command_menus
 from handlers.notify import Notifier
+from handlers.onboarding import InviteUsage, Onboarding
 from handlers.parsing import CommandName, ParsedCommand, normalize_ref, parse_command
-from handlers.render import Renderer
+from handlers.render import ACTION_OF_BUTTON, Renderer
 
 log = logging.getLogger(__name__)
 CmdT = TypeVar("CmdT", bound=c.CaseCommand)
@@ -59,6 +90,8 @@ STEP_COMMANDS: dict[CommandName, Action] = {
     CommandName.CLOSE: Action.CLOSE,
 }
 NOTE_REQUIRED = frozenset({Action.SURVEY, Action.INSPECT, Action.RESOLVE})
+#: Typed bare in the private chat (`/survey`), these start the step's guided form.
+FORM_WHEN_BARE = frozenset({*NOTE_REQUIRED, Action.ESTIMATE, Action.INSTALL})
 SOURCE_OF_CHANNEL = {s.value: s for s in Source}
 
 
@@ -109,6 +142,17 @@ class Request:
 Handler = Callable[[Request, ParsedCommand], Awaitable[None]]
 
 
+class ReportMaker(Protocol):
+    """Builds the KPI report of a period as messages (text, chart, workbook).
+
+    `team` None means every team. Raises a DomainError when `actor` may not see it.
+    """
+
+    async def messages(
+        self, actor: Actor, period: Period, team: str | None, lang: Lang
+    ) -> list[Outbound]: ...
+
+
 class Dispatcher:
     """The one entry point every channel adapter feeds."""
 
@@ -120,14 +164,22 @@ class Dispatcher:
         renderer: Renderer,
         notifier: Notifier,
         admin_ids: frozenset[str] = frozenset(),
+        reports: ReportMaker | None = None,
     ) -> None:
         self.service = service
+        self.reports = reports
         self.uow = uow
         self.tr = tr
         self.render = renderer
         self.notifier = notifier
         self.admin_ids = admin_ids
         self.bot_usernames: dict[str, str] = {}
+        #: What each channel can show (buttons, locations); see `enable_field_work`.
+        self.capabilities: dict[str, Capabilities] = {}
+        self.forms: Forms | None = None
+        self.evidence: EvidenceInbox | None = None
+        self.evidence_service: EvidenceService | None = None
+        self.onboarding: Onboarding | None = None
         self.commands: dict[CommandName, Handler] = {
             CommandName.START: self._start,
             CommandName.HELP: self._help,
@@ -147,9 +199,42 @@ class Dispatcher:
             CommandName.BINDTEAM: self._bindteam,
             CommandName.LANG: self._lang,
             CommandName.MEMBERS: self._members,
+            CommandName.REPORT: self._report,
+            CommandName.NEW: self._new,
+            CommandName.INVITE: self._invite,
+            CommandName.REMOVE: self._remove,
         }
         for name in STEP_COMMANDS:
             self.commands[name] = self._step
+
+    def enable_field_work(
+        self, media: MediaStore, download: Download, capabilities: Mapping[str, Capabilities]
+    ) -> None:
+        """Guided forms, evidence and invites: they need files and the channels' downloads."""
+        self.capabilities.update(capabilities)
+        clock = self.service.clock
+        self.evidence = EvidenceInbox(media, download, clock)
+        self.evidence_service = EvidenceService(clock)
+        self.forms = Forms(
+            uow=self.uow,
+            tr=self.tr,
+            render=self.render,
+            service=self.service,
+            evidence=self.evidence,
+            describe=self._describe,
+            capabilities=self.capabilities,
+        )
+        self.onboarding = Onboarding(
+            uow=self.uow,
+            tr=self.tr,
+            bot_usernames=self.bot_usernames,
+            capabilities=self.capabilities,
+        )
+        self.onboarding.bind(InviteService(clock, self.onboarding))
+
+    def command_menus(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """The command lists a channel shows in its menu, per scope and language."""
+        return command_menus(self.tr)
 
     # ------------------------------------------------------------ entry
     async def handle(self, inbound: Inbound) -> HandleResult:
@@ -160,7 +245,10 @@ class Dispatcher:
             if inbound.callback is not None:
                 return await self._press(req)
             parsed = parse_command(inbound.text, self.bot_usernames.get(inbound.channel))
-            if parsed is None:
+            if parsed is None or (inbound.forwarded and req.is_private):
+                await self._run(req, lambda: self._message(req))
+                return HandleResult()
+            if await self._cancels_form(req, parsed):
                 return HandleResult()
             await self._command(req, parsed)
             return HandleResult()
@@ -168,11 +256,19 @@ class Dispatcher:
             log.exception("handling an update failed", extra={"channel": inbound.channel})
             return HandleResult(toast=self.tr.t(Lang.pick(inbound.user.lang), "err.internal"))
 
+    async def _cancels_form(self, req: Request, parsed: ParsedCommand) -> bool:
+        """A bare `/cancel` in the private chat drops the open form (a case needs a ref)."""
+        if parsed.name is not CommandName.CANCEL or parsed.args or not req.is_private:
+            return False
+        return self.forms is not None and await self.forms.cancel(req)
+
     async def _request(self, inbound: Inbound) -> Request | None:
         """Who is speaking; strangers in groups are ignored, in private told how to join."""
         channel = inbound.channel
         async with self.uow() as uow:
             member = await uow.members.by_identity(channel, inbound.user.id)
+            if member is not None and not member.active:
+                member = None  # removed from the team: a stranger again
             if member is not None:
                 ident = member.identity_on(channel)
                 if ident is not None and ident.username != inbound.user.username:
@@ -202,7 +298,10 @@ class Dispatcher:
         if member is None and not is_admin:
             if inbound.chat_kind is ChatKind.PRIVATE and inbound.callback is None:
                 parsed = parse_command(inbound.text, self.bot_usernames.get(channel))
-                if parsed is not None and parsed.name is CommandName.LANG:
+                if parsed is not None and (
+                    parsed.name is CommandName.LANG
+                    or (parsed.name is CommandName.START and parsed.args)
+                ):
                     return req
                 await self._say(req, self.tr.t(lang, "start.stranger", uid=uid))
             return None
@@ -215,8 +314,12 @@ class Dispatcher:
                 req, self.tr.t(req.lang, "err.unknown_command", command="/" + parsed.word)
             )
             return
+        await self._run(req, lambda: handler(req, parsed))
+
+    async def _run(self, req: Request, work: Callable[[], Awaitable[None]]) -> None:
+        """Do the work; a refusal becomes a short answer in the user's language."""
         try:
-            await handler(req, parsed)
+            await work()
         except errors.DomainError as e:
             await self._say(req, self._describe(req.lang, e))
         except ConcurrentUpdate:
@@ -234,11 +337,55 @@ class Dispatcher:
             await self._say(req, self.tr.t(req.lang, "err.group_only"))
         except UnboundGroup:
             await self._say(req, self.tr.t(req.lang, "err.unbound_group"))
+        except PrivateOnly:
+            await self._say(req, self.tr.t(req.lang, "err.private_only"))
+        except InviteUsage:
+            usage = self.tr.t(req.lang, "usage.invite")
+            await self._say(req, self.tr.t(req.lang, "err.usage", usage=usage))
+        except MediaError as e:
+            await self._say(req, self._media_error(req.lang, e))
+
+    def _media_error(self, lang: Lang, e: MediaError) -> str:
+        if isinstance(e, TooBig):
+            mb = self.evidence.media.max_bytes // (1024 * 1024) if self.evidence else 10
+            return self.tr.t(lang, "evidence.too_big", mb=mb)
+        return self.tr.t(lang, "evidence.not_image")
 
     async def _press(self, req: Request) -> HandleResult:
         assert req.inbound.callback is not None
-        data = decode(req.inbound.callback.data)
-        if data is None:
+        press = decode_press(req.inbound.callback.data)
+        if press is None:
+            return HandleResult()
+        try:
+            if isinstance(press, FormPress):
+                if self.forms is None:
+                    return HandleResult()
+                return await self.forms.on_press(req, press)
+            if isinstance(press, PagePress):
+                await self._run(req, lambda: self._page(req, press.kind, press.page))
+                return HandleResult()
+            if isinstance(press, InvitePress):
+                if self.onboarding is None:
+                    return HandleResult()
+                return await self.onboarding.press(req, press)
+            return await self._case_press(req, press)
+        except errors.DomainError as e:
+            return HandleResult(toast=self._describe(req.lang, e), alert=True)
+        except ConcurrentUpdate:
+            return HandleResult(toast=self.tr.t(req.lang, "err.concurrent"), alert=True)
+        except PrivateOnly:
+            return HandleResult(toast=self.tr.t(req.lang, "err.private_only"), alert=True)
+
+    async def _case_press(self, req: Request, data: CallbackData) -> HandleResult:
+        """A case's button: claim it, show it, or start the form of its next step."""
+        if data.action is ButtonAction.CASE:
+            await self._run(req, lambda: self._show_case(req, data.ref))
+            return HandleResult()
+        action = ACTION_OF_BUTTON.get(data.action)
+        if action is not None:
+            if self.forms is None:
+                return HandleResult()
+            await self.forms.start_step(req, action, data.ref)
             return HandleResult()
         if data.action is ButtonAction.CLAIM:
             try:
@@ -353,6 +500,18 @@ class Dispatcher:
                 return t(lang, "err.bad_rating")
             case AmountError():
                 return t(lang, "err.bad_amount", text=e.text[:40])
+            case PhotoRequired():
+                return t(lang, "err.photo_required", ref=e.ref)
+            case InviteInvalid():
+                return t(lang, f"invite.invalid.{e.problem.value}")
+            case AlreadyMember():
+                return t(lang, "invite.already_member", team=e.team_code or "")
+            case IdentityTaken():
+                return t(lang, "invite.identity_taken")
+            case SameChannel():
+                return t(lang, "invite.same_channel")
+            case CannotRemoveSelf():
+                return t(lang, "member.cannot_remove_self")
         return t(lang, "err.internal")
 
     async def _team_of_chat(self, req: Request) -> str:
@@ -369,6 +528,10 @@ class Dispatcher:
 
     # ------------------------------------------------------------ commands
     async def _start(self, req: Request, parsed: ParsedCommand) -> None:
+        code = parsed.arg(0)
+        if code and self.onboarding is not None and req.is_private:
+            await self.onboarding.start(req, code)  # an invite's deep link, or typed
+            return
         m = req.actor.member
         if m is None:
             await self._say(req, self.tr.t(req.lang, "start.stranger", uid=req.actor.uid))
@@ -386,6 +549,14 @@ class Dispatcher:
         text = self.tr.t(req.lang, "help.worker")
         if req.actor.is_admin or req.actor.has_role(Role.LEAD, Role.CLERK):
             text += "\n" + self.tr.t(req.lang, "help.lead")
+        if req.actor.is_admin or req.actor.has_role(Role.LEAD):
+            text += "\n" + self.tr.t(req.lang, "help.report")
+        if self.forms is not None:
+            text += "\n" + self.tr.t(req.lang, "help.forms")
+            if req.actor.is_admin or req.actor.has_role(Role.LEAD, Role.CLERK):
+                text += "\n" + self.tr.t(req.lang, "help.new")
+            if req.actor.is_admin or req.actor.has_role(Role.LEAD):
+                text += "\n" + self.tr.t(req.lang, "help.invite")
         return text
 
     async def _help(self, req: Request, parsed: ParsedCommand) -> None:
@@ -407,38 +578,82 @@ class Dispatcher:
         action = STEP_COMMANDS[parsed.name]
         usage = f"usage.{action.value}"
         ref, rest = await self._ref(req, parsed, usage)
+        if await self._form_instead(req, action, ref, rest):
+            return
         note = " ".join(rest).strip() or None
         if action in NOTE_REQUIRED and note is None:
             raise UsageError(usage, ref)
-        await self.service.report_step(
-            self._cmd(c.ReportStep, req, ref, action=action, note=note), self.uow()
-        )
+        async with self._collected(req) as evidence:
+            await self.service.report_step(
+                self._cmd(c.ReportStep, req, ref, action=action, note=note, evidence=evidence),
+                self.uow(),
+            )
+
+    async def _form_instead(
+        self, req: Request, action: Action, ref: str, rest: tuple[str, ...]
+    ) -> bool:
+        """`/survey` with nothing after the ref, in the private chat, asks step by step
+        instead of refusing."""
+        if self.forms is None or not req.is_private or action not in FORM_WHEN_BARE:
+            return False
+        if rest or req.inbound.attachments:
+            return False
+        await self.forms.start_step(req, action, ref)
+        return True
+
+    def _collected(self, req: Request) -> contextlib.AbstractAsyncContextManager[
+        tuple[NewEvidence, ...]
+    ]:
+        """Photos and a location sent with a step command (in a photo's caption)."""
+        if self.evidence is None or not EvidenceInbox.has_evidence(req.inbound):
+            return _no_evidence()
+        return self.evidence.collected(req.inbound)
 
     async def _estimate(self, req: Request, parsed: ParsedCommand) -> None:
         ref, rest = await self._ref(req, parsed, "usage.estimate")
+        if await self._form_instead(req, Action.ESTIMATE, ref, rest):
+            return
         try:
             customer, i = self._take_amount(rest, 0)
             utility, i = self._take_amount(rest, i)
         except IndexError:
             raise UsageError("usage.estimate", ref) from None
         note = " ".join(rest[i:]).strip() or None
-        await self.service.estimate(
-            self._cmd(
-                c.RecordEstimate, req, ref, customer_cost=customer, utility_cost=utility, note=note
-            ),
-            self.uow(),
-        )
+        async with self._collected(req) as evidence:
+            await self.service.estimate(
+                self._cmd(
+                    c.RecordEstimate,
+                    req,
+                    ref,
+                    customer_cost=customer,
+                    utility_cost=utility,
+                    note=note,
+                    evidence=evidence,
+                ),
+                self.uow(),
+            )
 
     async def _install(self, req: Request, parsed: ParsedCommand) -> None:
         ref, rest = await self._ref(req, parsed, "usage.install")
+        if await self._form_instead(req, Action.INSTALL, ref, rest):
+            return
         if not rest or len(rest[0]) > 64:
             raise UsageError("usage.install", ref)
         reading = rest[1][:32] if len(rest) > 1 else None
         note = " ".join(rest[2:]).strip() or None
-        await self.service.install(
-            self._cmd(c.RecordInstall, req, ref, meter_serial=rest[0], reading=reading, note=note),
-            self.uow(),
-        )
+        async with self._collected(req) as evidence:
+            await self.service.install(
+                self._cmd(
+                    c.RecordInstall,
+                    req,
+                    ref,
+                    meter_serial=rest[0],
+                    reading=reading,
+                    note=note,
+                    evidence=evidence,
+                ),
+                self.uow(),
+            )
 
     async def _release(self, req: Request, parsed: ParsedCommand) -> None:
         ref, _ = await self._ref(req, parsed, "usage.release")
@@ -487,28 +702,41 @@ class Dispatcher:
 
     async def _case(self, req: Request, parsed: ParsedCommand) -> None:
         ref, _ = await self._ref(req, parsed, "usage.case")
+        await self._show_case(req, ref)
+
+    async def _show_case(self, req: Request, ref: str) -> None:
+        """One card: the case, its history and its evidence, each naming who and when."""
         case = await self.service.view(ref, req.actor, self.uow())
+        assert case.id is not None
         async with self.uow() as uow:
             assignee = await uow.members.get(case.assignee) if case.assignee else None
-            assert case.id is not None
             history = await uow.cases.history(case.id)
+            evidence = await uow.evidence.for_case(case.id) if self.evidence else []
+            names: dict[str, str] = {}
+            for uid in {h.actor for h in history} | {e.actor for e in evidence}:
+                who = await uow.members.get(uid)
+                names[uid] = who.name if who is not None else uid
         card = self.render.card(req.lang, case, assignee.mention if assignee else None)
         lines = [card.text, "", self.tr.t(req.lang, "history.title")]
         for h in history[-15:]:
-            lines.append(
-                self.tr.t(
-                    req.lang,
-                    "history.item",
-                    at=self.tr.when(h.at),
-                    action=self.render.status(req.lang, h.status),
-                    actor=h.actor,
-                )
-            )
+            values = {
+                "at": self.tr.when(h.at),
+                "action": self.render.status(req.lang, h.status),
+                "actor": names.get(h.actor, h.actor),
+            }
             if h.note:
-                lines[-1] += f" · {h.note[:200]}"
+                lines.append(self.tr.t(req.lang, "history.item_note", note=h.note[:200], **values))
+            else:
+                lines.append(self.tr.t(req.lang, "history.item", **values))
+        shown = self.render.evidence_lines(req.lang, evidence, names)
+        if shown:
+            lines += ["", *shown]
+        buttons = card.buttons
+        if req.is_private and case.assignee is not None and case.assignee == req.actor.uid:
+            buttons = buttons + self.render.step_buttons(req.lang, case)
         await self._say_message(
             req,
-            Outbound(text="\n".join(lines), buttons=card.buttons, reply_to=req.origin.message_id),
+            Outbound(text="\n".join(lines), buttons=buttons, reply_to=req.origin.message_id),
         )
 
     async def _list(self, req: Request, cases: list[Case], empty: str, title: str) -> None:
@@ -520,17 +748,29 @@ class Dispatcher:
         await self._say(req, "\n".join(lines))
 
     async def _mine(self, req: Request, parsed: ParsedCommand) -> None:
-        async with self.uow() as uow:
-            cases = await uow.cases.find(CaseQuery(assignee=req.actor.uid, active_only=True))
-        await self._list(req, cases, "list.mine_empty", "list.mine_title")
+        await self._page(req, ListKind.MINE, 1)
 
     async def _open(self, req: Request, parsed: ParsedCommand) -> None:
-        team = await self._team_of_chat(req)
-        if not can_view(req.actor, team):
-            raise errors.NotMember(team)
+        await self._page(req, ListKind.OPEN, 1)
+
+    async def _page(self, req: Request, kind: ListKind, page: int) -> None:
+        """A page of ten: short lines and a button per case (it shows the case)."""
+        if kind is ListKind.MINE:
+            query = CaseQuery(assignee=req.actor.uid, active_only=True)
+            empty, title = "list.mine_empty", "list.mine_title"
+        else:
+            team = await self._team_of_chat(req)
+            if not can_view(req.actor, team):
+                raise errors.NotMember(team)
+            query = CaseQuery(team_code=team, statuses=(CaseStatus.OPEN,))
+            empty, title = "list.open_empty", "list.open_title"
         async with self.uow() as uow:
-            cases = await uow.cases.find(CaseQuery(team_code=team, statuses=(CaseStatus.OPEN,)))
-        await self._list(req, cases, "list.open_empty", "list.open_title")
+            cases = await uow.cases.find(query)
+        if not cases:
+            await self._say(req, self.tr.t(req.lang, empty))
+            return
+        message = self.render.list_page(req.lang, kind, cases, page, title)
+        await self._say_message(req, replace(message, reply_to=req.origin.message_id))
 
     async def _overdue(self, req: Request, parsed: ParsedCommand) -> None:
         """The team's late cases, oldest deadline first.
@@ -557,11 +797,105 @@ class Dispatcher:
             raise errors.NotMember(team)
         async with self.uow() as uow:
             people = await uow.members.in_team(team)
-        lines = [f"{team}:"] + [
-            f"• {m.name} ({self.tr.t(req.lang, f'role.{m.role.value}')}) {m.mention}"
-            for m in people
-        ]
+        lines = [self.tr.t(req.lang, "members.title", team=team, count=len(people))]
+        for m in people:
+            role = self.tr.t(req.lang, f"role.{m.role.value}")
+            key = "members.item" if m.mention != m.name else "members.item_plain"
+            lines.append(self.tr.t(req.lang, key, name=m.name, role=role, mention=m.mention))
         await self._say(req, "\n".join(lines))
+
+    async def _report(self, req: Request, parsed: ParsedCommand) -> None:
+        """The KPI report, answered where it was asked: summary, chart, workbook."""
+        if self.reports is None:
+            await self._say(req, self.tr.t(req.lang, "err.internal"))
+            return
+        policy = self.service.policy
+        today = self.service.clock.now().astimezone(policy.calendar.tz).date()
+        try:
+            period = Period.from_words(parsed.arg(0), today)
+        except PeriodError:
+            raise UsageError("usage.report") from None
+        team = await self._report_team(req)
+        messages = await self.reports.messages(req.actor, period, team, req.lang)
+        async with self.uow() as uow:
+            for i, message in enumerate(messages):
+                if i == 0:
+                    message = replace(message, reply_to=req.origin.message_id)
+                await uow.outbox.add(
+                    OutboxItem(req.origin.channel, req.origin.chat_id, message.to_json())
+                )
+            await uow.commit()
+
+    async def _report_team(self, req: Request) -> str | None:
+        """A team's group shows that team; an admin elsewhere gets every team (None)."""
+        if not req.is_private:
+            async with self.uow() as uow:
+                team = await uow.teams.by_chat(req.origin.channel, req.origin.chat_id)
+            if team is not None:
+                return team.code
+            if req.actor.is_admin:
+                return None
+            raise UnboundGroup
+        if req.actor.is_admin:
+            return None
+        if req.actor.member is None or req.actor.member.team_code is None:
+            raise errors.Forbidden((Role.LEAD,))
+        return req.actor.member.team_code
+
+    async def _new(self, req: Request, parsed: ParsedCommand) -> None:
+        if self.forms is None:
+            await self._say(req, self.tr.t(req.lang, "err.unknown_command", command="/new"))
+            return
+        await self.forms.start_intake(req)
+
+    async def _invite(self, req: Request, parsed: ParsedCommand) -> None:
+        if self.onboarding is None:
+            await self._say(req, self.tr.t(req.lang, "err.unknown_command", command="/invite"))
+            return
+        await self.onboarding.invite(req, parsed, self._team_of_chat)
+
+    async def _remove(self, req: Request, parsed: ParsedCommand) -> None:
+        who = parsed.arg(0)
+        if self.onboarding is None:
+            await self._say(req, self.tr.t(req.lang, "err.unknown_command", command="/remove"))
+            return
+        if not who:
+            raise UsageError("usage.remove")
+        team = await self._team_of_chat(req)
+        await self.onboarding.remove(req, team, who)
+
+    async def _message(self, req: Request) -> None:
+        """Not a command: an answer to a form, a forwarded customer message, evidence."""
+        if req.is_private and req.inbound.forwarded and self.forms is not None:
+            await self.forms.start_intake(req, req.inbound.text)
+            return
+        if req.is_private and self.forms is not None and await self.forms.on_message(req):
+            return
+        if self.evidence is not None and EvidenceInbox.has_evidence(req.inbound):
+            await self._attach(req)
+
+    async def _attach(self, req: Request) -> None:
+        """A photo or location replying to a case's message is evidence of that case."""
+        assert self.evidence is not None and self.evidence_service is not None
+        async with self.uow() as uow:
+            case = await self._replied_case(uow, req)
+        if case is None:
+            if req.is_private:
+                await self._say(req, self.tr.t(req.lang, "evidence.how"))
+            return
+        async with self.evidence.collected(req.inbound) as items:
+            if not items:
+                return
+            await self.evidence_service.attach(
+                AttachEvidence(
+                    actor=req.actor, source=req.source, origin=req.origin, ref=case.ref, items=items
+                ),
+                self.uow(),
+            )
+        photos = sum(1 for x in items if x.kind is EvidenceKind.PHOTO)
+        places = len(items) - photos
+        text = self.tr.t(req.lang, "evidence.saved", ref=case.ref, photos=photos, places=places)
+        await self._say(req, text)
 
     async def _bindteam(self, req: Request, parsed: ParsedCommand) -> None:
         if not req.actor.is_admin:
@@ -590,3 +924,8 @@ class Dispatcher:
                 await uow.members.set_lang(req.actor.member.uid, lang.value)
                 await uow.commit()
         await self._say(req, self.tr.t(lang, "lang.set"))
+
+
+@contextlib.asynccontextmanager
+async def _no_evidence() -> AsyncIterator[tuple[NewEvidence, ...]]:
+    yield ()

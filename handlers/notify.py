@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.channels.base import Outbound
+from bot.channels.base import Button, Outbound
 from bot.domain.events import (
     CaseAssigned,
     CaseClaimed,
@@ -66,7 +66,20 @@ class Notifier:
             if origin is not None:
                 await self.reply(uow, origin, self.tr.t(lang, "reply.released", ref=case.ref), case)
         elif isinstance(event, CaseMoved) and origin is not None:
-            await self.reply(uow, origin, self._moved_text(lang, event), case)
+            buttons = await self._next_step_buttons(uow, origin, case, lang)
+            await self.reply(uow, origin, self._moved_text(lang, event), case, buttons)
+
+    async def _next_step_buttons(
+        self, uow: UnitOfWork, origin: Origin, case: Case, lang: Lang
+    ) -> tuple[tuple[Button, ...], ...]:
+        """In the assignee's private chat the answer carries the next step's form button."""
+        if not origin.is_private or case.assignee is None:
+            return ()
+        owner = await uow.members.get(case.assignee)
+        ident = owner.identity_on(origin.channel) if owner else None
+        if ident is None or ident.external_id != origin.chat_id:
+            return ()
+        return self.render.step_buttons(lang, case)
 
     def _moved_text(self, lang: Lang, event: CaseMoved) -> str:
         case = event.case
@@ -122,9 +135,14 @@ class Notifier:
         )
 
     async def reply(
-        self, uow: UnitOfWork, origin: Origin, text: str, case: Case | None = None
+        self,
+        uow: UnitOfWork,
+        origin: Origin,
+        text: str,
+        case: Case | None = None,
+        buttons: tuple[tuple[Button, ...], ...] = (),
     ) -> None:
-        message = Outbound(text=text, reply_to=origin.message_id)
+        message = Outbound(text=text, reply_to=origin.message_id, buttons=buttons)
         await uow.outbox.add(
             OutboxItem(
                 channel=origin.channel,

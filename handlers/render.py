@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from bot.channels.base import Button, Outbound
 from bot.domain.amounts import format_vnd
+from bot.domain.evidence import Evidence, EvidenceKind
 from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, Workflow
-from bot.domain.phone import mask_phone
+from bot.domain.phone import mask_phone, redact_phones
 from bot.i18n import Lang, Translator
-from handlers.callbacks import ButtonAction, CallbackData
+from handlers.callbacks import ButtonAction, CallbackData, ListKind, PagePress
+
+#: Steps a worker reports through a guided form, and the button that starts it.
+FORM_BUTTONS: dict[Action, ButtonAction] = {
+    Action.SURVEY: ButtonAction.SURVEY,
+    Action.ESTIMATE: ButtonAction.ESTIMATE,
+    Action.AGREE: ButtonAction.AGREE,
+    Action.INSTALL: ButtonAction.INSTALL,
+    Action.INSPECT: ButtonAction.INSPECT,
+    Action.RESOLVE: ButtonAction.RESOLVE,
+    Action.CLOSE: ButtonAction.CLOSE,
+}
+ACTION_OF_BUTTON: dict[ButtonAction, Action] = {v: k for k, v in FORM_BUTTONS.items()}
+#: Cases per page of /mine and /open: ten buttons still fit a phone's screen.
+PAGE_SIZE = 10
 
 # The command that performs each step, for "next step" hints.
 USAGE_OF_ACTION: dict[Action, str] = {
@@ -61,8 +78,9 @@ class Renderer:
                 phone=mask_phone(case.customer.phone),
             ),
         ]
-        if case.description:
-            lines.append(t(lang, "card.description", text=case.description[:300]))
+        if case.description:  # a forwarded customer message may carry a number
+            text = redact_phones(case.description[:300])
+            lines.append(t(lang, "card.description", text=text))
         if case.is_active:
             lines.append(t(lang, "card.due", due=self.tr.when(case.due_at)))
         lines.append(t(lang, "card.status", status=self.status(lang, case.status)))
@@ -113,7 +131,73 @@ class Renderer:
         usage = self.next_usage(lang, case)
         if usage:
             lines.append(t(lang, "contact.next", usage=usage))
-        return Outbound(text="\n".join(lines))
+        return Outbound(text="\n".join(lines), buttons=self.step_buttons(lang, case))
+
+    def next_action(self, case: Case) -> Action | None:
+        """The step a guided form can report next, if any."""
+        if not case.is_active or case.status is CaseStatus.ON_HOLD:
+            return None
+        step = self.workflow.next_step(case.kind, case.status)
+        action = ACTION_OF_STEP.get(step) if step else None
+        return action if action in FORM_BUTTONS else None
+
+    def step_buttons(self, lang: Lang, case: Case) -> tuple[tuple[Button, ...], ...]:
+        """One button for the case's next step (it starts that step's form)."""
+        action = self.next_action(case)
+        if action is None:
+            return ()
+        data = CallbackData(FORM_BUTTONS[action], case.ref).encode()
+        return ((Button(self.tr.t(lang, f"button.{action.value}"), data),),)
+
+    def evidence_lines(
+        self, lang: Lang, items: Sequence[Evidence], names: Mapping[str, str]
+    ) -> list[str]:
+        """What /case shows of the photos and locations: kind, when, who."""
+        if not items:
+            return []
+        t = self.tr.t
+        lines = [t(lang, "evidence.title", count=len(items))]
+        for item in items[-20:]:
+            who = names.get(item.actor, item.actor)
+            at = self.tr.when(item.at)
+            if item.kind is EvidenceKind.LOCATION and item.latitude is not None:
+                lat, lon = f"{item.latitude:.5f}", f"{item.longitude or 0:.5f}"
+                lines.append(t(lang, "evidence.location_item", at=at, who=who, lat=lat, lon=lon))
+            elif item.kind is EvidenceKind.LOCATION:
+                lines.append(t(lang, "evidence.location_gone", at=at, who=who))
+            else:
+                lines.append(t(lang, "evidence.photo_item", at=at, who=who, id=item.id))
+        return lines
+
+    def list_page(
+        self, lang: Lang, kind: ListKind, cases: Sequence[Case], page: int, title: str
+    ) -> Outbound:
+        """A page of a list: one short line and one button per case, arrows between pages."""
+        pages = max(1, -(-len(cases) // PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        shown = cases[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        t = self.tr.t
+        head = t(lang, title, count=len(cases))
+        if pages > 1:
+            head = t(lang, "list.page", title=head, page=page, pages=pages)
+        lines = [head, *(self.list_item(lang, x) for x in shown)]
+        rows: list[tuple[Button, ...]] = [
+            (
+                Button(
+                    t(lang, "list.button", ref=x.ref, status=self.status(lang, x.status)),
+                    CallbackData(ButtonAction.CASE, x.ref).encode(),
+                ),
+            )
+            for x in shown
+        ]
+        nav: list[Button] = []
+        if page > 1:
+            nav.append(Button(t(lang, "list.prev"), PagePress(kind, page - 1).encode()))
+        if page < pages:
+            nav.append(Button(t(lang, "list.next"), PagePress(kind, page + 1).encode()))
+        if nav:
+            rows.append(tuple(nav))
+        return Outbound(text="\n".join(lines), buttons=tuple(rows))
 
     def list_item(self, lang: Lang, case: Case) -> str:
         return self.tr.t(

@@ -153,8 +153,39 @@ outbox = sa.Table(
     sa.Column("sent_at", UTCDateTime),
     sa.Column("error", sa.Text),
     sa.Column("message_id", sa.String(64)),
+    # Relay progress (0003): parts of a long text already out, the start of a send
+    # whose answer is not recorded yet, and how often a crash left that unknown.
+    sa.Column("parts_sent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sending_at", UTCDateTime),
+    sa.Column("uncertain", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_outbox_status_id", "status", "id"),
     sa.Index("ix_outbox_card", "card_key", "channel", "chat_id", "status"),
+    sa.Index("ix_outbox_chat_queue", "channel", "chat_id", "status", "id"),
+)
+
+#: One row per chat the relay has delivered to: who holds its queue (a lease, so one
+#: instance sends to a chat at a time, in order), when it may be tried again after a
+#: 429 or an error, the recent sends that pace it, and whether it refuses our messages.
+outbox_chats = sa.Table(
+    "outbox_chats",
+    metadata,
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("chat_id", sa.String(64), primary_key=True),
+    sa.Column("lease_owner", sa.String(120)),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("not_before", UTCDateTime, nullable=False),
+    sa.Column("pacing", sa.JSON),
+    sa.Column("failed_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+)
+
+#: Instances whose relay is alive (heartbeat), so they share the global send rate.
+relay_instances = sa.Table(
+    "relay_instances",
+    metadata,
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime, nullable=False),
 )
 
 chat_messages = sa.Table(
@@ -175,6 +206,8 @@ processed_updates = sa.Table(
     sa.Column("channel", sa.String(16), primary_key=True),
     sa.Column("update_id", sa.String(64), primary_key=True),
     sa.Column("at", UTCDateTime, nullable=False),
+    # 0003: "processing" while an instance handles it, "done" after (storage.updates).
+    sa.Column("state", sa.String(12), nullable=False, server_default="done"),
 )
 
 evidence = sa.Table(
@@ -201,17 +234,28 @@ forms = sa.Table(
     sa.Column("user_id", sa.String(64), primary_key=True),
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+    # 0005: two messages handled at once must not overwrite each other's answers.
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_forms_expires_at", "expires_at"),
 )
 
 invites = sa.Table(
     "invites",
     metadata,
     sa.Column("token", sa.String(64), primary_key=True),
-    sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code"), nullable=False),
+    # 0005: nullable, as a link code of a clerk serving every team has no team.
+    sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code")),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_by", sa.String(80), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("used_by", sa.String(80)),
     sa.Column("used_at", UTCDateTime),
+    # 0005: team invite or link code, its progress, who opened it, who decided.
+    sa.Column("kind", sa.String(16), nullable=False, server_default="team"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),
+    sa.Column("member_uid", sa.String(80)),
+    sa.Column("joiner", sa.JSON),
+    sa.Column("decided_by", sa.String(80)),
+    sa.Column("decided_at", UTCDateTime),
 )

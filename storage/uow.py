@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.domain.clock import Clock
 from bot.domain.events import Event
 from bot.services.ports import EventSink
+from storage.evidence_store import SqlEvidenceRepository
+from storage.forms_store import SqlFormRepository
+from storage.invites_store import SqlInviteRepository
 from storage.repository import (
     SqlCaseRepository,
     SqlMemberRepository,
@@ -24,6 +27,9 @@ class SqlUnitOfWork:
     teams: SqlTeamRepository
     members: SqlMemberRepository
     outbox: SqlOutbox
+    evidence: SqlEvidenceRepository
+    forms: SqlFormRepository
+    invites: SqlInviteRepository
 
     def __init__(
         self,
@@ -53,6 +59,9 @@ class SqlUnitOfWork:
         self.teams = SqlTeamRepository(conn, now)
         self.members = SqlMemberRepository(conn, now)
         self.outbox = SqlOutbox(conn, now)
+        self.evidence = SqlEvidenceRepository(conn, now)
+        self.forms = SqlFormRepository(conn, now)
+        self.invites = SqlInviteRepository(conn, now)
         self._events = []
         return self
 

@@ -1,14 +1,35 @@
-"""Which webhook updates were already processed, so a replay is handled once."""
+"""Which webhook updates were already processed, so a replay is handled once.
+
+With several instances behind one webhook URL, Telegram may deliver an update again
+while the first delivery is still being handled (it timed out waiting). `begin` claims
+the update first: a second delivery meanwhile is told to come back later, a delivery
+after the first one finished is a duplicate, and a claim left by a crashed instance is
+taken over once it is `stale_after` old.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import tables as t
+
+
+class UpdateState(StrEnum):
+    PROCESSING = "processing"
+    DONE = "done"
+
+
+class Begin(StrEnum):
+    """What to do with a delivered update."""
+
+    PROCESS = "process"  # ours to handle now
+    DUPLICATE = "duplicate"  # handled before: answer 200, do nothing
+    BUSY = "busy"  # being handled elsewhere: answer non-2xx so it comes back
 
 
 class ProcessedUpdates:
@@ -37,3 +58,54 @@ class ProcessedUpdates:
         except IntegrityError:
             return False
         return True
+
+    async def begin(
+        self, channel: str, update_id: str, at: datetime, stale_after: timedelta
+    ) -> Begin:
+        """Claim the update before handling it (see the module's docstring)."""
+        p = t.processed_updates
+        key = (p.c.channel == channel, p.c.update_id == update_id)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    sa.insert(p).values(
+                        channel=channel,
+                        update_id=update_id,
+                        at=at,
+                        state=UpdateState.PROCESSING.value,
+                    )
+                )
+            return Begin.PROCESS
+        except IntegrityError:
+            pass
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(p.c.state, p.c.at).where(*key))).first()
+            if row is None:  # abandoned meanwhile: the next delivery will claim it
+                return Begin.BUSY
+            if row.state != UpdateState.PROCESSING.value:
+                return Begin.DUPLICATE
+            if row.at > at - stale_after:
+                return Begin.BUSY
+            taken = await conn.execute(sa.update(p).where(*key, p.c.at == row.at).values(at=at))
+            return Begin.PROCESS if taken.rowcount == 1 else Begin.BUSY
+
+    async def finish(self, channel: str, update_id: str, at: datetime) -> None:
+        p = t.processed_updates
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(p)
+                .where(p.c.channel == channel, p.c.update_id == update_id)
+                .values(state=UpdateState.DONE.value, at=at)
+            )
+
+    async def abandon(self, channel: str, update_id: str) -> None:
+        """Handling failed: let Telegram's next delivery try again."""
+        p = t.processed_updates
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.delete(p).where(
+                    p.c.channel == channel,
+                    p.c.update_id == update_id,
+                    p.c.state == UpdateState.PROCESSING.value,
+                )
+            )

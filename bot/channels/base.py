@@ -82,6 +82,14 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Key:
+    """A key of the keyboard under the input field: typing its text, or sharing a location."""
+
+    text: str
+    request_location: bool = False
+
+
+@dataclass(frozen=True)
 class Outbound:
     """A message as the bot means it; each channel's renderer decides how it looks."""
 
@@ -91,9 +99,13 @@ class Outbound:
     claim_ref: str | None = None  # a card whose main action is "claim REF"
     photo_path: str | None = None
     document_path: str | None = None
+    #: A keyboard under the input field (a "send location" key); channels without one
+    #: ignore it. `remove_keys` takes such a keyboard away again.
+    keys: tuple[tuple[Key, ...], ...] = ()
+    remove_keys: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in self.buttons],
             "reply_to": self.reply_to,
@@ -101,6 +113,13 @@ class Outbound:
             "photo_path": self.photo_path,
             "document_path": self.document_path,
         }
+        if self.keys:
+            data["keys"] = [
+                [{"text": k.text, "location": k.request_location} for k in row] for row in self.keys
+            ]
+        if self.remove_keys:
+            data["remove_keys"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outbound:
@@ -114,6 +133,11 @@ class Outbound:
             claim_ref=data.get("claim_ref"),
             photo_path=data.get("photo_path"),
             document_path=data.get("document_path"),
+            keys=tuple(
+                tuple(Key(str(k["text"]), bool(k.get("location"))) for k in row)
+                for row in data.get("keys", [])
+            ),
+            remove_keys=bool(data.get("remove_keys")),
         )
 
 

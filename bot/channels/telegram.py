@@ -26,7 +26,10 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     ReplyParameters,
     Update,
     User,
@@ -58,6 +61,7 @@ from bot.channels.base import (
     Inbound,
     InboundSink,
     InboundUser,
+    Key,
     MessageGone,
     NotModified,
     Outbound,
@@ -103,6 +107,10 @@ class CommandScope(StrEnum):
     GROUP = "group"
 
 
+#: What goes under a message: inline buttons, a keyboard under the input field, or its removal.
+ReplyMarkup: TypeAlias = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
 class PartKind(StrEnum):
     TEXT = "text"
     PHOTO = "photo"
@@ -115,7 +123,7 @@ class RenderedPart:
 
     kind: PartKind
     text: str | None  # the message text, or the caption of a photo/document
-    keyboard: InlineKeyboardMarkup | None = None
+    keyboard: ReplyMarkup | None = None
     reply_to: int | None = None
     path: str | None = None
 
@@ -301,6 +309,31 @@ def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | 
     )
 
 
+def reply_keys(keys: tuple[tuple[Key, ...], ...]) -> ReplyKeyboardMarkup | None:
+    """The keyboard under the input field; a location key shares the phone's position."""
+    if not keys:
+        return None
+    return ReplyKeyboardMarkup(
+        tuple(
+            tuple(KeyboardButton(k.text, request_location=k.request_location or None) for k in row)
+            for row in keys
+        ),
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def markup_of(message: Outbound) -> ReplyMarkup | None:
+    """One markup per message: inline buttons win, then a key keyboard, then its removal."""
+    inline = keyboard(message.buttons)
+    if inline is not None:
+        return inline
+    keys = reply_keys(message.keys)
+    if keys is not None:
+        return keys
+    return ReplyKeyboardRemove() if message.remove_keys else None
+
+
 def render(message: Outbound, max_text: int = MAX_TEXT) -> list[RenderedPart]:
     """Plan the Bot API calls for one `Outbound`: media first, text after, buttons last.
 
@@ -330,7 +363,7 @@ def render(message: Outbound, max_text: int = MAX_TEXT) -> list[RenderedPart]:
     # A reply is a nicety: a target that cannot be a Telegram message id is simply dropped.
     wanted = message.reply_to or ""
     reply_to = int(wanted) if wanted.isdigit() else None
-    markup = keyboard(message.buttons)
+    markup = markup_of(message)
     last = len(plans) - 1
     return [
         RenderedPart(

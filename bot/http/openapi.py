@@ -31,6 +31,9 @@ def _error(description: str, *, fields: bool = False) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
 
+EVIDENCE_FIELDS = ["id", "kind", "at", "actor", "mime", "size", "latitude", "longitude", "url"]
+
+
 def _case_schema(*, with_history: bool) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "ref": {"type": "string", "examples": ["PL-17"]},
@@ -94,6 +97,31 @@ def _case_schema(*, with_history: bool) -> dict[str, Any]:
             },
         }
         required.append("history")
+        properties["evidence"] = {
+            "type": "array",
+            "description": "photos and locations sent as evidence, oldest first",
+            "items": {
+                "type": "object",
+                "required": EVIDENCE_FIELDS,
+                "additionalProperties": False,
+                "properties": {
+                    "id": {"type": "integer"},
+                    "kind": {"enum": ["photo", "location"]},
+                    "at": _TIME,
+                    "actor": {"type": "string", "description": "member id of the sender"},
+                    "mime": _NULLABLE_STRING,
+                    "size": {"type": ["integer", "null"]},
+                    "latitude": {"type": ["number", "null"]},
+                    "longitude": {"type": ["number", "null"]},
+                    "url": {
+                        **_NULLABLE_STRING,
+                        "description": "where the photo is served; null for a location, "
+                        "or once purged",
+                    },
+                },
+            },
+        }
+        required.append("evidence")
     return {
         "type": "object",
         "required": required,
@@ -273,6 +301,38 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                         "200": {"description": "the case", "content": as_json},
                         "401": unauthorized,
                         "404": _error("no such case"),
+                    },
+                },
+            },
+            "/api/v1/cases/{ref}/evidence/{evidence_id}": {
+                "get": {
+                    "operationId": "getEvidencePhoto",
+                    "summary": "A photo sent as evidence of the case",
+                    "security": auth,
+                    "parameters": [
+                        {
+                            "name": "ref",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "evidence_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the photo's bytes",
+                            "content": {
+                                mime: {"schema": {"type": "string", "format": "binary"}}
+                                for mime in ("image/jpeg", "image/png", "image/webp", "image/heic")
+                            },
+                        },
+                        "401": unauthorized,
+                        "404": _error("no such case or photo, or the photo was purged"),
                     },
                 },
             },

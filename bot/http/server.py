@@ -45,15 +45,18 @@ from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Container
 from bot.domain import errors
+from bot.domain.evidence import EvidenceKind
 from bot.domain.model import CaseStatus
 from bot.domain.people import Actor
 from bot.domain.phone import redact_phones
 from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_intake
 from bot.http.openapi import openapi_document
 from bot.http.views import case_json
+from bot.services.evidence import MediaError
 from bot.services.ports import CaseQuery
 from bot.sla.overdue import late_since
 from storage import tables as t
+from storage.evidence_store import MediaFiles
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +276,7 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         case.ref,
         case.kind.value,
         redact_phones(case.external_ref or "-"),
+        extra={"case_ref": case.ref},
     )
     shown = await _case_with_history(container, case.ref)
     if shown is None:  # pragma: no cover - the case was just stored or found
@@ -286,7 +290,8 @@ async def _case_with_history(container: Container, ref: str) -> dict[str, Any] |
         if case is None or case.id is None:
             return None
         history = await uow.cases.history(case.id)
-    return case_json(case, _tz(container), history)
+        evidence = await uow.evidence.for_case(case.id)
+    return case_json(case, _tz(container), history, evidence)
 
 
 @api
@@ -296,6 +301,37 @@ async def get_case(request: web.Request, actor: Actor) -> web.StreamResponse:
     if shown is None:
         return _error(404, "not found")
     return _json(shown)
+
+
+@api
+async def get_evidence(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """A photo sent as evidence, to a caller holding an intake token."""
+    container = request.app[CONTAINER]
+    raw_id = request.match_info["evidence_id"]
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
+        return _error(404, "not found")
+    async with container.uow() as uow:
+        case = await uow.cases.get_by_ref(request.match_info["ref"])
+        if case is None or case.id is None:
+            return _error(404, "not found")
+        item = await uow.evidence.get(case.id, int(raw_id))
+    if item is None or item.kind is not EvidenceKind.PHOTO or item.path is None:
+        return _error(404, "not found")
+    try:
+        path = MediaFiles(container.settings.media_dir).resolve(item.path)
+    except MediaError:
+        return _error(404, "not found")
+    if not path.is_file():  # purged, or the disk lost it
+        return _error(404, "not found")
+    return web.FileResponse(
+        path,
+        headers={
+            hdrs.CONTENT_TYPE: item.mime or "application/octet-stream",
+            hdrs.CONTENT_DISPOSITION: f'inline; filename="{case.ref}-{item.id}{path.suffix}"',
+            "X-Content-Type-Options": "nosniff",
+            hdrs.CACHE_CONTROL: "private, max-age=3600",
+        },
+    )
 
 
 _LIST_PARAMS = frozenset({"status", "team", "overdue", "limit"})
@@ -376,8 +412,16 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+#: Most late cases /metrics looks at (they are few; this only bounds a pathological day).
+METRICS_LATE_LIMIT: Final = 100_000
+
+
 async def metrics(request: web.Request) -> web.StreamResponse:
-    """Prometheus text format: counts only, no personal data."""
+    """Prometheus text format: counts only, no personal data.
+
+    Cases and the outbox are read from the database (the same for every instance); the
+    rest (sends, 429s, retries, update times, scheduler passes) is this instance's own.
+    """
     container = request.app[CONTAINER]
     now = container.clock.now()
     c = t.cases.c
@@ -389,15 +433,14 @@ async def metrics(request: web.Request) -> web.StreamResponse:
                 .order_by(c.team_code, c.status)
             )
         ).all()
-        overdue = (
-            await uow.connection.execute(
-                sa.select(c.team_code, sa.func.count())
-                .where(c.next_check_at.is_not(None), c.next_check_at <= now)
-                .group_by(c.team_code)
-                .order_by(c.team_code)
-            )
-        ).all()
-    pending = await container.store.pending_count()
+        late = await uow.cases.find(CaseQuery(late_at=now, limit=METRICS_LATE_LIMIT))
+    workflow = container.policy.workflow
+    overdue: dict[str, int] = {}
+    for case in late:
+        if late_since(case, now, workflow) is not None:
+            overdue[case.team_code] = overdue.get(case.team_code, 0) + 1
+    outbox = await container.store.stats()
+    oldest = (now - outbox.oldest_pending_at).total_seconds() if outbox.oldest_pending_at else 0.0
 
     lines = [
         "# HELP dispatch_cases Cases by status and team.",
@@ -408,15 +451,28 @@ async def metrics(request: web.Request) -> web.StreamResponse:
         for status, team, count in by_status
     ]
     lines += [
-        "# HELP dispatch_cases_overdue Active cases past their next due time, by team.",
+        "# HELP dispatch_cases_overdue Active cases past a due time (as /overdue), by team.",
         "# TYPE dispatch_cases_overdue gauge",
     ]
-    lines += [f'dispatch_cases_overdue{{team="{_label(team)}"}} {count}' for team, count in overdue]
+    lines += [
+        f'dispatch_cases_overdue{{team="{_label(team)}"}} {count}'
+        for team, count in sorted(overdue.items())
+    ]
     lines += [
         "# HELP dispatch_outbox_pending Chat messages waiting to be delivered.",
         "# TYPE dispatch_outbox_pending gauge",
-        f"dispatch_outbox_pending {pending}",
+        f"dispatch_outbox_pending {outbox.pending}",
+        "# HELP dispatch_outbox_oldest_seconds Age of the oldest message waiting (0: none).",
+        "# TYPE dispatch_outbox_oldest_seconds gauge",
+        f"dispatch_outbox_oldest_seconds {max(0.0, oldest):.3f}",
+        "# HELP dispatch_outbox_failed Messages given up for good (blocked, chat gone).",
+        "# TYPE dispatch_outbox_failed gauge",
+        f"dispatch_outbox_failed {outbox.failed}",
+        "# HELP dispatch_outbox_refusing_chats Chats whose last message was refused for good.",
+        "# TYPE dispatch_outbox_refusing_chats gauge",
+        f"dispatch_outbox_refusing_chats {outbox.undeliverable_chats}",
     ]
+    lines += container.relay.metrics.render()
     return web.Response(
         body=("\n".join(lines) + "\n").encode(),
         headers={hdrs.CONTENT_TYPE: "text/plain; version=0.0.4; charset=utf-8"},
@@ -436,6 +492,7 @@ def build_http_app(
     app.router.add_post("/api/v1/cases", create_case)
     app.router.add_get("/api/v1/cases", list_cases)
     app.router.add_get("/api/v1/cases/{ref}", get_case)
+    app.router.add_get("/api/v1/cases/{ref}/evidence/{evidence_id}", get_evidence)
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -450,9 +507,15 @@ async def start_http(
     port: int,
     *,
     installers: Iterable[RouteInstaller] = (),
+    shutdown_timeout: float = 60.0,
 ) -> web.AppRunner:
-    """Serve on host:port until `stop_http`; port 0 picks a free one (see runner.addresses)."""
-    runner = web.AppRunner(build_http_app(container, installers=installers))
+    """Serve on host:port until `stop_http`; port 0 picks a free one (see runner.addresses).
+
+    On cleanup, requests already being handled get `shutdown_timeout` seconds to finish.
+    """
+    runner = web.AppRunner(
+        build_http_app(container, installers=installers), shutdown_timeout=shutdown_timeout
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
+from bot.domain.evidence import Evidence, EvidenceKind
 from bot.domain.model import Case, HistoryEntry
 
 
@@ -29,10 +30,37 @@ def history_json(entry: HistoryEntry, tz: tzinfo) -> dict[str, Any]:
     }
 
 
+def evidence_url(ref: str, evidence_id: int) -> str:
+    return f"/api/v1/cases/{ref}/evidence/{evidence_id}"
+
+
+def evidence_json(item: Evidence, ref: str, tz: tzinfo) -> dict[str, Any]:
+    """A photo (with the URL that serves it) or a location; who sent it and when.
+
+    After a purge the file and the coordinates are gone: `url` and the position are null.
+    """
+    photo = item.kind is EvidenceKind.PHOTO and item.path is not None
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "at": iso(item.at, tz),
+        "actor": item.actor,
+        "mime": item.mime,
+        "size": item.size,
+        "latitude": item.latitude,
+        "longitude": item.longitude,
+        "url": evidence_url(ref, item.id) if photo else None,
+    }
+
+
 def case_json(
-    case: Case, tz: tzinfo, history: Sequence[HistoryEntry] | None = None
+    case: Case,
+    tz: tzinfo,
+    history: Sequence[HistoryEntry] | None = None,
+    evidence: Sequence[Evidence] | None = None,
 ) -> dict[str, Any]:
-    """The case; `history` is included when given (single case), left out in lists."""
+    """The case; `history` and `evidence` are included when given (single case), left
+    out in lists."""
     body: dict[str, Any] = {
         "ref": case.ref,
         "external_ref": case.external_ref,
@@ -65,4 +93,6 @@ def case_json(
     }
     if history is not None:
         body["history"] = [history_json(h, tz) for h in history]
+    if evidence is not None:
+        body["evidence"] = [evidence_json(e, case.ref, tz) for e in evidence]
     return body

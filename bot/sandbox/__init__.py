@@ -1,7 +1,9 @@
-"""Offline stand-in of the Telegram Bot API for tests and the demo.
+"""Offline stand-ins of the Telegram Bot API and the Zalo Bot API for tests and the demo.
 
-``TelegramSandbox`` is the server the real bot talks to; ``SandboxClient`` plays the humans
-through the sandbox's control API.  See :mod:`bot.sandbox.telegram` for the endpoints.
+``TelegramSandbox`` and ``ZaloSandbox`` are the servers the real bot talks to;
+``SandboxClient`` and ``ZaloSandboxClient`` play the humans through each sandbox's control
+API.  See :mod:`bot.sandbox.telegram` and :mod:`bot.sandbox.zalo` for the endpoints, and
+:mod:`bot.sandbox.phones` for people's phones that work the same on both.
 """
 
 from bot.sandbox.client import (
@@ -17,13 +19,20 @@ from bot.sandbox.client import (
     SandboxError,
     SandboxTimeout,
     SandboxUser,
+    ZaloChatInfo,
+    ZaloChatMessage,
+    ZaloPerson,
+    ZaloSandboxClient,
     render_transcript,
+    render_zalo_transcript,
 )
 from bot.sandbox.state import ChatType, FaultKind, World
 from bot.sandbox.telegram import DEFAULT_TOKEN, ApiError, TelegramSandbox, make_png, parse_html
+from bot.sandbox.zalo import DEFAULT_ZALO_TOKEN, ZaloSandbox
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "DEFAULT_ZALO_TOKEN",
     "ApiError",
     "BotCall",
     "Button",
@@ -41,7 +50,13 @@ __all__ = [
     "SandboxUser",
     "TelegramSandbox",
     "World",
+    "ZaloChatInfo",
+    "ZaloChatMessage",
+    "ZaloPerson",
+    "ZaloSandbox",
+    "ZaloSandboxClient",
     "make_png",
     "parse_html",
     "render_transcript",
+    "render_zalo_transcript",
 ]

@@ -5,6 +5,9 @@ that module's docstring), so it works the same against an in-process sandbox or 
 started by another process.  Waiting is always condition-based with a deadline
 (:meth:`SandboxClient.wait_for`), never sleep-and-hope; on expiry the error shows the chat
 as a person would see it.
+
+`ZaloSandboxClient` (at the end) does the same for :class:`bot.sandbox.zalo.ZaloSandbox`,
+in Zalo's terms: string ids, no buttons, messages placed by their index in the chat.
 """
 
 from __future__ import annotations
@@ -803,3 +806,333 @@ class SandboxClient:
 
 def _reply_field(reply_to: int | None) -> JSONDict:
     return {} if reply_to is None else {"reply_to_message_id": reply_to}
+
+
+# =========================================================================== Zalo dialect
+
+
+@dataclass(frozen=True)
+class ZaloPerson:
+    """A person on Zalo in the sandbox (Zalo ids are strings; there are no usernames)."""
+
+    id: str
+    display_name: str
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> ZaloPerson:
+        return cls(id=str(data["id"]), display_name=str(data["display_name"]))
+
+
+@dataclass(frozen=True)
+class ZaloChatInfo:
+    id: str
+    type: str  # "PRIVATE" | "GROUP"
+    title: str
+    members: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> ZaloChatInfo:
+        return cls(
+            id=str(data["id"]),
+            type=str(data["type"]),
+            title=str(data["title"]),
+            members=tuple(str(m) for m in data.get("members") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ZaloChatMessage:
+    """A Zalo message as the people in the chat see it; `index` is its place in the chat."""
+
+    chat_id: str
+    message_id: str
+    index: int
+    sender_id: str
+    sender_name: str
+    from_bot: bool
+    date: int
+    text: str | None = None
+    caption: str | None = None
+    photo_url: str | None = None
+    sticker: str | None = None
+    reply_to: str | None = None
+    #: Whether the bot was given this message (groups: only mentions and replies to it).
+    delivered: bool = False
+    #: Whether the bot is done with it (it polled again after taking it, or answered its push).
+    handled: bool = False
+
+    @property
+    def body(self) -> str:
+        return self.text if self.text is not None else (self.caption or "")
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> ZaloChatMessage:
+        return cls(
+            chat_id=str(data["chat_id"]),
+            message_id=str(data["message_id"]),
+            index=int(data["index"]),
+            sender_id=str(data["sender_id"]),
+            sender_name=str(data["sender_name"]),
+            from_bot=bool(data["from_bot"]),
+            date=int(data["date"]),
+            text=data.get("text"),
+            caption=data.get("caption"),
+            photo_url=data.get("photo_url"),
+            sticker=data.get("sticker"),
+            reply_to=data.get("reply_to"),
+            delivered=bool(data.get("delivered")),
+            handled=bool(data.get("handled")),
+        )
+
+
+ZaloPersonRef = str | ZaloPerson
+ZaloChatRef = str | ZaloPerson | ZaloChatInfo
+
+
+def _zalo_id(ref: ZaloPersonRef | ZaloChatRef) -> str:
+    return ref if isinstance(ref, str) else ref.id
+
+
+def render_zalo_transcript(chat: ZaloChatInfo, messages: Sequence[ZaloChatMessage]) -> str:
+    """A Zalo chat as people see it; `#n` is the message's place in the chat."""
+    kind = "group" if chat.type == "GROUP" else "private"
+    lines = [f"=== {chat.title} (Zalo {kind} {chat.id}) ==="]
+    if not messages:
+        lines.append("(no messages)")
+    for msg in messages:
+        parts: list[str] = []
+        if msg.photo_url is not None:
+            parts.append("[photo]")
+        if msg.sticker is not None:
+            parts.append("[sticker]")
+        if msg.body:
+            parts.append(msg.body)
+        reply = ""
+        if msg.reply_to is not None:
+            target = next((m.index for m in messages if m.message_id == msg.reply_to), None)
+            reply = f" ↪ #{target}" if target is not None else " ↪"
+        body_lines = " ".join(parts).split("\n")
+        lines.append(f"#{msg.index} {msg.sender_name}{reply}: {body_lines[0]}")
+        lines.extend(f"    {extra}" for extra in body_lines[1:])
+    return "\n".join(lines)
+
+
+class ZaloSandboxClient:
+    """Plays the humans against a running `ZaloSandbox` over HTTP."""
+
+    def __init__(self, root_url: str, *, session: aiohttp.ClientSession | None = None):
+        self.root_url = root_url.rstrip("/")
+        self._session = session
+        self._owns_session = session is None
+        self._bot_name: str | None = None
+
+    async def __aenter__(self) -> ZaloSandboxClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._owns_session = True
+        return self._session
+
+    async def _request(self, method: str, path: str, body: JSONDict | None = None) -> Any:
+        async with self._http().request(
+            method, f"{self.root_url}/_sandbox{path}", json=body
+        ) as response:
+            data = await response.json(content_type=None)
+            if response.status >= 400:
+                message = data.get("error") if isinstance(data, dict) else None
+                raise SandboxError(response.status, str(message or data))
+            return data
+
+    # ------------------------------------------------------------------ setup
+    async def reset(self) -> None:
+        await self._request("POST", "/reset")
+
+    async def bot(self) -> JSONDict:
+        return dict(await self._request("GET", "/bot"))
+
+    async def bot_mention(self) -> str:
+        """What a person types to mention the bot in a group: `@` and its display name."""
+        if self._bot_name is None:
+            self._bot_name = str((await self.bot())["display_name"])
+        return f"@{self._bot_name}"
+
+    async def add_user(self, id: str, display_name: str) -> ZaloPerson:
+        data = await self._request("POST", "/users", {"id": id, "display_name": display_name})
+        return ZaloPerson.from_json(data)
+
+    async def add_chat(
+        self,
+        id: str | None = None,
+        *,
+        title: str | None = None,
+        members: Sequence[ZaloPersonRef] = (),
+    ) -> ZaloChatInfo:
+        body: JSONDict = {"members": [_zalo_id(m) for m in members]}
+        if id is not None:
+            body["id"] = id
+        if title is not None:
+            body["title"] = title
+        return ZaloChatInfo.from_json(await self._request("POST", "/chats", body))
+
+    async def add_member(self, chat: ZaloChatRef, user: ZaloPersonRef) -> ZaloChatInfo:
+        data = await self._request(
+            "POST", f"/chats/{_zalo_id(chat)}/members", {"user_id": _zalo_id(user)}
+        )
+        return ZaloChatInfo.from_json(data)
+
+    # ------------------------------------------------------------------ people act
+    async def send_message(
+        self, user: ZaloPersonRef, chat: ZaloChatRef | None, **fields: Any
+    ) -> ZaloChatMessage:
+        body: JSONDict = {"user_id": _zalo_id(user), **fields}
+        if chat is not None:
+            body["chat_id"] = _zalo_id(chat)
+        data = await self._request("POST", "/messages", body)
+        return ZaloChatMessage.from_json(data["message"])
+
+    async def send_text(
+        self,
+        user: ZaloPersonRef,
+        chat: ZaloChatRef | None,
+        text: str,
+        *,
+        reply_to: str | None = None,
+    ) -> ZaloChatMessage:
+        extra: JSONDict = {} if reply_to is None else {"reply_to_message_id": reply_to}
+        return await self.send_message(user, chat, text=text, **extra)
+
+    async def send_photo(
+        self,
+        user: ZaloPersonRef,
+        chat: ZaloChatRef | None,
+        data: bytes | None = None,
+        *,
+        width: int = 640,
+        height: int = 480,
+        caption: str | None = None,
+    ) -> ZaloChatMessage:
+        photo: JSONDict = (
+            {"base64": base64.b64encode(data).decode()}
+            if data is not None
+            else {"width": width, "height": height}
+        )
+        extra: JSONDict = {"caption": caption} if caption is not None else {}
+        return await self.send_message(user, chat, photo=photo, **extra)
+
+    async def redeliver(self, message: ZaloChatMessage | str) -> None:
+        """The platform hands the bot the same message again (it has no offsets)."""
+        message_id = message.message_id if isinstance(message, ZaloChatMessage) else message
+        await self._request("POST", "/redeliver", {"message_id": message_id})
+
+    # ------------------------------------------------------------------ observe
+    async def chat(self, chat: ZaloChatRef) -> ZaloChatInfo:
+        return ZaloChatInfo.from_json(await self._request("GET", f"/chats/{_zalo_id(chat)}"))
+
+    async def messages(self, chat: ZaloChatRef) -> list[ZaloChatMessage]:
+        data = await self._request("GET", f"/chats/{_zalo_id(chat)}/messages")
+        return [ZaloChatMessage.from_json(m) for m in data]
+
+    async def calls(self, method: str | None = None) -> list[BotCall]:
+        path = "/calls" if method is None else f"/calls?method={method}"
+        return [BotCall.from_json(c) for c in await self._request("GET", path)]
+
+    async def pending_updates(self) -> list[JSONDict]:
+        return list(await self._request("GET", "/updates"))
+
+    async def pushes(self) -> list[JSONDict]:
+        """Webhook deliveries the sandbox made: url, update and the status it got."""
+        return list(await self._request("GET", "/pushes"))
+
+    async def transcript(self, chat: ZaloChatRef) -> str:
+        return render_zalo_transcript(await self.chat(chat), await self.messages(chat))
+
+    async def add_fault(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        methods: Sequence[str] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """Make the next `count` calls (of `methods`) fail with `status`."""
+        body: JSONDict = {"status": status, "count": count}
+        if methods is not None:
+            body["methods"] = list(methods)
+        if retry_after is not None:
+            body["retry_after"] = retry_after
+        await self._request("POST", "/faults", body)
+
+    async def clear_faults(self) -> None:
+        await self._request("DELETE", "/faults")
+
+    # ------------------------------------------------------------------ waiting
+    async def wait_for(
+        self,
+        chat: ZaloChatRef,
+        predicate: Callable[[list[ZaloChatMessage]], T],
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        interval: float = 0.02,
+        what: str = "condition",
+    ) -> T:
+        """Poll the chat until `predicate(messages)` is truthy; the error shows the chat."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = predicate(await self.messages(chat))
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise SandboxTimeout(
+                    f"timed out after {timeout}s waiting for {what} in Zalo chat "
+                    f"{_zalo_id(chat)}; the chat shows:\n{await self.transcript(chat)}"
+                )
+            await asyncio.sleep(min(interval, remaining))
+
+    async def wait_for_message(
+        self,
+        chat: ZaloChatRef,
+        *,
+        contains: str | None = None,
+        from_bot: bool | None = True,
+        after: int = 0,
+        where: Callable[[ZaloChatMessage], bool] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> ZaloChatMessage:
+        """The first message placed after `after` (an index) matching every condition."""
+
+        def first(messages: list[ZaloChatMessage]) -> ZaloChatMessage | None:
+            return next(
+                (
+                    m
+                    for m in messages
+                    if m.index > after
+                    and (from_bot is None or m.from_bot == from_bot)
+                    and (contains is None or contains in m.body)
+                    and (where is None or where(m))
+                ),
+                None,
+            )
+
+        found = await self.wait_for(
+            chat, first, timeout=timeout, what=f"a message after #{after} containing {contains!r}"
+        )
+        if found is None:  # wait_for only returns truthy values
+            raise SandboxTimeout("no message found")
+        return found

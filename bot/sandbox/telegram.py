@@ -57,6 +57,21 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                               Without count and seconds: the next call only.
                                               A stall hangs ``delay`` s (default: until the
                                               window ends, else 10 s), then runs the call.
+                                              Windows run on the sandbox's clock
+                                              (``monotonic=``), which a test may speed up.
+``POST|GET|DELETE /_sandbox/limits``          enforce Telegram's rate limits: {per_chat?,
+                                              per_group?, global?} each [count, seconds],
+                                              "count/seconds" or null (off); a key left out
+                                              keeps Telegram's (1/1, 20/60, 30/1). Past a
+                                              limit: 429 "Too Many Requests: retry after N"
+                                              with parameters.retry_after. GET also tells
+                                              how many calls were refused ("rejected").
+``POST|GET|DELETE /_sandbox/webhook``         push updates while a webhook is set, as
+                                              Telegram does: {deliver_to: URL standing in
+                                              for the public one, retry_seconds?, timeout?};
+                                              POST with the secret header, up to
+                                              max_connections at once, an update leaving the
+                                              queue on a 2xx only. GET: counts and attempts.
 
 Telegram behaviours kept on purpose: editMessageText/Caption without ``reply_markup``
 removes the inline keyboard; reply keyboards are never echoed in the returned Message;
@@ -78,6 +93,7 @@ import base64
 import binascii
 import contextlib
 import json
+import math
 import mimetypes
 import re
 import struct
@@ -560,6 +576,125 @@ def make_png(width: int, height: int, rgb: tuple[int, int, int] = (40, 120, 200)
     )
 
 
+# --------------------------------------------------------------------------- rate limits
+
+#: Methods that put a message in a chat or change one: what Telegram's limits count.
+RATE_LIMITED_METHODS = frozenset(
+    {
+        "sendmessage",
+        "sendphoto",
+        "senddocument",
+        "sendlocation",
+        "editmessagetext",
+        "editmessagecaption",
+        "editmessagereplymarkup",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` calls in any ``seconds`` (a sliding window)."""
+
+    count: int
+    seconds: float
+
+    def view(self) -> list[float]:
+        return [self.count, self.seconds]
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """What the sandbox enforces when asked to, by default Telegram's published limits:
+    about one message a second in a chat, twenty a minute in a group, thirty a second
+    overall. Past them it answers 429 with ``retry_after``, as Telegram does."""
+
+    per_chat: Limit | None = Limit(1, 1.0)
+    per_group: Limit | None = Limit(20, 60.0)
+    overall: Limit | None = Limit(30, 1.0)
+
+    def view(self) -> JSONDict:
+        return {
+            "per_chat": self.per_chat.view() if self.per_chat else None,
+            "per_group": self.per_group.view() if self.per_group else None,
+            "global": self.overall.view() if self.overall else None,
+        }
+
+
+class _RateKeeper:
+    """Sliding windows of accepted calls, per chat, per group and overall."""
+
+    GLOBAL = "*"
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+        self._seen: dict[tuple[str, str], list[float]] = {}
+        self.rejected = 0
+
+    def check(self, chat_key: str, is_group: bool, now: float) -> float:
+        """Seconds to wait (0 when the call is allowed, and then it is counted)."""
+        checks: list[tuple[tuple[str, str], Limit]] = []
+        if self.limits.per_chat is not None:
+            checks.append((("chat", chat_key), self.limits.per_chat))
+        if is_group and self.limits.per_group is not None:
+            checks.append((("group", chat_key), self.limits.per_group))
+        if self.limits.overall is not None:
+            checks.append((("all", self.GLOBAL), self.limits.overall))
+        wait = 0.0
+        for key, limit in checks:
+            seen = self._seen.setdefault(key, [])
+            while seen and seen[0] <= now - limit.seconds:
+                seen.pop(0)
+            if len(seen) >= limit.count:
+                wait = max(wait, seen[len(seen) - limit.count] + limit.seconds - now)
+        if wait > 0:
+            self.rejected += 1
+            return wait
+        for key, _limit in checks:
+            self._seen[key].append(now)
+        return 0.0
+
+
+def _limit(value: Any, what: str) -> Limit | None:
+    """A limit from the control API: ``[count, seconds]``, ``"count/seconds"`` or null."""
+    if value is None:
+        return None
+    parts: Any = value.partition("/")[::2] if isinstance(value, str) else value
+    try:
+        count, seconds = int(parts[0]), float(parts[1] or 1)
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise ControlError(400, f"{what}: use [count, seconds], 'count/seconds' or null") from None
+    if count < 1 or seconds <= 0:
+        raise ControlError(400, f"{what} needs count >= 1 and seconds > 0")
+    return Limit(count, seconds)
+
+
+# --------------------------------------------------------------------------- webhook pushes
+
+
+@dataclass
+class WebhookPush:
+    """Where the sandbox delivers updates while a webhook is set (its stand-in for DNS)."""
+
+    deliver_to: str
+    retry_seconds: float = 0.5
+    timeout: float = 30.0
+    delivered: int = 0
+    failed: int = 0
+    attempts: list[JSONDict] | None = None
+
+    def view(self, pending: int, in_flight: int) -> JSONDict:
+        return {
+            "deliver_to": self.deliver_to,
+            "retry_seconds": self.retry_seconds,
+            "delivered": self.delivered,
+            "failed_attempts": self.failed,
+            "pending": pending,
+            "in_flight": in_flight,
+            "attempts": list(self.attempts or [])[-200:],
+        }
+
+
 # --------------------------------------------------------------------------- server
 
 Handler = Callable[[Params], Awaitable[Any]]
@@ -578,11 +713,17 @@ class TelegramSandbox:
         privacy_mode: bool = False,
         callback_answer_timeout: float = 15.0,
         clock: Callable[[], float] = time.time,
+        rate_limits: RateLimits | None = None,
+        monotonic: Callable[[], float] | None = None,
     ):
         """``privacy_mode``: in groups the bot then only receives commands, replies to its
         own messages and mentions, like a real bot with privacy mode on.
         ``callback_answer_timeout``: seconds (by ``clock``) after which answerCallbackQuery
-        fails with "query is too old" (Telegram does not document the exact limit)."""
+        fails with "query is too old" (Telegram does not document the exact limit).
+        ``rate_limits``: enforce these limits from the start (also settable by the control
+        API); without, the sandbox accepts any rate.
+        ``monotonic``: the clock of fault windows and rate limits (default: the event
+        loop's), so a test can move the sandbox's time instead of waiting for it."""
         bot_id, sep, secret = token.partition(":")
         if not (bot_id.isdigit() and sep and secret):
             raise ValueError("token must look like '<digits>:<secret>'")
@@ -601,6 +742,12 @@ class TelegramSandbox:
         self._runner: web.AppRunner | None = None
         self._root_url: str | None = None
         self._methods: dict[str, tuple[str, Handler]] = {}
+        self._rates: _RateKeeper | None = _RateKeeper(rate_limits) if rate_limits else None
+        self._monotonic = monotonic or (lambda: asyncio.get_running_loop().time())
+        self._push: WebhookPush | None = None
+        self._push_task: asyncio.Task[None] | None = None
+        self._pushing: set[int] = set()
+        self._push_retry_at: dict[int, float] = {}
         for name, handler in self._bot_api_methods().items():
             self._methods[name.lower()] = (name, handler)
 
@@ -629,6 +776,7 @@ class TelegramSandbox:
         self._closing = True
         self._notify()
         self._release_stalls()
+        await self._stop_push()
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
@@ -697,6 +845,12 @@ class TelegramSandbox:
             ("POST", "/_sandbox/faults", c(self._c_add_fault)),
             ("GET", "/_sandbox/faults", c(self._c_faults)),
             ("DELETE", "/_sandbox/faults", c(self._c_clear_faults)),
+            ("POST", "/_sandbox/limits", c(self._c_set_limits)),
+            ("GET", "/_sandbox/limits", c(self._c_limits)),
+            ("DELETE", "/_sandbox/limits", c(self._c_clear_limits)),
+            ("POST", "/_sandbox/webhook", c(self._c_set_push)),
+            ("GET", "/_sandbox/webhook", c(self._c_push)),
+            ("DELETE", "/_sandbox/webhook", c(self._c_clear_push)),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -746,7 +900,7 @@ class TelegramSandbox:
                 raise ApiError(401, "Unauthorized")
             if found is None:
                 raise ApiError(404, "Not Found")
-            fault = await self._before_call(found[0])
+            fault = await self._before_call(found[0], params)
             if fault is not None:
                 raise fault
             result = await found[1](params)
@@ -758,13 +912,38 @@ class TelegramSandbox:
         call.duration = loop.time() - started
         return self._json({"ok": True, "result": result})
 
-    async def _before_call(self, method: str) -> ApiError | None:
-        """The single gate every Bot API call passes (fault injection; later rate limits).
+    async def _before_call(self, method: str, params: Params | None = None) -> ApiError | None:
+        """The single gate every Bot API call passes: fault injection, then rate limits.
 
         Returns the error to answer instead of running the method, or None to go on;
         a stall fault delays the call and then lets it run, as a slow network does.
         """
-        now = asyncio.get_running_loop().time()
+        fault = await self._fault(method)
+        if fault is not None:
+            return fault
+        return self._rate_limit(method, params)
+
+    def _rate_limit(self, method: str, params: Params | None) -> ApiError | None:
+        """429 with retry_after (whole seconds, at least 1) past an enforced limit."""
+        rates = self._rates
+        if rates is None or params is None or method.lower() not in RATE_LIMITED_METHODS:
+            return None
+        raw = params.raw("chat_id")
+        chat_key = str(raw)
+        is_group = False
+        with contextlib.suppress(TypeError, ValueError):
+            chat = self.world.chats.get(int(raw))
+            is_group = chat is not None and chat.is_group
+        wait = rates.check(chat_key, is_group, self._monotonic())
+        if wait <= 0:
+            return None
+        retry_after = max(1, math.ceil(wait))
+        return ApiError(
+            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+        )
+
+    async def _fault(self, method: str) -> ApiError | None:
+        now = self._monotonic()
         self.world.faults = [f for f in self.world.faults if not f.exhausted(now)]
         for fault in self.world.faults:
             if not fault.applies(method, now):
@@ -1768,7 +1947,7 @@ class TelegramSandbox:
         methods = body.get("methods")
         if methods is not None and not isinstance(methods, list):
             raise ControlError(400, "methods must be a list of Bot API method names")
-        now = asyncio.get_running_loop().time()
+        now = self._monotonic()
         fault = Fault(
             kind=kind,
             remaining=count,
@@ -1781,13 +1960,155 @@ class TelegramSandbox:
         return self._json(fault.view(now))
 
     async def _c_faults(self, request: web.Request) -> web.Response:
-        now = asyncio.get_running_loop().time()
+        now = self._monotonic()
         return self._json([f.view(now) for f in self.world.faults if not f.exhausted(now)])
 
     async def _c_clear_faults(self, request: web.Request) -> web.Response:
         self.world.faults.clear()
         self._release_stalls()
         return self._json({"ok": True})
+
+    # ------------------------------------------------------------------ rate limits
+    def _limits_view(self) -> JSONDict:
+        rates = self._rates
+        if rates is None:
+            return {"enforced": False, "rejected": 0}
+        return {"enforced": True, "rejected": rates.rejected, **rates.limits.view()}
+
+    async def _c_set_limits(self, request: web.Request) -> web.Response:
+        """Enforce limits; a key left out keeps Telegram's value, null turns it off."""
+        body = await self._body(request) if request.body_exists else {}
+        default = RateLimits()
+
+        def pick(name: str, fallback: Limit | None) -> Limit | None:
+            return _limit(body[name], name) if name in body else fallback
+
+        limits = RateLimits(
+            per_chat=pick("per_chat", default.per_chat),
+            per_group=pick("per_group", default.per_group),
+            overall=pick("global", default.overall),
+        )
+        self._rates = _RateKeeper(limits)
+        return self._json(self._limits_view())
+
+    async def _c_limits(self, request: web.Request) -> web.Response:
+        return self._json(self._limits_view())
+
+    async def _c_clear_limits(self, request: web.Request) -> web.Response:
+        self._rates = None
+        return self._json({"ok": True})
+
+    # ------------------------------------------------------------------ webhook pushes
+    async def _c_set_push(self, request: web.Request) -> web.Response:
+        """Deliver updates to ``deliver_to`` while a webhook is set, as Telegram would
+        deliver them to the webhook's URL: POST, secret header, retried until a 2xx."""
+        body = await self._body(request)
+        target = body.get("deliver_to")
+        if not isinstance(target, str) or urlsplit(target).scheme not in ("http", "https"):
+            raise ControlError(400, "deliver_to must be an http(s) URL")
+        try:
+            retry = float(body.get("retry_seconds", 0.5))
+            timeout = float(body.get("timeout", 30.0))
+        except (TypeError, ValueError):
+            raise ControlError(400, "retry_seconds and timeout must be numbers") from None
+        await self._stop_push()
+        self._push = WebhookPush(target, max(0.0, retry), max(0.1, timeout), attempts=[])
+        self._push_task = asyncio.create_task(self._push_updates(self._push))
+        return self._json(self._push_view())
+
+    async def _c_push(self, request: web.Request) -> web.Response:
+        return self._json(self._push_view())
+
+    async def _c_clear_push(self, request: web.Request) -> web.Response:
+        await self._stop_push()
+        return self._json({"ok": True})
+
+    def _push_view(self) -> JSONDict:
+        push = self._push
+        view: JSONDict = {"url": self.world.webhook.url}
+        if push is not None:
+            view.update(push.view(len(self.world.updates), len(self._pushing)))
+        return view
+
+    async def _stop_push(self) -> None:
+        task, self._push_task = self._push_task, None
+        self._push = None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._pushing.clear()
+        self._push_retry_at.clear()
+
+    async def _push_updates(self, push: WebhookPush) -> None:
+        """Keep up to the webhook's max_connections deliveries going; an update leaves the
+        queue only when answered with a 2xx, like Telegram's."""
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        async with aiohttp.ClientSession() as session:
+            try:
+                while not self._closing:
+                    signal = self._signal
+                    now = loop.time()
+                    wake = 1.0
+                    if self.world.webhook.url:
+                        room = self.world.webhook.max_connections - len(self._pushing)
+                        for update in list(self.world.updates):
+                            if room <= 0:
+                                break
+                            if update.update_id in self._pushing:
+                                continue
+                            retry_at = self._push_retry_at.get(update.update_id, 0.0)
+                            if retry_at > now:
+                                wake = min(wake, retry_at - now)
+                                continue
+                            self._pushing.add(update.update_id)
+                            room -= 1
+                            task = asyncio.create_task(self._push_one(session, push, update))
+                            tasks.add(task)
+                            task.add_done_callback(tasks.discard)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(signal.wait(), timeout=wake)
+            finally:
+                for task in tasks:
+                    task.cancel()
+
+    async def _push_one(self, session: Any, push: WebhookPush, update: Any) -> None:
+        import aiohttp
+
+        headers = {}
+        if self.world.webhook.secret_token:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.world.webhook.secret_token
+        status: int | None = None
+        error: str | None = None
+        try:
+            async with session.post(
+                push.deliver_to,
+                json=update.to_api(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=push.timeout),
+            ) as resp:
+                status = resp.status
+                await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = type(exc).__name__
+        finally:
+            self._pushing.discard(update.update_id)
+        ok = status is not None and 200 <= status < 300
+        if push.attempts is not None:
+            push.attempts.append({"update_id": update.update_id, "status": status, "error": error})
+        if ok:
+            push.delivered += 1
+            self._push_retry_at.pop(update.update_id, None)
+            self.world.updates = [u for u in self.world.updates if u.update_id != update.update_id]
+        else:
+            push.failed += 1
+            self._push_retry_at[update.update_id] = (
+                asyncio.get_running_loop().time() + push.retry_seconds
+            )
+        self._notify()
 
 
 def _valid_button_url(url: Any) -> bool:

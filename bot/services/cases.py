@@ -6,12 +6,13 @@ and publish events; the unit of work turns events into outbox rows at commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.domain import errors
 from bot.domain.clock import Clock
 from bot.domain.events import CaseAssigned, CaseClaimed, CaseMoved, CaseReceived, CaseReleased
+from bot.domain.evidence import NewEvidence, PhotoRequired, has_photo
 from bot.domain.model import (
     STEP_OF_ACTION,
     Action,
@@ -119,19 +120,27 @@ class CaseService:
     # ------------------------------------------------------------------ steps
     async def report_step(self, cmd: c.ReportStep, uow: UnitOfWork) -> Case:
         """survey, inspect, resolve, agree and close share one path."""
-        return await self._move(cmd, uow, cmd.action, cmd.note, None)
+        return await self._move(cmd, uow, cmd.action, cmd.note, None, cmd.evidence)
 
     async def estimate(self, cmd: c.RecordEstimate, uow: UnitOfWork) -> Case:
         def apply(case: Case) -> None:
             case.estimate = Estimate(cmd.customer_cost, cmd.utility_cost)
 
-        return await self._move(cmd, uow, Action.ESTIMATE, cmd.note, apply)
+        return await self._move(cmd, uow, Action.ESTIMATE, cmd.note, apply, cmd.evidence)
 
     async def install(self, cmd: c.RecordInstall, uow: UnitOfWork) -> Case:
         def apply(case: Case) -> None:
             case.meter = Meter(cmd.meter_serial, cmd.reading)
 
-        return await self._move(cmd, uow, Action.INSTALL, cmd.note, apply)
+        return await self._move(
+            cmd,
+            uow,
+            Action.INSTALL,
+            cmd.note,
+            apply,
+            cmd.evidence,
+            need_photo=self.policy.install_requires_photo,
+        )
 
     async def _move(
         self,
@@ -140,12 +149,22 @@ class CaseService:
         action: Action,
         note: str | None,
         apply: Callable[[Case], None] | None,
+        evidence: Sequence[NewEvidence] = (),
+        *,
+        need_photo: bool = False,
     ) -> Case:
+        """One step; its evidence (photos, location) is stored in the same transaction."""
         now = self.clock.now()
         async with uow:
             case = await self._load(uow, cmd.ref)
             await self._authorize(uow, cmd.actor, action, case)
             case.advance(self.policy.workflow, STEP_OF_ACTION[action])
+            assert case.id is not None
+            photo_missing = need_photo and not has_photo(list(evidence))
+            if photo_missing and not await uow.evidence.has_photo(case.id):
+                raise PhotoRequired(case.ref)
+            for item in evidence:
+                await uow.evidence.add(case.id, item, cmd.actor.uid, now, cmd.source)
             if apply is not None:
                 apply(case)
             case.last_progress_at = now

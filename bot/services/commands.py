@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.events import Origin
+from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Area, CaseKind, Customer, Purpose, Source
 from bot.domain.people import Actor
 
@@ -46,6 +47,7 @@ class ReportStep(CaseCommand):
 
     action: Action
     note: str | None = None
+    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class RecordEstimate(CaseCommand):
     customer_cost: int
     utility_cost: int
     note: str | None = None
+    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class RecordInstall(CaseCommand):
     meter_serial: str
     reading: str | None = None
     note: str | None = None
+    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)

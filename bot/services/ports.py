@@ -6,11 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from bot.domain.events import Event
 from bot.domain.model import Case, CaseStatus, HistoryEntry
 from bot.domain.people import ChatBinding, Identity, Member, Team
+
+if TYPE_CHECKING:
+    from bot.services.evidence import EvidenceRepository
+    from bot.services.forms import FormRepository
+    from bot.services.invites import InviteRepository
 
 
 class ConcurrentUpdate(Exception):
@@ -96,6 +101,12 @@ class UnitOfWork(Protocol):
     def members(self) -> MemberRepository: ...
     @property
     def outbox(self) -> Outbox: ...
+    @property
+    def evidence(self) -> EvidenceRepository: ...
+    @property
+    def forms(self) -> FormRepository: ...
+    @property
+    def invites(self) -> InviteRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -1,11 +1,17 @@
-"""A whole running system: the real bot against the sandbox, over HTTP, on SQLite and PostgreSQL."""
+"""A whole running system: the real bot against the sandbox, over HTTP, on SQLite and PostgreSQL.
+
+`system` is the Telegram-only stage the older tests use.  `stage` runs the same team on
+Telegram or on Zalo (a parameter), and `mixed` one team with a group on each; both are played
+through channel-neutral phones (`bot.sandbox.phones`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import functools
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +23,10 @@ from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser
+from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
+from bot.sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
 from bot.sandbox.telegram import TelegramSandbox
+from bot.sandbox.zalo import ZaloSandbox
 from tests.conftest import make_settings
 
 TOKEN = "777000:e2e-sandbox-token-0123456789"
@@ -169,3 +177,200 @@ async def system(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncI
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(task, 15)
                 await container.close()
+
+
+# --------------------------------------------------------------------------- any channel
+
+ZALO_TOKEN = "2705550001:e2e-zalo-sandbox-token"
+ZALO_BOT = "Bot Điều Phối"
+ZGROUP = "5a1f0c3e9d7b2a4c6e80"
+CHANNELS = ("telegram", "zalo")
+
+#: key: (name, role, team, Telegram id, Telegram username, Zalo id)
+CAST: dict[str, tuple[str, Role, str | None, int, str, str]] = {
+    "lead": ("Lan", Role.LEAD, "PL", 3001, "lan_pl", "0a1b2c3d4e5f60003001"),
+    "minh": ("Minh", Role.WORKER, "PL", 3002, "minh_pl", "0a1b2c3d4e5f60003002"),
+    "hung": ("Hùng", Role.WORKER, "PL", 3003, "hung_pl", "0a1b2c3d4e5f60003003"),
+    "clerk": ("Thu", Role.CLERK, None, 3004, "thu_desk", "0a1b2c3d4e5f60003004"),
+}
+
+
+@dataclass
+class Stage:
+    """The running system and its people, each on the channel the test put them on."""
+
+    container: Container
+    api: str
+    http: aiohttp.ClientSession
+    phones: dict[str, Phone]
+    groups: dict[str, str]  # channel -> the team's group chat there
+    people: dict[str, Person] = field(default_factory=dict)
+    zalo: ZaloSandboxClient | None = None
+
+    @property
+    def lead(self) -> Person:
+        return self.people["lead"]
+
+    @property
+    def minh(self) -> Person:
+        return self.people["minh"]
+
+    @property
+    def hung(self) -> Person:
+        return self.people["hung"]
+
+    @property
+    def clerk(self) -> Person:
+        return self.people["clerk"]
+
+    def phone(self, who: Person) -> Phone:
+        return self.phones[who.channel]
+
+    def group(self, who: Person) -> str:
+        return self.groups[who.channel]
+
+    async def say(self, who: Person, text: str, chat: str | None = None) -> Seen:
+        """A person types in their team's group (or `chat`); returns the bot's answer."""
+        return await say(self.phone(who), who, chat or self.group(who), text)
+
+    async def card(self, channel: str, ref: str, contains: str | None = None) -> Seen:
+        """The case as the team's group on `channel` shows it now."""
+        return await self.phones[channel].card(self.groups[channel], ref, contains=contains)
+
+    async def intake(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        async with self.http.post(
+            f"{self.api}/api/v1/cases", json=body, headers={"Authorization": f"Bearer {INTAKE}"}
+        ) as resp:
+            return resp.status, await resp.json()
+
+    async def case(self, ref: str) -> dict[str, Any]:
+        async with self.http.get(
+            f"{self.api}/api/v1/cases/{ref}", headers={"Authorization": f"Bearer {INTAKE}"}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            data: dict[str, Any] = await resp.json()
+            return data
+
+    async def settled(self) -> None:
+        await drained(self.container)
+
+
+async def drained(container: Container) -> None:
+    """The outbox is empty: every message the bot meant to send was sent."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while await container.store.pending_count():
+        assert loop.time() < deadline, "outbox did not drain"
+        await asyncio.sleep(0.02)
+
+
+async def started(container: Container, task: asyncio.Task[None]) -> None:
+    """The HTTP server listens and every channel runs (the server comes up first)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while container.http_port is None or not all(
+        getattr(channel, "running", True) for channel in container.channels.values()
+    ):
+        assert loop.time() < deadline and not task.done(), "the system did not start"
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def running_stage(
+    database_url: str,
+    tmp_path: Path,
+    clock: FixedClock,
+    where: Mapping[str, str],
+    admins: str = "telegram:9001",
+) -> AsyncIterator[Stage]:
+    """Team PL with a group on every channel someone in `where` (person -> channel) uses."""
+    channels = sorted(set(where.values()))
+    async with contextlib.AsyncExitStack() as stack:
+        extra: dict[str, object] = {}
+        telegram: SandboxClient | None = None
+        zalo: ZaloSandboxClient | None = None
+        if "telegram" in channels:
+            tg_server = await stack.enter_async_context(TelegramSandbox(token=TOKEN))
+            telegram = await stack.enter_async_context(SandboxClient(tg_server.root_url))
+            extra.update(telegram_bot_token=TOKEN, telegram_api_url=tg_server.root_url)
+        if "zalo" in channels:
+            z_server = await stack.enter_async_context(
+                ZaloSandbox(token=ZALO_TOKEN, bot_display_name=ZALO_BOT)
+            )
+            zalo = await stack.enter_async_context(ZaloSandboxClient(z_server.root_url))
+            extra.update(zalo_bot_token=ZALO_TOKEN, zalo_api_url=z_server.root_url)
+        settings = make_settings(database_url, tmp_path, http_port=0, admin_ids=admins, **extra)
+        container = await bootstrap(settings, clock=clock)
+        stack.push_async_callback(container.close)
+        people: dict[str, Person] = {}
+        idents: dict[str, Identity] = {}
+        for key, channel in where.items():
+            name, _, _, tg_id, username, zalo_id = CAST[key]
+            if channel == "telegram":
+                assert telegram is not None
+                await telegram.add_user(tg_id, name, username=username, language_code="vi")
+                people[key] = Person(key, name, channel, str(tg_id))
+                idents[key] = Identity(channel, str(tg_id), username)
+            else:
+                assert zalo is not None
+                await zalo.add_user(zalo_id, name)
+                people[key] = Person(key, name, channel, zalo_id)
+                idents[key] = Identity(channel, zalo_id, None)
+        groups: dict[str, str] = {}
+        phones: dict[str, Phone] = {}
+        members = {c: [p.user_id for p in people.values() if p.channel == c] for c in channels}
+        if telegram is not None:
+            await telegram.add_chat(
+                GROUP, title="Đội PL", members=[int(m) for m in members["telegram"]]
+            )
+            groups["telegram"], phones["telegram"] = str(GROUP), TelegramPhone(telegram)
+        if zalo is not None:
+            await zalo.add_chat(ZGROUP, title="Đội PL (Zalo)", members=members["zalo"])
+            groups["zalo"] = ZGROUP
+            phones["zalo"] = ZaloPhone(zalo, functools.partial(drained, container))
+        async with container.uow() as uow:
+            bindings = tuple(ChatBinding(c, groups[c]) for c in channels)
+            await uow.teams.add(Team("PL", "Phủ Lý", bindings))
+            await uow.teams.add(Team("DL", "Duy Tiên", (ChatBinding("telegram", "-100777"),)))
+            for key, person in people.items():
+                _, role, team, _, _, _ = CAST[key]
+                await uow.members.add(
+                    Member(person.uid, person.name, role, team, None, (idents[key],))
+                )
+            await uow.commit()
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(container, stop))
+        await started(container, task)
+        try:
+            async with aiohttp.ClientSession() as http:
+                yield Stage(
+                    container,
+                    f"http://127.0.0.1:{container.http_port}",
+                    http,
+                    phones,
+                    groups,
+                    people,
+                    zalo,
+                )
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture(params=CHANNELS)
+async def stage(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, clock: FixedClock
+) -> AsyncIterator[Stage]:
+    """The whole team on one channel, Telegram or Zalo: the same tests run on both."""
+    where = dict.fromkeys(CAST, str(request.param))
+    async with running_stage(database_url, tmp_path, clock, where) as running:
+        yield running
+
+
+@pytest.fixture
+async def mixed(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Stage]:
+    """One team, a group on each channel: Lan and Minh on Telegram, Hùng and Thu on Zalo."""
+    where = {"lead": "telegram", "minh": "telegram", "hung": "zalo", "clerk": "zalo"}
+    async with running_stage(database_url, tmp_path, clock, where) as running:
+        yield running

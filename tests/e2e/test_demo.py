@@ -18,3 +18,36 @@ async def test_demo_plays_the_morning_and_exits_zero() -> None:
     assert "0912***678" in group and "0912345678" not in group
     assert "Điện thoại: 0912345678" in out  # only in the claimer's private chat
     assert "received: 3" in out and "closed:   2" in out
+    # The guided flow (issue 5): PL-3 surveyed from the phone with buttons, two photos, a place.
+    assert "taps «📝 Khảo sát»" in out and "📷 Đã nhận 2 ảnh." in out
+    assert "📍 Vị trí: 20.54123, 105.91234" in out and "✅ PL-3: Đã khảo sát." in out
+
+
+async def test_the_same_morning_plays_on_zalo_and_exits_zero() -> None:
+    lines: list[str] = []
+    assert await run_demo("zalo", echo=lines.append) == 0
+    out = "\n".join(lines)
+    assert "filed PL-1, PL-2, PL-3; a retried call returned PL-1 again" in out
+    group = out.split("=== Đội Phủ Lý (Zalo group")[1].split("\n=== ")[0]
+    # no buttons on Zalo: the card says what to type, and both claimants typed it
+    assert "👉 Trả lời /claim PL-1 để nhận việc" in group
+    assert group.count(": @Bot Điện lực Phủ Lý /claim PL-1") == 2
+    # exactly one of them got the case; the other was told who has it
+    assert (
+        out.count("✅ PL-1: Đỗ Minh đã nhận việc.") + out.count("✅ PL-1: Vũ Hùng đã nhận việc.")
+        == 2
+    )
+    assert group.count("PL-1 đã có người nhận") == 1
+    # a card edit is a short status message on Zalo
+    assert "Trạng thái: Đã đóng hồ sơ\n    👷 Người làm:" in group
+    assert "✅ PL-1: Đã đóng hồ sơ." in out and "✅ PL-2: Đã đóng hồ sơ." in out
+    assert "0912***678" in group and "0912345678" not in group
+    assert "Điện thoại: 0912345678" in out  # only in the claimer's private chat
+    assert "(Zalo private " in out
+    assert "received: 3" in out and "closed:   2" in out
+
+
+async def test_an_unknown_channel_is_refused() -> None:
+    lines: list[str] = []
+    assert await run_demo("viber", echo=lines.append) == 2
+    assert "--channel zalo" in lines[0]

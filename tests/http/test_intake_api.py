@@ -140,7 +140,7 @@ async def test_get_shows_the_contract_shape(client: Client) -> None:
     assert got.status == 200
     assert got.content_type == "application/json"
     case = await got.json()
-    assert set(case) == CASE_KEYS | {"history"}
+    assert set(case) == CASE_KEYS | {"history", "evidence"}  # evidence: issue 5
     assert case == {
         "ref": "PL-1",
         "external_ref": "TTHCC-PL-2026-00123",
@@ -168,6 +168,7 @@ async def test_get_shows_the_contract_shape(client: Client) -> None:
                 "note": None,
             }
         ],
+        "evidence": [],
     }
 
 

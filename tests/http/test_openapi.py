@@ -125,6 +125,7 @@ OPERATIONS = [
     ("POST", "/api/v1/cases"),
     ("GET", "/api/v1/cases"),
     ("GET", "/api/v1/cases/{ref}"),
+    ("GET", "/api/v1/cases/{ref}/evidence/{evidence_id}"),
     ("GET", "/healthz"),
 ]
 
@@ -151,7 +152,7 @@ def test_the_api_keeps_to_its_document(
     calls()
 
 
-@pytest.mark.parametrize(("method", "path"), OPERATIONS[:3])
+@pytest.mark.parametrize(("method", "path"), OPERATIONS[:4])
 def test_without_a_token_every_call_is_refused_as_documented(
     api_schema: Any, server: ServerThread, method: str, path: str
 ) -> None:
@@ -206,5 +207,5 @@ def test_the_document_names_every_route_of_the_api(server: ServerThread) -> None
 
     with urllib.request.urlopen(f"{server.base_url}/api/v1/openapi.json") as resp:
         doc = resp.read().decode()
-    for path in ('"/api/v1/cases"', '"/api/v1/cases/{ref}"', '"/healthz"'):
+    for path in ('"/api/v1/cases"', '"/api/v1/cases/{ref}"', '"/healthz"', "/evidence/"):
         assert path in doc

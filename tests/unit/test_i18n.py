@@ -32,8 +32,14 @@ PREFIXES = [
     "overdue",
     "escalate",
     "digest",
+    "form",
+    "evidence",
+    "invite",
+    "member",
+    "members",
+    "menu",
 ]
-KEY_USE = re.compile(r"""["']((?:{})\.[a-z_]+)["']""".format("|".join(PREFIXES)))
+KEY_USE = re.compile(r"""["']((?:{})\.[a-z_]+(?:\.[a-z_]+)*)["']""".format("|".join(PREFIXES)))
 
 
 def placeholders(text: str) -> set[str]:

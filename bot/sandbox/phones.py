@@ -1,0 +1,267 @@
+"""People's phones, the same on every channel: what the demo and the end-to-end tests hold.
+
+A `Phone` hides how a platform is used (press a button or type `/claim`; find the answer by
+its reply link or by its place in the chat) so that one script plays the same day on
+Telegram and on Zalo.  Each phone talks to its sandbox through the control API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.sandbox.client import (
+    ChatMessage,
+    SandboxClient,
+    ZaloChatMessage,
+    ZaloSandboxClient,
+)
+
+Settle = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in the demo or a test, on one channel."""
+
+    key: str
+    name: str
+    channel: str
+    user_id: str
+
+    @property
+    def uid(self) -> str:
+        return f"{self.channel}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A message as people see it, on any channel."""
+
+    chat: str
+    id: str
+    index: int  # its place in the chat, for "after this one"
+    sender: str
+    from_bot: bool
+    body: str
+    #: How this message offers a claim: the buttons under it (Telegram) or the
+    #: instruction lines in it (Zalo).
+    offers: tuple[str, ...] = ()
+    edited: bool = False
+    reply_to: str | None = None
+
+
+def card_prefix(ref: str) -> str:
+    return f"📋 {ref} "
+
+
+class Phone(Protocol):
+    channel: str
+    #: Telegram edits the case's card in place; Zalo posts a short status message instead.
+    edits_in_place: bool
+
+    async def messages(self, chat: str) -> list[Seen]: ...
+    async def send(self, who: Person, chat: str, text: str) -> Seen: ...
+    async def answer(self, sent: Seen, *, timeout: float = 5.0) -> Seen: ...  # noqa: ASYNC109
+    async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str: ...
+    async def card(
+        self,
+        chat: str,
+        ref: str,
+        *,
+        contains: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Seen: ...
+    async def wait_for(
+        self,
+        chat: str,
+        contains: str,
+        *,
+        after: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Seen: ...
+    async def transcript(self, chat: str) -> str: ...
+
+
+async def say(phone: Phone, who: Person, chat: str, text: str) -> Seen:
+    """A person types; returns the bot's answer to it."""
+    return await phone.answer(await phone.send(who, chat, text))
+
+
+class TelegramPhone:
+    """Telegram: the claim is a button press; the bot's answer replies to the message."""
+
+    channel = "telegram"
+    edits_in_place = True
+
+    def __init__(self, client: SandboxClient) -> None:
+        self.client = client
+
+    @staticmethod
+    def _seen(m: ChatMessage) -> Seen:
+        return Seen(
+            chat=str(m.chat_id),
+            id=str(m.message_id),
+            index=m.message_id,
+            sender=m.sender_name,
+            from_bot=m.from_bot,
+            body=m.body,
+            offers=tuple(b.text for b in m.buttons),
+            edited=m.edited,
+            reply_to=None if m.reply_to is None else str(m.reply_to),
+        )
+
+    async def messages(self, chat: str) -> list[Seen]:
+        return [self._seen(m) for m in await self.client.messages(int(chat))]
+
+    async def send(self, who: Person, chat: str, text: str) -> Seen:
+        return self._seen(await self.client.send_text(int(who.user_id), int(chat), text))
+
+    async def answer(self, sent: Seen, *, timeout: float = 5.0) -> Seen:  # noqa: ASYNC109
+        found = await self.client.wait_for_message(
+            int(sent.chat), where=lambda m: m.reply_to == int(sent.id), timeout=timeout
+        )
+        return self._seen(found)
+
+    async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str:
+        """Press the card's claim button; returns the toast the person sees."""
+        if not card.offers:
+            raise LookupError(f"the card of {ref} has no button")
+        press = await self.client.press_button(
+            int(who.user_id), int(chat), int(card.id), card.offers[0]
+        )
+        return (await self.client.wait_for_answer(press)).text or ""
+
+    async def card(
+        self,
+        chat: str,
+        ref: str,
+        *,
+        contains: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Seen:
+        """The case's card (one message, edited in place), once it shows `contains`."""
+
+        def current(messages: list[ChatMessage]) -> ChatMessage | None:
+            card = next((m for m in messages if m.body.startswith(card_prefix(ref))), None)
+            if card is None or (contains is not None and contains not in card.body):
+                return None
+            return card
+
+        found = await self.client.wait_for(
+            int(chat), current, timeout=timeout, what=f"the card of {ref} showing {contains!r}"
+        )
+        assert found is not None  # wait_for returns only what the predicate found
+        return self._seen(found)
+
+    async def wait_for(
+        self,
+        chat: str,
+        contains: str,
+        *,
+        after: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Seen:
+        found = await self.client.wait_for_message(
+            int(chat), contains=contains, after=after, timeout=timeout
+        )
+        return self._seen(found)
+
+    async def transcript(self, chat: str) -> str:
+        return await self.client.transcript(int(chat))
+
+
+class ZaloPhone:
+    """Zalo: no buttons, no reply links, and groups hear the bot only when it is mentioned.
+
+    So a person types `/claim REF`, a group message starts with the bot's mention, and the
+    bot's answer is the last thing it says after the message once its outbox is empty.
+    """
+
+    channel = "zalo"
+    edits_in_place = False
+
+    def __init__(self, client: ZaloSandboxClient, settle: Settle | None = None) -> None:
+        self.client = client
+        self.settle = settle
+
+    @staticmethod
+    def _seen(m: ZaloChatMessage) -> Seen:
+        hints = tuple(line for line in m.body.split("\n") if "/claim " in line)
+        return Seen(
+            chat=m.chat_id,
+            id=m.message_id,
+            index=m.index,
+            sender=m.sender_name,
+            from_bot=m.from_bot,
+            body=m.body,
+            offers=hints if m.from_bot else (),
+            reply_to=m.reply_to,
+        )
+
+    async def messages(self, chat: str) -> list[Seen]:
+        return [self._seen(m) for m in await self.client.messages(chat)]
+
+    async def send(self, who: Person, chat: str, text: str) -> Seen:
+        if chat != who.user_id:  # a group: mention the bot, or it never hears
+            text = f"{await self.client.bot_mention()} {text}"
+        return self._seen(await self.client.send_text(who.user_id, chat, text))
+
+    async def answer(self, sent: Seen, *, timeout: float = 5.0) -> Seen:  # noqa: ASYNC109
+        """The bot's last word after `sent`, once it has handled `sent` and sent everything
+        that caused (card updates come before the answer, so the answer is last)."""
+        await self.client.wait_for(
+            sent.chat,
+            lambda ms: any(m.message_id == sent.id and m.handled for m in ms),
+            timeout=timeout,
+            what=f"the bot to handle message #{sent.index}",
+        )
+        if self.settle is not None:
+            await self.settle()
+        await self.client.wait_for_message(sent.chat, after=sent.index, timeout=timeout)
+        said = [m for m in await self.client.messages(sent.chat) if m.index > sent.index]
+        last = [m for m in said if m.from_bot][-1]
+        return self._seen(last)
+
+    async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str:
+        """Type `/claim REF` as the card says; returns the bot's answer."""
+        return (await say(self, who, chat, f"/claim {ref}")).body
+
+    async def card(
+        self,
+        chat: str,
+        ref: str,
+        *,
+        contains: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Seen:
+        """The latest word on the case in the chat: its card or the last status message."""
+
+        def current(messages: list[ZaloChatMessage]) -> ZaloChatMessage | None:
+            views = [m for m in messages if m.from_bot and m.body.startswith(card_prefix(ref))]
+            if not views or (contains is not None and contains not in views[-1].body):
+                return None
+            return views[-1]
+
+        found = await self.client.wait_for(
+            chat, current, timeout=timeout, what=f"the card of {ref} showing {contains!r}"
+        )
+        assert found is not None  # wait_for returns only what the predicate found
+        return self._seen(found)
+
+    async def wait_for(
+        self,
+        chat: str,
+        contains: str,
+        *,
+        after: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> Seen:
+        found = await self.client.wait_for_message(
+            chat, contains=contains, after=after, timeout=timeout
+        )
+        return self._seen(found)
+
+    async def transcript(self, chat: str) -> str:
+        return await self.client.transcript(chat)

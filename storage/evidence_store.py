@@ -1,0 +1,200 @@
+"""Evidence rows, and the photo files under MEDIA_DIR they point at.
+
+Files are named by the server (never by the sender), checked by their first bytes
+(a file called `.jpg` may be anything), and kept only inside MEDIA_DIR. A photo
+sent during a form waits under `pending/<form>/` until the form is confirmed, so
+an abandoned form leaves nothing attached to a case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.evidence import Evidence, EvidenceKind, NewEvidence
+from bot.domain.model import Source
+from bot.services.evidence import MediaError, NotAnImage, TooBig
+from storage import tables as t
+
+#: A phone photo is a few MB at most; a 10 MB "photo" is a mistake or an attack.
+MAX_PHOTO_BYTES: Final = 10 * 1024 * 1024
+PENDING: Final = "pending"
+EVIDENCE: Final = "evidence"
+
+
+def sniff_image(data: bytes) -> tuple[str, str] | None:
+    """(extension, content type) of a JPEG, PNG, WebP or HEIC image by its magic bytes."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg", "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png", "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp", "image/webp"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1"):
+        return "heic", "image/heic"
+    return None
+
+
+class MediaFiles:
+    """Photo files under one root; every path handed out is relative to it."""
+
+    def __init__(self, root: Path, max_bytes: int = MAX_PHOTO_BYTES) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+
+    def check(self, data: bytes) -> tuple[str, str]:
+        if len(data) > self.max_bytes:
+            raise TooBig(f"{len(data)} bytes")
+        kind = sniff_image(data)
+        if kind is None:
+            raise NotAnImage()
+        return kind
+
+    def resolve(self, relative: str) -> Path:
+        """The absolute path of a stored file, refusing anything outside the root."""
+        root = self.root.resolve()
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root):
+            raise MediaError("outside MEDIA_DIR")
+        return path
+
+    async def save(self, data: bytes, folder: str) -> tuple[str, str]:
+        """Check and store `data` under `folder`; returns (relative path, content type)."""
+        ext, mime = self.check(data)
+        relative = f"{folder}/{secrets.token_hex(12)}.{ext}"
+        path = self.resolve(relative)
+        await asyncio.to_thread(_write, path, data)
+        return relative, mime
+
+    async def save_pending(self, form_id: str, data: bytes) -> tuple[str, str]:
+        return await self.save(data, f"{PENDING}/{_safe(form_id)}")
+
+    async def save_final(self, data: bytes, at: datetime) -> tuple[str, str]:
+        return await self.save(data, f"{EVIDENCE}/{at:%Y/%m}")
+
+    async def promote(self, relative: str, at: datetime) -> str:
+        """Move a pending file to its final place; returns the new relative path."""
+        source = self.resolve(relative)
+        target_rel = f"{EVIDENCE}/{at:%Y/%m}/{source.name}"
+        target = self.resolve(target_rel)
+        await asyncio.to_thread(_move, source, target)
+        return target_rel
+
+    async def demote(self, relative: str, form_id: str) -> str:
+        """Put a promoted file back into its form's pending folder (the step was refused)."""
+        source = self.resolve(relative)
+        target_rel = f"{PENDING}/{_safe(form_id)}/{source.name}"
+        await asyncio.to_thread(_move, source, self.resolve(target_rel))
+        return target_rel
+
+    async def remove(self, relative: str) -> None:
+        with contextlib.suppress(MediaError, FileNotFoundError):
+            path = self.resolve(relative)
+            await asyncio.to_thread(path.unlink)
+
+    async def drop_pending(self, form_id: str) -> None:
+        with contextlib.suppress(MediaError):
+            folder = self.resolve(f"{PENDING}/{_safe(form_id)}")
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+def _safe(name: str) -> str:
+    cleaned = "".join(ch for ch in name if ch.isalnum())
+    if not cleaned:
+        raise MediaError("empty folder name")
+    return cleaned
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _move(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+
+
+def _evidence(row: sa.Row[Any]) -> Evidence:
+    return Evidence(
+        id=int(row.id),
+        case_id=int(row.case_id),
+        kind=EvidenceKind(row.kind),
+        actor=row.actor,
+        at=row.at,
+        source=Source(row.source),
+        path=row.path,
+        mime=row.mime,
+        size=row.size,
+        latitude=row.latitude,
+        longitude=row.longitude,
+    )
+
+
+class SqlEvidenceRepository:
+    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+
+    async def add(
+        self, case_id: int, item: NewEvidence, actor: str, at: datetime, source: Source
+    ) -> int:
+        result = await self.conn.execute(
+            sa.insert(t.evidence)
+            .values(
+                case_id=case_id,
+                kind=item.kind.value,
+                path=item.path,
+                mime=item.mime,
+                size=item.size,
+                latitude=item.latitude,
+                longitude=item.longitude,
+                actor=actor,
+                at=at,
+                source=source.value,
+            )
+            .returning(t.evidence.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def for_case(self, case_id: int) -> list[Evidence]:
+        rows = await self.conn.execute(
+            sa.select(t.evidence)
+            .where(t.evidence.c.case_id == case_id)
+            .order_by(t.evidence.c.at, t.evidence.c.id)
+        )
+        return [_evidence(r) for r in rows]
+
+    async def get(self, case_id: int, evidence_id: int) -> Evidence | None:
+        row = (
+            await self.conn.execute(
+                sa.select(t.evidence).where(
+                    t.evidence.c.case_id == case_id, t.evidence.c.id == evidence_id
+                )
+            )
+        ).first()
+        return _evidence(row) if row is not None else None
+
+    async def has_photo(self, case_id: int) -> bool:
+        found = (
+            await self.conn.execute(
+                sa.select(t.evidence.c.id)
+                .where(
+                    t.evidence.c.case_id == case_id,
+                    t.evidence.c.kind == EvidenceKind.PHOTO.value,
+                )
+                .limit(1)
+            )
+        ).first()
+        return found is not None

@@ -1,0 +1,205 @@
+"""What only Zalo needs: its webhook (secret, replays), repeated deliveries, long texts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.bootstrap import Container, bootstrap
+from bot.channels.base import Outbound
+from bot.domain.clock import FixedClock
+from bot.domain.model import Role
+from bot.domain.people import ChatBinding, Identity, Member, Team
+from bot.runner import serve
+from bot.sandbox import ZaloSandbox, ZaloSandboxClient, make_png
+from bot.sandbox.phones import say
+from bot.services.ports import OutboxItem
+from tests.conftest import make_settings
+from tests.e2e.conftest import (
+    CAST,
+    ZALO_BOT,
+    ZALO_TOKEN,
+    ZGROUP,
+    Stage,
+    new_connection,
+    running_stage,
+    started,
+)
+
+SECRET = "zalo-webhook-secret-1"
+MINH = "0a1b2c3d4e5f60003002"
+
+
+def update(message_id: str, text: str) -> dict[str, Any]:
+    return {
+        "event_name": "message.text.received",
+        "message": {
+            "from": {"id": MINH, "display_name": "Minh", "is_bot": False},
+            "chat": {"id": ZGROUP, "chat_type": "GROUP"},
+            "message_id": message_id,
+            "date": 1_764_200_000_000,
+            "text": f"@{ZALO_BOT} {text}",
+        },
+    }
+
+
+@contextlib.asynccontextmanager
+async def webhook_system(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> AsyncIterator[tuple[Container, ZaloSandboxClient]]:
+    async with (
+        ZaloSandbox(token=ZALO_TOKEN, bot_display_name=ZALO_BOT) as sandbox,
+        ZaloSandboxClient(sandbox.root_url) as people,
+    ):
+        minh = await people.add_user(MINH, "Minh")
+        await people.add_chat(ZGROUP, title="Đội PL (Zalo)", members=[minh])
+        settings = make_settings(
+            database_url,
+            tmp_path,
+            zalo_bot_token=ZALO_TOKEN,
+            zalo_api_url=sandbox.root_url,
+            zalo_mode="webhook",
+            zalo_webhook_url="https://dispatch.example.vn/zalo/webhook",
+            zalo_webhook_secret=SECRET,
+            http_port=0,
+        )
+        container = await bootstrap(settings, clock=clock)
+        async with container.uow() as uow:
+            await uow.teams.add(Team("PL", "Phủ Lý", (ChatBinding("zalo", ZGROUP),)))
+            ident = Identity("zalo", MINH, None)
+            await uow.members.add(Member(f"zalo:{MINH}", "Minh", Role.WORKER, "PL", None, (ident,)))
+            await uow.commit()
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(container, stop))
+        try:
+            await started(container, task)
+            yield container, people
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 15)
+            await container.close()
+
+
+async def test_webhook_refuses_a_wrong_secret_and_processes_a_repeated_message_once(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    async with webhook_system(database_url, tmp_path, clock) as (container, people):
+        (registered,) = await people.calls("setWebhook")
+        assert registered.params == {
+            "url": "https://dispatch.example.vn/zalo/webhook",
+            "secret_token": SECRET,
+        }
+        url = f"http://127.0.0.1:{container.http_port}/zalo/webhook"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=update("a1", "/mine")) as resp:
+                assert resp.status == 403
+            wrong = {"X-Bot-Api-Secret-Token": SECRET + "x"}
+            async with http.post(url, json=update("a1", "/mine"), headers=wrong) as resp:
+                assert resp.status == 403
+            good = {"X-Bot-Api-Secret-Token": SECRET}
+            async with http.post(url, data=b"not json", headers=good) as resp:
+                assert resp.status == 400
+            answers = []
+            for _ in range(2):
+                async with http.post(url, json=update("a2", "/mine"), headers=good) as resp:
+                    assert resp.status == 200
+                    answers.append(await resp.json())
+            assert answers == [{"ok": True}, {"ok": True, "duplicate": True}]
+            async with http.post(url, json=update("a3", "/help"), headers=good) as resp:
+                assert resp.status == 200
+        await people.wait_for_message(ZGROUP, contains="/claim")  # the /help answer
+        shown = [m.body for m in await people.messages(ZGROUP)]
+        assert sum("không có việc" in body for body in shown) == 1
+        assert len(shown) == 2
+
+
+async def test_a_photo_the_bot_sends_is_fetched_by_zalo_from_a_signed_link(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    photo = tmp_path / "media" / "PL-1" / "meter.png"
+    photo.parent.mkdir(parents=True)
+    photo.write_bytes(make_png(6, 4))
+    async with webhook_system(database_url, tmp_path, clock) as (container, people):
+        async with container.uow() as uow:
+            message = Outbound(text="Ảnh công tơ PL-1", photo_path=str(photo))
+            await uow.outbox.add(OutboxItem("zalo", ZGROUP, message.to_json()))
+            await uow.commit()
+        sent = await people.wait_for_message(ZGROUP, where=lambda m: m.photo_url is not None)
+        assert sent.caption == "Ảnh công tơ PL-1"
+        assert sent.photo_url is not None
+        public = "https://dispatch.example.vn/zalo/media/"
+        assert sent.photo_url.startswith(public)
+        local = sent.photo_url.replace(
+            "https://dispatch.example.vn", f"http://127.0.0.1:{container.http_port}"
+        )
+        async with aiohttp.ClientSession() as http:
+            async with http.get(local) as resp:
+                assert resp.status == 200 and await resp.read() == photo.read_bytes()
+            async with http.get(local[:-4] + "0000") as resp:
+                assert resp.status == 404  # a forged signature gets nothing
+
+
+@pytest.mark.parametrize("stage", ["zalo"], indirect=True)
+async def test_a_message_zalo_delivers_twice_is_processed_once(stage: Stage) -> None:
+    s = stage
+    assert s.zalo is not None
+    _, body = await s.intake(new_connection())
+    ref = body["ref"]
+    await s.card("zalo", ref)
+    sent = await s.phone(s.minh).send(s.minh, ZGROUP, f"/claim {ref}")
+    await s.zalo.redeliver(sent.id)
+    later = await s.say(s.minh, "/mine")  # handled after both deliveries
+    assert ref in later.body
+    await s.settled()
+    shown = [m.body for m in await s.phones["zalo"].messages(ZGROUP)]
+    assert sum(body.startswith(f"✅ {ref}: Minh đã nhận việc") for body in shown) == 1
+    assert not any("đã có người nhận" in body for body in shown)
+    case = await s.case(ref)
+    assert sum(h["action"] == "claim" for h in case["history"]) == 1
+
+
+@pytest.mark.parametrize("stage", ["zalo"], indirect=True)
+async def test_a_3000_character_report_arrives_as_several_messages_none_over_2000(
+    stage: Stage,
+) -> None:
+    s = stage
+    lines = [f"PL-{i}: Đã lắp, đóng điện · 12 Trần Hưng Đạo, Phủ Lý" for i in range(1, 61)]
+    report = "📊 Báo cáo tuần\n" + "\n".join(lines)
+    assert len(report) >= 3000
+    async with s.container.uow() as uow:
+        await uow.outbox.add(OutboxItem("zalo", ZGROUP, Outbound(text=report).to_json()))
+        await uow.commit()
+    s.container.relay.wake()
+    await s.settled()
+    shown = [m for m in await s.phones["zalo"].messages(ZGROUP) if m.from_bot]
+    assert len(shown) >= 2
+    assert all(len(m.body) <= 2000 for m in shown)
+    assert "\n".join(m.body for m in shown) == report
+
+
+async def test_an_admin_binds_a_second_zalo_group_by_mentioning_the_bot_in_it(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    where = dict.fromkeys(CAST, "zalo")
+    lead_id = CAST["lead"][5]
+    async with running_stage(database_url, tmp_path, clock, where, f"zalo:{lead_id}") as s:
+        assert s.zalo is not None
+        other = "77e0c4a1b2d3e4f5a6b7"
+        await s.zalo.add_chat(other, title="Tổ trực Phủ Lý", members=[lead_id, s.minh.user_id])
+        phone = s.phones["zalo"]
+        done = await say(phone, s.lead, other, "/bindteam PL")
+        assert done.body == "Nhóm này đã gắn với đội PL (Phủ Lý)."
+        refused = await say(phone, s.minh, other, "/bindteam PL")
+        assert refused.body == "Chỉ quản trị viên được làm việc này."
+        _, body = await s.intake(new_connection())
+        ref = body["ref"]
+        for group in (ZGROUP, other):
+            card = await phone.card(group, ref)
+            assert card.offers == (f"👉 Trả lời /claim {ref} để nhận việc",)
