@@ -32,6 +32,8 @@ from bot.channels.base import HandleResult, Inbound, InboundSink
 from bot.leadership import Leadership, leadership_for
 from bot.metrics import Metrics
 from bot.reminders import ReminderDeps, remind_pass
+from bot.reports.service import ReportDeps
+from bot.reports.weekly import weekly_report_tick
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class Pass(StrEnum):
     """The scheduler's periodic passes (also their names in logs and /metrics)."""
 
     REMINDERS = "reminders"
+    WEEKLY_REPORT = "weekly_report"
 
 
 #: The job that keeps (or takes) the scheduler lock; not a pass, it runs everywhere.
@@ -148,11 +151,14 @@ def schedule_passes(scheduler: Scheduler, container: Container) -> None:
     async def reminders(at: datetime) -> object:
         return await remind_pass(deps, at)
 
-    scheduler.add(
-        Pass.REMINDERS,
-        IntervalTrigger(seconds=container.settings.reminder_interval_seconds),
-        reminders,
-    )
+    async def weekly(at: datetime) -> object:
+        return await weekly_report_tick(reports, at)
+
+    reports = ReportDeps.of(container)
+    tick = container.settings.reminder_interval_seconds
+    scheduler.add(Pass.REMINDERS, IntervalTrigger(seconds=tick), reminders)
+    # On the same tick, judged by the application's clock: the pass itself knows its day.
+    scheduler.add(Pass.WEEKLY_REPORT, IntervalTrigger(seconds=tick), weekly)
 
 
 def start_scheduler(container: Container) -> Scheduler:

@@ -118,3 +118,17 @@ async def _queue(deps: ReportDeps, r: Recipient, week: Period, parts: list[Outbo
         log.info("weekly report for %s:%s already queued", r.channel, r.chat_id)
         return False
     return True
+
+
+async def weekly_report_tick(deps: ReportDeps, at: datetime) -> list[Recipient]:
+    """The scheduler's call, on every tick: the report goes out on its day, from its time on.
+
+    Only on that day: a bot down all Monday skips that week's automatic report
+    (`/report week` still gives it), and a first start mid-week sends nothing old.
+    The pass itself makes repeated ticks of the same day harmless.
+    """
+    weekday, _when = deps.policy.weekly_report
+    local = at.astimezone(deps.policy.calendar.tz)
+    if local.weekday() != weekday or not is_weekly_report_due(deps.policy, at):
+        return []
+    return await weekly_report_pass(deps, at)

@@ -282,6 +282,7 @@ async def running_stage(
     clock: FixedClock,
     where: Mapping[str, str],
     admins: str = "telegram:9001",
+    **settings: object,
 ) -> AsyncIterator[Stage]:
     """Team PL with a group on every channel someone in `where` (person -> channel) uses."""
     channels = sorted(set(where.values()))
@@ -299,8 +300,9 @@ async def running_stage(
             )
             zalo = await stack.enter_async_context(ZaloSandboxClient(z_server.root_url))
             extra.update(zalo_bot_token=ZALO_TOKEN, zalo_api_url=z_server.root_url)
-        settings = make_settings(database_url, tmp_path, http_port=0, admin_ids=admins, **extra)
-        container = await bootstrap(settings, clock=clock)
+        extra.update(settings)
+        config = make_settings(database_url, tmp_path, http_port=0, admin_ids=admins, **extra)
+        container = await bootstrap(config, clock=clock)
         stack.push_async_callback(container.close)
         people: dict[str, Person] = {}
         idents: dict[str, Identity] = {}

@@ -9,7 +9,12 @@ import sqlalchemy as sa
 
 from bot.bootstrap import Container
 from bot.reports.service import ReportDeps
-from bot.reports.weekly import is_weekly_report_due, report_week, weekly_report_pass
+from bot.reports.weekly import (
+    is_weekly_report_due,
+    report_week,
+    weekly_report_pass,
+    weekly_report_tick,
+)
 from storage import tables as t
 from tests.reports.conftest import DL_CHAT, HN, PL_CHAT, nov
 
@@ -72,3 +77,14 @@ def test_the_week_reported_and_when_it_is_due(container: Container) -> None:
     assert is_weekly_report_due(policy, MONDAY_0730)
     assert is_weekly_report_due(policy, datetime(2026, 12, 6, 23, 0, tzinfo=HN))  # Sunday
     assert not is_weekly_report_due(policy, datetime(2026, 12, 7, 7, 0, tzinfo=HN))
+
+
+async def test_the_scheduler_tick_sends_on_the_report_day_only(
+    container: Container, november: dict[str, str]
+) -> None:
+    deps = ReportDeps.of(container)
+    assert await weekly_report_tick(deps, nov(30, 7, 29)) == []  # Monday, before 07:30
+    assert await weekly_report_tick(deps, datetime(2026, 12, 2, 9, tzinfo=HN)) == []  # Wed
+    assert len(await weekly_report_tick(deps, nov(30, 8))) == 3
+    assert await weekly_report_tick(deps, nov(30, 8, 1)) == []  # the next tick: done already
+    assert len(await outbox(container)) == 9
