@@ -42,7 +42,9 @@ async def chat_drained(stage: Stage, chat: str) -> None:
     while True:
         async with stage.container.engine.connect() as conn:
             pending = await conn.scalar(
-                sa.select(sa.func.count()).where(o.chat_id == chat, o.status == DeliveryState.PENDING.value)
+                sa.select(sa.func.count()).where(
+                    o.chat_id == chat, o.status == DeliveryState.PENDING.value
+                )
             )
         if not pending:
             return
