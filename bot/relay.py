@@ -502,7 +502,9 @@ class Relay:
         self, worker: _Worker, channel: Channel, pacer: ChatPacer, row: OutboxRow
     ) -> Deferral | None:
         message = Outbound.from_json(row.payload)
-        existing = row.card_message if channel.capabilities.edits else None
+        # An update of a card already shown goes to `edit` on every channel: one that
+        # cannot edit in place (Zalo) posts a short status message there instead.
+        existing = row.card_message
         try:
             if existing is not None:
                 try:

@@ -560,19 +560,16 @@ class ZaloChannel:
     """`Channel` for the Zalo Bot Platform, thin like the Telegram one."""
 
     name = CHANNEL_NAME
-    #: `edits=True` because the relay hands card updates to `edit()` only when this is set;
-    #: Zalo itself cannot edit, so `edit()` posts a short status message instead.
+    #: Zalo cannot edit a message: `edit()` posts a short status message instead.
     capabilities = Capabilities(
         buttons=False,
-        edits=True,
+        edits=False,
         max_text=MAX_TEXT,
         photos_in=True,
         photos_out=True,
         locations=False,
         groups=True,
     )
-    #: What the platform itself can do, for docs and for anyone deciding how to word things.
-    edits_in_place: Final = False
 
     def __init__(
         self,
