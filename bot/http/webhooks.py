@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -43,6 +44,33 @@ def webhook_installers(container: Container) -> list[RouteInstaller]:
     return installers
 
 
+async def _once(
+    container: Container,
+    processed: ProcessedUpdates,
+    channel: str,
+    update_id: str,
+    process: Callable[[], Awaitable[object]],
+) -> web.StreamResponse:
+    """Handle a delivered update exactly once, across retries and instances.
+
+    The update is claimed before it is handled and marked done after, so a second
+    delivery while the first runs (another instance) is turned back with 503 and
+    comes again later; a failure frees the claim for the platform's next try.
+    """
+    begun = await processed.begin(channel, update_id, container.clock.now(), UPDATE_STALE_AFTER)
+    if begun is Begin.DUPLICATE:
+        return web.json_response({"ok": True, "duplicate": True})
+    if begun is Begin.BUSY:
+        return web.json_response({"error": "in progress"}, status=503)
+    try:
+        await process()
+    except BaseException:
+        await processed.abandon(channel, update_id)
+        raise
+    await processed.finish(channel, update_id, container.clock.now())
+    return web.json_response({"ok": True})
+
+
 def _telegram(container: Container, channel: TelegramChannel, path: str) -> RouteInstaller:
     processed = ProcessedUpdates(container.engine)
 
@@ -56,19 +84,9 @@ def _telegram(container: Container, channel: TelegramChannel, path: str) -> Rout
         if not isinstance(payload, dict) or "update_id" not in payload:
             return web.json_response({"error": "bad update"}, status=400)
         update_id = str(payload["update_id"])
-        now = container.clock.now()
-        begun = await processed.begin("telegram", update_id, now, UPDATE_STALE_AFTER)
-        if begun is Begin.DUPLICATE:
-            return web.json_response({"ok": True, "duplicate": True})
-        if begun is Begin.BUSY:  # another instance is on it; Telegram retries later
-            return web.json_response({"error": "in progress"}, status=503)
-        try:
-            await channel.process_webhook(payload)
-        except BaseException:
-            await processed.abandon("telegram", update_id)
-            raise
-        await processed.finish("telegram", update_id, container.clock.now())
-        return web.json_response({"ok": True})
+        return await _once(
+            container, processed, "telegram", update_id, lambda: channel.process_webhook(payload)
+        )
 
     def install(app: web.Application) -> None:
         app.router.add_post(path, handle)
@@ -92,12 +110,12 @@ def _zalo(container: Container, channel: ZaloChannel, path: str) -> RouteInstall
         if not channel.running:  # starting or stopping: not handled, so not acknowledged
             return web.json_response({"error": "not ready"}, status=503)
         message_id = message_id_of(update)
-        if message_id is not None and await processed.seen("zalo", message_id):
-            return web.json_response({"ok": True, "duplicate": True})
-        await channel.process_webhook(update)
-        if message_id is not None:
-            await processed.mark("zalo", message_id, container.clock.now())
-        return web.json_response({"ok": True})
+        if message_id is None:  # not a message (no id to deduplicate on): handle it as is
+            await channel.process_webhook(update)
+            return web.json_response({"ok": True})
+        return await _once(
+            container, processed, "zalo", message_id, lambda: channel.process_webhook(update)
+        )
 
     def install(app: web.Application) -> None:
         app.router.add_post(path, handle)
