@@ -24,6 +24,8 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench_import
+	$(BIN)/python -m tests.bench_delivery
 
 run: $(STAMP)
 	$(BIN)/dispatchbot run

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, time
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.model import Role
@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     remind.add_argument(
         "--dry-run", action="store_true", help="show what would be sent, change nothing"
     )
+    purge = sub.add_parser(
+        "purge", help="anonymise personal data of closed cases, keep their figures"
+    )
+    purge.add_argument(
+        "--closed-before", required=True, help="a date, YYYY-MM-DD (local to the calendar)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count what would go, change nothing")
     from bot.reports.cli import add_commands as add_report_commands
 
     add_report_commands(sub)  # report, import cases, export cases
@@ -171,6 +178,41 @@ async def _remind(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    """Decree 13/2023: personal data no longer than needed; the KPIs must still add up."""
+    from bot.bootstrap import bootstrap
+    from storage.purge import purge_closed_before
+
+    try:
+        day = date.fromisoformat(args.closed_before.strip())
+    except ValueError:
+        print(
+            f"error: --closed-before {args.closed_before!r} is not a date like 2026-01-31",
+            file=sys.stderr,
+        )
+        return 2
+    container = await bootstrap(settings, channels={})
+    try:
+        cutoff = datetime.combine(day, time(0), container.policy.calendar.tz)
+        if cutoff > container.clock.now():
+            print("error: --closed-before must not be in the future", file=sys.stderr)
+            return 2
+        done = await purge_closed_before(
+            container.engine, cutoff, settings.media_dir, dry_run=args.dry_run
+        )
+    finally:
+        await container.close()
+    if args.dry_run:
+        print(f"would anonymise {done.cases} case(s) closed or cancelled before {day}")
+        return 0
+    print(
+        f"anonymised {done.cases} case(s) closed or cancelled before {day}: customer names,"
+        f" phones, addresses and descriptions cleared; {done.files} evidence file(s) deleted;"
+        f" {done.messages} chat message text(s) cleared. Figures and history are kept."
+    )
+    return 0
+
+
 async def _run(settings: Settings) -> int:
     from bot.bootstrap import bootstrap
     from bot.runner import run_forever
@@ -208,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_member_add(settings, args))
             case "remind":
                 return asyncio.run(_remind(settings, args))
+            case "purge":
+                return asyncio.run(_purge(settings, args))
             case "report" | "import" | "export":
                 from bot.reports.cli import run as run_report_command
 

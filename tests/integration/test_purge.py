@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import Container, bootstrap
+from bot.cli import main
 from bot.domain.clock import FixedClock
 from bot.domain.model import Action, Role, Source
 from bot.services import commands as c
@@ -128,3 +131,41 @@ async def test_purge_anonymises_old_closed_cases_and_keeps_their_figures(
         assert again.cases == 0
     finally:
         await container.close()
+
+
+async def test_cli_purge_prints_what_it_did_and_refuses_bad_dates(
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clock = FixedClock(datetime(2026, 10, 1, 2, 0, tzinfo=UTC))
+    container = await bootstrap(make_settings(sqlite_url, tmp_path), clock=clock, channels={})
+    try:
+        await seed_team(container)
+        await _closed_case(container, clock, "OCT")
+    finally:
+        await container.close()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+
+    def run(*argv: str) -> int:
+        return main(["purge", *argv])
+
+    assert await asyncio.to_thread(run, "--closed-before", "2026-11-01", "--dry-run") == 0
+    assert capsys.readouterr().out.strip() == (
+        "would anonymise 1 case(s) closed or cancelled before 2026-11-01"
+    )
+    assert await asyncio.to_thread(run, "--closed-before", "2026-11-01") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("anonymised 1 case(s) closed or cancelled before 2026-11-01")
+    assert "1 evidence file(s) deleted" in out
+    assert await asyncio.to_thread(run, "--closed-before", "2026-11-01") == 0
+    assert capsys.readouterr().out.startswith("anonymised 0 case(s)")
+
+    assert await asyncio.to_thread(run, "--closed-before", "last month") == 2
+    assert "is not a date" in capsys.readouterr().err
+    assert await asyncio.to_thread(run, "--closed-before", "2999-01-01") == 2
+    assert "must not be in the future" in capsys.readouterr().err
