@@ -17,7 +17,7 @@ import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiohttp
 
@@ -349,15 +349,15 @@ def render_transcript(chat: SandboxChat | str, messages: Sequence[ChatMessage]) 
     return "\n".join(lines)
 
 
-class SandboxClient:
-    """Plays the humans against a running sandbox over HTTP."""
+class _ControlClient:
+    """An HTTP session to one sandbox's control API (`/_sandbox/...`), shared by both dialects."""
 
     def __init__(self, root_url: str, *, session: aiohttp.ClientSession | None = None):
         self.root_url = root_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
 
-    async def __aenter__(self) -> SandboxClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -393,6 +393,10 @@ class SandboxClient:
                 message = data.get("error") if isinstance(data, dict) else None
                 raise SandboxError(response.status, str(message or data))
             return data
+
+
+class SandboxClient(_ControlClient):
+    """Plays the humans against a running sandbox over HTTP."""
 
     # ------------------------------------------------------------------ setup
     async def reset(self) -> None:
@@ -917,46 +921,12 @@ def render_zalo_transcript(chat: ZaloChatInfo, messages: Sequence[ZaloChatMessag
     return "\n".join(lines)
 
 
-class ZaloSandboxClient:
+class ZaloSandboxClient(_ControlClient):
     """Plays the humans against a running `ZaloSandbox` over HTTP."""
 
     def __init__(self, root_url: str, *, session: aiohttp.ClientSession | None = None):
-        self.root_url = root_url.rstrip("/")
-        self._session = session
-        self._owns_session = session is None
+        super().__init__(root_url, session=session)
         self._bot_name: str | None = None
-
-    async def __aenter__(self) -> ZaloSandboxClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._session is not None and self._owns_session:
-            await self._session.close()
-        self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
-
-    async def _request(self, method: str, path: str, body: JSONDict | None = None) -> Any:
-        async with self._http().request(
-            method, f"{self.root_url}/_sandbox{path}", json=body
-        ) as response:
-            data = await response.json(content_type=None)
-            if response.status >= 400:
-                message = data.get("error") if isinstance(data, dict) else None
-                raise SandboxError(response.status, str(message or data))
-            return data
 
     # ------------------------------------------------------------------ setup
     async def reset(self) -> None:

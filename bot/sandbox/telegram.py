@@ -104,12 +104,12 @@ from dataclasses import dataclass
 from functools import partial
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.sandbox.serving import Served
 from bot.sandbox.state import (
     ApiCall,
     CallbackQuery,
@@ -701,7 +701,7 @@ Handler = Callable[[Params], Awaitable[Any]]
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class TelegramSandbox:
+class TelegramSandbox(Served):
     """The fake Telegram server: Bot API for the bot, control API for the humans."""
 
     def __init__(
@@ -779,24 +779,6 @@ class TelegramSandbox:
         await self._stop_push()
         runner, self._runner = self._runner, None
         await runner.cleanup()
-
-    async def __aenter__(self) -> TelegramSandbox:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def root_url(self) -> str:
-        if self._root_url is None:
-            raise RuntimeError("sandbox not started")
-        return self._root_url
 
     @property
     def base_url(self) -> str:

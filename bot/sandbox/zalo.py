@@ -67,13 +67,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox.serving import Served
 from bot.sandbox.telegram import make_png
 
 JSONDict = dict[str, Any]
@@ -229,7 +229,7 @@ class Webhook:
 Handler = Callable[[JSONDict], Awaitable[Any]]
 
 
-class ZaloSandbox:
+class ZaloSandbox(Served):
     """The fake Zalo server: Bot API for the bot, control API for the humans."""
 
     def __init__(
@@ -294,24 +294,6 @@ class ZaloSandbox:
         self._wake()
         runner, self._runner = self._runner, None
         await runner.cleanup()
-
-    async def __aenter__(self) -> ZaloSandbox:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def root_url(self) -> str:
-        if self._root_url is None:
-            raise RuntimeError("sandbox not started")
-        return self._root_url
 
     def _wake(self) -> None:
         self._arrived.set()
