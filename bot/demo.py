@@ -12,19 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import sqlalchemy as sa
 
 from bot.bootstrap import Container, bootstrap
 from bot.config import load_settings
+from bot.domain.clock import Clock, FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
+from bot.i18n import Lang
+from bot.reports.period import Period
+from bot.reports.service import ReportDeps, build
+from bot.reports.text import summary
 from bot.runner import serve
 from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
 from bot.sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
@@ -189,6 +197,12 @@ async def _seed(container: Container, cast: Cast) -> None:
         await uow.commit()
 
 
+#: The scripted day: a Friday, inside working hours from the first line on.
+DEMO_DAY = date(2026, 11, 27)
+DEMO_TZ = "Asia/Ho_Chi_Minh"
+_TIME_OF_LINE = re.compile(r"^(\d\d):(\d\d) ")
+
+
 async def _kpis(container: Container) -> list[str]:
     async with container.engine.connect() as conn:
         rows = (
@@ -199,12 +213,19 @@ async def _kpis(container: Container) -> list[str]:
     counts = {str(r[0]): int(r[1]) for r in rows}
     received = sum(counts.values())
     finished = counts.get("closed", 0)
-    return [
+    lines = [
         f"  received: {received}",
         f"  closed:   {finished}",
         f"  open:     {received - finished - counts.get('cancelled', 0)}",
         "  by status: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        "",
+        "What the lead gets with /report for today (working days, holds excluded):",
     ]
+    now = container.clock.now()
+    today = now.astimezone(container.policy.calendar.tz).date()
+    report = await build(ReportDeps.of(container), Period(today, today), "PL", now)
+    lines += ["  " + line for line in summary(report, container.tr, Lang.VI).splitlines()]
+    return lines
 
 
 async def _race(container: Container, s: Script, card: Seen, ref: str) -> None:
@@ -247,9 +268,23 @@ async def _wait(
     return result
 
 
+def _narrate(out: list[str], clock: Clock) -> Callable[[str], None]:
+    """Each narrated "HH:MM …" line also sets the application's clock to that time of
+    the demo's day, so due times, reminders and the day's figures follow the story."""
+
+    def say(line: str) -> None:
+        if (m := _TIME_OF_LINE.match(line)) and isinstance(clock, FixedClock):
+            tz = clock.now().tzinfo
+            at = datetime.combine(DEMO_DAY, time(int(m[1]), int(m[2])), ZoneInfo(DEMO_TZ))
+            clock.set(at.astimezone(tz))
+        out.append(line)
+
+    return say
+
+
 async def _play(container: Container, cast: Cast, api: str) -> list[str]:
     out: list[str] = []
-    s = Script(cast, api, out.append)
+    s = Script(cast, api, _narrate(out, container.clock))
     await _seed(container, cast)
 
     s.say("08:15 The clerk files three cases through the intake API.")
@@ -399,7 +434,8 @@ async def run_demo(channel: str = "telegram", echo: Callable[[str], None] = prin
                 telegram_rate_global="off",
                 **reach,
             )
-            container = await bootstrap(settings)
+            start = datetime.combine(DEMO_DAY, time(7, 55), ZoneInfo(DEMO_TZ))
+            container = await bootstrap(settings, clock=FixedClock(start))
             stop = asyncio.Event()
             server = asyncio.create_task(serve(container, stop))
             try:
