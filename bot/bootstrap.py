@@ -18,6 +18,7 @@ from bot.services.evidence import Download, MediaError
 from bot.sla.policy import Policy, load_policy
 from handlers.dispatcher import Dispatcher
 from handlers.notify import Notifier
+from handlers.ratelimit import CommandLimiter
 from handlers.render import Renderer
 from storage import schema
 from storage.engine import create_engine
@@ -37,6 +38,7 @@ def _telegram(settings: Settings) -> Channel | None:
         mode=TelegramMode(settings.telegram_mode.value),
         webhook_url=settings.telegram_webhook_url,
         webhook_secret=settings.telegram_webhook_secret,
+        request_timeout=settings.platform_timeout_seconds,
     )
 
 
@@ -56,6 +58,8 @@ def _zalo(settings: Settings) -> Channel | None:
         webhook_url=settings.zalo_webhook_url,
         webhook_secret=secret,
         language=settings.language,
+        request_timeout=settings.platform_timeout_seconds,
+        media_root=settings.media_dir,
     )
 
 
@@ -114,8 +118,15 @@ async def bootstrap(
     store = OutboxStore(engine)
     relay = Relay.from_settings(settings, store, channels, clock, tr)
     container: Container
+    rate = settings.user_rate
     dispatcher = Dispatcher(
-        service, lambda: container.uow(), tr, renderer, notifier, settings.admin_set
+        service,
+        lambda: container.uow(),
+        tr,
+        renderer,
+        notifier,
+        settings.admin_set,
+        limiter=CommandLimiter(rate.count, rate.seconds, clock) if rate else None,
     )
     container = Container(
         settings, engine, clock, policy, tr, renderer, service, dispatcher, store, relay, channels

@@ -110,8 +110,14 @@ class Settings(BaseSettings):
     shutdown_flush_seconds: float = Field(default=10, ge=0)
     scheduler_lock_check_seconds: float = Field(default=5, gt=0)
     instance_name: str | None = None
+    # Abuse limits (docs/operations.md, "Abuse limits").
+    #: Commands and button presses one person may send, COUNT/SECONDS or off.
+    user_rate_limit: str = "30/60"
+    #: Longest a single call to a chat platform may take (connect, send, read, download).
+    platform_timeout_seconds: float = Field(default=20, gt=0, le=120)
 
     @field_validator(
+        "user_rate_limit",
         "telegram_rate_per_chat",
         "telegram_rate_per_group",
         "telegram_rate_global",
@@ -194,6 +200,11 @@ class Settings(BaseSettings):
                 RateLimit.parse(self.zalo_rate_global),
             ),
         }
+
+    @property
+    def user_rate(self) -> RateLimit | None:
+        """How many commands and button presses one person may send (None: no limit)."""
+        return RateLimit.parse(self.user_rate_limit)
 
     @property
     def instance(self) -> str:

@@ -36,6 +36,7 @@ from bot.services.invites import (
     IdentityTaken,
     InviteInvalid,
     InviteService,
+    MemberElsewhere,
     SameChannel,
 )
 from bot.services.permissions import can_view
@@ -55,7 +56,8 @@ from handlers.forms import Forms, PrivateOnly
 from handlers.menus import command_menus
 from handlers.notify import Notifier
 from handlers.onboarding import InviteUsage, Onboarding
-from handlers.parsing import CommandName, ParsedCommand, normalize_ref, parse_command
+from handlers.parsing import MAX_TEXT, CommandName, ParsedCommand, normalize_ref, parse_command
+from handlers.ratelimit import CommandLimiter, Verdict
 from handlers.render import ACTION_OF_BUTTON, Renderer
 
 log = logging.getLogger(__name__)
@@ -165,8 +167,11 @@ class Dispatcher:
         notifier: Notifier,
         admin_ids: frozenset[str] = frozenset(),
         reports: ReportMaker | None = None,
+        limiter: CommandLimiter | None = None,
     ) -> None:
         self.service = service
+        #: Commands and button presses per person (USER_RATE_LIMIT); None: no limit.
+        self.limiter = limiter
         self.reports = reports
         self.uow = uow
         self.tr = tr
@@ -239,12 +244,20 @@ class Dispatcher:
     # ------------------------------------------------------------ entry
     async def handle(self, inbound: Inbound) -> HandleResult:
         try:
+            parsed = parse_command(inbound.text, self.bot_usernames.get(inbound.channel))
+            if self.limiter is not None and (inbound.callback is not None or parsed is not None):
+                verdict = self.limiter.check(inbound.user.uid(inbound.channel))
+                if verdict is not Verdict.ALLOW:
+                    return await self._turn_away(inbound, verdict)
             req = await self._request(inbound)
             if req is None:
                 return HandleResult()
             if inbound.callback is not None:
                 return await self._press(req)
-            parsed = parse_command(inbound.text, self.bot_usernames.get(inbound.channel))
+            if len(inbound.text) > MAX_TEXT:
+                if parsed is not None or req.is_private:  # group chatter is not for us anyway
+                    await self._say(req, self.tr.t(req.lang, "err.too_long", limit=MAX_TEXT))
+                return HandleResult()
             if parsed is None or (inbound.forwarded and req.is_private):
                 await self._run(req, lambda: self._message(req))
                 return HandleResult()
@@ -262,8 +275,38 @@ class Dispatcher:
             return False
         return self.forms is not None and await self.forms.cancel(req)
 
+    async def _turn_away(self, inbound: Inbound, verdict: Verdict) -> HandleResult:
+        """Over the command limit: say so once (a toast for a press), then stay quiet."""
+        if verdict is Verdict.QUIET or self.limiter is None:
+            return HandleResult()
+        uid = inbound.user.uid(inbound.channel)
+        log.warning("%s is over the command limit; ignoring it for a while", uid)
+        req = await self._identify(inbound)
+        if req.actor.member is None and not req.actor.is_admin and not req.is_private:
+            return HandleResult()  # strangers in a group are never answered
+        text = self.tr.t(req.lang, "err.rate_limited", seconds=self.limiter.wait_seconds(uid))
+        if inbound.callback is not None:
+            return HandleResult(toast=text, alert=True)
+        await self._say(req, text)
+        return HandleResult()
+
     async def _request(self, inbound: Inbound) -> Request | None:
         """Who is speaking; strangers in groups are ignored, in private told how to join."""
+        req = await self._identify(inbound)
+        if req.actor.member is None and not req.actor.is_admin:
+            if inbound.chat_kind is ChatKind.PRIVATE and inbound.callback is None:
+                parsed = parse_command(inbound.text, self.bot_usernames.get(inbound.channel))
+                if parsed is not None and (
+                    parsed.name is CommandName.LANG
+                    or (parsed.name is CommandName.START and parsed.args)
+                ):
+                    return req
+                await self._say(req, self.tr.t(req.lang, "start.stranger", uid=req.actor.uid))
+            return None
+        return req
+
+    async def _identify(self, inbound: Inbound) -> Request:
+        """The speaker as a member (keeping their @username current) or as a stranger."""
         channel = inbound.channel
         async with self.uow() as uow:
             member = await uow.members.by_identity(channel, inbound.user.id)
@@ -294,18 +337,7 @@ class Dispatcher:
             is_private=inbound.chat_kind is ChatKind.PRIVATE,
             via_button=inbound.callback is not None,
         )
-        req = Request(inbound, actor, lang, origin, SOURCE_OF_CHANNEL.get(channel, Source.SANDBOX))
-        if member is None and not is_admin:
-            if inbound.chat_kind is ChatKind.PRIVATE and inbound.callback is None:
-                parsed = parse_command(inbound.text, self.bot_usernames.get(channel))
-                if parsed is not None and (
-                    parsed.name is CommandName.LANG
-                    or (parsed.name is CommandName.START and parsed.args)
-                ):
-                    return req
-                await self._say(req, self.tr.t(lang, "start.stranger", uid=uid))
-            return None
-        return req
+        return Request(inbound, actor, lang, origin, SOURCE_OF_CHANNEL.get(channel, Source.SANDBOX))
 
     async def _command(self, req: Request, parsed: ParsedCommand) -> None:
         handler = self.commands.get(parsed.name) if parsed.name else None
@@ -506,6 +538,10 @@ class Dispatcher:
                 return t(lang, f"invite.invalid.{e.problem.value}")
             case AlreadyMember():
                 return t(lang, "invite.already_member", team=e.team_code or "")
+            case MemberElsewhere(team_code=None):
+                return t(lang, "invite.member_of_all_teams")
+            case MemberElsewhere():
+                return t(lang, "invite.member_elsewhere", team=e.team_code)
             case IdentityTaken():
                 return t(lang, "invite.identity_taken")
             case SameChannel():

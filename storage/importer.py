@@ -97,6 +97,8 @@ IMPORT_ACTOR = "import"
 CHUNK = 2000
 #: Errors listed at most; the count of the others is given.
 MAX_ERRORS = 200
+#: Years a time in the file may have (due times are counted on from it).
+MIN_YEAR, MAX_YEAR = 1970, 2100
 
 _LIMITS = {
     "external_ref": 128,
@@ -256,6 +258,9 @@ class _Row:
             return None
         if at.tzinfo is None or at.utcoffset() is None:
             self.error(column, f"{value[:40]!r} has no UTC offset; add one, e.g. +07:00")
+            return None
+        if not MIN_YEAR <= at.year <= MAX_YEAR:  # due times are counted from it: keep it sane
+            self.error(column, f"{value[:40]!r} is not between {MIN_YEAR} and {MAX_YEAR}")
             return None
         return at
 
@@ -458,7 +463,7 @@ def _satisfaction(
     value = row.text("satisfaction")
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 10:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 10:
         row.error("satisfaction", f"{value[:10]!r} is not a score from 1 to 10")
         return None
     if kind is not None and policy.workflow.completion_step(kind) not in steps:
@@ -607,6 +612,9 @@ def validate(
             )
             continue
         row = _Row(line, dict(zip(data.header, cells, strict=True)))
+        for name, cell in row.values.items():
+            if "\x00" in cell:  # PostgreSQL cannot store it in a text column
+                row.error(name, "contains a NUL character (\\x00); remove it")
         result = _check_row(row, policy, teams, members)
         ref = row.values.get("external_ref", "").strip()
         if ref:

@@ -114,6 +114,9 @@ def make_settings(database_url: str, tmp_path: Path, **extra: object) -> Setting
         "telegram_rate_per_chat": "off",
         "telegram_rate_per_group": "off",
         "telegram_rate_global": "off",
+        # The test clock stands still, so a per-person command window would never pass;
+        # tests of that limit turn it on (tests/e2e/test_abuse_limits.py).
+        "user_rate_limit": "off",
     }
     base.update(extra)
     return load_settings(**base)

@@ -78,6 +78,9 @@ MAX_TEXT: Final = 4096
 MAX_CAPTION: Final = 1024
 #: Seconds a getUpdates call may wait on the server for new updates.
 LONG_POLL_SECONDS: Final = 10
+#: A call's whole life (connect, upload, answer) is capped at this many request timeouts:
+#: PTB's timeouts bound each phase, not a server that trickles its answer byte by byte.
+CALL_DEADLINE_FACTOR: Final = 5
 #: Only what the bot acts on.  Edited messages are left out on purpose: an `Inbound` cannot
 #: say "edited", and re-running an edited `/claim` as a new command would surprise people.
 ALLOWED_UPDATES: Final = (UpdateType.MESSAGE, UpdateType.CALLBACK_QUERY)
@@ -650,9 +653,12 @@ class TelegramChannel:
         text = result.toast if result is not None else None
         alert = bool(result is not None and result.alert and text)
         try:
-            await query.answer(text=text, show_alert=alert or None)
+            async with asyncio.timeout(self._timeout * CALL_DEADLINE_FACTOR):
+                await query.answer(text=text, show_alert=alert or None)
         except TelegramError as exc:
             logger.warning("answering a button press failed: %s", self._redact(exc.message))
+        except TimeoutError:
+            logger.warning("answering a button press took too long; abandoned")
 
     # ----------------------------------------------------------- outbound
 
@@ -762,10 +768,15 @@ class TelegramChannel:
     # ----------------------------------------------------------- helpers
 
     async def _api(self, call: Awaitable[_T]) -> _T:
+        """One Bot API call, bounded in time; its failure as a `DeliveryError`."""
+        deadline = self._timeout * CALL_DEADLINE_FACTOR
         try:
-            return await call
+            async with asyncio.timeout(deadline):
+                return await call
         except TelegramError as exc:
             raise self._translated(exc) from exc
+        except TimeoutError:
+            raise TransientFailure(f"no answer from Telegram within {deadline:.0f}s") from None
 
     def _translated(self, exc: TelegramError) -> DeliveryError:
         error = translate_error(exc)

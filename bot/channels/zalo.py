@@ -321,12 +321,15 @@ class MediaLinks:
     """Public, signed URLs for local files, because `sendPhoto` takes a URL and never bytes.
 
     Our HTTP server serves them (see `bot.http.webhooks`); a link names the file and carries an
-    HMAC of its path, so only paths the bot chose to send can be fetched.
+    HMAC of its path, so only paths the bot chose to send can be fetched. The key comes from
+    the webhook secret, which Zalo holds too: whoever has it could sign any path, so only
+    files under `root` (MEDIA_DIR) are ever served.
     """
 
-    def __init__(self, base_url: str, secret: str) -> None:
+    def __init__(self, base_url: str, secret: str, root: Path | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = hashlib.sha256(b"zalo-media:" + secret.encode()).digest()
+        self._root = root.resolve() if root is not None else None
 
     @property
     def route_path(self) -> str:
@@ -348,6 +351,12 @@ class MediaLinks:
         if not signature or not hmac.compare_digest(signature, self._sign(raw)):
             return None
         path = Path(raw.decode(errors="replace"))
+        try:
+            outside = self._root is not None and not path.resolve().is_relative_to(self._root)
+        except (OSError, ValueError):  # a NUL byte, a symlink loop
+            return None
+        if outside:
+            return None
         return path if path.is_file() else None
 
     def _sign(self, raw: bytes) -> str:
@@ -584,6 +593,7 @@ class ZaloChannel:
         bot_names: Iterable[str] = (),
         poll_timeout: int = LONG_POLL_SECONDS,
         request_timeout: float = 20.0,
+        media_root: Path | None = None,
     ) -> None:
         if not token:
             raise ValueError("a Zalo bot token is required")
@@ -599,7 +609,7 @@ class ZaloChannel:
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
         self.media = (
-            MediaLinks(media_base(webhook_url), webhook_secret)
+            MediaLinks(media_base(webhook_url), webhook_secret, media_root)
             if mode is ZaloMode.WEBHOOK and webhook_url and webhook_secret
             else None
         )

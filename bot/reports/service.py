@@ -24,6 +24,7 @@ from bot.reports.kpi import Report, build_report, trend_weeks
 from bot.reports.period import Period
 from bot.reports.text import scope_name, summary
 from bot.reports.timeline import timelines
+from bot.services.permissions import require_lead
 from bot.sla.policy import Policy
 from storage.report_queries import load_case_records, member_names, team_names
 from storage.uow import SqlUnitOfWork
@@ -64,9 +65,9 @@ def authorize_report(actor: Actor, team: str | None) -> None:
     """A lead sees their own team; only an admin sees every team."""
     if actor.is_admin or actor.is_system:
         return
-    if team is not None and actor.is_lead_of(team):
-        return
-    raise errors.Forbidden((Role.LEAD,))
+    if team is None:
+        raise errors.Forbidden((Role.LEAD,))
+    require_lead(actor, team)
 
 
 async def build(deps: ReportDeps, period: Period, team: str | None, as_of: datetime) -> Report:

@@ -1047,6 +1047,15 @@ class ZaloSandboxClient(_ControlClient):
             body["retry_after"] = retry_after
         await self._request("POST", "/faults", body)
 
+    async def add_stall(
+        self, seconds: float, *, count: int = 1, methods: Sequence[str] | None = None
+    ) -> None:
+        """Make the next `count` calls (of `methods`) hang `seconds`, then run them."""
+        body: JSONDict = {"stall": seconds, "count": count}
+        if methods is not None:
+            body["methods"] = list(methods)
+        await self._request("POST", "/faults", body)
+
     async def clear_faults(self) -> None:
         await self._request("DELETE", "/faults")
 

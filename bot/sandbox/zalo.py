@@ -45,7 +45,9 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
 ``GET  /_sandbox/updates``                   updates not yet handed out
 ``GET|DELETE /_sandbox/calls``               Bot API call log (``?method=``)
 ``POST|DELETE /_sandbox/faults``             {status: 429|500|..., count?, methods?: [...],
-                                             retry_after?}: the next calls fail so
+                                             retry_after?}: the next calls fail so;
+                                             {stall: SECONDS, count?, methods?}: they hang
+                                             that long (DELETE releases them), then run
 ``GET  /zfiles/{name}``                      a photo a person sent (what ``photo_url`` names)
 
 Deliberate simplifications, because Zalo does not document them: error texts and codes for
@@ -214,6 +216,7 @@ class Fault:
     remaining: int
     methods: frozenset[str] | None
     retry_after: int | None
+    stall: float | None = None  # hang this long, then answer normally
 
     def applies(self, method: str) -> bool:
         return self.remaining > 0 and (self.methods is None or method.lower() in self.methods)
@@ -250,6 +253,7 @@ class ZaloSandbox(Served):
         self._runner: web.AppRunner | None = None
         self._root_url: str | None = None
         self._arrived = asyncio.Event()
+        self._stall_release = asyncio.Event()
         self._pusher: asyncio.Task[None] | None = None
         self._methods: dict[str, tuple[str, Handler]] = {
             name.lower(): (name, handler) for name, handler in self._bot_api_methods().items()
@@ -292,12 +296,17 @@ class ZaloSandbox(Served):
             with contextlib.suppress(asyncio.CancelledError):
                 await pusher
         self._wake()
+        self._release_stalls()
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
     def _wake(self) -> None:
         self._arrived.set()
         self._arrived = asyncio.Event()
+
+    def _release_stalls(self) -> None:
+        self._stall_release.set()
+        self._stall_release = asyncio.Event()
 
     # ------------------------------------------------------------------ world
     def _next_id(self, kind: str) -> str:
@@ -464,6 +473,7 @@ class ZaloSandbox(Served):
                 raise ApiError(401, "Unauthorized")
             if found is None:
                 raise ApiError(404, "Not Found")
+            await self._stall(found[0])
             fault = self._fault_for(found[0])
             if fault is not None:
                 raise fault
@@ -477,9 +487,18 @@ class ZaloSandbox(Served):
             handed.handed_out = call.seq
         return self._json({"ok": True, "result": result})
 
+    async def _stall(self, method: str) -> None:
+        """A slow network: hang the call (until released), then let it run."""
+        for fault in self.faults:
+            if fault.stall is not None and fault.applies(method):
+                fault.remaining -= 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stall_release.wait(), fault.stall)
+                return
+
     def _fault_for(self, method: str) -> ApiError | None:
         for fault in self.faults:
-            if fault.applies(method):
+            if fault.stall is None and fault.applies(method):
                 fault.remaining -= 1
                 params = {"retry_after": fault.retry_after} if fault.retry_after else None
                 return ApiError(fault.status, f"Injected fault {fault.status}", params)
@@ -777,6 +796,8 @@ class ZaloSandbox(Served):
 
     async def _c_add_fault(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        if body.get("stall") is not None:
+            return self._add_stall(body)
         try:
             status = int(body.get("status", 500))
             count = int(body.get("count", 1))
@@ -797,8 +818,24 @@ class ZaloSandbox(Served):
         self.faults.append(fault)
         return self._json({"status": status, "count": count})
 
+    def _add_stall(self, body: JSONDict) -> web.Response:
+        try:
+            seconds = float(body["stall"])
+            count = int(body.get("count", 1))
+        except (TypeError, ValueError):
+            raise ControlError(400, "stall must be seconds and count an integer") from None
+        if not 0 < seconds <= 300:
+            raise ControlError(400, "stall must be more than 0 and at most 300 seconds")
+        methods = body.get("methods")
+        if methods is not None and not isinstance(methods, list):
+            raise ControlError(400, "methods must be a list of Bot API method names")
+        wanted = None if methods is None else frozenset(str(m).lower() for m in methods)
+        self.faults.append(Fault(0, count, wanted, None, stall=seconds))
+        return self._json({"stall": seconds, "count": count})
+
     async def _c_clear_faults(self, request: web.Request) -> web.Response:
         self.faults.clear()
+        self._release_stalls()
         return self._json({"ok": True})
 
     async def _c_pushes(self, request: web.Request) -> web.Response:

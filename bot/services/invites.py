@@ -21,6 +21,7 @@ from bot.domain.clock import Clock
 from bot.domain.events import Origin
 from bot.domain.model import Case, Role
 from bot.domain.people import Actor, Identity, Member
+from bot.services.permissions import require_lead
 from bot.services.ports import CaseQuery, UnitOfWork
 
 #: How long a lead's invite may wait for its person.
@@ -119,6 +120,18 @@ class AlreadyMember(errors.DomainError):
         self.team_code = team_code
 
 
+class MemberElsewhere(errors.DomainError):
+    """An active member of another team (or a clerk of every team) opened a team invite.
+
+    Joining would silently take them out of their team; their own lead removes
+    them first, so neither team loses someone without knowing.
+    """
+
+    def __init__(self, team_code: str | None) -> None:
+        super().__init__(team_code or "")
+        self.team_code = team_code
+
+
 class IdentityTaken(errors.DomainError):
     """This account already belongs to another member."""
 
@@ -163,10 +176,7 @@ class InviteService:
             team = await uow.teams.get(team_code)
             if team is None:
                 raise errors.UnknownTeam(team_code)
-            if not actor.is_lead_of(team.code):
-                if actor.member is None:
-                    raise errors.NotMember(team.code)
-                raise errors.Forbidden((Role.LEAD,))
+            require_lead(actor, team.code)
             invite = Invite(
                 token=self.codes(),
                 kind=InviteKind.TEAM,
@@ -216,8 +226,10 @@ class InviteService:
             existing = await uow.members.by_identity(joiner.channel, joiner.external_id)
             if invite.kind is InviteKind.LINK:
                 return await self._link(uow, invite, joiner, existing, origin, now)
-            if existing is not None and existing.active and existing.team_code == invite.team_code:
-                raise AlreadyMember(invite.team_code)
+            if existing is not None and existing.active:
+                if existing.team_code == invite.team_code:
+                    raise AlreadyMember(invite.team_code)
+                raise MemberElsewhere(existing.team_code)
             self._usable(invite, now)
             if not await uow.invites.open(token, joiner, InviteStatus.PENDING, now):
                 raise InviteInvalid(InviteProblem.USED)
@@ -272,8 +284,7 @@ class InviteService:
             invite = await uow.invites.get(token)
             if invite is None or invite.kind is not InviteKind.TEAM or invite.team_code is None:
                 raise InviteInvalid(InviteProblem.UNKNOWN)
-            if not actor.is_lead_of(invite.team_code):
-                raise errors.Forbidden((Role.LEAD,))
+            require_lead(actor, invite.team_code)
             joiner = invite.joiner
             if invite.status is not InviteStatus.PENDING or joiner is None:
                 raise InviteInvalid(InviteProblem.USED)
@@ -305,8 +316,7 @@ class InviteService:
     ) -> tuple[Member, list[Case]]:
         """Take a person out of the team; returns them and the cases a lead must reassign."""
         async with uow:
-            if not actor.is_lead_of(team_code):
-                raise errors.Forbidden((Role.LEAD,))
+            require_lead(actor, team_code)
             member = (
                 await uow.members.by_username(who)
                 if who.startswith("@")

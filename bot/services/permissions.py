@@ -85,6 +85,16 @@ def authorize(actor: Actor, action: Action, case: Case) -> None:
         raise errors.NotAssignee(case.ref, case.assignee, None)
 
 
+def require_lead(actor: Actor, team_code: str) -> None:
+    """A lead of the team (or an admin). Someone outside the team, a lead of another one
+    included, is told they are not in this team rather than that only a lead may."""
+    if actor.is_lead_of(team_code):
+        return
+    if not (actor.in_team(team_code) or is_clerk_for(actor, team_code)):
+        raise errors.NotMember(team_code)
+    raise errors.Forbidden((Role.LEAD,))
+
+
 def authorize_intake(actor: Actor, team_code: str) -> None:
     if actor.is_admin or actor.is_system or is_clerk_for(actor, team_code):
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -464,3 +465,27 @@ async def test_stop_ends_a_waiting_long_poll_at_once(
         await asyncio.sleep(0.02)
     await asyncio.wait_for(zalo.stop(), 5)
     assert not zalo.running
+
+
+def test_media_links_serve_nothing_outside_the_media_folder(tmp_path: Path) -> None:
+    """Zalo knows the webhook secret the links are signed with: a signed path is not enough."""
+    media = tmp_path / "media"
+    chart = media / "reports" / "chart.png"
+    chart.parent.mkdir(parents=True)
+    chart.write_bytes(make_png(2, 2))
+    database = tmp_path / "dispatch.db"
+    database.write_bytes(b"SQLite format 3\0")
+    (media / "escape.png").symlink_to(database)
+    links = MediaLinks("https://d.example.vn/zalo/media", "hook-secret-1", media)
+
+    def forged(path: Path) -> str:
+        """What a holder of the secret can sign: any path, as it is (not resolved)."""
+        raw = str(path).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + links._sign(raw)
+
+    assert links.resolve(links.link(chart).rsplit("/", 1)[1]) == chart.resolve()
+    assert links.resolve(forged(chart)) == chart
+    assert links.resolve(forged(database)) is None
+    assert links.resolve(forged(media / ".." / "dispatch.db")) is None
+    assert links.resolve(forged(media / "escape.png")) is None
+    assert links.resolve(forged(Path("/etc/passwd"))) is None

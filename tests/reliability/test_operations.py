@@ -32,7 +32,7 @@ from tests.reliability.harness import (
 )
 from tests.reliability.test_two_instances import POLICY
 
-SAMPLE = re.compile(r"^([a-z_0-9]+)(\{[^}]*\})? (-?[0-9.e+]+|\+Inf)$")
+SAMPLE = re.compile(r"^([a-z_0-9]+)(\{[^}]*\})? (-?[0-9.]+(?:e[+-]?[0-9]+)?|\+Inf)$")
 MINH = Person(3002, "Minh", Role.WORKER, "minh_pl")
 
 
