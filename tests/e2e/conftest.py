@@ -186,6 +186,22 @@ ZALO_BOT = "Bot Điều Phối"
 ZGROUP = "5a1f0c3e9d7b2a4c6e80"
 CHANNELS = ("telegram", "zalo")
 
+
+def on_sandbox(channel: str, root_url: str) -> dict[str, object]:
+    """Settings that point `channel` at its sandbox, with the e2e bot token."""
+    token = TOKEN if channel == "telegram" else ZALO_TOKEN
+    return {f"{channel}_bot_token": token, f"{channel}_api_url": root_url}
+
+
+def webhook_mode(channel: str, secret: str) -> dict[str, object]:
+    """Settings that put `channel` in webhook mode, served at our own HTTP server."""
+    return {
+        f"{channel}_mode": "webhook",
+        f"{channel}_webhook_url": f"https://dispatch.example.vn/{channel}/webhook",
+        f"{channel}_webhook_secret": secret,
+    }
+
+
 #: key: (name, role, team, Telegram id, Telegram username, Zalo id)
 CAST: dict[str, tuple[str, Role, str | None, int, str, str]] = {
     "lead": ("Lan", Role.LEAD, "PL", 3001, "lan_pl", "0a1b2c3d4e5f60003001"),

@@ -26,7 +26,17 @@ from handlers.parsing import MAX_TEXT
 from handlers.ratelimit import CommandLimiter
 from storage import tables as t
 from tests.conftest import make_settings
-from tests.e2e.conftest import GROUP, TOKEN, ZALO_BOT, ZALO_TOKEN, ZGROUP, System, started
+from tests.e2e.conftest import (
+    GROUP,
+    TOKEN,
+    ZALO_BOT,
+    ZALO_TOKEN,
+    ZGROUP,
+    System,
+    on_sandbox,
+    started,
+    webhook_mode,
+)
 
 TR = Translator()
 
@@ -218,16 +228,10 @@ async def hooks(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncIt
         settings = make_settings(
             database_url,
             tmp_path,
-            telegram_bot_token=TOKEN,
-            telegram_api_url=tg.root_url,
-            telegram_mode="webhook",
-            telegram_webhook_url="https://dispatch.example.vn/telegram/webhook",
-            telegram_webhook_secret=TG_SECRET,
-            zalo_bot_token=ZALO_TOKEN,
-            zalo_api_url=zalo.root_url,
-            zalo_mode="webhook",
-            zalo_webhook_url="https://dispatch.example.vn/zalo/webhook",
-            zalo_webhook_secret=ZALO_SECRET,
+            **on_sandbox("telegram", tg.root_url),
+            **webhook_mode("telegram", TG_SECRET),
+            **on_sandbox("zalo", zalo.root_url),
+            **webhook_mode("zalo", ZALO_SECRET),
             http_port=0,
         )
         container = await bootstrap(settings, clock=clock)

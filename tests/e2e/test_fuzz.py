@@ -50,7 +50,7 @@ from handlers.parsing import CommandName, normalize_ref, parse_command
 from storage import tables as t
 from storage.outbox_store import DeliveryState
 from tests.conftest import make_settings
-from tests.e2e.conftest import TOKEN, started
+from tests.e2e.conftest import TOKEN, on_sandbox, started, webhook_mode
 
 SEED = 20261127
 INPUTS = 2000
@@ -497,11 +497,8 @@ async def stage(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncIt
         settings = make_settings(
             database_url,
             tmp_path,
-            telegram_bot_token=TOKEN,
-            telegram_api_url=sandbox.root_url,
-            telegram_mode="webhook",
-            telegram_webhook_url="https://dispatch.example.vn/telegram/webhook",
-            telegram_webhook_secret=SECRET,
+            **on_sandbox("telegram", sandbox.root_url),
+            **webhook_mode("telegram", SECRET),
             http_port=0,
             admin_ids="telegram:9001",
             reminder_interval_seconds=3600,  # no scheduler pass during the run

@@ -51,6 +51,7 @@ from tests.e2e.conftest import (
     Stage,
     new_connection,
     running_stage,
+    webhook_mode,
 )
 from tests.e2e.fieldkit import templates, uncatalogued
 
@@ -846,12 +847,8 @@ async def test_every_http_call_answers_what_the_matrix_says(
         clock,
         where,
         reminder_interval_seconds=3600,
-        telegram_mode="webhook",
-        telegram_webhook_url="https://dispatch.example.vn/telegram/webhook",
-        telegram_webhook_secret=TG_SECRET,
-        zalo_mode="webhook",
-        zalo_webhook_url="https://dispatch.example.vn/zalo/webhook",
-        zalo_webhook_secret=ZALO_SECRET,
+        **webhook_mode("telegram", TG_SECRET),
+        **webhook_mode("zalo", ZALO_SECRET),
     ) as stage:
         ref = await intake(stage, CaseKind.NEW_CONNECTION)
         files = MediaFiles(stage.container.settings.media_dir)

@@ -17,7 +17,7 @@ from bot.runner import serve
 from bot.sandbox.client import SandboxClient
 from bot.sandbox.telegram import TelegramSandbox
 from tests.conftest import make_settings
-from tests.e2e.conftest import GROUP, TOKEN
+from tests.e2e.conftest import GROUP, TOKEN, on_sandbox, webhook_mode
 
 SECRET = "webhook-secret-123"
 
@@ -45,11 +45,8 @@ async def test_webhook_checks_the_secret_and_processes_a_replay_once(
         settings = make_settings(
             database_url,
             tmp_path,
-            telegram_bot_token=TOKEN,
-            telegram_api_url=sandbox.root_url,
-            telegram_mode="webhook",
-            telegram_webhook_url="https://dispatch.example.vn/telegram/webhook",
-            telegram_webhook_secret=SECRET,
+            **on_sandbox("telegram", sandbox.root_url),
+            **webhook_mode("telegram", SECRET),
             http_port=0,
         )
         container = await bootstrap(settings, clock=clock)

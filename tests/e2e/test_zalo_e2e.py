@@ -28,8 +28,10 @@ from tests.e2e.conftest import (
     ZGROUP,
     Stage,
     new_connection,
+    on_sandbox,
     running_stage,
     started,
+    webhook_mode,
 )
 
 SECRET = "zalo-webhook-secret-1"
@@ -62,11 +64,8 @@ async def webhook_system(
         settings = make_settings(
             database_url,
             tmp_path,
-            zalo_bot_token=ZALO_TOKEN,
-            zalo_api_url=sandbox.root_url,
-            zalo_mode="webhook",
-            zalo_webhook_url="https://dispatch.example.vn/zalo/webhook",
-            zalo_webhook_secret=SECRET,
+            **on_sandbox("zalo", sandbox.root_url),
+            **webhook_mode("zalo", SECRET),
             http_port=0,
         )
         container = await bootstrap(settings, clock=clock)
