@@ -38,6 +38,8 @@ PREFIXES = [
     "member",
     "members",
     "menu",
+    "report",
+    "relay",
 ]
 KEY_USE = re.compile(r"""["']((?:{})\.[a-z_]+(?:\.[a-z_]+)*)["']""".format("|".join(PREFIXES)))
 
