@@ -323,11 +323,20 @@ class Relay:
             log.exception("relay: claiming chats failed")
             await self._sleep(min(self.options.idle_poll, 1.0))
             return []
+        started = []
         for claim in claims:
+            current = self._workers.get(claim.key)
+            if current is not None:
+                # Our own chat, its lease lapsed while the database was slow to renew it
+                # and taken again here: the worker already on it goes on. A second one
+                # would send the same messages twice.
+                current.lease_deadline = now + self.options.lease_seconds
+                continue
             worker = _Worker(claim, now + self.options.lease_seconds)
             self._workers[claim.key] = worker
             worker.task = asyncio.create_task(self._work(worker), name=f"relay:{claim.key}")
-        return claims
+            started.append(claim)
+        return started
 
     async def _stop_workers(self) -> None:
         """Let sends under way finish (bounded), then cancel what is left."""
