@@ -429,3 +429,35 @@ async def test_a_send_answered_late_still_frees_its_token_only_when_answered() -
     assert clock.now() - start >= 1.0
 
 
+
+
+async def test_a_chat_whose_lease_lapsed_under_its_own_worker_keeps_that_one_worker(
+    kit: Kit,
+) -> None:
+    """The database was too slow to renew the lease in time, so the chat looks free and
+    this same relay claims it again: no second worker may start on it (it would send
+    the same messages again)."""
+    gate, entered = asyncio.Event(), asyncio.Event()
+    plain_send = kit.channel.send
+
+    async def held_send(chat_id: str, message: Outbound) -> object:
+        entered.set()
+        await gate.wait()
+        return await plain_send(chat_id, message)
+
+    kit.channel.send = held_send  # type: ignore[method-assign]
+    for i in range(3):
+        await kit.add(GROUP, f"m{i}")
+    assert [c.key.chat_id for c in await kit.relay._claim_more()] == [GROUP]
+    await asyncio.wait_for(entered.wait(), 5)  # the worker is inside its first send
+
+    past = datetime.fromtimestamp(kit.time.now() - 1, UTC)
+    async with kit.container.engine.begin() as conn:
+        await conn.execute(sa.update(t.outbox_chats).values(lease_until=past))
+    assert await kit.relay._claim_more() == []  # ours already: no second worker
+    assert len(kit.relay._workers) == 1
+
+    gate.set()
+    tasks = [w.task for w in kit.relay._workers.values() if w.task is not None]
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1", "m2"]
