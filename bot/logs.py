@@ -12,9 +12,10 @@ import contextlib
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TextIO
 
 from bot.config import LogFormat, Settings
 from bot.domain.phone import redact_phones
@@ -98,8 +99,28 @@ class TextFormatter(logging.Formatter):
         return f"{line} [case {ref}]" if ref and ref not in record.getMessage() else line
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time of the event, not at setup:
+    a test runner or a service manager may swap the stream, and a handler left
+    holding a closed one fails on every later event."""
+
+    _chosen: TextIO | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chosen = None  # the default stream is looked up at each event
+
+    @property
+    def stream(self) -> TextIO:
+        return self._chosen or sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        self._chosen = value  # setStream() chooses one for good
+
+
 def configure(settings: Settings) -> None:
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.addFilter(RedactingFilter())
     if settings.log_format is LogFormat.JSON:
         handler.setFormatter(JsonFormatter(settings.instance))
