@@ -34,18 +34,11 @@ INTAKE = "test-intake-token"
 GROUP = -100555
 
 
-@dataclass
-class System:
-    container: Container
-    client: SandboxClient
-    api: str
+class IntakeDesk:
+    """The one-stop desk's calls to the intake API, for the fixtures that hold `http` and `api`."""
+
     http: aiohttp.ClientSession
-    lead: SandboxUser
-    minh: SandboxUser
-    hung: SandboxUser
-    clerk: SandboxUser
-    stranger: SandboxUser
-    other_lead: SandboxUser
+    api: str
 
     async def intake(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         async with self.http.post(
@@ -60,6 +53,20 @@ class System:
             assert resp.status == 200, await resp.text()
             data: dict[str, Any] = await resp.json()
             return data
+
+
+@dataclass
+class System(IntakeDesk):
+    container: Container
+    client: SandboxClient
+    api: str
+    http: aiohttp.ClientSession
+    lead: SandboxUser
+    minh: SandboxUser
+    hung: SandboxUser
+    clerk: SandboxUser
+    stranger: SandboxUser
+    other_lead: SandboxUser
 
     async def card(self, ref: str) -> ChatMessage:
         return await self.client.wait_for_message(GROUP, contains=f"📋 {ref} ")
@@ -212,7 +219,7 @@ CAST: dict[str, tuple[str, Role, str | None, int, str, str]] = {
 
 
 @dataclass
-class Stage:
+class Stage(IntakeDesk):
     """The running system and its people, each on the channel the test put them on."""
 
     container: Container
@@ -252,20 +259,6 @@ class Stage:
     async def card(self, channel: str, ref: str, contains: str | None = None) -> Seen:
         """The case as the team's group on `channel` shows it now."""
         return await self.phones[channel].card(self.groups[channel], ref, contains=contains)
-
-    async def intake(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        async with self.http.post(
-            f"{self.api}/api/v1/cases", json=body, headers={"Authorization": f"Bearer {INTAKE}"}
-        ) as resp:
-            return resp.status, await resp.json()
-
-    async def case(self, ref: str) -> dict[str, Any]:
-        async with self.http.get(
-            f"{self.api}/api/v1/cases/{ref}", headers={"Authorization": f"Bearer {INTAKE}"}
-        ) as resp:
-            assert resp.status == 200, await resp.text()
-            data: dict[str, Any] = await resp.json()
-            return data
 
     async def settled(self) -> None:
         await drained(self.container)
