@@ -1,11 +1,12 @@
 """Button payloads: one typed codec, validated on the way in, under Telegram's 64 bytes.
 
-Four families, each with its own prefix:
+Five families, each with its own prefix:
 
 - `c:ACTION:REF`   a case's button: claim it, show it, start the form of a step
 - `f:FORM:OP`      a button of a guided form (`OP` done, skip, confirm, cancel, `oN`)
 - `l:LIST:PAGE`    a page of `/mine` or `/open`
 - `i:CODE:y|n`     a lead's answer to someone who opened a team invite
+- `k:CODE:y|n`     a member's answer to someone who opened their link code ("was it you?")
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ PREFIX = "c"
 FORM_PREFIX = "f"
 LIST_PREFIX = "l"
 INVITE_PREFIX = "i"
+LINK_PREFIX = "k"
 MAX_BYTES = 64
 MAX_OPTION = 99
 
@@ -84,16 +86,38 @@ class PagePress:
         return _checked(f"{LIST_PREFIX}:{self.kind.value}:{self.page}")
 
 
+YES, NO = "y", "n"
+
+
 @dataclass(frozen=True)
 class InvitePress:
+    """A lead's «Đồng ý» / «Từ chối» on a join request."""
+
     code: str
     approve: bool
 
     def encode(self) -> str:
-        return _checked(f"{INVITE_PREFIX}:{self.code}:{'y' if self.approve else 'n'}")
+        return _checked(f"{INVITE_PREFIX}:{self.code}:{YES if self.approve else NO}")
 
 
-Press = CallbackData | FormPress | PagePress | InvitePress
+@dataclass(frozen=True)
+class LinkPress:
+    """The code maker's «Đúng, là tôi» / «Không phải tôi» on an opened link code."""
+
+    code: str
+    approve: bool
+
+    def encode(self) -> str:
+        return _checked(f"{LINK_PREFIX}:{self.code}:{YES if self.approve else NO}")
+
+
+Press = CallbackData | FormPress | PagePress | InvitePress | LinkPress
+#: The families that answer an opened code, by prefix: the same shape, another meaning.
+CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
+    INVITE_PREFIX: InvitePress,
+    LINK_PREFIX: LinkPress,
+}
+MAX_CODE = 32
 
 
 def decode(data: str) -> CallbackData | None:
@@ -123,10 +147,11 @@ def decode_press(data: str) -> Press | None:
         if middle not in ListKind._value2member_map_ or not _digits(last) or len(last) > 4:
             return None
         return PagePress(ListKind(middle), int(last))
-    if prefix == INVITE_PREFIX:
-        if not _word(middle) or len(middle) > 32 or last not in ("y", "n"):
+    answer = CODE_ANSWERS.get(prefix)
+    if answer is not None:
+        if not _word(middle) or len(middle) > MAX_CODE or last not in (YES, NO):
             return None
-        return InvitePress(middle, last == "y")
+        return answer(middle, last == YES)
     return None
 
 

@@ -36,7 +36,9 @@ from bot.services.invites import (
     IdentityTaken,
     InviteInvalid,
     InviteService,
+    JoinerIsMember,
     MemberElsewhere,
+    NotCodeOwner,
     SameChannel,
 )
 from bot.services.permissions import can_view
@@ -47,6 +49,7 @@ from handlers.callbacks import (
     CallbackData,
     FormPress,
     InvitePress,
+    LinkPress,
     ListKind,
     PagePress,
     decode_press,
@@ -55,7 +58,7 @@ from handlers.evidence import EvidenceInbox
 from handlers.forms import Forms, PrivateOnly
 from handlers.menus import command_menus
 from handlers.notify import Notifier
-from handlers.onboarding import InviteUsage, Onboarding
+from handlers.onboarding import InviteUsage, LinkPrivateOnly, Onboarding
 from handlers.parsing import MAX_TEXT, CommandName, ParsedCommand, normalize_ref, parse_command
 from handlers.ratelimit import CommandLimiter, Verdict
 from handlers.render import ACTION_OF_BUTTON, Renderer
@@ -374,6 +377,8 @@ class Dispatcher:
         except InviteUsage:
             usage = self.tr.t(req.lang, "usage.invite")
             await self._say(req, self.tr.t(req.lang, "err.usage", usage=usage))
+        except LinkPrivateOnly:
+            await self._say(req, self.tr.t(req.lang, "invite.link_private_only"))
         except MediaError as e:
             await self._say(req, self._media_error(req.lang, e))
 
@@ -396,7 +401,7 @@ class Dispatcher:
             if isinstance(press, PagePress):
                 await self._run(req, lambda: self._page(req, press.kind, press.page))
                 return HandleResult()
-            if isinstance(press, InvitePress):
+            if isinstance(press, InvitePress | LinkPress):
                 if self.onboarding is None:
                     return HandleResult()
                 return await self.onboarding.press(req, press)
@@ -546,6 +551,14 @@ class Dispatcher:
                 return t(lang, "invite.identity_taken")
             case SameChannel():
                 return t(lang, "invite.same_channel")
+            case NotCodeOwner():
+                return t(lang, "invite.not_code_owner")
+            case JoinerIsMember(same_team=True):
+                return t(lang, "invite.joiner_here", name=e.name, team=e.team_code or "")
+            case JoinerIsMember(team_code=None):
+                return t(lang, "invite.joiner_of_all_teams", name=e.name)
+            case JoinerIsMember():
+                return t(lang, "invite.joiner_elsewhere", name=e.name, team=e.team_code)
             case CannotRemoveSelf():
                 return t(lang, "member.cannot_remove_self")
         return t(lang, "err.internal")

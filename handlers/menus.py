@@ -1,7 +1,9 @@
 """The command menus a channel shows (Telegram's setMyCommands), per scope and language.
 
 In a private chat a worker reports steps and a clerk files cases; in the team's group
-people claim, look at lists and manage the team. Each list is published for the
+people claim, look at lists and manage the team. A command may read differently per
+scope: in a group `/invite` is only a team invite (its code goes to the private chat),
+never a link code, which is made and shown in the private chat alone. Each list is published for the
 default language (the bot's, Vietnamese) and for every supported language code, so a
 phone set to English shows English descriptions until the person chooses with /lang.
 """
@@ -32,11 +34,18 @@ MENUS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Descriptions that differ from `menu.<command>` in one scope.
+SCOPED: dict[tuple[str, str], str] = {(GROUP, "invite"): "menu.invite_team"}
+
+
+def description_key(scope: str, name: str) -> str:
+    return SCOPED.get((scope, name), f"menu.{name}")
+
+
 def command_menus(tr: Translator) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(scope, language code) -> [(command, description)]; "" is the default language."""
     menus: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for scope, names in MENUS.items():
-        menus[(scope, "")] = [(n, tr.t(tr.default, f"menu.{n}")) for n in names]
-        for lang in Lang:
-            menus[(scope, lang.value)] = [(n, tr.t(lang, f"menu.{n}")) for n in names]
+        for code, lang in (("", tr.default), *((x.value, x) for x in Lang)):
+            menus[(scope, code)] = [(n, tr.t(lang, description_key(scope, n))) for n in names]
     return menus

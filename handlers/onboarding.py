@@ -2,26 +2,34 @@
 
 A lead types `/invite worker`; the bot answers with a one-time Telegram deep link
 (`t.me/<bot>?start=CODE`) and the plain `/start CODE` (Zalo has no deep links). The
-person who opens it is not a member yet: the lead who made the invite gets a private
-message with «Đồng ý» / «Từ chối» (or, on a channel without buttons, what to type).
+answer goes to the lead's private chat, also when typed in the group: a group is no
+place for a code. The person who opens it is not a member yet: the lead who made the
+invite gets a private message with «Đồng ý» / «Từ chối» (or, on a channel without
+buttons, what to type).
 
-`/invite link` is a member's own code: opened on their other channel (`/start CODE`),
-it attaches that account to the same member, with the same name, role and team.
+`/invite link` is a member's own code, made and shown only in the private chat. Opened
+on their other channel (`/start CODE`), it asks the account that made it, privately,
+"was it you?"; only that account's «Đúng, là tôi» (or `/invite ok CODE`) attaches the
+new account to the same member, with the same name, role and team.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.channels.base import Button, Capabilities, HandleResult, Outbound
 from bot.domain.events import Origin
 from bot.domain.model import Role
-from bot.domain.people import Member
+from bot.domain.people import Actor, Identity, Member
 from bot.i18n import Lang, Translator
 from bot.services.invites import (
+    LINK_CONFIRM_TTL,
+    LINK_TTL,
     Invite,
     InviteInvalid,
+    InviteKind,
     InviteProblem,
     InviteService,
     InviteStatus,
@@ -29,7 +37,7 @@ from bot.services.invites import (
     normalize_code,
 )
 from bot.services.ports import OutboxItem, UnitOfWork
-from handlers.callbacks import InvitePress
+from handlers.callbacks import InvitePress, LinkPress
 from handlers.parsing import ParsedCommand
 
 if TYPE_CHECKING:
@@ -39,10 +47,32 @@ if TYPE_CHECKING:
 DEEP_LINKS: dict[str, str] = {"telegram": "https://t.me/{bot}?start={code}"}
 ROLES = {r.value: r for r in Role}
 DEFAULT_CAPABILITIES = Capabilities(buttons=True, edits=True, max_text=4096)
+#: How a channel is named to people ("confirm on Telegram").
+CHANNEL_NAMES: dict[str, str] = {"telegram": "Telegram", "zalo": "Zalo"}
+#: `/invite ok CODE` and `/invite no CODE`: a typed yes or no to an opened code.
+ANSWERS = {"ok": True, "no": False}
 
 
 class InviteUsage(Exception):
     """`/invite` typed without a known word after it."""
+
+
+class LinkPrivateOnly(Exception):
+    """`/invite link` typed in a group: a link code is shown in the private chat only."""
+
+
+def _minutes(ttl: timedelta) -> int:
+    return int(ttl.total_seconds() // 60)
+
+
+def _who(joiner: Joiner) -> str:
+    return f"{joiner.name} (@{joiner.username})" if joiner.username else joiner.name
+
+
+def _account(req: Request) -> Identity:
+    """The channel account that sent this: what a link code is made by and confirmed by."""
+    user = req.inbound.user
+    return Identity(req.inbound.channel, user.id, user.username)
 
 
 class Onboarding:
@@ -81,18 +111,24 @@ class Onboarding:
         if word in ROLES:
             team = await team_of_chat(req)
             invite = await self._service().create(req.actor, team, ROLES[word], self.uow())
-            await self._say(req, self._invite_text(req.lang, invite))
+            text = self._invite_text(req.lang, invite)
+            if req.is_private:
+                await self._say(req, text)
+            else:
+                await self._say_privately(req, text, f"/invite {word}")
         elif word == "link":
-            invite = await self._service().create_link(req.actor, self.uow())
+            if not req.is_private:
+                raise LinkPrivateOnly()
+            invite = await self._service().create_link(req.actor, _account(req), self.uow())
             await self._say(req, self._link_text(req.lang, invite))
-        elif word in ("ok", "no"):
+        elif word in ANSWERS:
             code = normalize_code(parsed.arg(1) or "")
             if code is None:
                 raise InviteUsage()
-            invite, member = await self._service().decide(
-                req.actor, code, word == "ok", req.origin, self.uow()
+            invite, member = await self._service().answer(
+                req.actor, _account(req), code, ANSWERS[word], req.origin, self.uow()
             )
-            await self._say(req, self._decided_text(req.lang, invite, member))
+            await self._say(req, self._answered_text(req.lang, invite, member))
         else:
             raise InviteUsage()
 
@@ -105,11 +141,13 @@ class Onboarding:
         joiner = Joiner(req.inbound.channel, user.id, user.name, user.username, user.lang)
         await self._service().open(code, joiner, req.origin, self.uow())
 
-    async def press(self, req: Request, press: InvitePress) -> HandleResult:
-        invite, member = await self._service().decide(
-            req.actor, press.code, press.approve, req.origin, self.uow()
+    async def press(self, req: Request, press: InvitePress | LinkPress) -> HandleResult:
+        """«Đồng ý» on a join request, or «Đúng, là tôi» on an opened link code."""
+        kind = InviteKind.LINK if isinstance(press, LinkPress) else InviteKind.TEAM
+        invite, member = await self._service().answer(
+            req.actor, _account(req), press.code, press.approve, req.origin, self.uow(), kind
         )
-        return HandleResult(toast=self._decided_text(req.lang, invite, member))
+        return HandleResult(toast=self._answered_text(req.lang, invite, member))
 
     async def remove(self, req: Request, team: str, who: str) -> None:
         member, cases = await self._service().remove(req.actor, team, who, self.uow())
@@ -141,13 +179,21 @@ class Onboarding:
     def _link_text(self, lang: Lang, invite: Invite) -> str:
         t = self.tr.t
         head = t(lang, "invite.link_created", until=self.tr.when(invite.expires_at))
-        return "\n".join([head, *self._links(lang, invite.token), t(lang, "invite.link_how")])
+        how = t(lang, "invite.link_how", minutes=_minutes(LINK_TTL))
+        return "\n".join([head, *self._links(lang, invite.token), how])
 
-    def _decided_text(self, lang: Lang, invite: Invite, member: Member | None) -> str:
-        name = invite.joiner.name if invite.joiner else "?"
+    def _answered_text(self, lang: Lang, invite: Invite, member: Member | None) -> str:
+        """What the person who said yes or no reads back."""
+        t = self.tr.t
+        joiner = invite.joiner
+        if invite.kind is InviteKind.LINK:
+            if invite.status is InviteStatus.LINKED and joiner is not None:
+                channel = CHANNEL_NAMES.get(joiner.channel, joiner.channel)
+                return t(lang, "invite.link_confirmed", who=_who(joiner), channel=channel)
+            return t(lang, "invite.link_refused")
         if invite.status is InviteStatus.APPROVED and member is not None:
-            return self.tr.t(lang, "invite.approved", name=member.name, team=invite.team_code)
-        return self.tr.t(lang, "invite.refused", name=name)
+            return t(lang, "invite.approved", name=member.name, team=invite.team_code)
+        return t(lang, "invite.refused", name=joiner.name if joiner else "?")
 
     # ------------------------------------------------------------ InviteNotices
 
@@ -159,20 +205,13 @@ class Onboarding:
         assert joiner is not None
         channel, chat_id, lang = self._private_of(lead, invite.created_by, joiner.channel)
         t = self.tr.t
-        who = f"{joiner.name} (@{joiner.username})" if joiner.username else joiner.name
         role = t(lang, f"role.{invite.role.value}")
-        lines = [t(lang, "invite.request", who=who, team=invite.team_code or "", role=role)]
-        caps = self.capabilities.get(channel, DEFAULT_CAPABILITIES)
-        if not caps.buttons:
-            lines.append(t(lang, "invite.decide_typed", code=invite.token))
-        buttons = (
-            (
-                Button(t(lang, "invite.btn.approve"), InvitePress(invite.token, True).encode()),
-                Button(t(lang, "invite.btn.refuse"), InvitePress(invite.token, False).encode()),
-            ),
+        text = t(lang, "invite.request", who=_who(joiner), team=invite.team_code or "", role=role)
+        yes = Button(t(lang, "invite.btn.approve"), InvitePress(invite.token, True).encode())
+        no = Button(t(lang, "invite.btn.refuse"), InvitePress(invite.token, False).encode())
+        await self._ask(
+            uow, channel, chat_id, lang, text, invite.token, (yes, no), "invite.decide_typed"
         )
-        message = Outbound(text="\n".join(lines), buttons=buttons)
-        await uow.outbox.add(OutboxItem(channel, chat_id, message.to_json()))
         if origin is not None:
             mine = self.tr.lang(joiner.lang)
             lead_name = lead.name if lead is not None else "?"
@@ -195,18 +234,91 @@ class Onboarding:
         message = Outbound(text=text)
         await uow.outbox.add(OutboxItem(joiner.channel, joiner.external_id, message.to_json()))
 
-    async def linked(
+    async def join_blocked(
+        self, uow: UnitOfWork, invite: Invite, member: Member, leads: list[Member], by: Actor
+    ) -> None:
+        """Another team's lead agreed to take one of this team's people: its leads hear it."""
+        prefer = invite.joiner.channel if invite.joiner else ""
+        for lead in leads:
+            channel, chat_id, lang = self._private_of(lead, lead.uid, prefer)
+            text = self.tr.t(
+                lang,
+                "invite.wanted_elsewhere",
+                lead=by.name,
+                team=invite.team_code or "",
+                name=member.name,
+                yours=member.team_code or "",
+            )
+            await uow.outbox.add(
+                OutboxItem(
+                    channel,
+                    chat_id,
+                    Outbound(text=text).to_json(),
+                    dedupe_key=f"invite:{invite.token}:blocked:{lead.uid}",
+                )
+            )
+
+    async def link_requested(
         self, uow: UnitOfWork, invite: Invite, member: Member, origin: Origin | None
     ) -> None:
-        if origin is None:
-            return
+        """Ask the account that made the code, privately; tell the opener to confirm there."""
+        joiner = invite.joiner
+        assert joiner is not None and invite.created_via is not None
+        channel, _, chat_id = invite.created_via.partition(":")
         t = self.tr.t
-        lang = self.tr.lang(member.lang, invite.joiner.lang if invite.joiner else None)
-        role = t(lang, f"role.{member.role.value}")
-        text = t(lang, "invite.linked", name=member.name, role=role, team=member.team_code or "—")
-        await self._reply(uow, origin, text)
+        lang = self.tr.lang(member.lang)
+        here = CHANNEL_NAMES.get(joiner.channel, joiner.channel)
+        text = t(lang, "invite.link_request", who=_who(joiner), channel=here)
+        yes = Button(t(lang, "invite.btn.link_yes"), LinkPress(invite.token, True).encode())
+        no = Button(t(lang, "invite.btn.link_no"), LinkPress(invite.token, False).encode())
+        await self._ask(
+            uow, channel, chat_id, lang, text, invite.token, (yes, no), "invite.link_typed"
+        )
+        if origin is not None:
+            mine = self.tr.lang(joiner.lang)
+            there = CHANNEL_NAMES.get(channel, channel)
+            minutes = _minutes(LINK_CONFIRM_TTL)
+            await self._reply(
+                uow, origin, t(mine, "invite.link_waiting", channel=there, minutes=minutes)
+            )
+
+    async def link_decided(
+        self, uow: UnitOfWork, invite: Invite, member: Member, origin: Origin | None
+    ) -> None:
+        """The opener hears the answer in their private chat on the new channel."""
+        joiner = invite.joiner
+        assert joiner is not None
+        t = self.tr.t
+        lang = self.tr.lang(member.lang, joiner.lang)
+        if invite.status is InviteStatus.LINKED:
+            role = t(lang, f"role.{member.role.value}")
+            team = member.team_code or "—"
+            text = t(lang, "invite.linked", name=member.name, role=role, team=team)
+        else:
+            text = t(lang, "invite.link_declined")
+        message = Outbound(text=text)
+        await uow.outbox.add(OutboxItem(joiner.channel, joiner.external_id, message.to_json()))
 
     # ------------------------------------------------------------ helpers
+
+    async def _ask(
+        self,
+        uow: UnitOfWork,
+        channel: str,
+        chat_id: str,
+        lang: Lang,
+        text: str,
+        code: str,
+        buttons: tuple[Button, Button],
+        typed: str,
+    ) -> None:
+        """A yes-or-no question in a private chat: buttons, or what to type without them
+        (`typed`, the message key of that line)."""
+        lines = [text]
+        if not self.capabilities.get(channel, DEFAULT_CAPABILITIES).buttons:
+            lines.append(self.tr.t(lang, typed, code=code))
+        message = Outbound(text="\n".join(lines), buttons=(buttons,))
+        await uow.outbox.add(OutboxItem(channel, chat_id, message.to_json()))
 
     def _private_of(self, lead: Member | None, uid: str, prefer: str) -> tuple[str, str, Lang]:
         """The lead's private chat (on the newcomer's channel if they have one there)."""
@@ -224,4 +336,14 @@ class Onboarding:
     async def _say(self, req: Request, text: str) -> None:
         async with self.uow() as uow:
             await self._reply(uow, req.origin, text)
+            await uow.commit()
+
+    async def _say_privately(self, req: Request, text: str, command: str) -> None:
+        """`text` to the sender's private chat; the group only hears that it went there."""
+        private = Outbound(text=text)
+        sent = self.tr.t(req.lang, "invite.sent_privately", command=command)
+        async with self.uow() as uow:
+            channel = req.inbound.channel
+            await uow.outbox.add(OutboxItem(channel, req.inbound.user.id, private.to_json()))
+            await self._reply(uow, req.origin, sent)
             await uow.commit()

@@ -53,6 +53,8 @@ def _invite(row: sa.Row[Any]) -> Invite:
         joiner=_joiner(row.joiner),
         decided_by=row.decided_by,
         decided_at=row.decided_at,
+        created_via=row.created_via,
+        opened_at=row.used_at,
     )
 
 
@@ -73,6 +75,7 @@ class SqlInviteRepository:
                 expires_at=invite.expires_at,
                 status=invite.status.value,
                 member_uid=invite.member_uid,
+                created_via=invite.created_via,
             )
         )
 

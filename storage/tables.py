@@ -258,4 +258,6 @@ invites = sa.Table(
     sa.Column("joiner", sa.JSON),
     sa.Column("decided_by", sa.String(80)),
     sa.Column("decided_at", UTCDateTime),
+    # 0006: the account (`channel:id`) that made a link code; only it confirms the link.
+    sa.Column("created_via", sa.String(80)),
 )

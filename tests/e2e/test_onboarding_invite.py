@@ -32,10 +32,16 @@ async def test_a_worker_joins_by_invite_link_and_claims_a_case(system: System, l
     s = system
     lead = s.lead
     await speak(s, lead, lang)
-    invite = await s.say(lead, "/invite worker")
+    # Typed in the group, the invite goes to the lead's private chat, never to the group.
+    said = await s.say(lead, "/invite worker")
+    assert said.body == tr(lang, "invite.sent_privately", command="/invite worker")
+    invite = await bot_message(s, lead.id, contains="/start ")
     code = code_in(invite.body)
     assert f"https://t.me/{BOT}?start={code}" in invite.body  # one tap on a phone
     assert tr(lang, "invite.typed", code=code) in invite.body  # and what to type on Zalo
+    await s.settled()
+    in_group = [m.body for m in await s.client.messages(GROUP) if m.from_bot]
+    assert not any(code in body or "t.me/" in body for body in in_group), in_group
 
     # A new person opens the link: Telegram sends "/start CODE" in the private chat.
     tam = await s.client.add_user(3010, "Tâm", username="tam_pl", language_code=lang)
@@ -149,6 +155,11 @@ async def test_the_command_menus_are_published_per_scope_and_language(system: Sy
     assert menus[("all_private_chats", "en")]["survey"] == tr("en", "menu.survey")
     assert "claim" in menus[("all_group_chats", "")] and "new" in menus[("all_private_chats", "")]
     assert menus[("all_group_chats", "")]["claim"] == tr("vi", "menu.claim")
+    # In a group `/invite` is a team invite only: no link code is offered there.
+    for code, lang in (("", "vi"), ("vi", "vi"), ("en", "en")):
+        assert menus[("all_group_chats", code)]["invite"] == tr(lang, "menu.invite_team")
+        assert menus[("all_private_chats", code)]["invite"] == tr(lang, "menu.invite")
+    assert "Zalo" not in tr("vi", "menu.invite_team") + tr("en", "menu.invite_team")
 
 
 async def test_a_lead_without_buttons_agrees_by_typing_the_code(system: System) -> None:
@@ -163,3 +174,72 @@ async def test_a_lead_without_buttons_agrees_by_typing_the_code(system: System) 
     async with s.container.uow() as uow:
         member = await uow.members.by_identity("telegram", str(who.id))
     assert member is not None and member.team_code == "PL" and member.role.value == "worker"
+
+
+async def test_a_person_approved_by_two_teams_stays_in_the_first_and_both_leads_hear_it(
+    system: System,
+) -> None:
+    """Issue 12: invites of PL and DL opened by one person, both approved. The second
+    approval used to move them silently; now it changes nothing until PL lets them go."""
+    s = system
+    lan, quang = s.lead, s.other_lead
+    pl = code_in((await s.say(lan, "/invite worker", chat=lan.id)).body)
+    dl = code_in((await s.say(quang, "/invite worker", chat=quang.id)).body)
+    tam = await s.client.add_user(3014, "Tâm", username="tam_moi", language_code="vi")
+    for code, lead, team in ((pl, "Lan", "PL"), (dl, "Quang", "DL")):
+        waiting = await s.say(tam, f"/start {code}", chat=tam.id)
+        assert waiting.body == tr("vi", "invite.waiting", lead=lead, team=team)
+    asked_pl = await bot_message(s, lan.id, contains="🙋 Tâm")
+    asked_dl = await bot_message(s, quang.id, contains="🙋 Tâm")
+
+    await press(s, lan, asked_pl, tr("vi", "invite.btn.approve"))
+    approve = asked_dl.button(tr("vi", "invite.btn.approve")).callback_data or ""
+    pressed = await s.client.press(quang, quang.id, asked_dl.message_id, approve)
+    answer = await s.client.wait_for_answer(pressed)
+    assert answer.text == tr("vi", "invite.joiner_elsewhere", name="Tâm", team="PL")
+    told = await bot_message(
+        s,
+        lan.id,
+        contains=tr(
+            "vi", "invite.wanted_elsewhere", lead="Quang", team="DL", name="Tâm", yours="PL"
+        ),
+    )
+    assert not told.buttons
+    async with s.container.uow() as uow:
+        member = await uow.members.by_identity("telegram", str(tam.id))
+    assert member is not None and member.team_code == "PL" and member.active
+
+    # Pressed again, Lan is not told twice; once PL lets Tâm go, DL's approval works.
+    again = await s.client.press(quang, quang.id, asked_dl.message_id, approve)
+    assert (await s.client.wait_for_answer(again)).text == answer.text
+    await s.say(lan, "/remove @tam_moi", chat=lan.id)
+    last = await s.client.press(quang, quang.id, asked_dl.message_id, approve)
+    assert (await s.client.wait_for_answer(last)).text == tr(
+        "vi", "invite.approved", name="Tâm", team="DL"
+    )
+    async with s.container.uow() as uow:
+        member = await uow.members.by_identity("telegram", str(tam.id))
+    assert member is not None and member.team_code == "DL" and member.active
+    await s.settled()
+    notices = [m for m in await s.client.messages(lan.id) if m.body.startswith("ℹ️")]
+    assert len(notices) == 1, [m.body for m in notices]
+
+
+async def test_approving_someone_who_joined_the_same_team_meanwhile_changes_nothing(
+    system: System,
+) -> None:
+    """Two invites of one team (worker and lead): the second approval must not silently
+    change the person's role."""
+    s = system
+    lan = s.lead
+    first = code_in((await s.say(lan, "/invite worker", chat=lan.id)).body)
+    second = code_in((await s.say(lan, "/invite lead", chat=lan.id)).body)
+    vy = await s.client.add_user(3015, "Vy", language_code="vi")
+    await s.say(vy, f"/start {first}", chat=vy.id)
+    await s.say(vy, f"/start {second}", chat=vy.id)
+    await s.say(lan, f"/invite ok {first}", chat=lan.id)
+    refused = await s.say(lan, f"/invite ok {second}", chat=lan.id)
+    assert refused.body == tr("vi", "invite.joiner_here", name="Vy", team="PL")
+    async with s.container.uow() as uow:
+        member = await uow.members.by_identity("telegram", str(vy.id))
+    assert member is not None and member.role.value == "worker"

@@ -21,13 +21,14 @@ from handlers.callbacks import (
     FormOp,
     FormPress,
     InvitePress,
+    LinkPress,
     ListKind,
     PagePress,
     decode,
     decode_press,
 )
 from handlers.forms import FORMS, FieldKind, FieldName, FormKind
-from handlers.menus import MENUS, command_menus
+from handlers.menus import MENUS, command_menus, description_key
 from handlers.render import FORM_BUTTONS
 from storage.evidence_store import MediaFiles, sniff_image
 
@@ -43,6 +44,8 @@ CATALOGUES = {lang: load_catalogue(lang) for lang in Lang}
         FormPress("a1b2c3d4", FormOp.PICK, 12),
         PagePress(ListKind.OPEN, 3),
         InvitePress("ABCDEFGH23", approve=False),
+        LinkPress("ABCDEFGH23", approve=True),
+        LinkPress("ABCDEFGH23", approve=False),
     ],
 )
 def test_every_button_decodes_to_what_was_encoded(press: object) -> None:
@@ -62,6 +65,11 @@ def test_every_button_decodes_to_what_was_encoded(press: object) -> None:
         "l:later:2",
         "i:CODE:",
         "i:CODE:yes",
+        "k:CODE:",
+        "k:CODE:Y",
+        "k:CODE-1:y",
+        "k:" + "A" * 33 + ":y",
+        "k:CODE:y:extra",
         "c:frobnicate:PL-1",
         "x:y:z",
         "c:claim:PL-1:extra",
@@ -132,7 +140,7 @@ def _form_keys() -> set[str]:
     keys |= {f"form.bad_phone.{r.value}" for r in PhoneErrorReason}
     keys |= {f"invite.invalid.{p.value}" for p in InviteProblem}
     keys |= {f"form.type.{op.name.lower()}" for op in FormOp if op is not FormOp.PICK}
-    keys |= {f"menu.{name}" for names in MENUS.values() for name in names}
+    keys |= {description_key(scope, name) for scope, names in MENUS.items() for name in names}
     for kind, fields in FORMS.items():
         for spec in fields:
             if spec.kind is FieldKind.PHOTOS:
