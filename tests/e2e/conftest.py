@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -291,10 +291,15 @@ async def running_stage(
     clock: FixedClock,
     where: Mapping[str, str],
     admins: str = "telegram:9001",
+    also: Iterable[str] = (),
     **settings: object,
 ) -> AsyncIterator[Stage]:
-    """Team PL with a group on every channel someone in `where` (person -> channel) uses."""
-    channels = sorted(set(where.values()))
+    """Team PL with a group on every channel someone in `where` (person -> channel) uses.
+
+    `also`: channels to run besides, with nobody on them yet and no team group.
+    """
+    peopled = set(where.values())
+    channels = sorted(peopled | set(also))
     async with contextlib.AsyncExitStack() as stack:
         extra: dict[str, object] = {}
         telegram: SandboxClient | None = None
@@ -331,16 +336,19 @@ async def running_stage(
         phones: dict[str, Phone] = {}
         members = {c: [p.user_id for p in people.values() if p.channel == c] for c in channels}
         if telegram is not None:
-            await telegram.add_chat(
-                GROUP, title="Đội PL", members=[int(m) for m in members["telegram"]]
-            )
-            groups["telegram"], phones["telegram"] = str(GROUP), TelegramPhone(telegram)
+            phones["telegram"] = TelegramPhone(telegram)
+            if "telegram" in peopled:
+                await telegram.add_chat(
+                    GROUP, title="Đội PL", members=[int(m) for m in members["telegram"]]
+                )
+                groups["telegram"] = str(GROUP)
         if zalo is not None:
-            await zalo.add_chat(ZGROUP, title="Đội PL (Zalo)", members=members["zalo"])
-            groups["zalo"] = ZGROUP
             phones["zalo"] = ZaloPhone(zalo, functools.partial(drained, container))
+            if "zalo" in peopled:
+                await zalo.add_chat(ZGROUP, title="Đội PL (Zalo)", members=members["zalo"])
+                groups["zalo"] = ZGROUP
         async with container.uow() as uow:
-            bindings = tuple(ChatBinding(c, groups[c]) for c in channels)
+            bindings = tuple(ChatBinding(c, chat) for c, chat in sorted(groups.items()))
             await uow.teams.add(Team("PL", "Phủ Lý", bindings))
             await uow.teams.add(Team("DL", "Duy Tiên", (ChatBinding("telegram", "-100777"),)))
             for key, person in people.items():

@@ -41,6 +41,7 @@ from bot.sandbox.client import ChatMessage, SandboxClient, SandboxTimeout
 from bot.sandbox.phones import TelegramPhone
 from bot.sandbox.telegram import make_png
 from bot.services import commands as c
+from bot.services.invites import InviteService, Joiner
 from storage import tables as t
 from storage.evidence_store import MediaFiles
 from tests.e2e.conftest import (
@@ -152,15 +153,23 @@ class Row:
         return self.key
 
 
+#: Words after a command that make it another command (`/invite link` is no team invite).
+SUBCOMMANDS = frozenset({"link", "ok", "no"})
+
+
 def row_key(command: str) -> tuple[str, str]:
-    """`/start CODE` → its key and what to type; the photo row has no text."""
+    """`/start CODE`, `/invite ok CODE` → its key and what to type; the photo row has no
+    text."""
     if "📷" in command:
         return "photo", ""
     found = re.search(r"`([^`]+)`", command)
     assert found, f"the command cell {command!r} should hold the command in backticks"
     typed = found.group(1)
     words = typed.split()
-    return words[0] + (" CODE" if "CODE" in words else ""), typed
+    key = words[0]
+    if len(words) > 1 and words[1] in SUBCOMMANDS:
+        key += " " + words[1]
+    return key + (" CODE" if "CODE" in words else ""), typed
 
 
 @cache
@@ -238,12 +247,28 @@ class Matrix:
         await add_member(self, who)
         return who
 
-    async def invite(self) -> str:
+    def invites(self) -> InviteService:
         onboarding = self.container.dispatcher.onboarding
         assert onboarding is not None and onboarding.service is not None
-        made = await onboarding.service.create(
+        return onboarding.service
+
+    async def invite(self) -> str:
+        made = await self.invites().create(
             self.actors["lead"], "PL", Role.WORKER, self.container.uow()
         )
+        return str(made.token)
+
+    async def link_asked(self) -> str:
+        """A link code Minh made on Telegram, opened on a Zalo account: he is being asked."""
+        self.spare += 1
+        zalo_id = f"0a1b2c3d4e5f6000{7000 + self.spare}"
+        assert self.stage.zalo is not None
+        await self.stage.zalo.add_user(zalo_id, f"Zalo {self.spare}")
+        service, minh = self.invites(), self.actors["minh"]
+        account = Identity("telegram", str(ASSIGNEE.tg_id), ASSIGNEE.username)
+        made = await service.create_link(minh, account, self.container.uow())
+        opener = Joiner("zalo", zalo_id, f"Zalo {self.spare}")
+        await service.open(made.token, opener, None, self.container.uow())
         return str(made.token)
 
     async def snapshot(self) -> Snapshot:
@@ -313,6 +338,7 @@ async def matrix(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncI
         clock,
         cast,
         admins="telegram:9001",
+        also=("zalo",),  # where the link codes of `/invite ok CODE` are opened
         reminder_interval_seconds=3600,  # no reminder pass during the test
     ) as stage:
         phone = stage.phones["telegram"]
@@ -378,6 +404,8 @@ STATES: dict[str, tuple[CaseKind, tuple[Action, ...]] | None] = {
     "complaint inspected": (CaseKind.METER_COMPLAINT, (Action.CLAIM, Action.INSPECT)),
 }
 CHATS = ("group", "private", "new group")
+#: Rows whose CODE is a link code Minh made and someone opened on Zalo (not a team invite).
+LINK_ROWS = frozenset({"/invite ok CODE"})
 
 
 async def prepare(m: Matrix, cell: Cell) -> None:
@@ -400,7 +428,7 @@ async def prepare(m: Matrix, cell: Cell) -> None:
     if "@user" in cell.row.typed:
         cell.target = await m.spare_worker()
     if "CODE" in cell.row.typed:
-        cell.code = await m.invite()
+        cell.code = await (m.link_asked() if cell.row.key in LINK_ROWS else m.invite())
 
 
 async def find_card(m: Matrix, ref: str) -> int:
@@ -504,9 +532,19 @@ REFUSALS: dict[str, frozenset[str]] = {
             "err.not_admin",
             "invite.already_member",
             "invite.member_of_all_teams",
+            "invite.link_private_only",
+            "invite.not_code_owner",
         }
     ),
-    "other team's lead": frozenset({"err.not_member", "err.not_admin", "invite.member_elsewhere"}),
+    "other team's lead": frozenset(
+        {
+            "err.not_member",
+            "err.not_admin",
+            "invite.member_elsewhere",
+            "invite.link_private_only",
+            "invite.not_code_owner",
+        }
+    ),
 }
 
 
@@ -596,6 +634,25 @@ def invited(cell: Cell, before: Snapshot, after: Snapshot) -> list[str]:
     return only("invites")(before, after) + ([] if rows == want else [f"invites gained {rows}"])
 
 
+def link_made(cell: Cell, before: Snapshot, after: Snapshot) -> list[str]:
+    rows = [(r["kind"], r["member_uid"], r["status"]) for r in new_rows(before, after, "invites")]
+    want = [("link", cell.who.uid, "open")]
+    return only("invites")(before, after) + ([] if rows == want else [f"invites gained {rows}"])
+
+
+def linked(cell: Cell, before: Snapshot, after: Snapshot) -> list[str]:
+    """The Zalo account that opened the code is now the person's, and the code is spent."""
+    invites = [(r["token"], r["status"]) for r in new_rows(before, after, "invites")]
+    opener = next(r for r in after["invites"] if r["token"] == cell.code)["joiner"]
+    idents = [(r["channel"], r["external_id"], r["member_uid"]) for r in after["identities"]]
+    problems = only("invites", "identities")(before, after)
+    if invites != [(cell.code, "linked")]:
+        problems.append(f"invites became {invites}")
+    if ("zalo", opener["external_id"], cell.who.uid) not in idents:
+        problems.append(f"no Zalo identity for {cell.who.uid}: {idents}")
+    return problems
+
+
 def removed(cell: Cell, before: Snapshot, after: Snapshot) -> list[str]:
     assert cell.target is not None
     rows = [(r["uid"], r["active"]) for r in new_rows(before, after, "members")]
@@ -679,7 +736,9 @@ SPECS: dict[str, Spec] = {
     "/report": spec("report.title"),
     "/new": spec("form.title_new", effect=form_started, form=True),
     "/bindteam": spec("bind.done", effect=group_bound),
-    "/invite": spec("invite.created", effect=invited),
+    "/invite": spec("invite.sent_privately", effect=invited),
+    "/invite link": spec("invite.link_created", effect=link_made),
+    "/invite ok CODE": spec("invite.link_confirmed", effect=linked),
     "/remove": spec("member.removed", effect=removed),
     "/lang": spec("lang.set", effect=lang_kept, answer_lang="en"),
     "/help": spec("help.worker"),
