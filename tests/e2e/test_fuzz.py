@@ -10,6 +10,10 @@ unbound group and private chats.
 Every input is one that must change nothing: strangers and the other team may try
 anything on a team's cases, while a member only tries what cannot lawfully change a case
 (read-only commands, commands and buttons aimed at cases not theirs to act on, garbage).
+Two codes wait for an answer all along: a link code of Minh's, opened on a Zalo account,
+and a PL invite opened by a stranger. Everybody but Minh (for the first) and PL's lead
+(for the second) tries to answer them, by button and by `/invite ok|no CODE`; and
+`/invite link` is typed in groups, where no code may be made.
 `Fuzzer.lawful` encodes that, and a generated input it flags is drawn again. So the
 database's cases, history, evidence, teams and people must be exactly as before.
 
@@ -42,10 +46,18 @@ import sqlalchemy as sa
 from bot.bootstrap import Container, bootstrap
 from bot.domain.clock import FixedClock
 from bot.domain.model import Role
-from bot.domain.people import ChatBinding, Identity, Member, Team
+from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
 from bot.runner import serve
 from bot.sandbox import SandboxClient, TelegramSandbox, make_png
-from handlers.callbacks import ButtonAction, CallbackData, decode_press
+from bot.services.invites import Joiner, normalize_code
+from handlers.callbacks import (
+    ButtonAction,
+    CallbackData,
+    InvitePress,
+    LinkPress,
+    Press,
+    decode_press,
+)
 from handlers.parsing import CommandName, normalize_ref, parse_command
 from storage import tables as t
 from storage.outbox_store import DeliveryState
@@ -241,11 +253,26 @@ class Input:
     kind: str
 
 
+@dataclass(frozen=True)
+class Codes:
+    """The codes that wait for an answer, and who alone may give it."""
+
+    link: str  # Minh's link code, opened on Zalo: only Minh's account confirms
+    team: str  # a PL invite a stranger opened: only PL's lead agrees
+
+    def all(self) -> tuple[str, str]:
+        return self.link, self.team
+
+    def may_answer(self, person: Person, code: str | None) -> bool:
+        return (code == self.link and person is MINH) or (code == self.team and person is LEAD)
+
+
 @dataclass
 class Fuzzer:
     rng: random.Random
     cards: list[Card]
     photo_ids: list[str]
+    codes: Codes
     update_id: int = 10_000
     message_id: int = 500_000
 
@@ -282,10 +309,21 @@ class Fuzzer:
         }.get(word, self.rng.choice(("ghi chú", "khách hẹn", self.junk())))
         return f"/{word.value} {ref} {args}"
 
+    def code_talk(self) -> str:
+        """Answering, opening or asking for codes, as somebody who has none would."""
+        code = self.rng.choice((*self.codes.all(), "ABCDEFGHJK", self.junk()))
+        if self.rng.random() < 0.3:
+            code = code.lower()
+        return self.rng.choice(
+            (f"/invite ok {code}", f"/invite no {code}", f"/start {code}", "/invite link")
+        )
+
     def text(self) -> str:
         r = self.rng.random()
         if r < 0.3:
             return self.attack()
+        if r < 0.36:
+            return self.code_talk()
         if r < 0.5:
             word = self.rng.choice(WORDS)
             at = self.rng.choice(("", "", "", f"@{BOT_USERNAME}", "@someone_bot"))
@@ -313,7 +351,9 @@ class Fuzzer:
             op = self.rng.choice(("d", "s", "y", "x", "o1", "o100", "z", ""))
             return f"f:{self.rng.choice(('deadbeef', '0', 'a' * 80, '😀'))}:{op}"
         if r < 0.78:
-            return f"i:{self.rng.choice(('ABCDEF', 'x', '', 'a' * 40))}:{self.rng.choice('yn?')}"
+            family = self.rng.choice("ik")
+            code = self.rng.choice(("ABCDEF", "x", "", "a" * 40, *self.codes.all()))
+            return f"{family}:{code}:{self.rng.choice('yyn?')}"
         if r < 0.9:
             return self.rng.choice(("", ":", ":::", "c::", "c:claim", "c:claim:PL-1:x", "\x00"))
         return seeded(self.rng)[:200]
@@ -327,7 +367,7 @@ class Fuzzer:
         return {"id": chat, "type": "supergroup", "title": f"Nhóm {chat}"}
 
     # ------------------------------------------------------------ updates
-    def next_update(self) -> tuple[Input, CallbackData | None, Card | None]:
+    def next_update(self) -> tuple[Input, Press | None, Card | None]:
         # Members half the time (their refusals are the interesting ones), strangers else.
         person = self.rng.choice(MEMBERS if self.rng.random() < 0.5 else STRANGERS_ALL)
         chat = self.chat_for(person)
@@ -354,9 +394,7 @@ class Fuzzer:
                     },
                 },
             }
-            press = decode_press(data)
-            pressed = press if isinstance(press, CallbackData) else None
-            return Input(update, person, chat, "press"), pressed, card
+            return Input(update, person, chat, "press"), decode_press(data), card
         message: dict[str, Any] = {
             "message_id": self.message_id,
             "date": 1_795_000_000,
@@ -396,7 +434,7 @@ class Fuzzer:
             card,
         )
 
-    def lawful(self, item: Input, press: CallbackData | None, card: Card | None) -> bool:
+    def lawful(self, item: Input, press: Press | None, card: Card | None) -> bool:
         """Could this input lawfully change something? Then it is no input for this test."""
         person = item.person
         if person.role is None:
@@ -404,8 +442,12 @@ class Fuzzer:
         own = person.own_teams
         if card is not None and card.team in own:
             return True  # a reply to (or a press on) a card of a case theirs to act on
-        if press is not None:
+        if isinstance(press, InvitePress | LinkPress):
+            return self.codes.may_answer(person, press.code)
+        if isinstance(press, CallbackData):
             return press.action is not ButtonAction.CASE and press.ref.split("-")[0] in own
+        if item.kind == "press":
+            return False
         if item.kind == "forward":
             return True
         message = item.update.get("message", {})
@@ -413,6 +455,8 @@ class Fuzzer:
         parsed = parse_command(text, BOT_USERNAME)
         if parsed is None or parsed.name is None:
             return False
+        if parsed.name is CommandName.INVITE:
+            return self.lawful_invite(item, parsed.args)
         if parsed.name in NOT_FOR_MEMBERS:
             return True
         if parsed.name not in CASE_CHANGES:
@@ -421,6 +465,17 @@ class Fuzzer:
         if ref is None:  # the replied-to case (none here) or the person's only case
             return person.active_cases == 1
         return ref.split("-")[0] in own
+
+    def lawful_invite(self, item: Input, args: tuple[str, ...]) -> bool:
+        """`/invite ok|no CODE` answers only for the one who may; `/invite link` makes a
+        code only in the private chat; a team invite (`/invite worker`) is never tried."""
+        word = args[0].lower() if args else ""
+        if word in ("ok", "no"):
+            code = normalize_code(args[1]) if len(args) > 1 else None
+            return self.codes.may_answer(item.person, code)
+        if word == "link":
+            return item.chat > 0
+        return True
 
     def inputs(self, count: int) -> list[Input]:
         out: list[Input] = []
@@ -591,6 +646,31 @@ async def setup_cases(s: Stage) -> tuple[list[Card], list[str]]:
     return cards, [photo.photo.file_id, fake.document.file_id]
 
 
+async def setup_codes(s: Stage) -> Codes:
+    """Minh's link code opened on a Zalo account, and a PL invite a stranger opened: both
+    wait for an answer that only Minh, and only PL's lead, may give."""
+    onboarding = s.container.dispatcher.onboarding
+    assert onboarding is not None and onboarding.service is not None
+    service = onboarding.service
+    minh = Member(f"telegram:{MINH.id}", MINH.name, Role.WORKER, "PL")
+    lan = Member(f"telegram:{LEAD.id}", LEAD.name, Role.LEAD, "PL")
+    account = Identity("telegram", str(MINH.id), MINH.username)
+    link = await service.create_link(
+        Actor(minh.uid, minh.name, member=minh), account, s.container.uow()
+    )
+    await service.open(
+        link.token, Joiner("zalo", "fz0a1b2c3d4e", "Người Zalo"), None, s.container.uow()
+    )
+    team = await service.create(
+        Actor(lan.uid, lan.name, member=lan), "PL", Role.WORKER, s.container.uow()
+    )
+    stranger = STRANGERS[0]
+    joiner = Joiner("telegram", str(stranger.id), stranger.name, stranger.username)
+    await service.open(team.token, joiner, None, s.container.uow())
+    await s.settled()
+    return Codes(link.token, team.token)
+
+
 async def bot_said(s: Stage) -> list[str]:
     """Everything the bot said or tried to: the outbox, and the platform calls it made."""
     said: list[str] = []
@@ -607,14 +687,17 @@ async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(stage:
     s = stage
     rng = random.Random(SEED)
     cards, photo_ids = await setup_cases(s)
+    codes = await setup_codes(s)
     before = await snapshot(s.container)
-    fuzzer = Fuzzer(rng, cards, photo_ids)
+    fuzzer = Fuzzer(rng, cards, photo_ids, codes)
     inputs = fuzzer.inputs(INPUTS)
     assert len({id(x.update) for x in inputs}) == INPUTS  # and 20 of them twice
     kinds = {k: sum(1 for x in inputs if x.kind == k) for k in ("text", "photo", "press")}
     assert min(kinds.values()) > INPUTS // 10, kinds
     assert sum(1 for x in inputs if x.person.role is None) > INPUTS // 4
     assert sum(1 for x in inputs if x.person.role is not None) > INPUTS // 4
+    aimed = [x for x in inputs if any(code in repr(x.update) for code in codes.all())]
+    assert len(aimed) > INPUTS // 100, len(aimed)  # the waiting codes are tried
 
     gate = asyncio.Semaphore(CONCURRENCY)
 
