@@ -16,6 +16,7 @@ new account to the same member, with the same name, role and team.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,26 @@ DEFAULT_CAPABILITIES = Capabilities(buttons=True, edits=True, max_text=4096)
 CHANNEL_NAMES: dict[str, str] = {"telegram": "Telegram", "zalo": "Zalo"}
 #: `/invite ok CODE` and `/invite no CODE`: a typed yes or no to an opened code.
 ANSWERS = {"ok": True, "no": False}
+
+
+@dataclass(frozen=True)
+class Question:
+    """How an opened code is answered: its buttons, and the line to type without them."""
+
+    press: type[InvitePress] | type[LinkPress]
+    yes: str
+    no: str
+    typed: str
+
+
+QUESTIONS: dict[InviteKind, Question] = {
+    InviteKind.TEAM: Question(
+        InvitePress, "invite.btn.approve", "invite.btn.refuse", "invite.decide_typed"
+    ),
+    InviteKind.LINK: Question(
+        LinkPress, "invite.btn.link_yes", "invite.btn.link_no", "invite.link_typed"
+    ),
+}
 
 
 class InviteUsage(Exception):
@@ -207,11 +228,7 @@ class Onboarding:
         t = self.tr.t
         role = t(lang, f"role.{invite.role.value}")
         text = t(lang, "invite.request", who=_who(joiner), team=invite.team_code or "", role=role)
-        yes = Button(t(lang, "invite.btn.approve"), InvitePress(invite.token, True).encode())
-        no = Button(t(lang, "invite.btn.refuse"), InvitePress(invite.token, False).encode())
-        await self._ask(
-            uow, channel, chat_id, lang, text, invite.token, (yes, no), "invite.decide_typed"
-        )
+        await self._ask(uow, channel, chat_id, lang, text, invite)
         if origin is not None:
             mine = self.tr.lang(joiner.lang)
             lead_name = lead.name if lead is not None else "?"
@@ -269,11 +286,7 @@ class Onboarding:
         lang = self.tr.lang(member.lang)
         here = CHANNEL_NAMES.get(joiner.channel, joiner.channel)
         text = t(lang, "invite.link_request", who=_who(joiner), channel=here)
-        yes = Button(t(lang, "invite.btn.link_yes"), LinkPress(invite.token, True).encode())
-        no = Button(t(lang, "invite.btn.link_no"), LinkPress(invite.token, False).encode())
-        await self._ask(
-            uow, channel, chat_id, lang, text, invite.token, (yes, no), "invite.link_typed"
-        )
+        await self._ask(uow, channel, chat_id, lang, text, invite)
         if origin is not None:
             mine = self.tr.lang(joiner.lang)
             there = CHANNEL_NAMES.get(channel, channel)
@@ -308,15 +321,19 @@ class Onboarding:
         chat_id: str,
         lang: Lang,
         text: str,
-        code: str,
-        buttons: tuple[Button, Button],
-        typed: str,
+        invite: Invite,
     ) -> None:
-        """A yes-or-no question in a private chat: buttons, or what to type without them
-        (`typed`, the message key of that line)."""
+        """The yes-or-no question of an opened code, in a private chat: buttons, or what
+        to type where the channel has none."""
+        asked = QUESTIONS[invite.kind]
+        t, code = self.tr.t, invite.token
         lines = [text]
         if not self.capabilities.get(channel, DEFAULT_CAPABILITIES).buttons:
-            lines.append(self.tr.t(lang, typed, code=code))
+            lines.append(t(lang, asked.typed, code=code))
+        buttons = (
+            Button(t(lang, asked.yes), asked.press(code, True).encode()),
+            Button(t(lang, asked.no), asked.press(code, False).encode()),
+        )
         message = Outbound(text="\n".join(lines), buttons=(buttons,))
         await uow.outbox.add(OutboxItem(channel, chat_id, message.to_json()))
 
