@@ -122,7 +122,7 @@ def _pending_in(chat: sa.Table) -> sa.ColumnElement[bool]:
     )
 
 
-def _insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
+def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING in the connection's dialect."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -154,7 +154,7 @@ class OutboxStore:
                 )
                 .distinct()
             )
-            insert = _insert_ignoring_duplicates(conn, c).from_select(
+            insert = insert_ignoring_duplicates(conn, c).from_select(
                 ["channel", "chat_id", "not_before"], new_chats
             )
             await conn.execute(insert.on_conflict_do_nothing())
@@ -407,7 +407,7 @@ class OutboxStore:
                 is_card = last and new_card and row.card_key is not None
                 is_card = is_card and i == len(message_ids) - 1
                 await conn.execute(
-                    _insert_ignoring_duplicates(conn, t.chat_messages)
+                    insert_ignoring_duplicates(conn, t.chat_messages)
                     .values(
                         channel=row.channel,
                         chat_id=row.chat_id,
@@ -488,7 +488,7 @@ class OutboxStore:
             )
             if not updated.rowcount:
                 await conn.execute(
-                    _insert_ignoring_duplicates(conn, r)
+                    insert_ignoring_duplicates(conn, r)
                     .values(name=owner, started_at=started, heartbeat_at=at)
                     .on_conflict_do_nothing()
                 )
@@ -580,7 +580,7 @@ class OutboxStore:
         """Queue a message unless one with this dedupe key exists; True when queued."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                _insert_ignoring_duplicates(conn, t.outbox)
+                insert_ignoring_duplicates(conn, t.outbox)
                 .values(
                     channel=channel,
                     chat_id=chat_id,

@@ -26,7 +26,7 @@ from bot.domain.model import (
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.services.ports import CaseQuery, ConcurrentUpdate, DuplicateExternalRef, OutboxItem
 from storage import tables as t
-from storage.outbox_store import DeliveryState
+from storage.outbox_store import DeliveryState, insert_ignoring_duplicates
 
 #: Listed, not excluded: an IN list lets the (team, status) and status indexes skip
 #: the closed history, where a NOT IN would read it all.
@@ -372,6 +372,32 @@ class SqlMemberRepository:
             )
         for ident in member.identities:
             await self.update_identity(member.uid, ident)
+
+    async def enrol(self, member: Member) -> bool:
+        """Revive an inactive row or insert a new one, never touching an active member:
+        two leads letting one person in at once, one of them finds the row taken."""
+        m = t.members.c
+        values = {
+            "name": member.name,
+            "role": member.role.value,
+            "team_code": member.team_code,
+            "lang": member.lang,
+            "active": True,
+        }
+        revived = await self.conn.execute(
+            sa.update(t.members).where(m.uid == member.uid, m.active.is_(False)).values(values)
+        )
+        if revived.rowcount == 0:
+            inserted = await self.conn.execute(
+                insert_ignoring_duplicates(self.conn, t.members)
+                .values(values | {"uid": member.uid, "created_at": self.now})
+                .on_conflict_do_nothing()
+            )
+            if inserted.rowcount == 0:
+                return False
+        for ident in member.identities:
+            await self.update_identity(member.uid, ident)
+        return True
 
     async def set_lang(self, uid: str, lang: str) -> None:
         await self.conn.execute(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from bot.domain import errors
 from bot.domain.clock import Clock
@@ -389,7 +389,13 @@ class InviteService:
                 identities=(joiner.identity,),
                 active=True,
             )
-            await uow.members.add(member)
+            if not await uow.members.enrol(member):
+                # Another team's lead let them in a moment ago, in a transaction that
+                # ran alongside this one: the same answer as when it was seen above.
+                await uow.rollback()
+                joined = await uow.members.get(member.uid)
+                assert joined is not None
+                await self._blocked(uow, actor, invite, joined)
             member = await uow.members.get(member.uid)
         invite = replace(invite, status=status, decided_by=actor.uid, decided_at=now)
         if self.notices is not None:
@@ -399,7 +405,7 @@ class InviteService:
 
     async def _blocked(
         self, uow: UnitOfWork, actor: Actor, invite: Invite, member: Member
-    ) -> None:
+    ) -> NoReturn:
         """The person joined a team since they opened this invite: change nothing, tell
         their lead (the one who agrees now hears it as the refusal), keep the request
         waiting for when they are free."""

@@ -110,6 +110,13 @@ class FakeMembers:
     async def add(self, member: Member) -> None:
         self.rows[member.uid] = member
 
+    async def enrol(self, member: Member) -> bool:
+        known = self.rows.get(member.uid)
+        if known is not None and known.active:
+            return False
+        self.rows[member.uid] = member
+        return True
+
     async def set_lang(self, uid: str, lang: str) -> None:
         self.rows[uid] = replace(self.rows[uid], lang=lang)
 
