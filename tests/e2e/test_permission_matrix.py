@@ -171,6 +171,8 @@ def chat_rows() -> tuple[Row, ...]:
     for cells in body:
         assert len(cells) == len(header), f"row {cells[0]}: {len(cells)} cells"
         key, typed = row_key(cells[0])
+        if cells[1] == ELSEWHERE:  # the same command, typed where it must show nothing
+            key = f"{key} ({ELSEWHERE})"
         expected = {col: expectation(cell) for col, cell in zip(header[3:], cells[3:], strict=True)}
         rows.append(Row(key, typed, cells[1], cells[2], expected))
     return tuple(rows)
@@ -326,6 +328,9 @@ async def matrix(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncI
                 await m.client.add_member(GROUP, who.tg_id)
             if who.role is not None:
                 await add_member(m, who)  # the cast again: same rows, and its Actor
+        await m.client.add_chat(
+            DL_GROUP, title="Đội DL", members=[p.tg_id for p in COLUMNS.values()]
+        )
         yield m
 
 
@@ -377,7 +382,10 @@ STATES: dict[str, tuple[CaseKind, tuple[Action, ...]] | None] = {
     "complaint claimed": (CaseKind.METER_COMPLAINT, (Action.CLAIM,)),
     "complaint inspected": (CaseKind.METER_COMPLAINT, (Action.CLAIM, Action.INSPECT)),
 }
-CHATS = ("group", "private", "new group")
+#: Team DL's group (the stage binds DL to it); everyone of the table is in it.
+ELSEWHERE = "DL's group"
+DL_GROUP = -100777
+CHATS = ("group", "private", "new group", ELSEWHERE)
 
 
 async def prepare(m: Matrix, cell: Cell) -> None:
@@ -394,6 +402,8 @@ async def prepare(m: Matrix, cell: Cell) -> None:
                 await m.step(cell.ref, action)
     if cell.row.chat == "private":
         cell.chat = cell.who.tg_id
+    elif cell.row.chat == ELSEWHERE:
+        cell.chat = DL_GROUP
     elif cell.row.chat == "new group":
         everyone = [p.tg_id for p in COLUMNS.values()]
         cell.chat = (await m.client.add_chat(title="Nhóm mới", members=everyone)).id
@@ -504,6 +514,7 @@ REFUSALS: dict[str, frozenset[str]] = {
             "err.not_admin",
             "invite.already_member",
             "invite.member_of_all_teams",
+            "err.case_other_team",
         }
     ),
     "other team's lead": frozenset({"err.not_member", "err.not_admin", "invite.member_elsewhere"}),
@@ -672,6 +683,7 @@ SPECS: dict[str, Spec] = {
     "/rate": spec("reply.rated", effect=moved(CaseStatus.INSTALLED, Action.RATE, satisfaction=9)),
     "photo": spec("evidence.saved", effect=evidence_added),
     "/case": spec("card.title"),
+    f"/case ({ELSEWHERE})": spec("card.title"),
     "/mine": spec("list.mine_title", "list.mine_empty"),
     "/open": spec("list.open_title"),
     "/overdue": spec("list.overdue_title"),
