@@ -54,6 +54,7 @@ from storage import tables as t
 from storage.outbox_store import DeliveryState
 from tests.conftest import make_settings
 from tests.e2e.conftest import TOKEN, on_sandbox, started, webhook_mode
+from tests.e2e.fieldkit import full_numbers
 
 SEED = 20261127
 INPUTS = 2000
@@ -648,12 +649,6 @@ async def group_lines(s: Stage) -> list[str]:
             if int(call.params.get("chat_id", 0)) < 0:
                 texts.append(str(call.params.get("text") or call.params.get("caption") or ""))
     return [line for text in texts for line in text.split("\n")]
-
-
-def full_numbers(lines: list[str], numbers: list[str]) -> list[str]:
-    """The lines showing one of these numbers in full, in whatever digits and separators."""
-    digits = ["".join(str(int(c)) for c in line if c.isdecimal()) for line in lines]
-    return [line for line, d in zip(lines, digits, strict=True) if any(n in d for n in numbers)]
 
 
 async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(stage: Stage) -> None:
