@@ -653,9 +653,9 @@ class Dispatcher:
         await self.forms.start_step(req, action, ref)
         return True
 
-    def _collected(
-        self, req: Request
-    ) -> contextlib.AbstractAsyncContextManager[tuple[NewEvidence, ...]]:
+    def _collected(self, req: Request) -> contextlib.AbstractAsyncContextManager[
+        tuple[NewEvidence, ...]
+    ]:
         """Photos and a location sent with a step command (in a photo's caption)."""
         if self.evidence is None or not EvidenceInbox.has_evidence(req.inbound):
             return _no_evidence()
