@@ -61,7 +61,7 @@ from handlers.notify import Notifier
 from handlers.onboarding import InviteUsage, LinkPrivateOnly, Onboarding
 from handlers.parsing import MAX_TEXT, CommandName, ParsedCommand, normalize_ref, parse_command
 from handlers.ratelimit import CommandLimiter, Verdict
-from handlers.render import ACTION_OF_BUTTON, Renderer
+from handlers.render import ACTION_OF_BUTTON, PAGE_SIZE, Renderer, page_window
 
 log = logging.getLogger(__name__)
 CmdT = TypeVar("CmdT", bound=c.CaseCommand)
@@ -129,6 +129,10 @@ class GroupOnly(Exception):
 
 class UnboundGroup(Exception):
     pass
+
+
+class OtherTeamsChat(Exception):
+    """A case asked for in a group of another team (or of none): shown nowhere but its own."""
 
 
 @dataclass(frozen=True)
@@ -309,7 +313,11 @@ class Dispatcher:
         return req
 
     async def _identify(self, inbound: Inbound) -> Request:
-        """The speaker as a member (keeping their @username current) or as a stranger."""
+        """The speaker as a member (keeping their @username current) or as a stranger.
+
+        A member's @username is theirs alone from then on: whoever else still holds it
+        renamed since, so `/assign @name` finds the person who has the name today.
+        """
         channel = inbound.channel
         async with self.uow() as uow:
             member = await uow.members.by_identity(channel, inbound.user.id)
@@ -317,10 +325,11 @@ class Dispatcher:
                 member = None  # removed from the team: a stranger again
             if member is not None:
                 ident = member.identity_on(channel)
-                if ident is not None and ident.username != inbound.user.username:
-                    await uow.members.update_identity(
-                        member.uid, Identity(channel, inbound.user.id, inbound.user.username)
-                    )
+                now = Identity(channel, inbound.user.id, inbound.user.username)
+                changed = ident is not None and ident.username != now.username
+                if changed:
+                    await uow.members.update_identity(member.uid, now)
+                if await uow.members.release_username(now) or changed:
                     await uow.commit()
         uid = inbound.user.uid(channel)
         is_admin = uid in self.admin_ids or (member is not None and member.uid in self.admin_ids)
@@ -372,6 +381,8 @@ class Dispatcher:
             await self._say(req, self.tr.t(req.lang, "err.group_only"))
         except UnboundGroup:
             await self._say(req, self.tr.t(req.lang, "err.unbound_group"))
+        except OtherTeamsChat:
+            await self._say(req, self.tr.t(req.lang, "err.case_other_team"))
         except PrivateOnly:
             await self._say(req, self.tr.t(req.lang, "err.private_only"))
         except InviteUsage:
@@ -531,6 +542,11 @@ class Dispatcher:
                 return t(lang, "err.unknown_team", code=e.code)
             case errors.UnknownMember():
                 return t(lang, "err.unknown_member", who=e.who)
+            case errors.AmbiguousMember():
+                people = ", ".join(f"{name} ({uid})" for uid, name in e.candidates)
+                return t(lang, "err.ambiguous_member", who=e.who, people=people)
+            case errors.NotInTeam():
+                return t(lang, "err.not_in_team", name=e.name, team=e.team_code)
             case errors.ReleaseTooLate():
                 return t(lang, "err.release_too_late", ref=e.ref)
             case errors.BadRating():
@@ -754,10 +770,18 @@ class Dispatcher:
         await self._show_case(req, ref)
 
     async def _show_case(self, req: Request, ref: str) -> None:
-        """One card: the case, its history and its evidence, each naming who and when."""
+        """One card: the case, its history and its evidence, each naming who and when.
+
+        Only in the case's own team's chats, or privately: a member of two worlds (a
+        clerk, a worker added to another team's group) must not post it elsewhere.
+        """
         case = await self.service.view(ref, req.actor, self.uow())
         assert case.id is not None
         async with self.uow() as uow:
+            if not req.is_private:
+                team = await uow.teams.by_chat(req.origin.channel, req.origin.chat_id)
+                if team is None or team.code != case.team_code:
+                    raise OtherTeamsChat
             assignee = await uow.members.get(case.assignee) if case.assignee else None
             history = await uow.cases.history(case.id)
             evidence = await uow.evidence.for_case(case.id) if self.evidence else []
@@ -766,17 +790,7 @@ class Dispatcher:
                 who = await uow.members.get(uid)
                 names[uid] = who.name if who is not None else uid
         card = self.render.card(req.lang, case, assignee.mention if assignee else None)
-        lines = [card.text, "", self.tr.t(req.lang, "history.title")]
-        for h in history[-15:]:
-            values = {
-                "at": self.tr.when(h.at),
-                "action": self.render.status(req.lang, h.status),
-                "actor": names.get(h.actor, h.actor),
-            }
-            if h.note:
-                lines.append(self.tr.t(req.lang, "history.item_note", note=h.note[:200], **values))
-            else:
-                lines.append(self.tr.t(req.lang, "history.item", **values))
+        lines = [card.text, "", *self.render.history_lines(req.lang, history, names)]
         shown = self.render.evidence_lines(req.lang, evidence, names)
         if shown:
             lines += ["", *shown]
@@ -814,11 +828,13 @@ class Dispatcher:
             query = CaseQuery(team_code=team, statuses=(CaseStatus.OPEN,))
             empty, title = "list.open_empty", "list.open_title"
         async with self.uow() as uow:
-            cases = await uow.cases.find(query)
-        if not cases:
+            total = await uow.cases.count(query)
+            page, offset = page_window(page, total)
+            shown = await uow.cases.find(replace(query, offset=offset, limit=PAGE_SIZE))
+        if not shown:
             await self._say(req, self.tr.t(req.lang, empty))
             return
-        message = self.render.list_page(req.lang, kind, cases, page, title)
+        message = self.render.list_page(req.lang, kind, shown, page, total, title)
         await self._say_message(req, replace(message, reply_to=req.origin.message_id))
 
     async def _overdue(self, req: Request, parsed: ParsedCommand) -> None:

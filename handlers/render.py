@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from bot.channels.base import Button, Outbound
 from bot.domain.amounts import format_vnd
 from bot.domain.evidence import Evidence, EvidenceKind
-from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, Workflow
+from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, HistoryEntry, Workflow
 from bot.domain.phone import mask_phone, redact_phones
 from bot.i18n import Lang, Translator
 from handlers.callbacks import ButtonAction, CallbackData, ListKind, PagePress
@@ -25,6 +25,9 @@ FORM_BUTTONS: dict[Action, ButtonAction] = {
 ACTION_OF_BUTTON: dict[ButtonAction, Action] = {v: k for k, v in FORM_BUTTONS.items()}
 #: Cases per page of /mine and /open: ten buttons still fit a phone's screen.
 PAGE_SIZE = 10
+#: Characters of a description a card shows, and of a note in `/case`'s history.
+DESCRIPTION_SHOWN = 300
+NOTE_SHOWN = 200
 
 # The command that performs each step, for "next step" hints.
 USAGE_OF_ACTION: dict[Action, str] = {
@@ -37,6 +40,17 @@ USAGE_OF_ACTION: dict[Action, str] = {
     Action.RESOLVE: "usage.resolve",
     Action.CLOSE: "usage.close",
 }
+
+
+def page_count(total: int) -> int:
+    """Pages of a list of `total` cases (one, even when empty)."""
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def page_window(page: int, total: int) -> tuple[int, int]:
+    """The page actually shown (a stale button may ask past the end) and its first row."""
+    page = min(max(page, 1), page_count(total))
+    return page, (page - 1) * PAGE_SIZE
 
 
 class Renderer:
@@ -66,20 +80,24 @@ class Renderer:
         return self.tr.t(lang, USAGE_OF_ACTION[action], ref=ref)
 
     def card(self, lang: Lang, case: Case, assignee_name: str | None) -> Outbound:
-        """The one group message per case, edited in place. The phone is always masked."""
+        """The one group message per case, edited in place.
+
+        Groups see it, so the phone is masked and so is any number typed into the
+        customer's name, the address or the description (`redact_phones`).
+        """
         t = self.tr.t
         lines = [
             t(lang, "card.title", ref=case.ref, kind=self.kind_line(lang, case)),
-            t(lang, "card.address", address=case.customer.address),
+            t(lang, "card.address", address=redact_phones(case.customer.address)),
             t(
                 lang,
                 "card.customer",
-                name=case.customer.name,
+                name=redact_phones(case.customer.name),
                 phone=mask_phone(case.customer.phone),
             ),
         ]
         if case.description:  # a forwarded customer message may carry a number
-            text = redact_phones(case.description[:300])
+            text = redact_phones(case.description, limit=DESCRIPTION_SHOWN)
             lines.append(t(lang, "card.description", text=text))
         if case.is_active:
             lines.append(t(lang, "card.due", due=self.tr.when(case.due_at)))
@@ -149,6 +167,25 @@ class Renderer:
         data = CallbackData(FORM_BUTTONS[action], case.ref).encode()
         return ((Button(self.tr.t(lang, f"button.{action.value}"), data),),)
 
+    def history_lines(
+        self, lang: Lang, history: Sequence[HistoryEntry], names: Mapping[str, str]
+    ) -> list[str]:
+        """What /case shows of the history: when, which step, who, and the note masked."""
+        t = self.tr.t
+        lines = [t(lang, "history.title")]
+        for h in history[-15:]:
+            values = {
+                "at": self.tr.when(h.at),
+                "action": self.status(lang, h.status),
+                "actor": names.get(h.actor, h.actor),
+            }
+            if h.note:
+                note = redact_phones(h.note, limit=NOTE_SHOWN)
+                lines.append(t(lang, "history.item_note", note=note, **values))
+            else:
+                lines.append(t(lang, "history.item", **values))
+        return lines
+
     def evidence_lines(
         self, lang: Lang, items: Sequence[Evidence], names: Mapping[str, str]
     ) -> list[str]:
@@ -170,14 +207,15 @@ class Renderer:
         return lines
 
     def list_page(
-        self, lang: Lang, kind: ListKind, cases: Sequence[Case], page: int, title: str
+        self, lang: Lang, kind: ListKind, shown: Sequence[Case], page: int, total: int, title: str
     ) -> Outbound:
-        """A page of a list: one short line and one button per case, arrows between pages."""
-        pages = max(1, -(-len(cases) // PAGE_SIZE))
-        page = min(max(page, 1), pages)
-        shown = cases[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        """A page of a list: one short line and one button per case, arrows between pages.
+
+        `shown` is the page's cases (see `page_window`), `total` the whole list's count.
+        """
+        pages = page_count(total)
         t = self.tr.t
-        head = t(lang, title, count=len(cases))
+        head = t(lang, title, count=total)
         if pages > 1:
             head = t(lang, "list.page", title=head, page=page, pages=pages)
         lines = [head, *(self.list_item(lang, x) for x in shown)]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain import errors
 from bot.domain.model import (
     Action,
     Area,
@@ -212,7 +213,20 @@ class SqlCaseRepository:
         return f"{team_code}-{result.scalar_one()}"
 
     async def find(self, query: CaseQuery) -> list[Case]:
-        stmt = sa.select(t.cases)
+        stmt = self._matching(sa.select(t.cases), query)
+        if query.overdue_at is not None:
+            stmt = stmt.order_by(t.cases.c.next_check_at)
+        stmt = stmt.order_by(t.cases.c.received_at, t.cases.c.id)
+        stmt = stmt.offset(query.offset).limit(query.limit)
+        return [self._track(_case_from_row(r)) for r in await self.conn.execute(stmt)]
+
+    async def count(self, query: CaseQuery) -> int:
+        stmt = self._matching(sa.select(sa.func.count()).select_from(t.cases), query)
+        return int((await self.conn.execute(stmt)).scalar_one())
+
+    @staticmethod
+    def _matching(stmt: sa.Select[Any], query: CaseQuery) -> sa.Select[Any]:
+        """`stmt` narrowed to the cases `query` asks for (one rule for find and count)."""
         if query.team_code:
             stmt = stmt.where(t.cases.c.team_code == query.team_code)
         if query.statuses:
@@ -230,9 +244,8 @@ class SqlCaseRepository:
         if query.overdue_at is not None:
             stmt = stmt.where(
                 t.cases.c.next_check_at.is_not(None), t.cases.c.next_check_at <= query.overdue_at
-            ).order_by(t.cases.c.next_check_at)
-        stmt = stmt.order_by(t.cases.c.received_at, t.cases.c.id).limit(query.limit)
-        return [self._track(_case_from_row(r)) for r in await self.conn.execute(stmt)]
+            )
+        return stmt
 
     async def case_for_message(self, channel: str, chat_id: str, message_id: str) -> Case | None:
         case_id = (
@@ -345,14 +358,46 @@ class SqlMemberRepository:
         return await self.get(uid) if uid else None
 
     async def by_username(self, username: str) -> Member | None:
-        uid = (
+        """The active member holding @username; AmbiguousMember when several still do."""
+        uids = (
             await self.conn.execute(
-                sa.select(t.identities.c.member_uid).where(
-                    sa.func.lower(t.identities.c.username) == username.lstrip("@").lower()
+                sa.select(t.identities.c.member_uid)
+                .distinct()
+                .join(t.members, t.members.c.uid == t.identities.c.member_uid)
+                .where(
+                    sa.func.lower(t.identities.c.username) == username.lstrip("@").lower(),
+                    t.members.c.active.is_(True),
                 )
+                .order_by(t.identities.c.member_uid)
             )
-        ).scalar()
-        return await self.get(uid) if uid else None
+        ).scalars()
+        members = [m for uid in uids.all() if (m := await self.get(uid)) is not None]
+        if len(members) > 1:
+            raise errors.AmbiguousMember(username, tuple((m.uid, m.name) for m in members))
+        return members[0] if members else None
+
+    async def release_username(self, identity: Identity) -> int:
+        """Clear `identity`'s username from every other identity on its channel.
+
+        A platform gives a username to one account at a time; another member still
+        holding it renamed since, and would otherwise be found by `/assign @name`.
+        Read first, so the common case (nobody else holds it) writes nothing.
+        """
+        if not identity.username:
+            return 0
+        same = (
+            t.identities.c.channel == identity.channel,
+            sa.func.lower(t.identities.c.username) == identity.username.lower(),
+            t.identities.c.external_id != identity.external_id,
+        )
+        stale = (
+            await self.conn.execute(
+                sa.select(sa.func.count()).select_from(t.identities).where(*same)
+            )
+        ).scalar_one()
+        if stale:
+            await self.conn.execute(sa.update(t.identities).where(*same).values(username=None))
+        return int(stale)
 
     async def add(self, member: Member) -> None:
         """Create or update a person, keeping their identities."""

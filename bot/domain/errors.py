@@ -98,6 +98,26 @@ class UnknownMember(DomainError):
         self.who = who
 
 
+class AmbiguousMember(DomainError):
+    """Several members still hold this @username (one renamed, another took the name):
+    acting on either could hit the wrong person, so the lead names them by id."""
+
+    def __init__(self, who: str, candidates: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(who)
+        self.who = who
+        #: (uid, name) of each holder.
+        self.candidates = candidates
+
+
+class NotInTeam(DomainError):
+    """The person a lead named belongs to another team (or none)."""
+
+    def __init__(self, name: str, team_code: str) -> None:
+        super().__init__(f"{name} not in {team_code}")
+        self.name = name
+        self.team_code = team_code
+
+
 class ReleaseTooLate(DomainError):
     """Work has started: a lead reassigns instead, so no survey is lost."""
 

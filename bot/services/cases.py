@@ -248,7 +248,7 @@ class CaseService:
             if member is None or not member.active:
                 raise errors.UnknownMember(cmd.member_uid)
             if member.team_code != case.team_code:
-                raise errors.NotMember(case.team_code)
+                raise errors.NotInTeam(member.name, case.team_code)
             previous = case.assignee
             case.assignee = member.uid
             case.claimed_at = now

@@ -129,3 +129,14 @@ async def press(s: System, user: SandboxUser, message: ChatMessage, label: str) 
 
 def last_id(messages: list[ChatMessage]) -> int:
     return max((m.message_id for m in messages), default=0)
+
+
+def digits_of(line: str) -> str:
+    """A line's digits in order, whatever script or separators they were written in."""
+    return "".join(str(int(c)) for c in line if c.isdecimal())
+
+
+def full_numbers(lines: Iterable[str], numbers: Iterable[str]) -> list[str]:
+    """The lines that show one of these phone numbers (national form) in full."""
+    wanted = list(numbers)
+    return [line for line in lines if any(n in digits_of(line) for n in wanted)]

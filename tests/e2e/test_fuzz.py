@@ -19,7 +19,10 @@ database's cases, history, evidence, teams and people must be exactly as before.
 
 Also checked: every webhook call is answered 200, the bot never answers with a stack
 trace, an exception name or a database message, strangers in groups are never answered,
-the serve task still runs, and `/help` works afterwards.
+the serve task still runs, and `/help` works afterwards. The cases' names, addresses,
+descriptions and notes carry phone numbers written every which way (full-width digits,
+`+84`, mixed separators, zero-width spaces): none reaches a group chat in full, while
+the cards, `/case` and the list buttons are shown there all along.
 
 Reproducible: the inputs come from `random.Random(SEED)`. Runs on SQLite and PostgreSQL
 (the `database_url` fixture), about 30 s and 20 s. Telegram only: Zalo has no buttons, and
@@ -63,6 +66,7 @@ from storage import tables as t
 from storage.outbox_store import DeliveryState
 from tests.conftest import make_settings
 from tests.e2e.conftest import TOKEN, on_sandbox, started, webhook_mode
+from tests.e2e.fieldkit import full_numbers
 
 SEED = 20261127
 INPUTS = 2000
@@ -211,6 +215,25 @@ REF_LIKE = (
     "DL-9",
 )
 AMOUNTS = ("1,5tr", "-1tr", "1e9", "9" * 30 + "tr", "NaN", "∞", "1.500.000", "2 triệu", "0")
+#: Phone numbers typed into customers' names, addresses and descriptions and into notes
+#: (setup_cases): none may reach a group in full. Their national forms, for the check.
+PLANTED_PHONES = {
+    "0913.456.789": "0913456789",
+    "０２２６ ３８５２ １２３": "02263852123",
+    "+84 977 123 456": "0977123456",
+    "0966 111.222": "0966111222",
+    "0955\u200b222\u200b333": "0955222333",
+    "(+84) 88-444-5555": "0884445555",
+}
+#: Phone-looking text in the random inputs (other numbers: what a person types in a group
+#: is theirs to show, and an echo of it is no leak of a customer's number).
+PHONE_LIKE = (
+    "0938 765 432",
+    "+84 938 765 432",
+    "０９３８７６５４３２",
+    "05-11-2026 08:30",
+    "0938.765-432",
+)
 WORDS = (*[c.value for c in CommandName], "foo", "CLAIM", "Survey", "x" * 40, "claim_all")
 ALPHABETS = (
     "abcdefghijklmnopqrstuvwxyz0123456789 -_/@:.,",
@@ -285,8 +308,10 @@ class Fuzzer:
             return self.rng.choice((*SQL, *HTML, *ODD))
         if r < 0.75:
             return self.rng.choice(REF_LIKE + tuple(c.ref for c in self.cards))
-        if r < 0.9:
+        if r < 0.85:
             return self.rng.choice(AMOUNTS)
+        if r < 0.9:
+            return self.rng.choice(PHONE_LIKE)
         return self.rng.choice(("@minh_pl", "@lan_pl", "@quang_dl", "@nobody", "telegram:3002"))
 
     def long_text(self) -> str:
@@ -517,12 +542,18 @@ class Stage:
             await resp.read()
             return resp.status
 
-    async def intake(self, ext: str, team: str, kind: str) -> str:
+    async def intake(self, ext: str, team: str, kind: str, planted: str = "") -> str:
+        """A case; `planted` is a phone number typed into its name, address and description."""
         body: dict[str, Any] = {
             "external_ref": ext,
             "kind": kind,
             "team": team,
-            "customer": {"name": "Trần Văn Hưng", "phone": "0912345678", "address": "12 THĐ"},
+            "customer": {
+                "name": f"Trần Văn Hưng {planted}".strip(),
+                "phone": "0912345678",
+                "address": f"12 THĐ, ĐT nhà {planted}",
+            },
+            "description": "Khách báo mất điện. " * 14 + planted,  # across the card's cut
         }
         if kind == "new_connection":
             body |= {"area": "urban", "purpose": "domestic"}
@@ -596,17 +627,20 @@ async def snapshot(container: Container) -> dict[str, list[tuple[Any, ...]]]:
 
 async def setup_cases(s: Stage) -> tuple[list[Card], list[str]]:
     """Ten cases on two teams, four of them claimed; the cards' messages; a stored photo."""
+    planted = list(PLANTED_PHONES)
     for i in range(6):
-        await s.intake(f"FZ-PL-{i}", "PL", ("new_connection", "meter_complaint")[i % 2])
+        kind = ("new_connection", "meter_complaint")[i % 2]
+        await s.intake(f"FZ-PL-{i}", "PL", kind, planted[i % len(planted)])
     for i in range(4):
-        await s.intake(f"FZ-DL-{i}", "DL", ("meter_complaint", "new_connection")[i % 2])
+        kind = ("meter_complaint", "new_connection")[i % 2]
+        await s.intake(f"FZ-DL-{i}", "DL", kind, planted[(i + 3) % len(planted)])
     lawful = [
         (MINH, PL_GROUP, "/claim PL-1"),
         (MINH, PL_GROUP, "/claim PL-2"),
-        (MINH, PL_GROUP, "/survey PL-1 đã khảo sát"),
+        (MINH, PL_GROUP, f"/survey PL-1 đã khảo sát, gọi {planted[2]} hoặc {planted[3]}"),
         (DL_WORKER, DL_GROUP, "/claim DL-1"),
         (DL_WORKER, DL_GROUP, "/claim DL-2"),
-        (LEAD, PL_GROUP, "/hold PL-3 chờ giấy phép"),
+        (LEAD, PL_GROUP, f"/hold PL-3 chờ giấy phép, khách {planted[4]}"),
     ]
     for n, (person, chat, text) in enumerate(lawful):
         status = await s.post(
@@ -683,6 +717,20 @@ async def bot_said(s: Stage) -> list[str]:
     return said
 
 
+async def group_lines(s: Stage) -> list[str]:
+    """Every line the bot said, or meant to say, in a group chat."""
+    texts: list[str] = []
+    async with s.container.engine.connect() as conn:
+        for chat, payload in await conn.execute(sa.select(t.outbox.c.chat_id, t.outbox.c.payload)):
+            if int(chat) < 0:
+                texts.append(str(payload.get("text", "")))
+    for method in ("sendMessage", "editMessageText", "sendPhoto"):
+        for call in await s.client.calls(method):
+            if int(call.params.get("chat_id", 0)) < 0:
+                texts.append(str(call.params.get("text") or call.params.get("caption") or ""))
+    return [line for text in texts for line in text.split("\n")]
+
+
 async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(stage: Stage) -> None:
     s = stage
     rng = random.Random(SEED)
@@ -718,6 +766,11 @@ async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(stage:
     said = await bot_said(s)
     leaks = [text[:200] for text in said if LEAKS.search(text)]
     assert leaks == []
+    # No customer's number typed into a name, an address or a note reached a group in
+    # full, though cards, /case and list buttons were shown there all along.
+    lines = await group_lines(s)
+    assert sum("0913***789" in line for line in lines) > 1, "the planted numbers were never shown"
+    assert full_numbers(lines, [*PLANTED_PHONES.values(), "0912345678"]) == []
     async with s.container.engine.connect() as conn:
         rows = (await conn.execute(sa.select(t.outbox.c.chat_id, t.outbox.c.payload))).all()
         failed = (

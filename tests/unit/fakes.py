@@ -67,6 +67,9 @@ class FakeCases:
     async def find(self, query: CaseQuery) -> list[Case]:
         return [copy.deepcopy(c) for c in self.rows.values()]
 
+    async def count(self, query: CaseQuery) -> int:
+        return len(self.rows)
+
     async def case_for_message(self, channel: str, chat_id: str, message_id: str) -> Case | None:
         return None
 
@@ -106,6 +109,9 @@ class FakeMembers:
 
     async def by_username(self, username: str) -> Member | None:
         return None
+
+    async def release_username(self, identity: Identity) -> int:
+        return 0
 
     async def add(self, member: Member) -> None:
         self.rows[member.uid] = member

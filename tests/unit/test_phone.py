@@ -256,3 +256,161 @@ def test_redact_leaves_grouped_amounts_alone(amount: int, sep: str) -> None:
 @given(_no_digits)
 def test_redact_leaves_text_without_digits_alone(text: str) -> None:
     assert redact_phones(text) == text
+
+
+# --------------------------------------------------------------------------- free text
+# Issue 12: numbers typed into a name, an address or a note reached the groups in full
+# when written with full-width digits, mixed separators or invisible characters, and
+# a number across the 300-character cut escaped the mask.
+
+FULL_WIDTH = str.maketrans("0123456789+", "０１２３４５６７８９＋")
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("Nguyễn Văn Tâm 0913.456.789", "Nguyễn Văn Tâm 0913***789"),
+        ("ĐT cơ quan 0226 3852 123", "ĐT cơ quan 0226***123"),
+        ("gọi ０９１３４５６７８９ nhé", "gọi 0913***789 nhé"),
+        ("gọi ０９１３．４５６．７８９", "gọi 0913***789"),
+        ("＋８４ ９１３ ４５６ ７８９", "0913***789"),
+        ("số +84 913 456 789", "số 0913***789"),
+        ("(+84) 913-456-789", "0913***789"),
+        ("0913 456.789", "0913***789"),  # mixed separators
+        ("0913.456-789", "0913***789"),
+        ("0913/456/789", "0913***789"),
+        ("0913_456_789", "0913***789"),
+        ("0913 – 456 – 789", "0913***789"),  # en dashes
+        ("0913\u200b456\u200b789", "0913***789"),  # zero-width spaces
+        ("0913\u00ad456\u00ad789", "0913***789"),  # soft hyphens
+        ("0913\u3000456\u3000789", "0913***789"),  # ideographic spaces
+        ("٠٩١٣٤٥٦٧٨٩", "0913***789"),  # Arabic-Indic digits
+        ("⁰⁹¹³⁴⁵⁶⁷⁸⁹", "0913***789"),  # superscripts
+        ("sđt0913456789", "sđt0913***789"),
+        ("09.13.45.67.89", "0913***789"),
+        ("09.13 456 789", "0913***789"),  # starts like a time, is a phone number
+        ("hẹn 05-11-2026, gọi 0913456789", "hẹn 05-11-2026, gọi 0913***789"),
+        ("05/11/2026 0913 456 789", "05/11/2026 0913***789"),
+        ("05-11-2026 09.13 456 789", "05-11-2026 0913***789"),
+    ],
+)
+def test_redact_masks_every_way_of_writing_a_number(text: str, redacted: str) -> None:
+    assert redact_phones(text) == redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hồ sơ PL-17, TTHCC-PL-2026-00123",
+        "dự toán 1.500.000 đ, khách 2.350.000đ",
+        "1,5tr và 12.000.000 VND",
+        "công tơ CT-0815, chỉ số 012345",
+        "công tơ số 21052345678 chỉ số 0456",
+        "hẹn 07.30-11.30, 13.00-17.00",
+        "lúc 08.30, 09.15, 10.00, 10.45",
+        "từ 05/11/2026 - 06/11/2026",
+        "ngày 05.11.2026 08.30",
+        "2026-11-05T08:30:00+07:00",
+        "tọa độ 20.54321, 105.91234",
+        "CCCD 001203012345",
+        "mã 09123456789",
+        "0,5 triệu",
+        "Ｐ Ｌ －１７",
+    ],
+)
+def test_redact_leaves_what_is_no_phone_number(text: str) -> None:
+    assert redact_phones(text) == text
+
+
+def test_a_number_across_the_cut_is_masked_before_the_cut() -> None:
+    head = "x" * 290
+    text = f"{head} 0913 456 789 gọi sau"
+    shown = redact_phones(text, limit=300)
+    assert len(shown) == 300
+    assert shown.endswith("…")
+    assert shown.startswith(head + " 0913***")
+    assert "456" not in shown
+    # Cutting first, as the card once did, leaves a stub no rule can know for a number.
+    assert redact_phones(text[:300]) == text[:300]
+
+
+def test_short_text_is_not_cut() -> None:
+    assert redact_phones("gọi 0913456789", limit=300) == "gọi 0913***789"
+    assert redact_phones("abc", limit=3) == "abc"
+    assert redact_phones("abcd", limit=3) == "ab…"
+
+
+_GAPS = st.sampled_from(
+    ["", " ", ".", "-", " - ", "/", "_", ",", "\u200b", "\u00a0", "\u3000", "．", "－", "–"]
+)
+
+
+@st.composite
+def _any_writing(draw: st.DrawFn) -> tuple[str, str]:
+    """A phone number written as people and pranksters write it: (national, as written)."""
+    national = draw(_phones)
+    digits = list(national[1:])
+    prefix = draw(st.sampled_from(["0", "+84 ", "+84", "84", "0084 ", "(+84) ", "+84 (0) "]))
+    written = prefix + "".join(
+        d + (draw(_GAPS) if i < len(digits) - 1 else "") for i, d in enumerate(digits)
+    )
+    if draw(st.booleans()):
+        written = written.translate(FULL_WIDTH)
+    return national, written
+
+
+def _digit_stream(text: str) -> str:
+    """The text's digits in order, whatever script they are in."""
+    return "".join(str(int(c)) for c in text if c.isdecimal())
+
+
+@given(_any_writing(), _no_digits, _no_digits)
+def test_redact_hides_any_writing_of_a_number(
+    written: tuple[str, str], before: str, after: str
+) -> None:
+    national, text = written
+    redacted = redact_phones(f"{before} {text} {after}")
+    assert national not in _digit_stream(redacted)
+    assert mask_phone(national) in redacted
+
+
+@given(
+    _any_writing(),
+    st.text(alphabet="abc đư ", max_size=320),
+    _no_digits,
+    st.integers(min_value=1, max_value=400),
+)
+def test_masking_comes_before_the_cut_wherever_it_falls(
+    written: tuple[str, str], before: str, after: str, limit: int
+) -> None:
+    national, text = written
+    whole = f"{before} {text} {after}"
+    shown = redact_phones(whole, limit=limit)
+    assert len(shown) <= limit
+    # The only digits shown are (a beginning of) the mask's.
+    assert _digit_stream(mask_phone(national)).startswith(_digit_stream(shown))
+    full = redact_phones(whole)
+    assert shown == full or (shown.endswith("…") and full.startswith(shown[:-1]))
+
+
+@given(
+    st.integers(min_value=1, max_value=31),
+    st.integers(min_value=1, max_value=12),
+    st.integers(min_value=1990, max_value=2099),
+    st.integers(min_value=0, max_value=23),
+    st.integers(min_value=0, max_value=59),
+    st.sampled_from(["-", "/", "."]),
+    st.sampled_from([":", ".", "h"]),
+)
+def test_redact_leaves_dates_and_times_alone(
+    day: int, month: int, year: int, hour: int, minute: int, sep: str, colon: str
+) -> None:
+    text = f"hẹn {day:02d}{sep}{month:02d}{sep}{year} {hour:02d}{colon}{minute:02d} nhé"
+    assert redact_phones(text) == text
+
+
+@given(st.text())
+def test_redact_never_shows_more_digits_than_it_was_given(text: str) -> None:
+    redacted = redact_phones(text)
+    assert len(_digit_stream(redacted)) <= len(_digit_stream(text))
+    assert redact_phones(text, limit=50) == redacted or len(redact_phones(text, limit=50)) <= 50
