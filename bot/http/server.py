@@ -44,6 +44,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Container
+from bot.config import IntakeToken
 from bot.domain import errors
 from bot.domain.evidence import EvidenceKind
 from bot.domain.model import CaseStatus
@@ -53,6 +54,7 @@ from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_in
 from bot.http.openapi import openapi_document
 from bot.http.views import case_json
 from bot.services.evidence import MediaError
+from bot.services.permissions import require_reach
 from bot.services.ports import CaseQuery
 from bot.sla.overdue import late_since
 from storage import tables as t
@@ -79,22 +81,23 @@ _dumps = functools.partial(json.dumps, ensure_ascii=False)
 class Credentials:
     """The intake tokens, kept as digests; names are recorded as the actor."""
 
-    def __init__(self, secrets: Mapping[str, str]) -> None:
-        self._digests = [(_digest(secret), name) for secret, name in secrets.items()]
+    def __init__(self, tokens: Iterable[IntakeToken]) -> None:
+        self._digests = [(_digest(token.secret), token) for token in tokens]
 
     def actor(self, authorization: str | None) -> Actor | None:
-        """The system actor for a valid ``Bearer`` header, else None."""
+        """The system actor for a valid ``Bearer`` header (limited to the token's teams,
+        if it has any), else None."""
         token = _bearer(authorization)
         if token is None or not self._digests:
             return None
         presented = _digest(token)
-        found: str | None = None
-        for digest, name in self._digests:  # no early exit: every secret is compared
+        found: IntakeToken | None = None
+        for digest, known in self._digests:  # no early exit: every secret is compared
             if hmac.compare_digest(presented, digest):
-                found = name
+                found = known
         if found is None:
             return None
-        return Actor(uid=f"api:{found}", name=found, is_system=True)
+        return Actor(uid=f"api:{found.name}", name=found.name, is_system=True, teams=found.teams)
 
 
 _CREDENTIALS: Final = web.AppKey("intake_credentials", Credentials)
@@ -138,7 +141,9 @@ def _tz(container: Container) -> tzinfo:
 
 
 def api(handler: ApiHandler) -> Handler:
-    """Refuse the request unless it carries a valid intake token."""
+    """Refuse the request unless it carries a valid intake token, and answer the refusals
+    every API call shares: outside a scoped token's teams (403), an external_ref its
+    integration used for another team (409)."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -146,7 +151,18 @@ def api(handler: ApiHandler) -> Handler:
         if actor is None:
             log.info("refused %s %s: no or wrong token", request.method, request.path)
             return _unauthorized()
-        return await handler(request, actor)
+        try:
+            return await handler(request, actor)
+        except errors.TeamNotAllowed as e:
+            log.info("refused %s %s (%s): team %s", request.method, request.path, actor.name, e)
+            return _error(403, f"This token may not see or file cases of team {e.team_code}.")
+        except errors.ExternalRefTaken as e:
+            log.info("intake refused (%s): external_ref of a case of team %s", actor.name, e)
+            return _error(
+                409,
+                "This external_ref already names a case of another team, filed with this "
+                "token; send a new external_ref, or the team of that case.",
+            )
 
     return wrapped
 
@@ -249,6 +265,9 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         return _error(400, str(e))
     if not isinstance(data, dict):
         return _error(400, "The body must be a JSON object.")
+    code = team_code_of(data)
+    if code is not None:  # before any look-up: an unknown team is refused alike
+        require_reach(actor, code)
 
     fields: dict[str, str] = {}
     req = None
@@ -256,7 +275,6 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         req = validate_intake(data, now=container.clock.now())
     except IntakeInvalid as e:
         fields = e.fields
-    code = team_code_of(data)
     if "team" not in fields and code is not None:
         async with container.uow() as uow:
             if await uow.teams.get(code) is None:
@@ -278,17 +296,18 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         redact_phones(case.external_ref or "-"),
         extra={"case_ref": case.ref},
     )
-    shown = await _case_with_history(container, case.ref)
+    shown = await _case_with_history(container, case.ref, actor)
     if shown is None:  # pragma: no cover - the case was just stored or found
         return _error(500, "internal error")
     return _json(shown, 201 if created else 200)
 
 
-async def _case_with_history(container: Container, ref: str) -> dict[str, Any] | None:
+async def _case_with_history(container: Container, ref: str, actor: Actor) -> dict[str, Any] | None:
     async with container.uow() as uow:
         case = await uow.cases.get_by_ref(ref)
         if case is None or case.id is None:
             return None
+        require_reach(actor, case.team_code)
         history = await uow.cases.history(case.id)
         evidence = await uow.evidence.for_case(case.id)
     return case_json(case, _tz(container), history, evidence)
@@ -297,7 +316,7 @@ async def _case_with_history(container: Container, ref: str) -> dict[str, Any] |
 @api
 async def get_case(request: web.Request, actor: Actor) -> web.StreamResponse:
     container = request.app[CONTAINER]
-    shown = await _case_with_history(container, request.match_info["ref"])
+    shown = await _case_with_history(container, request.match_info["ref"], actor)
     if shown is None:
         return _error(404, "not found")
     return _json(shown)
@@ -314,6 +333,7 @@ async def get_evidence(request: web.Request, actor: Actor) -> web.StreamResponse
         case = await uow.cases.get_by_ref(request.match_info["ref"])
         if case is None or case.id is None:
             return _error(404, "not found")
+        require_reach(actor, case.team_code)
         item = await uow.evidence.get(case.id, int(raw_id))
     if item is None or item.kind is not EvidenceKind.PHOTO or item.path is None:
         return _error(404, "not found")
@@ -368,9 +388,12 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
             fields["limit"] = f"Must be a whole number from 1 to {MAX_LIMIT}."
 
     team = q.get("team", "").strip().upper() or None
+    if team is not None:  # before any look-up: an unknown team is refused alike
+        require_reach(actor, team)
     now = container.clock.now()
     query = CaseQuery(
         team_code=team,
+        team_codes=actor.teams,  # a scoped token lists its own teams' cases only
         statuses=tuple(dict.fromkeys(statuses)),
         late_at=now if overdue == "true" else None,
         limit=limit,

@@ -19,15 +19,22 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.bootstrap import Container, bootstrap
 from bot.domain.clock import FixedClock
+from bot.domain.evidence import NewEvidence
+from bot.domain.model import Source
 from bot.domain.people import ChatBinding, Team
 from bot.http import CONTAINER, build_http_app, start_http, stop_http
 from bot.http.server import MAX_BODY
 from bot.reminders import ReminderDeps, ReminderKind, remind_pass
+from bot.sandbox.telegram import make_png
 from storage import tables as t
+from storage.evidence_store import MediaFiles
 from tests.conftest import make_settings
 
 TOKEN = "test-intake-token"
 DESK_SECRET = "desk-secret-1"
+PL_SECRET = "pl-desk-secret-1"  # limited to PL
+LN_SECRET = "ln-desk-secret-1"  # limited to LN and DL
+TOKENS = f"desk:{DESK_SECRET},pldesk:{PL_SECRET}:PL,lndesk:{LN_SECRET}:ln+DL"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PHONE = "0912345678"
 
@@ -76,6 +83,7 @@ async def _container(
     )
     async with container.uow() as uow:
         await uow.teams.add(Team("PL", "Phủ Lý", (ChatBinding("telegram", "-100"),)))
+        await uow.teams.add(Team("LN", "Lý Nhân", (ChatBinding("telegram", "-200"),)))
         await uow.commit()
     return container
 
@@ -84,7 +92,7 @@ async def _container(
 async def container(
     database_url: str, tmp_path: Path, clock: FixedClock
 ) -> AsyncIterator[Container]:
-    container = await _container(database_url, tmp_path, clock, intake_tokens=f"desk:{DESK_SECRET}")
+    container = await _container(database_url, tmp_path, clock, intake_tokens=TOKENS)
     try:
         yield container
     finally:
@@ -218,6 +226,91 @@ async def test_optional_fields_may_be_left_out_for_other_kinds(client: Client) -
     assert (await again.json())["ref"] == "PL-2"
 
 
+# ---------------------------------------------------------------- integrations
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def test_another_integration_with_the_same_external_ref_gets_its_own_case(
+    client: Client, container: Container
+) -> None:
+    """One desk's number never answers with another desk's case (it did: 200, PL-1)."""
+    first = await client.post("/api/v1/cases", json=intake(), headers=AUTH)
+    assert (first.status, (await first.json())["ref"]) == (201, "PL-1")
+    other = await client.post("/api/v1/cases", json=intake(), headers=bearer(DESK_SECRET))
+    assert (other.status, (await other.json())["ref"]) == (201, "PL-2")
+    # Each retry finds its own integration's case again, and posts nothing more.
+    for secret, ref in ((TOKEN, "PL-1"), (DESK_SECRET, "PL-2")):
+        again = await client.post("/api/v1/cases", json=intake(), headers=bearer(secret))
+        assert (again.status, (await again.json())["ref"]) == (200, ref)
+    assert await count(container, t.cases) == 2
+    assert await count(container, t.outbox) == 2
+
+
+async def test_an_integration_reusing_its_external_ref_for_another_team_gets_409(
+    client: Client, container: Container
+) -> None:
+    assert (await client.post("/api/v1/cases", json=intake(), headers=AUTH)).status == 201
+    resp = await client.post("/api/v1/cases", json=intake(team="LN"), headers=AUTH)
+    assert resp.status == 409
+    answer = await resp.json()
+    assert set(answer) == {"error"} and "external_ref" in answer["error"]
+    assert "PL-1" not in answer["error"] and "TTHCC" not in answer["error"]
+    assert await count(container, t.cases) == 1
+    # Another integration's namespace is its own: the same number for LN is a new case.
+    other = await client.post("/api/v1/cases", json=intake(team="LN"), headers=bearer(DESK_SECRET))
+    assert (other.status, (await other.json())["ref"]) == (201, "LN-1")
+
+
+async def test_a_scoped_token_files_reads_and_lists_only_its_teams(
+    client: Client, container: Container, clock: FixedClock
+) -> None:
+    pl, ln = bearer(PL_SECRET), bearer(LN_SECRET)
+    assert (await client.post("/api/v1/cases", json=intake(), headers=pl)).status == 201
+    body = intake(team="LN", external_ref="LN-DESK-1")
+    assert (await client.post("/api/v1/cases", json=body, headers=ln)).status == 201
+    # Filing for a team outside its own, existing or not: 403, nothing stored.
+    for token, team in ((pl, "LN"), (pl, "XX"), (ln, "PL"), (ln, "pl")):
+        resp = await client.post("/api/v1/cases", json=intake(team=team), headers=token)
+        assert resp.status == 403, team
+        assert set(await resp.json()) == {"error"}
+    assert await count(container, t.cases) == 2
+    # Reading: its own teams' cases, and 403 for the others'.
+    assert (await client.get("/api/v1/cases/PL-1", headers=pl)).status == 200
+    assert (await client.get("/api/v1/cases/LN-1", headers=pl)).status == 403
+    assert (await client.get("/api/v1/cases/PL-1", headers=ln)).status == 403
+    assert (await client.get("/api/v1/cases/LN-1", headers=ln)).status == 200
+    assert (await client.get("/api/v1/cases/PL-99", headers=ln)).status == 404
+
+    async def listed(query: str, token: dict[str, str]) -> tuple[int, list[str]]:
+        resp = await client.get(f"/api/v1/cases{query}", headers=token)
+        found = await resp.json()
+        return resp.status, [c["ref"] for c in found] if resp.status == 200 else []
+
+    assert await listed("", AUTH) == (200, ["PL-1", "LN-1"])
+    assert await listed("", pl) == (200, ["PL-1"])
+    assert await listed("", ln) == (200, ["LN-1"])
+    assert await listed("?team=PL&status=open", pl) == (200, ["PL-1"])
+    assert await listed("?team=ln&status=open", ln) == (200, ["LN-1"])
+    for query, token in (("?team=LN", pl), ("?team=XX", pl), ("?team=pl", ln)):
+        assert (await listed(query, token))[0] == 403, query
+
+    # Evidence photos likewise.
+    files = MediaFiles(container.settings.media_dir)
+    path, mime = await files.save_final(make_png(4, 4), clock.now())
+    async with container.uow() as uow:
+        case = await uow.cases.get_by_ref("PL-1")
+        assert case is not None and case.id is not None
+        photo = NewEvidence.photo(path, mime, 100)
+        evidence_id = await uow.evidence.add(case.id, photo, "telegram:7", clock.now(), Source.API)
+        await uow.commit()
+    url = f"/api/v1/cases/PL-1/evidence/{evidence_id}"
+    assert (await client.get(url, headers=pl)).status == 200
+    assert (await client.get(url, headers=ln)).status == 403
+
+
 # ---------------------------------------------------------------- refusals
 
 
@@ -250,7 +343,7 @@ async def test_without_configured_tokens_every_call_is_refused(
 ) -> None:
     container = await _container(database_url, tmp_path, clock, intake_token=None)
     try:
-        assert container.settings.intake_credentials == {}
+        assert container.settings.intake_credentials == ()
         async with TestClient(TestServer(build_http_app(container))) as client:
             for headers in ({}, AUTH, {"Authorization": "Bearer "}):
                 resp = await client.post("/api/v1/cases", json=intake(), headers=headers)
