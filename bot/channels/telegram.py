@@ -70,6 +70,7 @@ from bot.channels.base import (
     Sent,
     TransientFailure,
 )
+from bot.domain.digits import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -364,8 +365,7 @@ def render(message: Outbound, max_text: int = MAX_TEXT) -> list[RenderedPart]:
     if not plans:
         raise PermanentFailure("nothing to send: empty text and no media")
     # A reply is a nicety: a target that cannot be a Telegram message id is simply dropped.
-    wanted = message.reply_to or ""
-    reply_to = int(wanted) if wanted.isdigit() else None
+    reply_to = whole_number(message.reply_to or "")
     markup = markup_of(message)
     last = len(plans) - 1
     return [
@@ -723,14 +723,15 @@ class TelegramChannel:
         # Leaving reply_markup out is how Telegram drops an inline keyboard on edit; an empty
         # markup cannot say it, because PTB serialises it to `{}`.
         markup = keyboard(message.buttons)
-        if not message_id.isdigit():
+        number = whole_number(message_id)
+        if number is None:
             raise MessageGone(f"{message_id!r} is no Telegram message id")
         bot = await self._bot()
         await self._api(
             bot.edit_message_text(
                 text,
                 chat_id=_chat_target(chat_id),
-                message_id=int(message_id),
+                message_id=number,
                 reply_markup=markup,
             )
         )

@@ -51,6 +51,7 @@ from bot.channels.base import (
     Sent,
     TransientFailure,
 )
+from bot.domain.digits import whole_number
 from bot.i18n import Lang, Translator
 
 logger = logging.getLogger(__name__)
@@ -520,17 +521,14 @@ class ZaloApi:
         retry_after: float | None = None
         if isinstance(data, dict):
             raw_code = data.get("error_code")
-            code = (
-                int(raw_code)
-                if isinstance(raw_code, int | str) and str(raw_code).isdigit()
-                else None
-            )
+            code = whole_number(str(raw_code)) if isinstance(raw_code, int | str) else None
             description = str(data.get("description") or description)
             params = data.get("parameters")
             if isinstance(params, dict) and isinstance(params.get("retry_after"), int | float):
                 retry_after = float(params["retry_after"])
-        if retry_after is None and retry_header and retry_header.isdigit():
-            retry_after = float(retry_header)
+        header_seconds = whole_number(retry_header) if retry_header else None
+        if retry_after is None and header_seconds is not None:
+            retry_after = float(header_seconds)
         if status < 400 and code is None:
             code = 400  # `ok: false` on a 200: Zalo refused it
         raise ZaloApiError(status, code, self.redact(f"{method}: {description}"), retry_after)
