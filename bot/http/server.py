@@ -30,21 +30,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import hmac
 import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import tzinfo
+from http import HTTPStatus
 from typing import Any, Final
 
 import sqlalchemy as sa
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Container
 from bot.config import IntakeToken
+from bot.credentials import digest
 from bot.domain import errors
 from bot.domain.evidence import EvidenceKind
 from bot.domain.model import CaseStatus
@@ -67,6 +69,9 @@ CONTAINER: Final = web.AppKey("container", Container)
 
 #: Largest intake body accepted; enforced while reading.
 MAX_BODY: Final = 64 * 1024
+#: Longest a body may take to arrive, so a client that promises more than it sends
+#: (or sends a byte a minute) does not hold a connection for ever.
+BODY_SECONDS = 30.0
 #: How long /healthz waits for the database before answering 503.
 HEALTH_TIMEOUT: Final = 5.0
 DEFAULT_LIMIT: Final = 200
@@ -82,7 +87,7 @@ class Credentials:
     """The intake tokens, kept as digests; names are recorded as the actor."""
 
     def __init__(self, tokens: Iterable[IntakeToken]) -> None:
-        self._digests = [(_digest(token.secret), token) for token in tokens]
+        self._digests = [(digest(token.secret), token) for token in tokens]
 
     def actor(self, authorization: str | None) -> Actor | None:
         """The system actor for a valid ``Bearer`` header (limited to the token's teams,
@@ -90,10 +95,10 @@ class Credentials:
         token = _bearer(authorization)
         if token is None or not self._digests:
             return None
-        presented = _digest(token)
+        presented = digest(token)
         found: IntakeToken | None = None
-        for digest, known in self._digests:  # no early exit: every secret is compared
-            if hmac.compare_digest(presented, digest):
+        for stored, known in self._digests:  # no early exit: every secret is compared
+            if hmac.compare_digest(presented, stored):
                 found = known
         if found is None:
             return None
@@ -101,10 +106,6 @@ class Credentials:
 
 
 _CREDENTIALS: Final = web.AppKey("intake_credentials", Credentials)
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 def _bearer(header: str | None) -> str | None:
@@ -203,48 +204,101 @@ def _describe(e: Exception) -> str:
 # ---------------------------------------------------------------- body
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyError(Exception):
+    """A body that cannot be used, and how to answer it: `status`, and the message."""
+
+    status = 400
+    #: Close the connection after answering: the rest of the body is not worth reading.
+    close = False
 
 
-class _BadJson(Exception):
-    pass
+class BodyTooLarge(BodyError):
+    status = 413
+    close = True
+
+    def __init__(self, limit: int = MAX_BODY) -> None:
+        super().__init__(f"The body is larger than {limit // 1024} KiB.")
+
+
+class BodyIncomplete(BodyError):
+    """The client stopped sending before its Content-Length (or went away)."""
+
+    close = True
+
+    def __init__(self) -> None:
+        super().__init__("The body ended before its Content-Length.")
+
+
+class BodyTimeout(BodyError):
+    status = 408
+    close = True
+
+    def __init__(self) -> None:
+        super().__init__(f"The body did not arrive within {BODY_SECONDS:.0f} seconds.")
+
+
+class BadJson(BodyError):
+    def __init__(self, message: str = "The body is not valid JSON.") -> None:
+        super().__init__(message)
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
-    """The body, or BodyTooLarge as soon as it passes `limit` (Content-Length may lie)."""
+    """The body, or BodyTooLarge as soon as it passes `limit` (Content-Length may lie);
+    BodyIncomplete when it stops short of its Content-Length, BodyTimeout when it takes
+    longer than BODY_SECONDS (a client trickling it, or promising more than it sends)."""
     if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge
+        raise BodyTooLarge(limit)
     buf = bytearray()
-    while True:
-        chunk = await request.content.read(limit + 1 - len(buf))
-        if not chunk:
-            return bytes(buf)
-        buf += chunk
-        if len(buf) > limit:
-            raise BodyTooLarge
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            while True:
+                chunk = await request.content.read(limit + 1 - len(buf))
+                if not chunk:
+                    return bytes(buf)
+                buf += chunk
+                if len(buf) > limit:
+                    raise BodyTooLarge(limit)
+    except TimeoutError:
+        raise BodyTimeout from None
+    except (ConnectionResetError, HttpProcessingError):
+        raise BodyIncomplete from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise _BadJson("The JSON body has a duplicate key.")
+            raise BadJson("The JSON body has a duplicate key.")
         obj[key] = value
     return obj
 
 
 def _no_constant(name: str) -> Any:
-    raise _BadJson("The body is not valid JSON.")
+    raise BadJson
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys (the later one would win silently), no NaN."""
+    """Strict JSON: UTF-8, no duplicate keys (the later one would win silently), no NaN.
+
+    Nesting too deep for the parser (30,000 brackets fit in 64 KiB) is bad JSON too."""
     try:
         text = body.decode("utf-8-sig")
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _BadJson("The body is not valid JSON.") from None
+        raise BadJson from None
+
+
+async def read_json(request: web.Request, limit: int = MAX_BODY) -> Any:
+    """The body parsed as strict JSON; a BodyError says what is wrong with it."""
+    return parse_json(await read_body(request, limit))
+
+
+def body_refused(e: BodyError) -> web.Response:
+    """The answer to a body that cannot be used."""
+    resp = _error(e.status, str(e))
+    if e.close:
+        resp.force_close()
+    return resp
 
 
 # ---------------------------------------------------------------- API
@@ -254,15 +308,9 @@ def parse_json(body: bytes) -> Any:
 async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
     container = request.app[CONTAINER]
     try:
-        body = await read_body(request)
-    except BodyTooLarge:
-        resp = _error(413, f"The body is larger than {MAX_BODY // 1024} KiB.")
-        resp.force_close()
-        return resp
-    try:
-        data = parse_json(body)
-    except _BadJson as e:
-        return _error(400, str(e))
+        data = await read_json(request)
+    except BodyError as e:
+        return body_refused(e)
     if not isinstance(data, dict):
         return _error(400, "The body must be a JSON object.")
     code = team_code_of(data)
@@ -524,6 +572,52 @@ def build_http_app(
     return app
 
 
+class _JsonErrorPages(web.RequestHandler):
+    """One connection. What aiohttp cannot parse (a bad request line, a Content-Length
+    that is not a number or is given twice, the tail of a body longer than its
+    Content-Length) it answers itself, before any middleware, with a text page that
+    quotes the bytes; here that answer is our JSON error, logged in one line without
+    the bytes (they may hold a customer's phone number)."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # as aiohttp: too late for another answer
+            raise ConnectionError("an answer was started already")
+        what = type(exc).__name__ if exc is not None else str(status)
+        if status >= 500:
+            log.error("a request from %s failed before its handler: %s", request.remote, what)
+            resp = _error(status, "internal error")
+        else:
+            log.info("refused a request from %s that is not HTTP: %s", request.remote, what)
+            resp = _error(status, HTTPStatus(status).phrase.lower())
+        resp.force_close()
+        return resp
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        connection = super().__call__()
+        # aiohttp has no setting for the class of its connections; ours only adds a method.
+        connection.__class__ = _JsonErrorPages
+        return connection
+
+
+class _Runner(web.AppRunner):
+    """aiohttp's runner, with connections that answer unreadable requests in JSON."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer  # the same object; only __call__ differs
+        return server
+
+
 async def start_http(
     container: Container,
     host: str,
@@ -536,7 +630,7 @@ async def start_http(
 
     On cleanup, requests already being handled get `shutdown_timeout` seconds to finish.
     """
-    runner = web.AppRunner(
+    runner = _Runner(
         build_http_app(container, installers=installers), shutdown_timeout=shutdown_timeout
     )
     await runner.setup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -28,7 +29,9 @@ from bot.reminders import ReminderDeps, ReminderKind, remind_pass
 from bot.sandbox.telegram import make_png
 from storage import tables as t
 from storage.evidence_store import MediaFiles
+from tests import rawhttp
 from tests.conftest import make_settings
+from tests.rawhttp import http_errors
 
 TOKEN = "test-intake-token"
 DESK_SECRET = "desk-secret-1"
@@ -548,6 +551,96 @@ async def test_bad_list_filters_are_422(client: Client, query: str, fields: set[
     answer = await resp.json()
     assert answer["error"] == "invalid query"
     assert set(answer["fields"]) == fields
+
+
+# ---------------------------------------------------------------- odd requests
+
+
+@pytest.fixture
+async def port(container: Container) -> AsyncIterator[int]:
+    """The real server (aiohttp's own HTTP parsing included), on a free port."""
+    runner = await start_http(container, "127.0.0.1", 0)
+    try:
+        yield int(runner.addresses[0][1])
+    finally:
+        await stop_http(runner)
+
+
+CASES = "/api/v1/cases"
+PHONE_BODY = json.dumps(intake()).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n",
+        rawhttp.request("POST", CASES, AUTH, PHONE_BODY, raw_headers=b"Content-Length: 3\r\n"),
+        rawhttp.request("POST", CASES, AUTH, PHONE_BODY, raw_headers=b"Content-Length: x\r\n"),
+        rawhttp.request("GET", CASES, AUTH, raw_headers=b"X-Long: " + b"a" * 9000 + b"\r\n"),
+        # A Content-Length shorter than the body: the rest reads as a request of its own.
+        rawhttp.request("POST", CASES, AUTH, PHONE_BODY, content_length=10),
+    ],
+    ids=["request-line", "method", "two-lengths", "length-not-a-number", "long-header", "short"],
+)
+async def test_what_aiohttp_cannot_read_is_answered_with_our_json_error(
+    port: int, container: Container, caplog: pytest.LogCaptureFixture, data: bytes
+) -> None:
+    """It was aiohttp's text page, quoting the bytes (a phone number among them)."""
+    answers = await rawhttp.exchange(port, data)
+    assert answers, "no answer"
+    for answer in answers:
+        assert answer.status == 400, answer
+        assert set(answer.json()) == {"error"}
+        assert b"0912" not in answer.body and b"GARBAGE" not in answer.body
+    assert "345 678" not in caplog.text and "GARBAGE" not in caplog.text
+    assert not http_errors(caplog), caplog.text
+    await assert_nothing_stored(container)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 30_000 + b"]" * 30_000, b'{"a":' * 10_000 + b"1" + b"}" * 10_000],
+    ids=["arrays", "objects"],
+)
+async def test_json_nested_too_deep_is_400(
+    client: Client, container: Container, body: bytes
+) -> None:
+    resp = await client.post(CASES, data=body, headers=AUTH | {"Content-Type": "application/json"})
+    assert resp.status == 400
+    assert await resp.json() == {"error": "The body is not valid JSON."}
+    await assert_nothing_stored(container)
+
+
+async def test_nesting_the_parser_can_read_is_a_422_naming_the_field(client: Client) -> None:
+    deep: Any = "x"
+    for _ in range(500):
+        deep = [deep]
+    resp = await client.post(CASES, json=intake(description=deep), headers=AUTH)
+    assert resp.status == 422
+    assert set((await resp.json())["fields"]) == {"description"}
+
+
+async def test_a_body_that_never_arrives_is_408_after_a_while(
+    port: int, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Content-Length longer than what is sent held the connection for ever."""
+    monkeypatch.setattr("bot.http.server.BODY_SECONDS", 0.3)
+    data = rawhttp.request("POST", CASES, AUTH, PHONE_BODY[:20], content_length=len(PHONE_BODY))
+    (answer,) = await rawhttp.exchange(port, data, expect=1)
+    assert answer.status == 408
+    assert set(answer.json()) == {"error"}
+    await assert_nothing_stored(container)
+
+
+async def test_a_client_that_hangs_up_mid_body_is_no_error(
+    port: int, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = rawhttp.request("POST", CASES, AUTH, PHONE_BODY[:20], content_length=len(PHONE_BODY))
+    answers = await rawhttp.exchange(port, data, half_close=True)
+    assert [a.status for a in answers] in ([], [400])
+    assert not http_errors(caplog), caplog.text
+    await assert_nothing_stored(container)
 
 
 # ---------------------------------------------------------------- ops
