@@ -719,8 +719,12 @@ class TelegramChannel:
             raise RuntimeError("the Telegram channel is not started")
         try:
             update = Update.de_json(payload, app.bot)
-        except Exception:  # malformed push: answering 500 would only make Telegram re-send it
-            logger.warning("ignoring a webhook payload that is no Telegram update", exc_info=True)
+        except Exception as exc:  # malformed push: a 500 would only make Telegram re-send it
+            logger.warning(
+                "ignoring webhook update %s: no Telegram update (%s)",
+                payload.get("update_id"),
+                type(exc).__name__,  # never the content: it may hold a phone number
+            )
             return None
         return await self._dispatch(update)
 

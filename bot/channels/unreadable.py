@@ -51,7 +51,7 @@ class UnreadableUpdates:
         self.skipped = 0
 
     def failed(self, key: Hashable | None) -> Verdict:
-        if key is None or key != self._key:
+        if key != self._key:
             self._key, self._failures = key, 0
         self._failures += 1
         if key is not None and self._failures >= self.tries:

@@ -12,7 +12,11 @@ Only ``/api/`` routes demand the intake token; webhooks check their own secret.
 
 Decisions where the contract is silent:
 
-- Every error is JSON, ``{"error": "..."}``; unknown routes too.
+- Every error is JSON, ``{"error": "..."}``; unknown routes too, and what aiohttp
+  cannot parse as HTTP at all (see ``_JsonErrorPages``).
+- A scoped intake token (``INTAKE_TOKENS`` ``name:SECRET:PL+LN``) reaches only its
+  teams: ``403`` for any other team's case, and for a ``team`` it does not hold,
+  checked before the team is looked up (so it cannot probe which teams exist).
 - The token is compared as a SHA-256 digest with ``hmac.compare_digest``
   against every configured secret, so neither the position of the matching
   secret nor the secrets' lengths show in the response time.
