@@ -510,8 +510,7 @@ class PollingBot(ExtBot[None]):
             )
             return True
         self._said.warning(
-            "Telegram update %s cannot be read (%s); asking again in %.1fs, skipped after "
-            "%d tries",
+            "Telegram update %s unreadable (%s); asking again in %.1fs, skipped after %d tries",
             update_id if update_id is not None else "without an id",
             type(exc).__name__,
             verdict.pause,
@@ -681,25 +680,24 @@ class TelegramChannel:
 
     def _build_app(self) -> _App:
         t = self._timeout
+
+        def request(pool: int, media: float = 20.0) -> HTTPXRequest:
+            """Each step of a call (connect, send, wait, pool) bounded by the timeout."""
+            return HTTPXRequest(
+                pool,
+                read_timeout=t,
+                write_timeout=t,
+                connect_timeout=t,
+                pool_timeout=t,
+                media_write_timeout=media,
+            )
+
         bot = PollingBot(
             self._token,
             base_url=f"{self._api_url}/bot",
             base_file_url=f"{self._api_url}/file/bot",
-            request=HTTPXRequest(
-                connection_pool_size=256,
-                connect_timeout=t,
-                read_timeout=t,
-                write_timeout=t,
-                pool_timeout=t,
-                media_write_timeout=t * 3,
-            ),
-            get_updates_request=HTTPXRequest(
-                connection_pool_size=1,
-                connect_timeout=t,
-                read_timeout=t,
-                write_timeout=t,
-                pool_timeout=t,
-            ),
+            request=request(256, media=t * 3),
+            get_updates_request=request(1),
             read_timeout=t,  # the long-poll seconds come on top
         )
         builder = ApplicationBuilder().bot(bot).job_queue(None)  # scheduling is ours

@@ -84,18 +84,15 @@ async def test_webhook_checks_the_secret_and_processes_a_replay_once(
     database_url: str, tmp_path: Path, clock: FixedClock
 ) -> None:
     async with webhook_system(database_url, tmp_path, clock) as (container, client):
-        url = f"http://127.0.0.1:{container.http_port}{PATH}"
-        async with aiohttp.ClientSession() as http:
-            async with http.post(url, json=update(1, "/mine")) as resp:
-                assert resp.status == 403
-            bad = {HEADER: "wrong"}
-            async with http.post(url, json=update(1, "/mine"), headers=bad) as resp:
-                assert resp.status == 403
-            for _ in range(2):
-                async with http.post(url, json=update(2, "/mine"), headers=GOOD) as resp:
-                    assert resp.status == 200
-            async with http.post(url, json=update(3, "/help"), headers=GOOD) as resp:
-                assert resp.status == 200
+        statuses = await posted(
+            container,
+            (update(1, "/mine"), {}),
+            (update(1, "/mine"), {HEADER: "wrong"}),
+            (update(2, "/mine"), GOOD),
+            (update(2, "/mine"), GOOD),
+            (update(3, "/help"), GOOD),
+        )
+        assert statuses == [403, 403, 200, 200, 200]
         await client.wait_for_message(GROUP, contains="/claim")  # the /help answer
         messages = await client.messages(GROUP)
         assert sum("không có việc" in m.body for m in messages) == 1
@@ -184,18 +181,26 @@ async def test_update_1_and_update_1_0_are_not_handled_twice(
 ) -> None:
     """`1.0` was stored as another update than `1`, so the same /mine was answered twice."""
     async with webhook_system(database_url, tmp_path, clock) as (container, client):
-        url = f"http://127.0.0.1:{container.http_port}{PATH}"
-        async with aiohttp.ClientSession() as http:
-            statuses = []
-            for update_id in (1, 1.0, 1):
-                async with http.post(url, json=update(update_id, "/mine"), headers=GOOD) as resp:
-                    statuses.append(resp.status)
-            async with http.post(url, json=update(2, "/help"), headers=GOOD) as resp:
-                assert resp.status == 200
-        assert statuses == [200, 400, 200]
+        statuses = await posted(
+            container,
+            *((update(n, "/mine"), GOOD) for n in (1, 1.0, 1)),
+            (update(2, "/help"), GOOD),
+        )
+        assert statuses == [200, 400, 200, 200]
         await client.wait_for_message(GROUP, contains="/claim")  # the /help answer
         messages = await client.messages(GROUP)
         assert sum("không có việc" in m.body for m in messages) == 1
+
+
+async def posted(container: Container, *calls: tuple[dict[str, Any], dict[str, str]]) -> list[int]:
+    """Each update posted to the webhook with its headers, in turn; the statuses."""
+    url = f"http://127.0.0.1:{container.http_port}{PATH}"
+    statuses = []
+    async with aiohttp.ClientSession() as http:
+        for body, headers in calls:
+            async with http.post(url, json=body, headers=headers) as resp:
+                statuses.append(resp.status)
+    return statuses
 
 
 async def _processed(container: Container) -> list[str]:
