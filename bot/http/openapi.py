@@ -244,9 +244,13 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                     "responses": {
                         "201": {"description": "created and posted", "content": as_json},
                         "200": {"description": "seen before: the same case", "content": as_json},
-                        "400": _error("not JSON, or not a JSON object"),
+                        "400": _error(
+                            "not JSON (not UTF-8, a duplicate key, nested too deep), or not "
+                            "a JSON object"
+                        ),
                         "401": unauthorized,
                         "403": outside,
+                        "408": _error("the body did not arrive within 30 seconds"),
                         "409": _error(
                             "this token's external_ref already names a case of another team"
                         ),
