@@ -176,7 +176,7 @@ def _intake_schema(description_max: int) -> dict[str, Any]:
     }
 
 
-def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
+def openapi_document(*, max_body: int, max_limit: int, body_seconds: float) -> dict[str, Any]:
     """The document; sizes come from the server so the two cannot drift apart."""
     auth: list[dict[str, list[str]]] = [{"bearer": []}]
     unauthorized = _error("no or wrong token")
@@ -250,7 +250,7 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                         ),
                         "401": unauthorized,
                         "403": outside,
-                        "408": _error("the body did not arrive within 30 seconds"),
+                        "408": _error(f"the body did not arrive within {body_seconds:.0f} s"),
                         "409": _error(
                             "this token's external_ref already names a case of another team"
                         ),

@@ -468,7 +468,9 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 async def openapi(request: web.Request) -> web.StreamResponse:
     """The API's description; public, like the API's existence itself."""
-    return _json(openapi_document(max_body=MAX_BODY, max_limit=MAX_LIMIT))
+    return _json(
+        openapi_document(max_body=MAX_BODY, max_limit=MAX_LIMIT, body_seconds=BODY_SECONDS)
+    )
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
