@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.people import is_team_code
 from bot.i18n import Lang
 
 
@@ -59,6 +60,63 @@ class RateLimit:
         if limit.count < 1 or not 0 < limit.seconds <= 3600:
             raise ValueError("use COUNT/SECONDS with COUNT >= 1 and 0 < SECONDS <= 3600, or off")
         return limit
+
+
+#: Shortest secret an intake token may have.
+MIN_SECRET = 8
+#: Longest token name: it is recorded as the actor `api:NAME` (80 characters at most).
+MAX_TOKEN_NAME = 64
+
+
+@dataclass(frozen=True)
+class IntakeToken:
+    """One bearer token of the intake API: its name (the actor `api:NAME`), its secret,
+    and the teams it is limited to (None: every team)."""
+
+    name: str
+    secret: str = field(repr=False)
+    teams: frozenset[str] | None = None
+
+    @classmethod
+    def parse_all(cls, text: str) -> tuple[IntakeToken, ...]:
+        """`desk:SECRET,pldesk:SECRET:PL+LN`; errors name the token, never its secret."""
+        tokens: list[IntakeToken] = []
+        for position, item in enumerate(filter(None, (x.strip() for x in text.split(","))), 1):
+            name, _, rest = item.partition(":")
+            secret, scoped, codes = rest.partition(":")
+            label = f"token {name!r}" if name else f"the {_ordinal(position)} token"
+            if not name or len(name) > MAX_TOKEN_NAME or any(c.isspace() for c in name):
+                raise ValueError(
+                    f"{label}: a name of 1 to {MAX_TOKEN_NAME} characters without spaces "
+                    "comes first, as in desk:SECRET"
+                )
+            if not rest:
+                raise ValueError(
+                    f"{label} has no secret: tokens are name:SECRET separated by commas, and "
+                    "teams are joined by +, as in pldesk:SECRET:PL+LN"
+                )
+            if len(secret) < MIN_SECRET:
+                raise ValueError(f"{label}: the secret needs {MIN_SECRET} characters or more")
+            teams = cls._teams(label, codes) if scoped else None
+            if any(t.name == name for t in tokens):
+                raise ValueError(f"{label} is named twice")
+            tokens.append(cls(name, secret, teams))
+        return tuple(tokens)
+
+    @staticmethod
+    def _teams(label: str, codes: str) -> frozenset[str]:
+        parts = [part.strip() for part in codes.split("+")]
+        if not all(is_team_code(part) for part in parts):
+            raise ValueError(
+                f"{label}: after the secret come team codes joined by +, as in "
+                "pldesk:SECRET:PL+LN (a code is a letter, then letters or digits, "
+                "16 at most; a secret may not contain ':')"
+            )
+        return frozenset(part.upper() for part in parts)
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(n, f"{n}th")
 
 
 @dataclass(frozen=True)
@@ -157,17 +215,14 @@ class Settings(BaseSettings):
     @classmethod
     def _tokens(cls, v: str | None) -> str | None:
         if v:
-            for item in v.split(","):
-                name, _, secret = item.strip().partition(":")
-                if not name or len(secret) < 8:
-                    raise ValueError("use name:SECRET pairs with secrets of 8 characters or more")
+            IntakeToken.parse_all(v)
         return v
 
     @field_validator("intake_token")
     @classmethod
     def _token(cls, v: str | None) -> str | None:
-        if v is not None and len(v) < 8:
-            raise ValueError("must be at least 8 characters")
+        if v is not None and len(v) < MIN_SECRET:
+            raise ValueError(f"must be at least {MIN_SECRET} characters")
         return v
 
     @property
@@ -175,15 +230,10 @@ class Settings(BaseSettings):
         return frozenset(x.strip() for x in self.admin_ids.split(",") if x.strip())
 
     @property
-    def intake_credentials(self) -> dict[str, str]:
-        """Secret → name recorded as the actor. INTAKE_TOKEN is named `intake`."""
-        creds: dict[str, str] = {}
-        if self.intake_token:
-            creds[self.intake_token] = "intake"
-        for item in filter(None, (x.strip() for x in (self.intake_tokens or "").split(","))):
-            name, _, secret = item.partition(":")
-            creds[secret] = name
-        return creds
+    def intake_credentials(self) -> tuple[IntakeToken, ...]:
+        """Every token of the intake API; INTAKE_TOKEN is named `intake` and reaches every team."""
+        plain = (IntakeToken("intake", self.intake_token),) if self.intake_token else ()
+        return plain + IntakeToken.parse_all(self.intake_tokens or "")
 
     @property
     def delivery_limits(self) -> dict[str, ChannelLimits]:

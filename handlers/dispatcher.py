@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from bot.channels.base import Capabilities, ChatKind, HandleResult, Inbound, Outbound
 from bot.domain import errors
 from bot.domain.amounts import AmountError, parse_vnd
+from bot.domain.digits import is_digits, whole_number
 from bot.domain.events import Origin
 from bot.domain.evidence import EvidenceKind, NewEvidence, PhotoRequired
 from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, Role, Source
@@ -496,7 +497,7 @@ class Dispatcher:
             raise IndexError(i)
         j = i + 1
         token = args[i]
-        while j < len(args) and token.isdigit() and len(args[j]) == 3 and args[j].isdigit():
+        while j < len(args) and is_digits(token) and len(args[j]) == 3 and is_digits(args[j]):
             token += args[j]
             j += 1
         if j < len(args) and args[j].lower() in UNIT_WORDS:
@@ -761,9 +762,10 @@ class Dispatcher:
 
     async def _rate(self, req: Request, parsed: ParsedCommand) -> None:
         ref, rest = await self._ref(req, parsed, "usage.rate")
-        if len(rest) != 1 or not rest[0].isdigit():
+        score = whole_number(rest[0]) if len(rest) == 1 else None
+        if score is None:
             raise UsageError("usage.rate", ref)
-        await self.service.rate(self._cmd(c.RateCase, req, ref, score=int(rest[0])), self.uow())
+        await self.service.rate(self._cmd(c.RateCase, req, ref, score=score), self.uow())
 
     async def _case(self, req: Request, parsed: ParsedCommand) -> None:
         ref, _ = await self._ref(req, parsed, "usage.case")

@@ -34,6 +34,7 @@ from bot.channels.base import (
 )
 from bot.domain import errors
 from bot.domain.amounts import AmountError, format_vnd, parse_vnd
+from bot.domain.digits import whole_number
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import (
     STEP_OF_ACTION,
@@ -440,8 +441,9 @@ class Forms:
         if text is not None:
             plain = _plain(text)
             op = next((o for o, words in self._words.items() if plain in words), None)
-            if op is None and plain.isdigit() and len(plain) <= 2:
-                op, option = FormOp.PICK, int(plain)
+            number = whole_number(plain, max_digits=2) if op is None else None
+            if number is not None:
+                op, option = FormOp.PICK, number
             if op is not None:
                 text = None
         typed = inbound.text.strip() if op is not None else None

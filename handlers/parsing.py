@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.people import TEAM_CODE_PATTERN
+
 MAX_TEXT = 4096
 
 
@@ -39,7 +41,7 @@ class CommandName(StrEnum):
     LANG = "lang"
 
 
-REF_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,15})-(\d{1,9})$")
+REF_RE = re.compile(rf"^({TEAM_CODE_PATTERN})-(\d{{1,9}})$")
 _COMMAND_RE = re.compile(r"^/([A-Za-z_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
 _LEADING_MENTION_RE = re.compile(r"^@\S+\s+")
 

@@ -3,9 +3,12 @@
 The whole file is checked before anything is written, and then written in one
 transaction: a bad row is reported by line and column and nothing of the file is
 loaded. A row whose `external_ref` is already stored is skipped, so loading the
-same file twice loads nothing twice. Imported cases get the history events their
-timestamps say (intake, claim, each step, holds, cancel), so the report and the
-case history agree; they are never posted to a chat.
+same file twice loads nothing twice. The check spans every integration (an intake
+token's case with that external_ref is skipped too), so an import never duplicates
+a case; imported cases are filed as the integration `import`. Imported cases get
+the history events their timestamps say (intake, claim, each step, holds,
+cancel), so the report and the case history agree; they are never posted to a
+chat.
 
 Rows are validated in Python and written with multi-row INSERTs in chunks, so
 100,000 rows load in well under a minute on SQLite.
@@ -541,6 +544,7 @@ def _case_values(
     values: dict[str, Any] = {
         "ref": ref,
         "external_ref": row.external_ref,
+        "integration": IMPORT_ACTOR,
         "kind": row.kind.value,
         "team_code": row.team,
         "status": status.value,
@@ -723,7 +727,7 @@ async def _load(
         refs_of_chunk = [r.external_ref for r in chunk_rows]
         found = await conn.execute(
             sa.select(t.cases.c.external_ref, t.cases.c.id).where(
-                t.cases.c.external_ref.in_(refs_of_chunk)
+                t.cases.c.integration == IMPORT_ACTOR, t.cases.c.external_ref.in_(refs_of_chunk)
             )
         )
         id_of = {str(ext): int(case_id) for ext, case_id in found}

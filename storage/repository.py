@@ -97,6 +97,7 @@ def _case_from_row(row: sa.Row[Any]) -> Case:
         last_progress_at=m["last_progress_at"],
         reminder_count=int(m["reminder_count"]),
         next_check_at=m["next_check_at"],
+        integration=m["integration"],
         version=int(m["version"]),
     )
 
@@ -116,6 +117,7 @@ class SqlCaseRepository:
         values = _case_values(case) | {
             "ref": case.ref,
             "external_ref": case.external_ref,
+            "integration": case.integration,
             "kind": case.kind.value,
             "team_code": case.team_code,
             "created_at": self.now,
@@ -144,8 +146,9 @@ class SqlCaseRepository:
     async def get_by_ref(self, ref: str) -> Case | None:
         return await self._one(t.cases.c.ref == ref.strip().upper())
 
-    async def get_by_external_ref(self, external_ref: str) -> Case | None:
-        return await self._one(t.cases.c.external_ref == external_ref)
+    async def get_by_external_ref(self, integration: str, external_ref: str) -> Case | None:
+        c = t.cases.c
+        return await self._one((c.integration == integration) & (c.external_ref == external_ref))
 
     async def save(self, case: Case) -> None:
         """Write back a case read in this transaction; refuse if someone else wrote first."""
@@ -229,6 +232,8 @@ class SqlCaseRepository:
         """`stmt` narrowed to the cases `query` asks for (one rule for find and count)."""
         if query.team_code:
             stmt = stmt.where(t.cases.c.team_code == query.team_code)
+        if query.team_codes is not None:
+            stmt = stmt.where(t.cases.c.team_code.in_(sorted(query.team_codes)))
         if query.statuses:
             stmt = stmt.where(t.cases.c.status.in_([s.value for s in query.statuses]))
         if query.active_only:

@@ -83,7 +83,10 @@ cases = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ref", sa.String(32), nullable=False, unique=True),
-    sa.Column("external_ref", sa.String(128), unique=True),
+    sa.Column("external_ref", sa.String(128)),
+    # 0007: who filed it under external_ref (the intake's actor, `api:desk`); an
+    # external_ref is unique per integration, not across integrations.
+    sa.Column("integration", sa.String(80)),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code"), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -114,6 +117,7 @@ cases = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("integration", "external_ref", name="uq_cases_integration_external_ref"),
     sa.Index("ix_cases_team_status", "team_code", "status"),
     sa.Index("ix_cases_status", "status"),
     sa.Index("ix_cases_assignee", "assignee"),

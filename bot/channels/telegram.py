@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
-import hmac
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -47,6 +46,7 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.channels.base import (
     Attachment,
@@ -70,6 +70,9 @@ from bot.channels.base import (
     Sent,
     TransientFailure,
 )
+from bot.channels.unreadable import LogEvery, UnreadableUpdates
+from bot.credentials import same_secret
+from bot.domain.digits import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ CALL_DEADLINE_FACTOR: Final = 5
 ALLOWED_UPDATES: Final = (UpdateType.MESSAGE, UpdateType.CALLBACK_QUERY)
 
 _App: TypeAlias = Application[
-    ExtBot[None],
+    "PollingBot",
     ContextTypes.DEFAULT_TYPE,
     dict[Any, Any],
     dict[Any, Any],
@@ -364,8 +367,7 @@ def render(message: Outbound, max_text: int = MAX_TEXT) -> list[RenderedPart]:
     if not plans:
         raise PermanentFailure("nothing to send: empty text and no media")
     # A reply is a nicety: a target that cannot be a Telegram message id is simply dropped.
-    wanted = message.reply_to or ""
-    reply_to = int(wanted) if wanted.isdigit() else None
+    reply_to = whole_number(message.reply_to or "")
     markup = markup_of(message)
     last = len(plans) - 1
     return [
@@ -416,6 +418,106 @@ def translate_error(exc: TelegramError) -> DeliveryError:
     if isinstance(exc, NetworkError | Conflict):  # TimedOut, 5xx, connection refused
         return TransientFailure(reason)
     return TransientFailure(reason)
+
+
+# --------------------------------------------------------------------------- polling
+
+
+@dataclass
+class _Skip:
+    """The next getUpdates offset confirms (drops) every update below `below`."""
+
+    below: int = 0
+
+
+class PollingBot(ExtBot[None]):
+    """The bot PTB's Updater polls with: it reads the updates of a getUpdates answer one
+    by one, so an update it cannot read is asked for again with a pause and then skipped.
+
+    PTB reads the whole answer at once; when one update fails, its Updater logs the data
+    and asks again at once with the same offset, for ever, and nothing behind that
+    update arrives. Here the answer is fetched as JSON and each update read on its own:
+    those before the bad one are handed on, the bad one is retried with a growing pause
+    (`UnreadableUpdates`) and then confirmed to Telegram with the next call's `offset`,
+    which is how Telegram lets a bot drop an update. Nothing of its content is logged.
+    """
+
+    def __init__(self, token: str, *, read_timeout: float, **kwargs: Any) -> None:
+        super().__init__(token, **kwargs)
+        with self._unfrozen():  # PTB freezes its objects after __init__
+            self._base_read_timeout = read_timeout
+            self.unreadable = UnreadableUpdates()
+            self._said = LogEvery(logger)
+            self._skip = _Skip()
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: Any = None,  # noqa: ASYNC109 - the Bot API's long-poll seconds, PTB's name
+        allowed_updates: Sequence[str] | None = None,
+        *,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+        api_kwargs: Any = None,
+    ) -> tuple[Update, ...]:
+        wait = timeout.total_seconds() if isinstance(timeout, dtm.timedelta) else timeout or 0
+        start = max(offset or 0, self._skip.below) or None
+        data = {
+            "offset": start,
+            "limit": limit,
+            "timeout": wait,
+            "allowed_updates": allowed_updates,
+        }
+        given = read_timeout if isinstance(read_timeout, int | float) else None
+        raw = await self._post(
+            "getUpdates",
+            {key: value for key, value in data.items() if value is not None},
+            read_timeout=(given if given is not None else self._base_read_timeout) + wait,
+        )
+        return await self._read_all(raw if isinstance(raw, list) else [raw])
+
+    async def _read_all(self, raw: list[Any]) -> tuple[Update, ...]:
+        updates: list[Update] = []
+        for item in raw:
+            try:
+                update = Update.de_json(item, self)
+            except Exception as exc:
+                if updates:  # hand on what came before; the bad one is first next time
+                    break
+                if not await self._unreadable_update(item, exc):
+                    return ()
+                continue
+            self.unreadable.read()
+            self.insert_callback_data(update)
+            updates.append(update)
+        return tuple(updates)
+
+    async def _unreadable_update(self, item: Any, exc: Exception) -> bool:
+        """Pause and say False (ask again), or confirm the update away and say True."""
+        found = item.get("update_id") if isinstance(item, dict) else None
+        update_id = found if isinstance(found, int) and not isinstance(found, bool) else None
+        verdict = self.unreadable.failed(update_id)
+        if verdict.skip and update_id is not None:
+            self._skip.below = update_id + 1
+            self._said.warning(
+                "Telegram update %s skipped: still unreadable (%s) after %d tries",
+                update_id,
+                type(exc).__name__,
+                self.unreadable.tries,
+            )
+            return True
+        self._said.warning(
+            "Telegram update %s unreadable (%s); asking again in %.1fs, skipped after %d tries",
+            update_id if update_id is not None else "without an id",
+            type(exc).__name__,
+            verdict.pause,
+            self.unreadable.tries,
+        )
+        await asyncio.sleep(verdict.pause)
+        return False
 
 
 # --------------------------------------------------------------------------- adapter
@@ -578,22 +680,27 @@ class TelegramChannel:
 
     def _build_app(self) -> _App:
         t = self._timeout
-        builder = (
-            ApplicationBuilder()
-            .token(self._token)
-            .base_url(f"{self._api_url}/bot")
-            .base_file_url(f"{self._api_url}/file/bot")
-            .connect_timeout(t)
-            .read_timeout(t)
-            .write_timeout(t)
-            .media_write_timeout(t * 3)
-            .pool_timeout(t)
-            .get_updates_connect_timeout(t)
-            .get_updates_read_timeout(t)  # PTB adds the long-poll seconds on top
-            .get_updates_write_timeout(t)
-            .get_updates_pool_timeout(t)
-            .job_queue(None)  # scheduling is ours, not PTB's
+
+        def request(pool: int, media: float = 20.0) -> HTTPXRequest:
+            """Each step of a call (connect, send, wait, pool) bounded by the timeout."""
+            return HTTPXRequest(
+                pool,
+                read_timeout=t,
+                write_timeout=t,
+                connect_timeout=t,
+                pool_timeout=t,
+                media_write_timeout=media,
+            )
+
+        bot = PollingBot(
+            self._token,
+            base_url=f"{self._api_url}/bot",
+            base_file_url=f"{self._api_url}/file/bot",
+            request=request(256, media=t * 3),
+            get_updates_request=request(1),
+            read_timeout=t,  # the long-poll seconds come on top
         )
+        builder = ApplicationBuilder().bot(bot).job_queue(None)  # scheduling is ours
         if self.mode is TelegramMode.WEBHOOK:
             builder = builder.updater(None)
         app = builder.build()
@@ -610,8 +717,12 @@ class TelegramChannel:
             raise RuntimeError("the Telegram channel is not started")
         try:
             update = Update.de_json(payload, app.bot)
-        except Exception:  # malformed push: answering 500 would only make Telegram re-send it
-            logger.warning("ignoring a webhook payload that is no Telegram update", exc_info=True)
+        except Exception as exc:  # malformed push: a 500 would only make Telegram re-send it
+            logger.warning(
+                "ignoring webhook update %s: no Telegram update (%s)",
+                payload.get("update_id"),
+                type(exc).__name__,  # never the content: it may hold a phone number
+            )
             return None
         return await self._dispatch(update)
 
@@ -619,9 +730,7 @@ class TelegramChannel:
         """Check `X-Telegram-Bot-Api-Secret-Token` in constant time."""
         if self._webhook_secret is None:
             return True
-        if header_value is None:
-            return False
-        return hmac.compare_digest(header_value.encode(), self._webhook_secret.encode())
+        return same_secret(header_value, self._webhook_secret)
 
     async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(update, Update):
@@ -723,14 +832,15 @@ class TelegramChannel:
         # Leaving reply_markup out is how Telegram drops an inline keyboard on edit; an empty
         # markup cannot say it, because PTB serialises it to `{}`.
         markup = keyboard(message.buttons)
-        if not message_id.isdigit():
+        number = whole_number(message_id)
+        if number is None:
             raise MessageGone(f"{message_id!r} is no Telegram message id")
         bot = await self._bot()
         await self._api(
             bot.edit_message_text(
                 text,
                 chat_id=_chat_target(chat_id),
-                message_id=int(message_id),
+                message_id=number,
                 reply_markup=markup,
             )
         )

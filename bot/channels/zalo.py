@@ -22,6 +22,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -51,6 +52,9 @@ from bot.channels.base import (
     Sent,
     TransientFailure,
 )
+from bot.channels.unreadable import LogEvery
+from bot.credentials import same_secret
+from bot.domain.digits import whole_number
 from bot.i18n import Lang, Translator
 
 logger = logging.getLogger(__name__)
@@ -67,6 +71,8 @@ SECRET_HEADER: Final = "X-Bot-Api-Secret-Token"
 SECRET_LENGTHS: Final = range(8, 257)
 #: How many recent message ids are remembered to drop a delivery Zalo repeats.
 RECENT_IDS: Final = 4096
+#: Longest message id taken as it is (Zalo's are 32 hex digits); a longer one is digested.
+MAX_MESSAGE_ID: Final = 64
 DEFAULT_RETRY_AFTER: Final = 5.0
 MAX_POLL_BACKOFF: Final = 60.0
 
@@ -237,10 +243,28 @@ def unwrap_update(payload: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def message_id_of(update: Mapping[str, Any]) -> str | None:
+    """The message's id, if it looks like one (a string or a number, short, printable)."""
     message = update.get("message")
-    if not isinstance(message, Mapping) or message.get("message_id") in (None, ""):
+    raw = message.get("message_id") if isinstance(message, Mapping) else None
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
         return None
-    return str(message["message_id"])
+    text = str(raw)
+    if not 0 < len(text) <= MAX_MESSAGE_ID or not text.isprintable():
+        return None
+    return text
+
+
+def delivery_key(update: Mapping[str, Any]) -> str:
+    """What tells a redelivery from a new update: the message id, or for an update
+    without a usable one, a digest of the whole update (Zalo sends the same again)."""
+    message_id = message_id_of(update)
+    if message_id is not None:
+        return message_id
+    try:
+        canonical = json.dumps(update, sort_keys=True, separators=(",", ":"))
+    except (RecursionError, TypeError, ValueError):  # nested beyond use: one key for all
+        canonical = "unreadable"
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:48]
 
 
 def to_inbound(update: Mapping[str, Any], bot_names: Iterable[str] = ()) -> Inbound | None:
@@ -509,7 +533,7 @@ class ZaloApi:
                 retry_header = resp.headers.get("Retry-After")
                 try:
                     data = await resp.json(content_type=None)
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON, or nested past reading
                     data = None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientFailure(self.redact(f"{method}: {exc!r}")) from None
@@ -520,17 +544,14 @@ class ZaloApi:
         retry_after: float | None = None
         if isinstance(data, dict):
             raw_code = data.get("error_code")
-            code = (
-                int(raw_code)
-                if isinstance(raw_code, int | str) and str(raw_code).isdigit()
-                else None
-            )
+            code = whole_number(str(raw_code)) if isinstance(raw_code, int | str) else None
             description = str(data.get("description") or description)
             params = data.get("parameters")
             if isinstance(params, dict) and isinstance(params.get("retry_after"), int | float):
                 retry_after = float(params["retry_after"])
-        if retry_after is None and retry_header and retry_header.isdigit():
-            retry_after = float(retry_header)
+        header_seconds = whole_number(retry_header) if retry_header else None
+        if retry_after is None and header_seconds is not None:
+            retry_after = float(header_seconds)
         if status < 400 and code is None:
             code = 400  # `ok: false` on a 200: Zalo refused it
         raise ZaloApiError(status, code, self.redact(f"{method}: {description}"), retry_after)
@@ -619,6 +640,7 @@ class ZaloChannel:
         self.poll_timeout = poll_timeout
         self._sink: InboundSink | None = None
         self._recent = RecentIds()
+        self._said = LogEvery(logger)
         self._started = False
         self._stopping = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
@@ -717,26 +739,33 @@ class ZaloChannel:
                     continue
                 error = translate_error(exc)
                 delay = error.retry_after if isinstance(error, RetryLater) else backoff
-                logger.warning("Zalo getUpdates failed (%s); again in %.0fs", error, delay)
+                self._said.warning("Zalo getUpdates failed (%s); again in %.0fs", error, delay)
                 await self._pause(delay)
                 backoff = min(backoff * 2, MAX_POLL_BACKOFF)
                 continue
             except TransientFailure as exc:
-                logger.warning("Zalo getUpdates failed (%s); again in %.0fs", exc, backoff)
+                self._said.warning("Zalo getUpdates failed (%s); again in %.0fs", exc, backoff)
                 await self._pause(backoff)
                 backoff = min(backoff * 2, MAX_POLL_BACKOFF)
                 continue
             except Exception:  # a bug must not end polling for good
-                logger.exception("Zalo getUpdates failed; again in %.0fs", backoff)
+                self._said.warning("Zalo getUpdates failed; again in %.0fs", backoff, trace=True)
                 await self._pause(backoff)
                 backoff = min(backoff * 2, MAX_POLL_BACKOFF)
                 continue
             finally:
                 self._fetch = None
             backoff = 1.0
+            # Zalo hands an update out once, so one that cannot be read is gone already:
+            # it is ignored (and said at most once a minute), never asked for again.
             for update in result if isinstance(result, list) else [result]:
                 if isinstance(update, Mapping):
                     await self._dispatch(update)
+                else:
+                    self._said.warning(
+                        "Zalo getUpdates handed out something that is no update (%s); ignored",
+                        type(update).__name__,
+                    )
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -756,22 +785,22 @@ class ZaloChannel:
 
     def secret_matches(self, header_value: str | None) -> bool:
         """Check `X-Bot-Api-Secret-Token` in constant time; no secret set means no webhook."""
-        if self._webhook_secret is None or header_value is None:
+        if self._webhook_secret is None:
             return False
-        return hmac.compare_digest(header_value.encode(), self._webhook_secret.encode())
+        return same_secret(header_value, self._webhook_secret)
 
     async def _dispatch(self, update: Mapping[str, Any]) -> HandleResult | None:
         """Drop a repeat, convert, hand to the sink; a failing sink never stops polling."""
-        message_id = message_id_of(update)
-        if message_id is not None and not self._recent.first_time(message_id):
-            logger.info("Zalo message %s delivered again; handled once already", message_id)
+        key = delivery_key(update)
+        if not self._recent.first_time(key):
+            logger.info("Zalo update %s delivered again; handled once already", key)
             return None
         try:
             inbound = to_inbound(update, self.bot_names)
             if inbound is not None and self._sink is not None:
                 return await self._sink(inbound)
         except Exception:
-            logger.exception("handling Zalo message %s failed", message_id)
+            logger.exception("handling Zalo update %s failed", key)
         return None
 
     # ----------------------------------------------------------- outbound

@@ -33,6 +33,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.digits import FULL_WIDTH_DIGITS
 from bot.domain.errors import DomainError
 
 MAX_VND = 100_000_000_000
@@ -84,7 +85,7 @@ _MINUS_SIGNS = frozenset("-\u2212\u2012\u2013\u2014\ufe63\uff0d")
 # copy-paste. Anything else non-ASCII stays as it is and fails the scan.
 _TRANSLATE = str.maketrans(
     {
-        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        **FULL_WIDTH_DIGITS,
         "\uff0e": ".",
         "\uff0c": ",",
         "\u00a0": " ",

@@ -130,3 +130,23 @@ class BadRating(DomainError):
     def __init__(self, value: str) -> None:
         super().__init__(value)
         self.value = value
+
+
+class TeamNotAllowed(DomainError):
+    """A system actor limited to some teams (a scoped intake token) reached for another."""
+
+    def __init__(self, team_code: str) -> None:
+        super().__init__(team_code)
+        self.team_code = team_code
+
+
+class ExternalRefTaken(DomainError):
+    """The integration already used this external_ref for a case of another team.
+
+    Answering with that case would show the caller a case it did not ask for, and filing
+    a second one would break the rule that a retried call never makes a new case."""
+
+    def __init__(self, external_ref: str, team_code: str) -> None:
+        super().__init__(team_code)  # never the external_ref: it may be personal data
+        self.external_ref = external_ref
+        self.team_code = team_code

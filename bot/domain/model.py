@@ -223,6 +223,9 @@ class Case:
     last_progress_at: datetime | None = None
     reminder_count: int = 0
     next_check_at: datetime | None = None
+    #: Who filed it under `external_ref` (the intake's actor: `api:desk`, `import`); an
+    #: external_ref is unique per integration, not across them.
+    integration: str | None = None
     history: list[HistoryEntry] = field(default_factory=list)
     version: int = 0
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bot.domain.model import Role
+
+#: What a team code may look like: it starts every case ref (`PL-17`), so a letter first,
+#: then letters and digits, at most 16 in all.
+TEAM_CODE_PATTERN = r"[A-Za-z][A-Za-z0-9]{0,15}"
+_TEAM_CODE = re.compile(TEAM_CODE_PATTERN)
+
+
+def is_team_code(text: str) -> bool:
+    return _TEAM_CODE.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,13 @@ class Actor:
     is_system: bool = False
     lang: str | None = None
     extra_roles: frozenset[Role] = field(default_factory=frozenset)
+    #: The teams a system actor is limited to (an intake token scoped with
+    #: `name:SECRET:PL+LN`); None: every team.
+    teams: frozenset[str] | None = None
+
+    def reaches(self, team_code: str) -> bool:
+        """Within the actor's teams: always, unless it is a system actor scoped to others."""
+        return self.teams is None or team_code in self.teams
 
     def has_role(self, *roles: Role) -> bool:
         return self.member is not None and self.member.role in roles

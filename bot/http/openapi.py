@@ -145,7 +145,11 @@ def _intake_schema(description_max: int) -> dict[str, Any]:
                 "type": ["string", "null"],
                 "minLength": 1,
                 "maxLength": 128,
-                "description": "the desk's own id; a repeat returns the same case (200)",
+                "description": (
+                    "the integration's own id, unique per token name: a repeat with the "
+                    "same token returns the same case (200); another token's same id is "
+                    "another case"
+                ),
             },
             "kind": {"enum": KINDS},
             "team": {**text, "maxLength": 16, "description": "an existing team's code"},
@@ -172,10 +176,11 @@ def _intake_schema(description_max: int) -> dict[str, Any]:
     }
 
 
-def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
+def openapi_document(*, max_body: int, max_limit: int, body_seconds: float) -> dict[str, Any]:
     """The document; sizes come from the server so the two cannot drift apart."""
     auth: list[dict[str, list[str]]] = [{"bearer": []}]
     unauthorized = _error("no or wrong token")
+    outside = _error("the token is limited to other teams (INTAKE_TOKENS name:SECRET:PL+LN)")
     case_ref = {"$ref": "#/components/schemas/CaseWithHistory"}
     as_json = {"application/json": {"schema": case_ref}}
     health = {
@@ -194,7 +199,9 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
             "version": "1",
             "description": (
                 "Cases from the one-stop desk into the crews' chats. Every call needs "
-                "`Authorization: Bearer <token>` (INTAKE_TOKEN or one of INTAKE_TOKENS)."
+                "`Authorization: Bearer <token>` (INTAKE_TOKEN or one of INTAKE_TOKENS). "
+                "A token limited to some teams gets 403 for any other team's cases, "
+                "and lists only its own teams'."
             ),
         },
         "components": {
@@ -237,8 +244,16 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                     "responses": {
                         "201": {"description": "created and posted", "content": as_json},
                         "200": {"description": "seen before: the same case", "content": as_json},
-                        "400": _error("not JSON, or not a JSON object"),
+                        "400": _error(
+                            "not JSON (not UTF-8, a duplicate key, nested too deep), or not "
+                            "a JSON object"
+                        ),
                         "401": unauthorized,
+                        "403": outside,
+                        "408": _error(f"the body did not arrive within {body_seconds:.0f} s"),
+                        "409": _error(
+                            "this token's external_ref already names a case of another team"
+                        ),
                         "413": _error(f"body over {max_body // 1024} KiB"),
                         "422": _error("invalid fields; nothing stored", fields=True),
                     },
@@ -254,7 +269,13 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                             "schema": {"type": "string"},
                             "description": "one status or several, comma-separated",
                         },
-                        {"name": "team", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "team",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "a team code; a scoped token lists its teams' "
+                            "cases without it",
+                        },
                         {
                             "name": "overdue",
                             "in": "query",
@@ -280,6 +301,7 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                             },
                         },
                         "401": unauthorized,
+                        "403": outside,
                         "422": _error("a bad parameter", fields=True),
                     },
                 },
@@ -300,6 +322,7 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "the case", "content": as_json},
                         "401": unauthorized,
+                        "403": outside,
                         "404": _error("no such case"),
                     },
                 },
@@ -332,6 +355,7 @@ def openapi_document(*, max_body: int, max_limit: int) -> dict[str, Any]:
                             },
                         },
                         "401": unauthorized,
+                        "403": outside,
                         "404": _error("no such case or photo, or the photo was purged"),
                     },
                 },

@@ -12,7 +12,11 @@ Only ``/api/`` routes demand the intake token; webhooks check their own secret.
 
 Decisions where the contract is silent:
 
-- Every error is JSON, ``{"error": "..."}``; unknown routes too.
+- Every error is JSON, ``{"error": "..."}``; unknown routes too, and what aiohttp
+  cannot parse as HTTP at all (see ``_JsonErrorPages``).
+- A scoped intake token (``INTAKE_TOKENS`` ``name:SECRET:PL+LN``) reaches only its
+  teams: ``403`` for any other team's case, and for a ``team`` it does not hold,
+  checked before the team is looked up (so it cannot probe which teams exist).
 - The token is compared as a SHA-256 digest with ``hmac.compare_digest``
   against every configured secret, so neither the position of the matching
   secret nor the secrets' lengths show in the response time.
@@ -30,20 +34,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import hmac
 import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import tzinfo
+from http import HTTPStatus
 from typing import Any, Final
 
 import sqlalchemy as sa
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from bot.bootstrap import Container
+from bot.config import IntakeToken
+from bot.credentials import digest
 from bot.domain import errors
 from bot.domain.evidence import EvidenceKind
 from bot.domain.model import CaseStatus
@@ -53,6 +60,7 @@ from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_in
 from bot.http.openapi import openapi_document
 from bot.http.views import case_json
 from bot.services.evidence import MediaError
+from bot.services.permissions import require_reach
 from bot.services.ports import CaseQuery
 from bot.sla.overdue import late_since
 from storage import tables as t
@@ -65,6 +73,9 @@ CONTAINER: Final = web.AppKey("container", Container)
 
 #: Largest intake body accepted; enforced while reading.
 MAX_BODY: Final = 64 * 1024
+#: Longest a body may take to arrive, so a client that promises more than it sends
+#: (or sends a byte a minute) does not hold a connection for ever.
+BODY_SECONDS = 30.0
 #: How long /healthz waits for the database before answering 503.
 HEALTH_TIMEOUT: Final = 5.0
 DEFAULT_LIMIT: Final = 200
@@ -79,29 +90,26 @@ _dumps = functools.partial(json.dumps, ensure_ascii=False)
 class Credentials:
     """The intake tokens, kept as digests; names are recorded as the actor."""
 
-    def __init__(self, secrets: Mapping[str, str]) -> None:
-        self._digests = [(_digest(secret), name) for secret, name in secrets.items()]
+    def __init__(self, tokens: Iterable[IntakeToken]) -> None:
+        self._digests = [(digest(token.secret), token) for token in tokens]
 
     def actor(self, authorization: str | None) -> Actor | None:
-        """The system actor for a valid ``Bearer`` header, else None."""
+        """The system actor for a valid ``Bearer`` header (limited to the token's teams,
+        if it has any), else None."""
         token = _bearer(authorization)
         if token is None or not self._digests:
             return None
-        presented = _digest(token)
-        found: str | None = None
-        for digest, name in self._digests:  # no early exit: every secret is compared
-            if hmac.compare_digest(presented, digest):
-                found = name
+        presented = digest(token)
+        found: IntakeToken | None = None
+        for stored, known in self._digests:  # no early exit: every secret is compared
+            if hmac.compare_digest(presented, stored):
+                found = known
         if found is None:
             return None
-        return Actor(uid=f"api:{found}", name=found, is_system=True)
+        return Actor(uid=f"api:{found.name}", name=found.name, is_system=True, teams=found.teams)
 
 
 _CREDENTIALS: Final = web.AppKey("intake_credentials", Credentials)
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
 
 def _bearer(header: str | None) -> str | None:
@@ -138,7 +146,9 @@ def _tz(container: Container) -> tzinfo:
 
 
 def api(handler: ApiHandler) -> Handler:
-    """Refuse the request unless it carries a valid intake token."""
+    """Refuse the request unless it carries a valid intake token, and answer the refusals
+    every API call shares: outside a scoped token's teams (403), an external_ref its
+    integration used for another team (409)."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -146,7 +156,18 @@ def api(handler: ApiHandler) -> Handler:
         if actor is None:
             log.info("refused %s %s: no or wrong token", request.method, request.path)
             return _unauthorized()
-        return await handler(request, actor)
+        try:
+            return await handler(request, actor)
+        except errors.TeamNotAllowed as e:
+            log.info("refused %s %s (%s): team %s", request.method, request.path, actor.name, e)
+            return _error(403, f"This token may not see or file cases of team {e.team_code}.")
+        except errors.ExternalRefTaken as e:
+            log.info("intake refused (%s): external_ref of a case of team %s", actor.name, e)
+            return _error(
+                409,
+                "This external_ref already names a case of another team, filed with this "
+                "token; send a new external_ref, or the team of that case.",
+            )
 
     return wrapped
 
@@ -187,48 +208,101 @@ def _describe(e: Exception) -> str:
 # ---------------------------------------------------------------- body
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyError(Exception):
+    """A body that cannot be used, and how to answer it: `status`, and the message."""
+
+    status = 400
+    #: Close the connection after answering: the rest of the body is not worth reading.
+    close = False
 
 
-class _BadJson(Exception):
-    pass
+class BodyTooLarge(BodyError):
+    status = 413
+    close = True
+
+    def __init__(self, limit: int = MAX_BODY) -> None:
+        super().__init__(f"The body is larger than {limit // 1024} KiB.")
+
+
+class BodyIncomplete(BodyError):
+    """The client stopped sending before its Content-Length (or went away)."""
+
+    close = True
+
+    def __init__(self) -> None:
+        super().__init__("The body ended before its Content-Length.")
+
+
+class BodyTimeout(BodyError):
+    status = 408
+    close = True
+
+    def __init__(self) -> None:
+        super().__init__(f"The body did not arrive within {BODY_SECONDS:.0f} seconds.")
+
+
+class BadJson(BodyError):
+    def __init__(self, message: str = "The body is not valid JSON.") -> None:
+        super().__init__(message)
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
-    """The body, or BodyTooLarge as soon as it passes `limit` (Content-Length may lie)."""
+    """The body, or BodyTooLarge as soon as it passes `limit` (Content-Length may lie);
+    BodyIncomplete when it stops short of its Content-Length, BodyTimeout when it takes
+    longer than BODY_SECONDS (a client trickling it, or promising more than it sends)."""
     if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge
+        raise BodyTooLarge(limit)
     buf = bytearray()
-    while True:
-        chunk = await request.content.read(limit + 1 - len(buf))
-        if not chunk:
-            return bytes(buf)
-        buf += chunk
-        if len(buf) > limit:
-            raise BodyTooLarge
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            while True:
+                chunk = await request.content.read(limit + 1 - len(buf))
+                if not chunk:
+                    return bytes(buf)
+                buf += chunk
+                if len(buf) > limit:
+                    raise BodyTooLarge(limit)
+    except TimeoutError:
+        raise BodyTimeout from None
+    except (ConnectionResetError, HttpProcessingError):
+        raise BodyIncomplete from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise _BadJson("The JSON body has a duplicate key.")
+            raise BadJson("The JSON body has a duplicate key.")
         obj[key] = value
     return obj
 
 
 def _no_constant(name: str) -> Any:
-    raise _BadJson("The body is not valid JSON.")
+    raise BadJson
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys (the later one would win silently), no NaN."""
+    """Strict JSON: UTF-8, no duplicate keys (the later one would win silently), no NaN.
+
+    Nesting too deep for the parser (30,000 brackets fit in 64 KiB) is bad JSON too."""
     try:
         text = body.decode("utf-8-sig")
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise _BadJson("The body is not valid JSON.") from None
+        raise BadJson from None
+
+
+async def read_json(request: web.Request, limit: int = MAX_BODY) -> Any:
+    """The body parsed as strict JSON; a BodyError says what is wrong with it."""
+    return parse_json(await read_body(request, limit))
+
+
+def body_refused(e: BodyError) -> web.Response:
+    """The answer to a body that cannot be used."""
+    resp = _error(e.status, str(e))
+    if e.close:
+        resp.force_close()
+    return resp
 
 
 # ---------------------------------------------------------------- API
@@ -238,17 +312,14 @@ def parse_json(body: bytes) -> Any:
 async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
     container = request.app[CONTAINER]
     try:
-        body = await read_body(request)
-    except BodyTooLarge:
-        resp = _error(413, f"The body is larger than {MAX_BODY // 1024} KiB.")
-        resp.force_close()
-        return resp
-    try:
-        data = parse_json(body)
-    except _BadJson as e:
-        return _error(400, str(e))
+        data = await read_json(request)
+    except BodyError as e:
+        return body_refused(e)
     if not isinstance(data, dict):
         return _error(400, "The body must be a JSON object.")
+    code = team_code_of(data)
+    if code is not None:  # before any look-up: an unknown team is refused alike
+        require_reach(actor, code)
 
     fields: dict[str, str] = {}
     req = None
@@ -256,7 +327,6 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         req = validate_intake(data, now=container.clock.now())
     except IntakeInvalid as e:
         fields = e.fields
-    code = team_code_of(data)
     if "team" not in fields and code is not None:
         async with container.uow() as uow:
             if await uow.teams.get(code) is None:
@@ -278,17 +348,18 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         redact_phones(case.external_ref or "-"),
         extra={"case_ref": case.ref},
     )
-    shown = await _case_with_history(container, case.ref)
+    shown = await _case_with_history(container, case.ref, actor)
     if shown is None:  # pragma: no cover - the case was just stored or found
         return _error(500, "internal error")
     return _json(shown, 201 if created else 200)
 
 
-async def _case_with_history(container: Container, ref: str) -> dict[str, Any] | None:
+async def _case_with_history(container: Container, ref: str, actor: Actor) -> dict[str, Any] | None:
     async with container.uow() as uow:
         case = await uow.cases.get_by_ref(ref)
         if case is None or case.id is None:
             return None
+        require_reach(actor, case.team_code)
         history = await uow.cases.history(case.id)
         evidence = await uow.evidence.for_case(case.id)
     return case_json(case, _tz(container), history, evidence)
@@ -297,7 +368,7 @@ async def _case_with_history(container: Container, ref: str) -> dict[str, Any] |
 @api
 async def get_case(request: web.Request, actor: Actor) -> web.StreamResponse:
     container = request.app[CONTAINER]
-    shown = await _case_with_history(container, request.match_info["ref"])
+    shown = await _case_with_history(container, request.match_info["ref"], actor)
     if shown is None:
         return _error(404, "not found")
     return _json(shown)
@@ -314,6 +385,7 @@ async def get_evidence(request: web.Request, actor: Actor) -> web.StreamResponse
         case = await uow.cases.get_by_ref(request.match_info["ref"])
         if case is None or case.id is None:
             return _error(404, "not found")
+        require_reach(actor, case.team_code)
         item = await uow.evidence.get(case.id, int(raw_id))
     if item is None or item.kind is not EvidenceKind.PHOTO or item.path is None:
         return _error(404, "not found")
@@ -368,9 +440,12 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
             fields["limit"] = f"Must be a whole number from 1 to {MAX_LIMIT}."
 
     team = q.get("team", "").strip().upper() or None
+    if team is not None:  # before any look-up: an unknown team is refused alike
+        require_reach(actor, team)
     now = container.clock.now()
     query = CaseQuery(
         team_code=team,
+        team_codes=actor.teams,  # a scoped token lists its own teams' cases only
         statuses=tuple(dict.fromkeys(statuses)),
         late_at=now if overdue == "true" else None,
         limit=limit,
@@ -393,7 +468,9 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 async def openapi(request: web.Request) -> web.StreamResponse:
     """The API's description; public, like the API's existence itself."""
-    return _json(openapi_document(max_body=MAX_BODY, max_limit=MAX_LIMIT))
+    return _json(
+        openapi_document(max_body=MAX_BODY, max_limit=MAX_LIMIT, body_seconds=BODY_SECONDS)
+    )
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
@@ -501,6 +578,52 @@ def build_http_app(
     return app
 
 
+class _JsonErrorPages(web.RequestHandler):
+    """One connection. What aiohttp cannot parse (a bad request line, a Content-Length
+    that is not a number or is given twice, the tail of a body longer than its
+    Content-Length) it answers itself, before any middleware, with a text page that
+    quotes the bytes; here that answer is our JSON error, logged in one line without
+    the bytes (they may hold a customer's phone number)."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # as aiohttp: too late for another answer
+            raise ConnectionError("an answer was started already")
+        what = type(exc).__name__ if exc is not None else str(status)
+        if status >= 500:
+            log.error("a request from %s failed before its handler: %s", request.remote, what)
+            resp = _error(status, "internal error")
+        else:
+            log.info("refused a request from %s that is not HTTP: %s", request.remote, what)
+            resp = _error(status, HTTPStatus(status).phrase.lower())
+        resp.force_close()
+        return resp
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self) -> web.RequestHandler:
+        connection = super().__call__()
+        # aiohttp has no setting for the class of its connections; ours only adds a method.
+        connection.__class__ = _JsonErrorPages
+        return connection
+
+
+class _Runner(web.AppRunner):
+    """aiohttp's runner, with connections that answer unreadable requests in JSON."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer  # the same object; only __call__ differs
+        return server
+
+
 async def start_http(
     container: Container,
     host: str,
@@ -513,7 +636,7 @@ async def start_http(
 
     On cleanup, requests already being handled get `shutdown_timeout` seconds to finish.
     """
-    runner = web.AppRunner(
+    runner = _Runner(
         build_http_app(container, installers=installers), shutdown_timeout=shutdown_timeout
     )
     await runner.setup()

@@ -2,12 +2,17 @@
 
 Telegram retries an update until it gets a 2xx, so answering only after the
 update was handled (and its effects committed) means a crash loses nothing.
-Zalo updates carry no update id, so a Zalo replay is recognised by its message id.
+Zalo updates carry no update id, so a Zalo replay is recognised by its message id
+(or, without a usable one, by a digest of the whole update: see `delivery_key`).
+
+Whoever holds the secret may still send anything, so the body is strict JSON
+(nesting too deep is a 400, not a crash) and Telegram's `update_id` must be what
+Telegram sends, a whole number: `1.0`, `null` or a long string are refused with 400
+before anything is stored, so `1` and `1.0` can never be handled as two updates.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -18,13 +23,15 @@ from aiohttp import web
 from bot.bootstrap import Container
 from bot.channels.telegram import TelegramChannel, TelegramMode
 from bot.channels.zalo import SECRET_HEADER as ZALO_SECRET_HEADER
-from bot.channels.zalo import MediaLinks, ZaloChannel, ZaloMode, message_id_of, unwrap_update
-from bot.http.server import MAX_BODY, BodyTooLarge, RouteInstaller, read_body
+from bot.channels.zalo import MediaLinks, ZaloChannel, ZaloMode, delivery_key, unwrap_update
+from bot.http.server import BodyError, RouteInstaller, body_refused, read_json
 from storage.updates import Begin, ProcessedUpdates
 
 log = logging.getLogger(__name__)
 
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Telegram's update ids are positive whole numbers; these bounds keep a key short.
+MAX_UPDATE_ID = 2**63 - 1
 #: A claim on an update older than this is taken to be left by a crashed instance.
 UPDATE_STALE_AFTER = timedelta(seconds=30)
 
@@ -71,6 +78,16 @@ async def _once(
     return web.json_response({"ok": True})
 
 
+def telegram_update_id(payload: object) -> str | None:
+    """The update's id as stored, or None unless it is a whole number as Telegram sends it."""
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get("update_id")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UPDATE_ID:
+        return None
+    return str(value)
+
+
 def _telegram(container: Container, channel: TelegramChannel, path: str) -> RouteInstaller:
     processed = ProcessedUpdates(container.engine)
 
@@ -78,12 +95,12 @@ def _telegram(container: Container, channel: TelegramChannel, path: str) -> Rout
         if not channel.secret_matches(request.headers.get(TELEGRAM_SECRET_HEADER)):
             return web.json_response({"error": "forbidden"}, status=403)
         try:
-            payload = json.loads(await read_body(request, MAX_BODY))
-        except (ValueError, BodyTooLarge):
+            payload = await read_json(request)
+        except BodyError as e:
+            return body_refused(e)
+        update_id = telegram_update_id(payload)
+        if update_id is None:
             return web.json_response({"error": "bad update"}, status=400)
-        if not isinstance(payload, dict) or "update_id" not in payload:
-            return web.json_response({"error": "bad update"}, status=400)
-        update_id = str(payload["update_id"])
         return await _once(
             container, processed, "telegram", update_id, lambda: channel.process_webhook(payload)
         )
@@ -101,20 +118,17 @@ def _zalo(container: Container, channel: ZaloChannel, path: str) -> RouteInstall
         if not channel.secret_matches(request.headers.get(ZALO_SECRET_HEADER)):
             return web.json_response({"error": "forbidden"}, status=403)
         try:
-            payload = json.loads(await read_body(request, MAX_BODY))
-        except (ValueError, BodyTooLarge):
-            return web.json_response({"error": "bad update"}, status=400)
+            payload = await read_json(request)
+        except BodyError as e:
+            return body_refused(e)
         update = unwrap_update(payload) if isinstance(payload, dict) else None
         if update is None:
             return web.json_response({"error": "bad update"}, status=400)
         if not channel.running:  # starting or stopping: not handled, so not acknowledged
             return web.json_response({"error": "not ready"}, status=503)
-        message_id = message_id_of(update)
-        if message_id is None:  # not a message (no id to deduplicate on): handle it as is
-            await channel.process_webhook(update)
-            return web.json_response({"ok": True})
+        key = delivery_key(update)  # without a message id too: a replay is handled once
         return await _once(
-            container, processed, "zalo", message_id, lambda: channel.process_webhook(update)
+            container, processed, "zalo", key, lambda: channel.process_webhook(update)
         )
 
     def install(app: web.Application) -> None:

@@ -633,6 +633,13 @@ class SandboxClient(_ControlClient):
         """Updates queued for the bot and not yet confirmed by a getUpdates offset."""
         return list(await self._request("GET", "/updates"))
 
+    async def queue_update(self, kind: str, payload: JSONDict) -> int | None:
+        """An update of `kind` with `payload` as it is, malformed or not; its update_id
+        (None when the bot's allowed_updates filter it out)."""
+        answer = await self._request("POST", "/updates", {"kind": kind, "payload": payload})
+        update_id = answer.get("update_id")
+        return int(update_id) if update_id is not None else None
+
     async def download(self, file_id: str) -> bytes:
         """Bytes of any file the sandbox stores (e.g. a photo the bot sent)."""
         async with self._http().get(f"{self.root_url}/_sandbox/files/{file_id}") as response:
@@ -1023,6 +1030,10 @@ class ZaloSandboxClient(_ControlClient):
 
     async def pending_updates(self) -> list[JSONDict]:
         return list(await self._request("GET", "/updates"))
+
+    async def queue_update(self, update: Any) -> None:
+        """The platform hands the bot `update` as it is: any JSON, malformed or not."""
+        await self._request("POST", "/updates", {"update": update})
 
     async def pushes(self) -> list[JSONDict]:
         """Webhook deliveries the sandbox made: url, update and the status it got."""

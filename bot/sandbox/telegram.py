@@ -47,6 +47,11 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                               -> callback view (id, update_id, answered, ...)
 ``GET  /_sandbox/callbacks[/{id}]``           button presses and what the bot answered
 ``GET  /_sandbox/updates``                    updates not yet confirmed by the bot
+``POST /_sandbox/updates``                    {kind, payload}: an update whose content is
+                                              as given (what a newer Bot API, or a fault
+                                              on Telegram's side, may send that the bot's
+                                              library cannot read); Telegram numbers it,
+                                              as every update -> {update_id}
 ``GET|DELETE /_sandbox/calls``                Bot API call log (``?method=``,
                                               ``?include_polling=1``, ``?since=seq``) / reset
 ``GET  /_sandbox/commands``                   command lists by scope and language_code
@@ -111,6 +116,7 @@ from aiohttp import web
 
 from bot.sandbox.serving import Served
 from bot.sandbox.state import (
+    DEFAULT_ALLOWED_UPDATES,
     ApiCall,
     CallbackQuery,
     Chat,
@@ -698,6 +704,12 @@ class WebhookPush:
 # --------------------------------------------------------------------------- server
 
 Handler = Callable[[Params], Awaitable[Any]]
+#: Every kind of update the Bot API has; by default all but the last three are delivered.
+UPDATE_KINDS = DEFAULT_ALLOWED_UPDATES | {
+    "chat_member",
+    "message_reaction",
+    "message_reaction_count",
+}
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -820,6 +832,7 @@ class TelegramSandbox(Served):
             ("GET", "/_sandbox/callbacks", c(self._c_callbacks)),
             ("GET", "/_sandbox/callbacks/{callback_id}", c(self._c_callback)),
             ("GET", "/_sandbox/updates", c(self._c_updates)),
+            ("POST", "/_sandbox/updates", c(self._c_add_update)),
             ("GET", "/_sandbox/calls", c(self._c_calls)),
             ("DELETE", "/_sandbox/calls", c(self._c_clear_calls)),
             ("GET", "/_sandbox/commands", c(self._c_commands)),
@@ -1880,6 +1893,19 @@ class TelegramSandbox(Served):
 
     async def _c_updates(self, request: web.Request) -> web.Response:
         return self._json([u.to_api() for u in self.world.updates])
+
+    async def _c_add_update(self, request: web.Request) -> web.Response:
+        """Any content, but Telegram's envelope: one known kind, an object, its own id."""
+        body = await self._body(request)
+        kind, payload = body.get("kind"), body.get("payload")
+        if "update_id" in body or (isinstance(payload, dict) and "update_id" in payload):
+            raise ControlError(400, "Telegram numbers every update itself; leave out update_id")
+        if kind not in UPDATE_KINDS:
+            raise ControlError(400, f"kind must be one of {', '.join(sorted(UPDATE_KINDS))}")
+        if not isinstance(payload, dict):
+            raise ControlError(400, "payload must be a JSON object, as every update field is")
+        update = self.world.queue_update(str(kind), payload)
+        return self._json({"ok": True, "update_id": None if update is None else update.update_id})
 
     async def _c_calls(self, request: web.Request) -> web.Response:
         method = (request.query.get("method") or "").lower()

@@ -43,6 +43,10 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                              -> {message, delivered}
 ``POST /_sandbox/redeliver``                 {message_id}: the platform delivers it again
 ``GET  /_sandbox/updates``                   updates not yet handed out
+``POST /_sandbox/updates``                   {update}: hand the bot this update as it is,
+                                             any JSON value (Zalo documents few of its
+                                             update shapes; a new one, or a broken one,
+                                             arrives like any other)
 ``GET|DELETE /_sandbox/calls``               Bot API call log (``?method=``)
 ``POST|DELETE /_sandbox/faults``             {status: 429|500|..., count?, methods?: [...],
                                              retry_after?}: the next calls fail so;
@@ -427,6 +431,7 @@ class ZaloSandbox(Served):
             ("POST", "/_sandbox/messages", c(self._c_send)),
             ("POST", "/_sandbox/redeliver", c(self._c_redeliver)),
             ("GET", "/_sandbox/updates", c(self._c_updates)),
+            ("POST", "/_sandbox/updates", c(self._c_add_update)),
             ("GET", "/_sandbox/calls", c(self._c_calls)),
             ("DELETE", "/_sandbox/calls", c(self._c_clear_calls)),
             ("POST", "/_sandbox/faults", c(self._c_add_fault)),
@@ -777,6 +782,13 @@ class ZaloSandbox(Served):
 
     async def _c_updates(self, request: web.Request) -> web.Response:
         return self._json(list(self.updates))
+
+    async def _c_add_update(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if "update" not in body:
+            raise ControlError(400, "give the update to hand out as {update: ...}")
+        self._queue(body["update"])
+        return self._json({"ok": True})
 
     async def _c_calls(self, request: web.Request) -> web.Response:
         method = (request.query.get("method") or "").lower()

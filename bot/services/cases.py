@@ -26,7 +26,7 @@ from bot.domain.model import (
 from bot.domain.people import Actor, Member
 from bot.domain.phone import redact_phones
 from bot.services import commands as c
-from bot.services.permissions import authorize, authorize_intake, can_view
+from bot.services.permissions import authorize, authorize_intake, can_view, require_reach
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
 from bot.sla.overdue import is_completed
 from bot.sla.policy import Policy
@@ -41,24 +41,38 @@ class CaseService:
 
     # ----------------------------------------------------------------- intake
     async def intake(self, cmd: c.IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
-        """Store a new case, or return the one already stored under its external_ref."""
+        """Store a new case, or return the one its integration already filed under its
+        external_ref.
+
+        An external_ref is the integration's own number, unique among the cases that
+        integration filed (the actor's uid: `api:desk`), never across integrations: two
+        desks may number alike, and neither may reach the other's case by guessing.
+        """
         try:
             return await self._intake(cmd, uow)
         except DuplicateExternalRef:
             assert cmd.external_ref is not None
             async with uow:
-                existing = await uow.cases.get_by_external_ref(cmd.external_ref)
+                existing = await uow.cases.get_by_external_ref(cmd.actor.uid, cmd.external_ref)
             if existing is None:  # pragma: no cover - the row that collided vanished
                 raise
-            return existing, False
+            return self._repeated(cmd, existing), False
+
+    @staticmethod
+    def _repeated(cmd: c.IntakeCase, existing: Case) -> Case:
+        """A retried intake names the same team; a ref reused for another team is refused."""
+        if existing.team_code != cmd.team_code.upper():
+            raise errors.ExternalRefTaken(existing.external_ref or "", existing.team_code)
+        return existing
 
     async def _intake(self, cmd: c.IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
         now = self.clock.now()
         async with uow:
+            require_reach(cmd.actor, cmd.team_code.upper())  # before the ref says anything
             if cmd.external_ref:
-                existing = await uow.cases.get_by_external_ref(cmd.external_ref)
+                existing = await uow.cases.get_by_external_ref(cmd.actor.uid, cmd.external_ref)
                 if existing is not None:
-                    return existing, False
+                    return self._repeated(cmd, existing), False
             team = await uow.teams.get(cmd.team_code.upper())
             if team is None:
                 raise errors.UnknownTeam(cmd.team_code)
@@ -68,6 +82,7 @@ class CaseService:
                 id=None,
                 ref=await uow.cases.next_ref(team.code),
                 external_ref=cmd.external_ref,
+                integration=cmd.actor.uid if cmd.external_ref else None,
                 kind=cmd.kind,
                 team_code=team.code,
                 status=CaseStatus.OPEN,

@@ -47,15 +47,21 @@ def is_clerk_for(actor: Actor, team_code: str) -> bool:
 
 def can_view(actor: Actor, team_code: str) -> bool:
     return (
-        actor.is_admin
-        or actor.is_system
+        ((actor.is_admin or actor.is_system) and actor.reaches(team_code))
         or actor.in_team(team_code)
         or is_clerk_for(actor, team_code)
     )
 
 
+def require_reach(actor: Actor, team_code: str) -> None:
+    """A system actor scoped to some teams (an intake token) stays within them."""
+    if not actor.reaches(team_code):
+        raise errors.TeamNotAllowed(team_code)
+
+
 def authorize(actor: Actor, action: Action, case: Case) -> None:
     """Raise the refusal that tells the user what is wrong; return when allowed."""
+    require_reach(actor, case.team_code)
     if actor.is_admin or actor.is_system:
         return
     team = case.team_code
@@ -96,6 +102,7 @@ def require_lead(actor: Actor, team_code: str) -> None:
 
 
 def authorize_intake(actor: Actor, team_code: str) -> None:
+    require_reach(actor, team_code)
     if actor.is_admin or actor.is_system or is_clerk_for(actor, team_code):
         return
     if actor.is_lead_of(team_code):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -737,3 +738,42 @@ async def test_webhook_mode_registers_and_handles_a_push_before_returning(
         assert await humans.calls("getUpdates") == []
     finally:
         await hook.stop()
+
+
+#: An update PTB cannot read: a message whose chat is no object. Telegram would never send
+#: it, but a newer Bot API or a fault on its side might send something PTB cannot read.
+UNREADABLE = {"message_id": 9, "date": 1_764_200_000, "chat": "nobody's chat 0912345678"}
+
+
+async def test_an_unreadable_update_is_retried_with_a_pause_then_skipped_and_later_ones_arrive(
+    channel: TelegramChannel,
+    humans: SandboxClient,
+    sink: Recorder,
+    lan: SandboxUser,
+    team: SandboxChat,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It made the poller ask again at once, for ever: 5,249 tries and 77 MB of log in
+    ten seconds, and no later update arrived."""
+    before = await humans.calls("getUpdates", include_polling=True)
+    bad = await humans.queue_update("message", UNREADABLE)
+    await humans.send_text(lan, team, "/help")
+
+    assert (await sink.next()).text == "/help"  # waits WAIT seconds at most
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while await humans.pending_updates():  # the next poll confirms both to Telegram
+        assert loop.time() < deadline, await humans.pending_updates()
+        await asyncio.sleep(0.02)
+
+    # From the long poll that was waiting when the update came (it handed it out first).
+    waiting = [c.seq for c in before if c.ok is None] or [before[-1].seq + 1]
+    polls = await humans.calls("getUpdates", include_polling=True, since=min(waiting) - 1)
+    asked_for_it = [c for c in polls if int(c.params.get("offset") or 0) <= (bad or 0)]
+    assert len(asked_for_it) == 3, [c.params for c in polls]  # read 3 times, then skipped
+    assert len(polls) <= 6
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert 1 <= len(said) <= 2, [r.getMessage() for r in said]
+    assert all(r.name == "bot.channels.telegram" for r in said)
+    assert "0912345678" not in caplog.text and "nobody" not in caplog.text
+    assert channel.running

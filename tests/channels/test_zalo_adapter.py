@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -489,3 +490,47 @@ def test_media_links_serve_nothing_outside_the_media_folder(tmp_path: Path) -> N
     assert links.resolve(forged(media / ".." / "dispatch.db")) is None
     assert links.resolve(forged(media / "escape.png")) is None
     assert links.resolve(forged(Path("/etc/passwd"))) is None
+
+
+async def test_odd_updates_are_ignored_without_a_pause_or_a_flood_and_later_ones_arrive(
+    channel: ZaloChannel,
+    people: ZaloSandboxClient,
+    minh: ZaloPerson,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Zalo hands each update out once: one the bot cannot use is gone, never asked for
+    again; a message without an id, delivered twice, is handled once (it was twice)."""
+    inbox = Inbox()
+    await channel.start(inbox)
+    junk: list[Any] = [
+        "garbage 0912345678",
+        42,
+        ["x"],
+        {"event_name": "message.text.received"},
+        {"event_name": "message.text.received", "message": {"message_id": {"x": 1}}},
+        {"event_name": "message.text.received", "message": {"message_id": "7" * 60_000}},
+    ]
+    for update in junk:
+        await people.queue_update(update)
+    without_id = {
+        "event_name": "message.text.received",
+        "message": {
+            "from": {"id": minh.id, "display_name": "Đỗ Minh", "is_bot": False},
+            "chat": {"id": minh.id, "chat_type": "PRIVATE"},
+            "date": 1_764_200_000_000,
+            "text": "/mine",
+        },
+    }
+    await people.queue_update(without_id)
+    await people.queue_update(without_id)  # Zalo delivers it again
+    await people.send_text(minh, None, "/help")
+
+    got = await inbox.wait(2)
+    assert [i.text for i in got] == ["/mine", "/help"]
+    assert await people.pending_updates() == []
+    polls = await people.calls("getUpdates")
+    assert len(polls) <= len(junk) + 3 + 3  # one update per call, and a few long polls
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) <= 1, [r.getMessage() for r in said]
+    assert "0912345678" not in caplog.text
+    assert channel.running

@@ -29,6 +29,9 @@ async def _claimed_case(s: System) -> tuple[str, dict[str, Any]]:
         ("hung", "/claim {ref}", "đã có người nhận: Minh"),
         ("minh", "/frobnicate", "Không hiểu lệnh"),
         ("clerk", "/install {ref} CT-1", "là việc của Minh"),
+        # `²` passes str.isdigit() and fails int(): it was answered with an internal error.
+        ("lead", "/rate {ref} ²", "Cách dùng: /rate {ref}"),
+        ("lead", "/rate {ref} ①", "Cách dùng: /rate {ref}"),
     ],
 )
 async def test_refusal_is_explained_and_nothing_changes(
@@ -70,3 +73,26 @@ async def test_other_teams_lead_cannot_touch_the_case(system: System) -> None:
     reply = await s.say(s.other_lead, f"/cancel {ref} thử", chat=s.other_lead.id)
     assert "chưa là thành viên" in reply.body
     assert await s.case(ref) == before
+
+
+async def test_odd_digits_typed_into_a_form_are_asked_again_not_a_crash(system: System) -> None:
+    """`²` at a numbered question: asked again, and the form goes on (it crashed)."""
+    s = system
+    clerk = s.clerk
+
+    async def answer_to(text: str) -> str:
+        sent = await s.client.send_text(clerk, clerk.id, text)
+        got = await s.client.wait_for_message(
+            clerk.id, where=lambda m: m.message_id > sent.message_id
+        )
+        return got.body
+
+    first = await answer_to("/new")
+    assert "Loại hồ sơ nào?" in first
+    for odd in ("²", "①", "٣"):
+        again = await answer_to(odd)
+        assert "Loại hồ sơ nào?" in again and "Có lỗi" not in again, again
+    # Full-width digits from an IME count as digits, as in amounts: option 1 is taken
+    # and the form asks its next question.
+    taken = await answer_to("１")
+    assert "Đội nào xử lý?" in taken and "Loại hồ sơ nào?" not in taken, taken

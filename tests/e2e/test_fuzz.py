@@ -198,6 +198,11 @@ ODD = (
     "/ claim PL-1",
     "/claim_",
     "/claim@other_bot PL-1",
+    # Digits str.isdigit() takes and int() does not (or reads as nobody meant).
+    "²",
+    "①",
+    "٣",
+    "１０",
 )
 REF_LIKE = (
     "PL-1",
@@ -214,7 +219,10 @@ REF_LIKE = (
     "dl-2",
     "DL-9",
 )
-AMOUNTS = ("1,5tr", "-1tr", "1e9", "9" * 30 + "tr", "NaN", "∞", "1.500.000", "2 triệu", "0")
+AMOUNTS = (
+    *("1,5tr", "-1tr", "1e9", "9" * 30 + "tr", "NaN", "∞", "1.500.000", "2 triệu", "0"),
+    *("²tr", "１,５tr", "١٥٠٠٠٠٠", "1 ５００ ０００"),
+)
 #: Phone numbers typed into customers' names, addresses and descriptions and into notes
 #: (setup_cases): none may reach a group in full. Their national forms, for the check.
 PLANTED_PHONES = {
@@ -330,7 +338,7 @@ class Fuzzer:
             CommandName.ESTIMATE: "1,5tr 2.000.000 ghi chú",
             CommandName.INSTALL: "CT-123456 42",
             CommandName.ASSIGN: self.rng.choice(("@minh_pl", "@tam_dl", "@la", "telegram:3003")),
-            CommandName.RATE: self.rng.choice(("9", "10", "1", "11", "0")),
+            CommandName.RATE: self.rng.choice(("9", "10", "1", "11", "0", "²", "①", "٣", "１０")),
         }.get(word, self.rng.choice(("ghi chú", "khách hẹn", self.junk())))
         return f"/{word.value} {ref} {args}"
 
@@ -731,7 +739,9 @@ async def group_lines(s: Stage) -> list[str]:
     return [line for text in texts for line in text.split("\n")]
 
 
-async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(stage: Stage) -> None:
+async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(
+    stage: Stage, caplog: pytest.LogCaptureFixture
+) -> None:
     s = stage
     rng = random.Random(SEED)
     cards, photo_ids = await setup_cases(s)
@@ -759,6 +769,8 @@ async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(stage:
     await s.settled()
 
     assert not s.task.done(), "the bot stopped"
+    crashed = [r.getMessage() for r in caplog.records if r.name.startswith("handlers")]
+    assert [m for m in crashed if "failed" in m] == []  # every input got an answer, no trace
     assert await snapshot(s.container) == before
     media = s.container.settings.media_dir
     assert [p for p in media.rglob("*") if p.is_file()] == []
@@ -809,3 +821,75 @@ async def test_two_thousand_random_inputs_change_nothing_and_leak_nothing(stage:
     )
     assert status == 200
     await s.client.wait_for_message(PL_GROUP, contains="/claim", after=last)
+
+
+# ------------------------------------------------------------------ the envelope
+
+#: update_id values Telegram never sends: each must be refused before it is stored.
+ODD_UPDATE_IDS: tuple[Any, ...] = (
+    None,
+    1.0,
+    2.5,
+    "3",
+    "7" * 60_000,
+    True,
+    -1,
+    2**64,
+    [1],
+    {"id": 1},
+    "",
+    "\ud800",
+)
+
+
+def envelope(rng: random.Random, n: int) -> tuple[bytes, dict[str, str], set[int]]:
+    """One request as only an outsider (or a broken proxy) would send it: its body, its
+    headers, and the answers it may get."""
+    good = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    message = {
+        "message_id": 700_000 + n,
+        "date": 1_795_000_000,
+        "chat": {"id": PL_GROUP, "type": "supergroup", "title": "Đội PL"},
+        "from": MINH.user("vi"),
+        "text": rng.choice(("/mine", "/open", "/rate PL-1 ²", seeded(rng))),
+    }
+    r = rng.random()
+    if r < 0.4:
+        body = json.dumps({"update_id": rng.choice(ODD_UPDATE_IDS), "message": message})
+        return body.encode(), good, {400}
+    if r < 0.6:
+        depth = rng.choice((1_500, 30_000))
+        opener, closer = rng.choice(((b"[", b"]"), (b'{"a":', b"}")))
+        depth = min(depth, 60_000 // (len(opener) + len(closer)))
+        return opener * depth + b"1" * (opener == b'{"a":') + closer * depth, good, {400}
+    if r < 0.75:
+        pieces = ('{"update_id": 1, "update_id": 2}', '{"update_id": 1', "\xff", "[1, 2", "NaN")
+        return rng.choice(pieces).encode("utf-8", "surrogateescape"), good, {400}
+    secret = rng.choice((SECRET + "x", "bí mật", SECRET[:-1], "", "😀" * 10))
+    headers = {**good, "X-Telegram-Bot-Api-Secret-Token": secret}
+    return json.dumps({"update_id": 800_000 + n, "message": message}).encode(), headers, {403}
+
+
+async def test_odd_envelopes_are_refused_with_a_4xx_and_change_nothing(stage: Stage) -> None:
+    """Odd update ids, nesting too deep, broken JSON and wrong secrets, with and without
+    non-ASCII: every one refused with a 4xx (none was a 500), nothing stored, nothing said."""
+    s = stage
+    rng = random.Random(SEED + 1)
+    await setup_cases(s)
+    before = await snapshot(s.container)
+    async with s.container.engine.connect() as conn:
+        seen_before = (await conn.execute(sa.select(t.processed_updates.c.update_id))).all()
+    wrong: list[str] = []
+    for n in range(300):
+        body, headers, allowed = envelope(rng, n)
+        async with s.http.post(s.webhook, data=body, headers=headers) as resp:
+            answer = await resp.json()
+            if resp.status not in allowed or set(answer) != {"error"}:
+                wrong.append(f"{resp.status} {answer} for {body[:60]!r}")
+    assert wrong == []
+    await s.settled()
+    assert await snapshot(s.container) == before
+    async with s.container.engine.connect() as conn:
+        seen = (await conn.execute(sa.select(t.processed_updates.c.update_id))).all()
+    assert seen == seen_before
+    assert not s.task.done()

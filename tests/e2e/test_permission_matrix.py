@@ -18,6 +18,7 @@ file takes about 25 s on SQLite and 35 s on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -138,7 +139,7 @@ COLUMNS: dict[str, Person] = {
 ASSIGNEE = COLUMNS["worker: assignee"]
 LEAD = COLUMNS["lead"]
 CHAT_HEADER = ["command", "typed in", "case", *COLUMNS]
-HTTP_HEADER = ["call", "credential", "right", "wrong", "none"]
+HTTP_HEADER = ["call", "credential", "right", "scoped: PL", "scoped: DL", "wrong", "none"]
 
 
 @dataclass(frozen=True)
@@ -779,6 +780,15 @@ async def test_every_person_gets_what_the_matrix_says(matrix: Matrix, row: Row) 
 TG_SECRET = "tg-webhook-secret-0123456789"
 ZALO_SECRET = "zalo-webhook-secret-0123456789"
 WRONG = "wrong-secret-0123456789"
+PL_ONLY = "pl-desk-secret-0123456789"
+DL_ONLY = "dl-desk-secret-0123456789"
+#: The intake tokens of the HTTP table's columns, and the teams each may reach (None: all).
+SCOPED_TOKENS = f"pldesk:{PL_ONLY}:PL,dldesk:{DL_ONLY}:DL"
+REACH: dict[str | None, frozenset[str] | None] = {
+    INTAKE: None,
+    PL_ONLY: frozenset({"PL"}),
+    DL_ONLY: frozenset({"DL"}),
+}
 
 
 @dataclass
@@ -806,17 +816,28 @@ Call = Callable[[Http, str | None], Awaitable[tuple[int, list[str]]]]
 
 
 def api(method: str, path: str) -> Call:
+    """One API call; a POST must store a case exactly when allowed, and a list must hold
+    only cases of the teams the token reaches."""
+
     async def call(h: Http, token: str | None) -> tuple[int, list[str]]:
         body = new_connection(f"MATRIX-{h.update_id}") if method == "POST" else None
         h.update_id += 1
         async with h.stage.container.engine.connect() as conn:
             before = (await conn.execute(sa.select(sa.func.count()).select_from(t.cases))).scalar()
-        status = await h.call(method, path.format(ref=h.ref, id=h.evidence_id), bearer(token), body)
+        url = f"{h.stage.api}{path.format(ref=h.ref, id=h.evidence_id)}"
+        async with h.stage.http.request(method, url, json=body, headers=bearer(token)) as resp:
+            status, answer = resp.status, await resp.read()
         async with h.stage.container.engine.connect() as conn:
             after = (await conn.execute(sa.select(sa.func.count()).select_from(t.cases))).scalar()
         grew = (after or 0) - (before or 0)
         stored = 1 if method == "POST" and status < 300 else 0
-        return status, [] if grew == stored else [f"{grew} case(s) stored"]
+        problems = [] if grew == stored else [f"{grew} case(s) stored"]
+        reach = REACH.get(token)
+        listing = path.split("?")[0] == "/api/v1/cases" and method == "GET"
+        if listing and status == 200 and reach is not None:
+            teams = {case["team"] for case in json.loads(answer)}
+            problems += [f"listed cases of {sorted(teams - reach)}"] if teams - reach else []
+        return status, problems
 
     return call
 
@@ -875,11 +896,11 @@ def media_link() -> Call:
         zalo = h.stage.container.channels["zalo"]
         assert isinstance(zalo, ZaloChannel) and zalo.media is not None
         token = zalo.media.link(h.photo).rsplit("/", 1)[1]
-        name, _, signature = token.partition(".")
-        if given == WRONG:
-            token = f"{name}.{'0' * len(signature)}"
-        elif given is None:
+        name = token.partition(".")[0]
+        if given is None:
             token = name
+        elif given != SIGNED:  # a wrong signature, or an intake token offered as one
+            token = f"{name}.{given}"
         return await h.call("GET", f"/zalo/media/{token}", {}), []
 
     return call
@@ -889,6 +910,7 @@ ZALO_MINH = "0a1b2c3d4e5f60003002"  # Minh on Zalo (tests/e2e/conftest.py: CAST)
 CALLS: dict[str, tuple[Call, str | None]] = {
     "`POST /api/v1/cases`": (api("POST", "/api/v1/cases"), INTAKE),
     "`GET /api/v1/cases`": (api("GET", "/api/v1/cases"), INTAKE),
+    "`GET /api/v1/cases?team=PL`": (api("GET", "/api/v1/cases?team=PL"), INTAKE),
     "`GET /api/v1/cases/{ref}`": (api("GET", "/api/v1/cases/{ref}"), INTAKE),
     "`GET /api/v1/cases/{ref}/evidence/{id}`": (
         api("GET", "/api/v1/cases/{ref}/evidence/{id}"),
@@ -904,7 +926,8 @@ CALLS: dict[str, tuple[Call, str | None]] = {
 
 
 def expected_status(cell: str) -> tuple[Expect, int]:
-    symbol, _, code = cell.partition(" ")
+    """`✅ 200`, or with a footnote for the reader: `❌ 403 ²`."""
+    symbol, code, *_ = cell.split()
     return Expect(symbol), int(code)
 
 
@@ -918,6 +941,7 @@ async def test_every_http_call_answers_what_the_matrix_says(
         clock,
         where,
         reminder_interval_seconds=3600,
+        intake_tokens=SCOPED_TOKENS,
         **webhook_mode("telegram", TG_SECRET),
         **webhook_mode("zalo", ZALO_SECRET),
     ) as stage:
@@ -935,10 +959,12 @@ async def test_every_http_call_answers_what_the_matrix_says(
         h = Http(stage, ref, evidence_id, files.resolve(path))
         _, *body = table_after(HTTP_HEADING)
         failures = []
-        for name, *_, right, wrong, none in body:
+        for name, _, right, scoped_pl, scoped_dl, wrong, none in body:
             call, credential = CALLS[name]
             for label, given, cell in (
                 ("right", credential, right),
+                ("PL-scoped", PL_ONLY, scoped_pl),
+                ("DL-scoped", DL_ONLY, scoped_dl),
                 ("wrong", WRONG, wrong),
                 ("none", None, none),
             ):

@@ -33,9 +33,13 @@ from tests.e2e.conftest import (
     started,
     webhook_mode,
 )
+from tests.rawhttp import exchange, http_errors, request
 
 SECRET = "zalo-webhook-secret-1"
 MINH = "0a1b2c3d4e5f60003002"
+PATH = "/zalo/webhook"
+GOOD = {"X-Bot-Api-Secret-Token": SECRET}
+SECRET_LINE = b"X-Bot-Api-Secret-Token: "
 
 
 def update(message_id: str, text: str) -> dict[str, Any]:
@@ -117,6 +121,66 @@ async def test_webhook_refuses_a_wrong_secret_and_processes_a_repeated_message_o
         shown = [m.body for m in await people.messages(ZGROUP)]
         assert sum("không có việc" in body for body in shown) == 1
         assert len(shown) == 2
+
+
+def without_id(text: str) -> dict[str, Any]:
+    body = update("unused", text)
+    del body["message"]["message_id"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status"),
+    [
+        ("non-ASCII secret", request("POST", PATH, raw_headers=SECRET_LINE + b"\xff\xc3\r\n"), 403),
+        ("30,000 levels deep", request("POST", PATH, GOOD, b"[" * 30_000 + b"]" * 30_000), 400),
+        (
+            "deep objects",
+            request("POST", PATH, GOOD, b'{"a":' * 10_000 + b"1" + b"}" * 10_000),
+            400,
+        ),
+    ],
+)
+async def test_odd_requests_at_the_zalo_webhook_get_a_4xx_not_a_500(
+    database_url: str,
+    tmp_path: Path,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    data: bytes,
+    status: int,
+) -> None:
+    async with webhook_system(database_url, tmp_path, clock) as (container, _):
+        assert container.http_port is not None
+        (answer,) = await exchange(container.http_port, data, expect=1)
+        assert answer.status == status, answer
+        assert set(answer.json()) == {"error"}
+    assert not http_errors(caplog), caplog.text
+
+
+async def test_a_message_without_an_id_delivered_again_is_handled_once(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Without a message id there was nothing to recognise a redelivery by: handled each time."""
+    async with webhook_system(database_url, tmp_path, clock) as (container, people):
+        url = f"http://127.0.0.1:{container.http_port}{PATH}"
+        async with aiohttp.ClientSession() as http:
+            answers = []
+            for _ in range(3):
+                async with http.post(url, json=without_id("/mine"), headers=GOOD) as resp:
+                    answers.append((resp.status, await resp.json()))
+            # A message id Zalo would never send (60,000 characters, an object) is no crash.
+            for odd in ("7" * 60_000, {"id": 1}):
+                body = update("unused", "/mine")
+                body["message"]["message_id"] = odd
+                async with http.post(url, json=body, headers=GOOD) as resp:
+                    assert resp.status == 200
+            async with http.post(url, json=update("b1", "/help"), headers=GOOD) as resp:
+                assert resp.status == 200
+        assert answers == [(200, {"ok": True})] + [(200, {"ok": True, "duplicate": True})] * 2
+        await people.wait_for_message(ZGROUP, contains="/claim")  # the /help answer
+        shown = [m.body for m in await people.messages(ZGROUP)]
+        assert sum("không có việc" in body for body in shown) == 3  # once, and the two odd ids
 
 
 async def test_a_photo_the_bot_sends_is_fetched_by_zalo_from_a_signed_link(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -19,15 +20,24 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.bootstrap import Container, bootstrap
 from bot.domain.clock import FixedClock
+from bot.domain.evidence import NewEvidence
+from bot.domain.model import Source
 from bot.domain.people import ChatBinding, Team
 from bot.http import CONTAINER, build_http_app, start_http, stop_http
 from bot.http.server import MAX_BODY
 from bot.reminders import ReminderDeps, ReminderKind, remind_pass
+from bot.sandbox.telegram import make_png
 from storage import tables as t
+from storage.evidence_store import MediaFiles
+from tests import rawhttp
 from tests.conftest import make_settings
+from tests.rawhttp import http_errors
 
 TOKEN = "test-intake-token"
 DESK_SECRET = "desk-secret-1"
+PL_SECRET = "pl-desk-secret-1"  # limited to PL
+LN_SECRET = "ln-desk-secret-1"  # limited to LN and DL
+TOKENS = f"desk:{DESK_SECRET},pldesk:{PL_SECRET}:PL,lndesk:{LN_SECRET}:ln+DL"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PHONE = "0912345678"
 
@@ -76,6 +86,7 @@ async def _container(
     )
     async with container.uow() as uow:
         await uow.teams.add(Team("PL", "Phủ Lý", (ChatBinding("telegram", "-100"),)))
+        await uow.teams.add(Team("LN", "Lý Nhân", (ChatBinding("telegram", "-200"),)))
         await uow.commit()
     return container
 
@@ -84,7 +95,7 @@ async def _container(
 async def container(
     database_url: str, tmp_path: Path, clock: FixedClock
 ) -> AsyncIterator[Container]:
-    container = await _container(database_url, tmp_path, clock, intake_tokens=f"desk:{DESK_SECRET}")
+    container = await _container(database_url, tmp_path, clock, intake_tokens=TOKENS)
     try:
         yield container
     finally:
@@ -218,6 +229,91 @@ async def test_optional_fields_may_be_left_out_for_other_kinds(client: Client) -
     assert (await again.json())["ref"] == "PL-2"
 
 
+# ---------------------------------------------------------------- integrations
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def test_another_integration_with_the_same_external_ref_gets_its_own_case(
+    client: Client, container: Container
+) -> None:
+    """One desk's number never answers with another desk's case (it did: 200, PL-1)."""
+    first = await client.post("/api/v1/cases", json=intake(), headers=AUTH)
+    assert (first.status, (await first.json())["ref"]) == (201, "PL-1")
+    other = await client.post("/api/v1/cases", json=intake(), headers=bearer(DESK_SECRET))
+    assert (other.status, (await other.json())["ref"]) == (201, "PL-2")
+    # Each retry finds its own integration's case again, and posts nothing more.
+    for secret, ref in ((TOKEN, "PL-1"), (DESK_SECRET, "PL-2")):
+        again = await client.post("/api/v1/cases", json=intake(), headers=bearer(secret))
+        assert (again.status, (await again.json())["ref"]) == (200, ref)
+    assert await count(container, t.cases) == 2
+    assert await count(container, t.outbox) == 2
+
+
+async def test_an_integration_reusing_its_external_ref_for_another_team_gets_409(
+    client: Client, container: Container
+) -> None:
+    assert (await client.post("/api/v1/cases", json=intake(), headers=AUTH)).status == 201
+    resp = await client.post("/api/v1/cases", json=intake(team="LN"), headers=AUTH)
+    assert resp.status == 409
+    answer = await resp.json()
+    assert set(answer) == {"error"} and "external_ref" in answer["error"]
+    assert "PL-1" not in answer["error"] and "TTHCC" not in answer["error"]
+    assert await count(container, t.cases) == 1
+    # Another integration's namespace is its own: the same number for LN is a new case.
+    other = await client.post("/api/v1/cases", json=intake(team="LN"), headers=bearer(DESK_SECRET))
+    assert (other.status, (await other.json())["ref"]) == (201, "LN-1")
+
+
+async def test_a_scoped_token_files_reads_and_lists_only_its_teams(
+    client: Client, container: Container, clock: FixedClock
+) -> None:
+    pl, ln = bearer(PL_SECRET), bearer(LN_SECRET)
+    assert (await client.post("/api/v1/cases", json=intake(), headers=pl)).status == 201
+    body = intake(team="LN", external_ref="LN-DESK-1")
+    assert (await client.post("/api/v1/cases", json=body, headers=ln)).status == 201
+    # Filing for a team outside its own, existing or not: 403, nothing stored.
+    for token, team in ((pl, "LN"), (pl, "XX"), (ln, "PL"), (ln, "pl")):
+        resp = await client.post("/api/v1/cases", json=intake(team=team), headers=token)
+        assert resp.status == 403, team
+        assert set(await resp.json()) == {"error"}
+    assert await count(container, t.cases) == 2
+    # Reading: its own teams' cases, and 403 for the others'.
+    assert (await client.get("/api/v1/cases/PL-1", headers=pl)).status == 200
+    assert (await client.get("/api/v1/cases/LN-1", headers=pl)).status == 403
+    assert (await client.get("/api/v1/cases/PL-1", headers=ln)).status == 403
+    assert (await client.get("/api/v1/cases/LN-1", headers=ln)).status == 200
+    assert (await client.get("/api/v1/cases/PL-99", headers=ln)).status == 404
+
+    async def listed(query: str, token: dict[str, str]) -> tuple[int, list[str]]:
+        resp = await client.get(f"/api/v1/cases{query}", headers=token)
+        found = await resp.json()
+        return resp.status, [c["ref"] for c in found] if resp.status == 200 else []
+
+    assert await listed("", AUTH) == (200, ["PL-1", "LN-1"])
+    assert await listed("", pl) == (200, ["PL-1"])
+    assert await listed("", ln) == (200, ["LN-1"])
+    assert await listed("?team=PL&status=open", pl) == (200, ["PL-1"])
+    assert await listed("?team=ln&status=open", ln) == (200, ["LN-1"])
+    for query, token in (("?team=LN", pl), ("?team=XX", pl), ("?team=pl", ln)):
+        assert (await listed(query, token))[0] == 403, query
+
+    # Evidence photos likewise.
+    files = MediaFiles(container.settings.media_dir)
+    path, mime = await files.save_final(make_png(4, 4), clock.now())
+    async with container.uow() as uow:
+        case = await uow.cases.get_by_ref("PL-1")
+        assert case is not None and case.id is not None
+        photo = NewEvidence.photo(path, mime, 100)
+        evidence_id = await uow.evidence.add(case.id, photo, "telegram:7", clock.now(), Source.API)
+        await uow.commit()
+    url = f"/api/v1/cases/PL-1/evidence/{evidence_id}"
+    assert (await client.get(url, headers=pl)).status == 200
+    assert (await client.get(url, headers=ln)).status == 403
+
+
 # ---------------------------------------------------------------- refusals
 
 
@@ -250,7 +346,7 @@ async def test_without_configured_tokens_every_call_is_refused(
 ) -> None:
     container = await _container(database_url, tmp_path, clock, intake_token=None)
     try:
-        assert container.settings.intake_credentials == {}
+        assert container.settings.intake_credentials == ()
         async with TestClient(TestServer(build_http_app(container))) as client:
             for headers in ({}, AUTH, {"Authorization": "Bearer "}):
                 resp = await client.post("/api/v1/cases", json=intake(), headers=headers)
@@ -455,6 +551,96 @@ async def test_bad_list_filters_are_422(client: Client, query: str, fields: set[
     answer = await resp.json()
     assert answer["error"] == "invalid query"
     assert set(answer["fields"]) == fields
+
+
+# ---------------------------------------------------------------- odd requests
+
+
+@pytest.fixture
+async def port(container: Container) -> AsyncIterator[int]:
+    """The real server (aiohttp's own HTTP parsing included), on a free port."""
+    runner = await start_http(container, "127.0.0.1", 0)
+    try:
+        yield int(runner.addresses[0][1])
+    finally:
+        await stop_http(runner)
+
+
+CASES = "/api/v1/cases"
+PHONE_BODY = json.dumps(intake()).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n",
+        rawhttp.request("POST", CASES, AUTH, PHONE_BODY, raw_headers=b"Content-Length: 3\r\n"),
+        rawhttp.request("POST", CASES, AUTH, PHONE_BODY, raw_headers=b"Content-Length: x\r\n"),
+        rawhttp.request("GET", CASES, AUTH, raw_headers=b"X-Long: " + b"a" * 9000 + b"\r\n"),
+        # A Content-Length shorter than the body: the rest reads as a request of its own.
+        rawhttp.request("POST", CASES, AUTH, PHONE_BODY, content_length=10),
+    ],
+    ids=["request-line", "method", "two-lengths", "length-not-a-number", "long-header", "short"],
+)
+async def test_what_aiohttp_cannot_read_is_answered_with_our_json_error(
+    port: int, container: Container, caplog: pytest.LogCaptureFixture, data: bytes
+) -> None:
+    """It was aiohttp's text page, quoting the bytes (a phone number among them)."""
+    answers = await rawhttp.exchange(port, data)
+    assert answers, "no answer"
+    for answer in answers:
+        assert answer.status == 400, answer
+        assert set(answer.json()) == {"error"}
+        assert b"0912" not in answer.body and b"GARBAGE" not in answer.body
+    assert "345 678" not in caplog.text and "GARBAGE" not in caplog.text
+    assert not http_errors(caplog), caplog.text
+    await assert_nothing_stored(container)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 30_000 + b"]" * 30_000, b'{"a":' * 10_000 + b"1" + b"}" * 10_000],
+    ids=["arrays", "objects"],
+)
+async def test_json_nested_too_deep_is_400(
+    client: Client, container: Container, body: bytes
+) -> None:
+    resp = await client.post(CASES, data=body, headers=AUTH | {"Content-Type": "application/json"})
+    assert resp.status == 400
+    assert await resp.json() == {"error": "The body is not valid JSON."}
+    await assert_nothing_stored(container)
+
+
+async def test_nesting_the_parser_can_read_is_a_422_naming_the_field(client: Client) -> None:
+    deep: Any = "x"
+    for _ in range(500):
+        deep = [deep]
+    resp = await client.post(CASES, json=intake(description=deep), headers=AUTH)
+    assert resp.status == 422
+    assert set((await resp.json())["fields"]) == {"description"}
+
+
+async def test_a_body_that_never_arrives_is_408_after_a_while(
+    port: int, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Content-Length longer than what is sent held the connection for ever."""
+    monkeypatch.setattr("bot.http.server.BODY_SECONDS", 0.3)
+    data = rawhttp.request("POST", CASES, AUTH, PHONE_BODY[:20], content_length=len(PHONE_BODY))
+    (answer,) = await rawhttp.exchange(port, data, expect=1)
+    assert answer.status == 408
+    assert set(answer.json()) == {"error"}
+    await assert_nothing_stored(container)
+
+
+async def test_a_client_that_hangs_up_mid_body_is_no_error(
+    port: int, container: Container, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = rawhttp.request("POST", CASES, AUTH, PHONE_BODY[:20], content_length=len(PHONE_BODY))
+    answers = await rawhttp.exchange(port, data, half_close=True)
+    assert [a.status for a in answers] in ([], [400])
+    assert not http_errors(caplog), caplog.text
+    await assert_nothing_stored(container)
 
 
 # ---------------------------------------------------------------- ops

@@ -30,6 +30,8 @@ from tests.conftest import make_settings
 from tests.integration.helpers import actor_of, add_member, intake_cmd, origin, seed_team
 
 TOKEN = "test-intake-token"
+PL_ONLY = "pl-desk-secret-1"  # a token limited to team PL
+DL_ONLY = "dl-desk-secret-1"  # and one limited to team DL
 CHECKS = [
     st_checks.not_a_server_error,
     st_checks.status_code_conformance,
@@ -65,8 +67,12 @@ class ServerThread:
     async def _start(self) -> str:
         url = f"sqlite+aiosqlite:///{self.tmp / 'openapi.db'}"
         # The wall clock: generated `received_at` values are judged against now.
-        container = await bootstrap(make_settings(url, self.tmp), clock=SystemClock(), channels={})
+        settings = make_settings(
+            url, self.tmp, intake_tokens=f"pldesk:{PL_ONLY}:PL,dldesk:{DL_ONLY}:DL"
+        )
+        container = await bootstrap(settings, clock=SystemClock(), channels={})
         await seed_team(container)
+        await seed_team(container, "DL", "-1002")
         await _a_case_with_every_field(container)
         runner = await start_http(container, "127.0.0.1", 0)
         self._teardown = (container, runner)
@@ -200,6 +206,83 @@ def test_successful_answers_match_the_document(
     assert response.status_code in (200, 201)
     body = response.json()
     assert body if isinstance(body, list) else body["ref"].startswith("PL-")
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS[:4])
+def test_a_token_of_another_team_gets_only_documented_answers(
+    api_schema: Any, server: ServerThread, method: str, path: str
+) -> None:
+    """Generated calls with a token limited to DL, where every case is PL's."""
+    operation = _operation(api_schema, method, path)
+    headers = {"Authorization": f"Bearer {DL_ONLY}"}
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    def calls(case: Any) -> None:
+        response = case.call_and_validate(base_url=server.base_url, headers=headers, checks=CHECKS)
+        if response.status_code == 200 and method == "GET" and path == "/api/v1/cases":
+            assert all(item["team"] == "DL" for item in response.json())
+
+    calls()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "call", "token", "status"),
+    [
+        ("POST", "/api/v1/cases", {"body": VALID_INTAKE}, DL_ONLY, 403),
+        ("GET", "/api/v1/cases/{ref}", {"path_parameters": {"ref": "PL-1"}}, DL_ONLY, 403),
+        ("GET", "/api/v1/cases/{ref}", {"path_parameters": {"ref": "PL-1"}}, PL_ONLY, 200),
+        ("GET", "/api/v1/cases", {"query": {"team": "PL"}}, DL_ONLY, 403),
+        ("GET", "/api/v1/cases", {"query": {}}, DL_ONLY, 200),
+        (
+            "GET",
+            "/api/v1/cases/{ref}/evidence/{evidence_id}",
+            {"path_parameters": {"ref": "PL-1", "evidence_id": 1}},
+            DL_ONLY,
+            403,
+        ),
+    ],
+    ids=[
+        "other-team-files",
+        "other-team-reads",
+        "own-team-reads",
+        "other-team-lists-by-team",
+        "other-team-lists",
+        "other-team-evidence",
+    ],
+)
+def test_team_scopes_and_ref_conflicts_answer_as_documented(
+    api_schema: Any,
+    server: ServerThread,
+    method: str,
+    path: str,
+    call: dict[str, Any],
+    token: str,
+    status: int,
+) -> None:
+    if "body" in call:
+        call = {**call, "media_type": "application/json"}
+    case = _operation(api_schema, method, path).Case(**call)
+    response = case.call_and_validate(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS
+    )
+    assert response.status_code == status
+    if status == 200 and path == "/api/v1/cases":
+        assert response.json() == []  # every case is PL's
+
+
+def test_an_external_ref_reused_for_another_team_is_a_documented_409(
+    api_schema: Any, server: ServerThread
+) -> None:
+    operation = _operation(api_schema, "POST", "/api/v1/cases")
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    statuses = []
+    for team in ("PL", "DL"):
+        body = {**VALID_INTAKE, "external_ref": "EXT-9", "team": team}
+        case = operation.Case(body=body, media_type="application/json")
+        response = case.call_and_validate(base_url=server.base_url, headers=headers, checks=CHECKS)
+        statuses.append(response.status_code)
+    assert statuses == [201, 409]
 
 
 def test_the_document_names_every_route_of_the_api(server: ServerThread) -> None:

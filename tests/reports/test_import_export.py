@@ -21,6 +21,7 @@ from storage import tables as t
 from storage.exporter import export_rows, rows_to_csv
 from storage.importer import KNOWN_COLUMNS, ImportFailed, import_cases
 from tests.conftest import make_settings
+from tests.integration.helpers import intake_cmd
 from tests.reports.conftest import AS_OF, HN, HUNG, MINH, seed_people
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
@@ -112,10 +113,10 @@ async def test_imported_cases_have_their_status_history_and_figures(
     assert steps[-1] == ("load", 4, 4) and ("check", 4, 4) in steps
 
     async with container.uow() as uow:
-        a = await uow.cases.get_by_external_ref("A")
-        b = await uow.cases.get_by_external_ref("B")
-        c = await uow.cases.get_by_external_ref("C")
-        d = await uow.cases.get_by_external_ref("D")
+        a = await uow.cases.get_by_external_ref("import", "A")
+        b = await uow.cases.get_by_external_ref("import", "B")
+        c = await uow.cases.get_by_external_ref("import", "C")
+        d = await uow.cases.get_by_external_ref("import", "D")
         assert a and b and c and d and b.id is not None
         history = await uow.cases.history(b.id)
     assert (a.status, b.status, c.status, d.status) == (
@@ -155,6 +156,23 @@ async def test_importing_the_same_file_twice_loads_nothing_twice(container: Cont
     assert (again.loaded, again.skipped) == (0, 4)
     assert await count(container, t.cases) == 4
     assert await count(container, t.case_events) == events
+
+
+async def test_a_row_an_intake_token_filed_already_is_skipped_not_duplicated(
+    container: Container,
+) -> None:
+    """external_ref is unique per integration, but an import never makes a second case."""
+    await container.service.intake(intake_cmd("B"), container.uow())
+    result = await load(container, GOOD)
+    assert (result.loaded, result.skipped) == (3, 1)
+    async with container.engine.connect() as conn:
+        rows = await conn.execute(sa.select(t.cases.c.external_ref, t.cases.c.integration))
+        assert sorted(rows.all()) == [
+            ("A", "import"),
+            ("B", "api:intake"),
+            ("C", "import"),
+            ("D", "import"),
+        ]
 
 
 async def test_a_bad_row_is_reported_by_line_and_column_and_nothing_is_loaded(

@@ -289,3 +289,22 @@ async def test_control_api_refuses_bad_setup(humans: SandboxClient, lan: Sandbox
         await humans.press(lan, lan, 9, "x")
     with pytest.raises(SandboxError, match="kind must be"):
         await humans.add_fault("418")
+
+
+async def test_an_update_of_any_content_is_queued_numbered_by_telegram(
+    humans: SandboxClient, lan: SandboxUser
+) -> None:
+    """What a newer Bot API might send that a library cannot read: served like any update."""
+    odd = {"message_id": 1, "date": 0, "chat": "no object"}
+    update_id = await humans.queue_update("message", odd)
+    said = await humans.send_text(lan, lan, "sau đó")
+    assert update_id is not None and said.update_id == update_id + 1
+    pending = await humans.pending_updates()
+    assert pending[0] == {"update_id": update_id, "message": odd}
+    assert [u["update_id"] for u in pending] == [update_id, update_id + 1]
+    with pytest.raises(SandboxError, match="numbers every update itself"):
+        await humans.queue_update("message", {"update_id": 5})
+    with pytest.raises(SandboxError, match="kind must be one of"):
+        await humans.queue_update("telegram_update", {})
+    with pytest.raises(SandboxError, match="payload must be a JSON object"):
+        await humans._request("POST", "/updates", {"kind": "message", "payload": [1]})

@@ -258,3 +258,17 @@ async def test_a_message_counts_as_handled_once_the_bot_polls_again_after_taking
     await call(http, zalo, "getUpdates", timeout="0")
     (done,) = await people.messages(minh)
     assert done.handled
+
+
+async def test_any_update_can_be_handed_out_as_it_is(
+    zalo: ZaloSandbox, http: aiohttp.ClientSession, people: ZaloSandboxClient
+) -> None:
+    """Zalo documents few update shapes; a new or broken one arrives like any other."""
+    for odd in ("garbage", {"event_name": "message.text.received"}):
+        await people.queue_update(odd)
+    assert [(await call(http, zalo, "getUpdates", timeout="1"))[1]["result"] for _ in "12"] == [
+        "garbage",
+        {"event_name": "message.text.received"},
+    ]
+    with pytest.raises(SandboxError):
+        await people._request("POST", "/updates", {"not": "an update"})

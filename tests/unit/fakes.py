@@ -32,8 +32,12 @@ class FakeCases:
     async def get_by_ref(self, ref: str) -> Case | None:
         return next((copy.deepcopy(c) for c in self.rows.values() if c.ref == ref.upper()), None)
 
-    async def get_by_external_ref(self, external_ref: str) -> Case | None:
-        found = (c for c in self.rows.values() if c.external_ref == external_ref)
+    async def get_by_external_ref(self, integration: str, external_ref: str) -> Case | None:
+        found = (
+            c
+            for c in self.rows.values()
+            if (c.integration, c.external_ref) == (integration, external_ref)
+        )
         return next((copy.deepcopy(c) for c in found), None)
 
     async def save(self, case: Case) -> None:
