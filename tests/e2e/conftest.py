@@ -2,7 +2,7 @@
 
 `system` is the Telegram-only stage the older tests use.  `stage` runs the same team on
 Telegram or on Zalo (a parameter), and `mixed` one team with a group on each; both are played
-through channel-neutral phones (`bot.sandbox.phones`).
+through channel-neutral phones (`sandbox.phones`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
-from bot.sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
-from bot.sandbox.telegram import TelegramSandbox
-from bot.sandbox.zalo import ZaloSandbox
+from sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
+from sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
+from sandbox.telegram import TelegramSandbox
+from sandbox.zalo import ZaloSandbox
 from tests.conftest import make_settings
 
 TOKEN = "777000:e2e-sandbox-token-0123456789"

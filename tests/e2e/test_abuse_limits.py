@@ -21,9 +21,9 @@ from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.i18n import Lang, Translator
 from bot.runner import serve
-from bot.sandbox import SandboxClient, TelegramSandbox, ZaloSandbox, ZaloSandboxClient
 from handlers.parsing import MAX_TEXT
 from handlers.ratelimit import CommandLimiter
+from sandbox import SandboxClient, TelegramSandbox, ZaloSandbox, ZaloSandboxClient
 from storage import tables as t
 from tests.conftest import make_settings
 from tests.e2e.conftest import (

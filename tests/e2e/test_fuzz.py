@@ -44,9 +44,9 @@ from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox import SandboxClient, TelegramSandbox, make_png
 from handlers.callbacks import ButtonAction, CallbackData, decode_press
 from handlers.parsing import CommandName, normalize_ref, parse_command
+from sandbox import SandboxClient, TelegramSandbox, make_png
 from storage import tables as t
 from storage.outbox_store import DeliveryState
 from tests.conftest import make_settings

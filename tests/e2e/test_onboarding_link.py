@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.clock import FixedClock
-from bot.sandbox.phones import Person, say
+from sandbox.phones import Person, say
 from tests.e2e.conftest import Stage, new_connection, running_stage
 from tests.e2e.fieldkit import tr
 

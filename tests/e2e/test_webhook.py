@@ -14,8 +14,8 @@ from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.telegram import TelegramSandbox
+from sandbox.client import SandboxClient
+from sandbox.telegram import TelegramSandbox
 from tests.conftest import make_settings
 from tests.e2e.conftest import GROUP, TOKEN, on_sandbox, webhook_mode
 

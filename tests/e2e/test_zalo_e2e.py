@@ -17,9 +17,9 @@ from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox import ZaloSandbox, ZaloSandboxClient, make_png
-from bot.sandbox.phones import say
 from bot.services.ports import OutboxItem
+from sandbox import ZaloSandbox, ZaloSandboxClient, make_png
+from sandbox.phones import say
 from tests.conftest import make_settings
 from tests.e2e.conftest import (
     CAST,

@@ -2,7 +2,7 @@
 
 The real bot (`bot.channels.zalo.ZaloChannel`) is pointed at it with `ZALO_API_URL=root`;
 tests and the offline demo play the humans through a JSON control API on the same server
-(see `bot.sandbox.client.ZaloSandboxClient`).
+(see `sandbox.client.ZaloSandboxClient`).
 
 Bot API side (what the bot sees), always ``POST /bot{token}/{method}`` with a JSON body
 ---------------------------------------------------------------------------------------
@@ -75,8 +75,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.serving import Served
-from bot.sandbox.telegram import make_png
+from sandbox.serving import Served
+from sandbox.telegram import make_png
 
 JSONDict = dict[str, Any]
 

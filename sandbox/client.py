@@ -1,12 +1,12 @@
 """Async client of the sandbox's control API: tests and the demo "play the humans" with it.
 
-It talks real HTTP to :class:`bot.sandbox.telegram.TelegramSandbox` (endpoints listed in
+It talks real HTTP to :class:`sandbox.telegram.TelegramSandbox` (endpoints listed in
 that module's docstring), so it works the same against an in-process sandbox or one
 started by another process.  Waiting is always condition-based with a deadline
 (:meth:`SandboxClient.wait_for`), never sleep-and-hope; on expiry the error shows the chat
 as a person would see it.
 
-`ZaloSandboxClient` (at the end) does the same for :class:`bot.sandbox.zalo.ZaloSandbox`,
+`ZaloSandboxClient` (at the end) does the same for :class:`sandbox.zalo.ZaloSandbox`,
 in Zalo's terms: string ids, no buttons, messages placed by their index in the chat.
 """
 
@@ -21,7 +21,7 @@ from typing import Any, Self, TypeVar
 
 import aiohttp
 
-from bot.sandbox.state import ChatType, FaultKind
+from sandbox.state import ChatType, FaultKind
 
 JSONDict = dict[str, Any]
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.sandbox.client import (
+from sandbox.client import (
     ChatMessage,
     SandboxClient,
     ZaloChatMessage,

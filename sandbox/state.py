@@ -2,7 +2,7 @@
 
 The world is deliberately dumb storage plus the serialisation rules of the Bot API (how a
 Message, a Chat or a PhotoSize looks on the wire) and of the control API (how a chat looks
-to the humans).  Validation of Bot API calls lives in :mod:`bot.sandbox.telegram`; this
+to the humans).  Validation of Bot API calls lives in :mod:`sandbox.telegram`; this
 module only keeps Telegram's numbering rules (message ids per chat, increasing update ids).
 
 Everything runs on one asyncio event loop, so no locking is needed.

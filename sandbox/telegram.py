@@ -2,7 +2,7 @@
 
 The real bot (python-telegram-bot) is pointed at it with ``base_url=f"{root}/bot"`` and
 ``base_file_url=f"{root}/file/bot"``; tests and the offline demo play the humans through a
-small JSON control API on the same server (see :class:`bot.sandbox.client.SandboxClient`).
+small JSON control API on the same server (see :class:`sandbox.client.SandboxClient`).
 
 Bot API side (what the bot sees)
 --------------------------------
@@ -109,8 +109,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.sandbox.serving import Served
-from bot.sandbox.state import (
+from sandbox.serving import Served
+from sandbox.state import (
     ApiCall,
     CallbackQuery,
     Chat,

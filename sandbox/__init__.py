@@ -2,11 +2,11 @@
 
 ``TelegramSandbox`` and ``ZaloSandbox`` are the servers the real bot talks to;
 ``SandboxClient`` and ``ZaloSandboxClient`` play the humans through each sandbox's control
-API.  See :mod:`bot.sandbox.telegram` and :mod:`bot.sandbox.zalo` for the endpoints, and
-:mod:`bot.sandbox.phones` for people's phones that work the same on both.
+API.  See :mod:`sandbox.telegram` and :mod:`sandbox.zalo` for the endpoints, and
+:mod:`sandbox.phones` for people's phones that work the same on both.
 """
 
-from bot.sandbox.client import (
+from sandbox.client import (
     BotCall,
     Button,
     CallbackPress,
@@ -26,9 +26,9 @@ from bot.sandbox.client import (
     render_transcript,
     render_zalo_transcript,
 )
-from bot.sandbox.state import ChatType, FaultKind, World
-from bot.sandbox.telegram import DEFAULT_TOKEN, ApiError, TelegramSandbox, make_png, parse_html
-from bot.sandbox.zalo import DEFAULT_ZALO_TOKEN, ZaloSandbox
+from sandbox.state import ChatType, FaultKind, World
+from sandbox.telegram import DEFAULT_TOKEN, ApiError, TelegramSandbox, make_png, parse_html
+from sandbox.zalo import DEFAULT_ZALO_TOKEN, ZaloSandbox
 
 __all__ = [
     "DEFAULT_TOKEN",
