@@ -26,8 +26,9 @@ from sandbox.client import (
     render_transcript,
     render_zalo_transcript,
 )
+from sandbox.serving import ApiError
 from sandbox.state import ChatType, FaultKind, World
-from sandbox.telegram import DEFAULT_TOKEN, ApiError, TelegramSandbox, make_png, parse_html
+from sandbox.telegram import DEFAULT_TOKEN, TelegramSandbox, make_png, parse_html
 from sandbox.zalo import DEFAULT_ZALO_TOKEN, ZaloSandbox
 
 __all__ = [
