@@ -16,11 +16,11 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 
+from sandbox.serving import ApiCall, Scoped
 from sandbox.state import ChatType, FaultKind
 
 JSONDict = dict[str, Any]
@@ -270,29 +270,9 @@ class CallbackPress:
         )
 
 
-@dataclass(frozen=True)
-class BotCall:
-    """One Bot API request the bot made (``ok`` is None while it is still running)."""
-
-    seq: int
-    method: str
-    params: JSONDict
-    time: float
-    ok: bool | None
-    error_code: int | None
-    description: str | None
-
-    @classmethod
-    def from_json(cls, data: JSONDict) -> BotCall:
-        return cls(
-            seq=int(data["seq"]),
-            method=str(data["method"]),
-            params=dict(data.get("params") or {}),
-            time=float(data["time"]),
-            ok=data.get("ok"),
-            error_code=data.get("error_code"),
-            description=data.get("description"),
-        )
+#: One Bot API request the bot made, as the sandbox logged it (``ok`` is None while it runs):
+#: the client reads the very record the server keeps.
+BotCall = ApiCall
 
 
 @dataclass(frozen=True)
@@ -362,7 +342,7 @@ def render_transcript(chat: SandboxChat | str, messages: Sequence[ChatMessage]) 
     return "\n".join(lines)
 
 
-class ControlClient(Generic[C, M]):
+class ControlClient(Scoped, Generic[C, M]):
     """An HTTP session to one sandbox's control API (`/_sandbox/...`), shared by both dialects.
 
     `C` is how a chat is named in the dialect, `M` a message as its people see it. Waiting is
@@ -376,17 +356,6 @@ class ControlClient(Generic[C, M]):
         self.root_url = root_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         if self._session is not None and self._owns_session:
@@ -444,7 +413,7 @@ class ControlClient(Generic[C, M]):
             query["method"] = method
         if include_polling:
             query["include_polling"] = "1"
-        return [BotCall.from_json(c) for c in await self._request("GET", "/calls", query=query)]
+        return [BotCall(**c) for c in await self._request("GET", "/calls", query=query)]
 
     async def clear_calls(self) -> None:
         await self._request("DELETE", "/calls")
@@ -640,13 +609,8 @@ class SandboxClient(ControlClient[ChatRef, ChatMessage]):
         reply_to: int | None = None,
     ) -> ChatMessage:
         """The person sends a photo: ``data`` (an image file) or a generated one."""
-        photo: JSONDict = (
-            {"base64": base64.b64encode(data).decode()}
-            if data is not None
-            else {"width": width, "height": height}
-        )
-        extra: JSONDict = {"caption": caption} if caption is not None else {}
-        return await self.send_message(user, chat, photo=photo, **extra, **_reply_field(reply_to))
+        photo = _photo_fields(data, width, height, caption)
+        return await self.send_message(user, chat, **photo, **_reply_field(reply_to))
 
     async def send_document(
         self,
@@ -851,8 +815,18 @@ class SandboxClient(ControlClient[ChatRef, ChatMessage]):
         return await self._poll(probe, describe, timeout, 0.02)
 
 
-def _reply_field(reply_to: int | None) -> JSONDict:
+def _reply_field(reply_to: int | str | None) -> JSONDict:
     return {} if reply_to is None else {"reply_to_message_id": reply_to}
+
+
+def _photo_fields(data: bytes | None, width: int, height: int, caption: str | None) -> JSONDict:
+    """A photo as the control API takes it: the image's bytes, or the size of one to make."""
+    photo: JSONDict = (
+        {"base64": base64.b64encode(data).decode()}
+        if data is not None
+        else {"width": width, "height": height}
+    )
+    return {"photo": photo} if caption is None else {"photo": photo, "caption": caption}
 
 
 # =========================================================================== Zalo dialect
@@ -1031,8 +1005,7 @@ class ZaloSandboxClient(ControlClient[ZaloChatRef, ZaloChatMessage]):
         *,
         reply_to: str | None = None,
     ) -> ZaloChatMessage:
-        extra: JSONDict = {} if reply_to is None else {"reply_to_message_id": reply_to}
-        return await self.send_message(user, chat, text=text, **extra)
+        return await self.send_message(user, chat, text=text, **_reply_field(reply_to))
 
     async def send_photo(
         self,
@@ -1044,13 +1017,8 @@ class ZaloSandboxClient(ControlClient[ZaloChatRef, ZaloChatMessage]):
         height: int = 480,
         caption: str | None = None,
     ) -> ZaloChatMessage:
-        photo: JSONDict = (
-            {"base64": base64.b64encode(data).decode()}
-            if data is not None
-            else {"width": width, "height": height}
-        )
-        extra: JSONDict = {"caption": caption} if caption is not None else {}
-        return await self.send_message(user, chat, photo=photo, **extra)
+        """The person sends a photo: ``data`` (an image file) or a generated one."""
+        return await self.send_message(user, chat, **_photo_fields(data, width, height, caption))
 
     async def redeliver(self, message: ZaloChatMessage | str) -> None:
         """The platform hands the bot the same message again (it has no offsets)."""

@@ -7,9 +7,10 @@ Telegram and on Zalo.  Each phone talks to its sandbox through the control API.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol
+from typing import Any, Generic, TypeAlias
 
 from sandbox.client import (
     C,
@@ -61,55 +62,38 @@ def card_prefix(ref: str) -> str:
     return f"📋 {ref} "
 
 
-class Phone(Protocol):
+class ChatPhone(ABC, Generic[C, M]):
+    """A person's phone on one channel: what is the same everywhere lives here (read the
+    chat, find a case's card, wait for a message); each channel says how it is used."""
+
     channel: str
     #: Telegram edits the case's card in place; Zalo posts a short status message instead.
     edits_in_place: bool
-
-    async def messages(self, chat: str) -> list[Seen]: ...
-    async def send(self, who: Person, chat: str, text: str) -> Seen: ...
-    async def answer(self, sent: Seen, *, timeout: float = 5.0) -> Seen: ...  # noqa: ASYNC109
-    async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str: ...
-    async def card(
-        self,
-        chat: str,
-        ref: str,
-        *,
-        contains: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen: ...
-    async def wait_for(
-        self,
-        chat: str,
-        contains: str,
-        *,
-        after: int = 0,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen: ...
-    async def transcript(self, chat: str) -> str: ...
-
-
-async def say(phone: Phone, who: Person, chat: str, text: str) -> Seen:
-    """A person types; returns the bot's answer to it."""
-    return await phone.answer(await phone.send(who, chat, text))
-
-
-class _ChatPhone(Generic[C, M]):
-    """What a phone does the same on every channel: read the chat, find a card, wait."""
-
     client: ControlClient[C, M]
 
     # ------------------------------------------------------------------ the channel's part
+    @abstractmethod
+    async def send(self, who: Person, chat: str, text: str) -> Seen:
+        """The person types `text` in `chat`."""
+
+    @abstractmethod
+    async def answer(self, sent: Seen, *, timeout: float = 5.0) -> Seen:  # noqa: ASYNC109
+        """The bot's answer to `sent`."""
+
+    @abstractmethod
+    async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str:
+        """The person claims the case shown by `card`; returns what they are told."""
+
+    @abstractmethod
     def _chat(self, chat: str) -> C:
         """The chat as the channel's client names it."""
-        raise NotImplementedError
 
-    def _seen(self, m: M) -> Seen:
-        raise NotImplementedError
+    @abstractmethod
+    def _seen(self, m: M) -> Seen: ...
 
+    @abstractmethod
     def _card_of(self, messages: list[M], ref: str) -> M | None:
         """The message that shows the case now."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ shared
     async def messages(self, chat: str) -> list[Seen]:
@@ -157,7 +141,16 @@ class _ChatPhone(Generic[C, M]):
         return await self.client.transcript(self._chat(chat))
 
 
-class TelegramPhone(_ChatPhone[ChatRef, ChatMessage]):
+#: Any channel's phone, for the scripts that play the same day on each.
+Phone: TypeAlias = ChatPhone[Any, Any]
+
+
+async def say(phone: Phone, who: Person, chat: str, text: str) -> Seen:
+    """A person types; returns the bot's answer to it."""
+    return await phone.answer(await phone.send(who, chat, text))
+
+
+class TelegramPhone(ChatPhone[ChatRef, ChatMessage]):
     """Telegram: the claim is a button press; the bot's answer replies to the message."""
 
     channel = "telegram"
@@ -206,7 +199,7 @@ class TelegramPhone(_ChatPhone[ChatRef, ChatMessage]):
         return (await self.client.wait_for_answer(press)).text or ""
 
 
-class ZaloPhone(_ChatPhone[ZaloChatRef, ZaloChatMessage]):
+class ZaloPhone(ChatPhone[ZaloChatRef, ZaloChatMessage]):
     """Zalo: no buttons, no reply links, and groups hear the bot only when it is mentioned.
 
     So a person types `/claim REF`, a group message starts with the bot's mention, and the

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +25,7 @@ from aiohttp import web
 
 JSONDict = dict[str, Any]
 P = TypeVar("P")
+T = TypeVar("T")
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: A control route: HTTP method, path below ``/_sandbox``, handler.
 Route = tuple[str, str, ControlHandler]
@@ -111,6 +113,13 @@ def integer(value: Any, what: str) -> int:
         raise ControlError(400, f"{what} must be an integer, got {value!r}") from None
 
 
+def known(found: T | None, missing: str) -> T:
+    """What a control request names, or a 404 that says what is missing."""
+    if found is None:
+        raise ControlError(404, missing)
+    return found
+
+
 def method_names(body: JSONDict) -> frozenset[str] | None:
     """The Bot API methods a fault applies to, lower-cased (None: every method)."""
     methods = body.get("methods")
@@ -121,7 +130,29 @@ def method_names(body: JSONDict) -> frozenset[str] | None:
     return frozenset(str(m).lower() for m in methods)
 
 
-class Served(Generic[P]):
+class Scoped:
+    """`async with x:` opens x and closes it at the end, whatever happened."""
+
+    async def _open(self) -> None:
+        """Nothing to do by default."""
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class Served(Scoped, ABC, Generic[P]):
     """A sandbox server; `P` is how one Bot API call's parameters reach its methods."""
 
     #: The largest request body the server takes (uploads included).
@@ -142,66 +173,83 @@ class Served(Generic[P]):
             name.lower(): (name, handler) for name, handler in self._bot_api_methods().items()
         }
 
-    # ------------------------------------------------------------------ the dialect's part
     def _bot_api_methods(self) -> dict[str, Callable[[P], Awaitable[Any]]]:
-        """Method name (as the platform spells it) → its implementation."""
-        raise NotImplementedError
+        """Method name (as the platform spells it) → its implementation: the methods both
+        platforms have; a dialect adds its own."""
+        return {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
+            "sendChatAction": self._send_chat_action,
+        }
 
+    # ------------------------------------------------------------------ the dialect's part
+    @abstractmethod
     async def _read_params(self, request: web.Request) -> P:
         """One call's parameters; an ApiError refuses it before it is logged."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _loggable(self, params: P) -> JSONDict:
         """The parameters as the call log shows them."""
-        raise NotImplementedError
 
-    def _call_log(self) -> list[ApiCall]:
-        raise NotImplementedError
+    @abstractmethod
+    def _call_log(self) -> list[ApiCall]: ...
 
+    @abstractmethod
     def _forget(self) -> None:
         """Forget every person, chat, message, call and fault (the control API's reset)."""
-        raise NotImplementedError
 
     def _control_routes(self) -> list[Route]:
         """The dialect's control routes, besides the shared ones (see `_add_routes`)."""
         return []
 
+    # The Bot API methods both platforms have, each in its own terms.
+    @abstractmethod
+    async def _get_me(self, p: P) -> Any: ...
+    @abstractmethod
+    async def _get_updates(self, p: P) -> Any: ...
+    @abstractmethod
+    async def _set_webhook(self, p: P) -> Any: ...
+    @abstractmethod
+    async def _delete_webhook(self, p: P) -> Any: ...
+    @abstractmethod
+    async def _get_webhook_info(self, p: P) -> Any: ...
+    @abstractmethod
+    async def _send_message(self, p: P) -> Any: ...
+    @abstractmethod
+    async def _send_photo(self, p: P) -> Any: ...
+    @abstractmethod
+    async def _send_chat_action(self, p: P) -> Any: ...
+
     # The shared control routes, answered in the dialect's terms.
-    async def _c_bot(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_add_user(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_users(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_add_chat(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_chats(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_chat(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_add_member(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_messages(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_send(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_updates(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_add_fault(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
-
-    async def _c_clear_faults(self, request: web.Request) -> web.Response:
-        raise NotImplementedError
+    @abstractmethod
+    async def _c_bot(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_add_user(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_users(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_add_chat(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_chats(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_chat(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_add_member(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_messages(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_send(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_updates(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_add_fault(self, request: web.Request) -> web.Response: ...
+    @abstractmethod
+    async def _c_clear_faults(self, request: web.Request) -> web.Response: ...
 
     def _file_routes(self) -> list[tuple[str, str, ControlHandler]]:
         """Where the platform serves files (outside the control API)."""
@@ -247,16 +295,10 @@ class Served(Generic[P]):
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         await self.start()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
         await self.stop()
 
     @property

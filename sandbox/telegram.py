@@ -115,6 +115,7 @@ from sandbox.serving import (
     JSONDict,
     Route,
     Served,
+    known,
     method_names,
     refused,
     utf16_len,
@@ -832,25 +833,18 @@ class TelegramSandbox(Served[Params]):
     # ------------------------------------------------------------------ Bot API helpers
     def _bot_api_methods(self) -> dict[str, Handler]:
         return {
-            "getMe": self._get_me,
-            "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
-            "sendMessage": self._send_message,
+            **super()._bot_api_methods(),
             "editMessageText": self._edit_message_text,
             "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
-            "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
             "sendLocation": self._send_location,
             "getFile": self._get_file,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
-            "sendChatAction": self._send_chat_action,
             "close": self._close,
             "logOut": self._log_out,
         }
@@ -1269,12 +1263,17 @@ class TelegramSandbox(Served[Params]):
         query.answered_at = now
         return True
 
-    async def _send_photo(self, p: Params) -> JSONDict:
+    def _file_to_send(self, p: Params, field: str) -> tuple[Chat, Upload | str]:
+        """The chat a file goes to and the file: an upload, or a file_id or URL."""
         chat = self._chat(p)
         self._ensure_writable(chat)
-        given = p.file_input("photo")
+        given = p.file_input(field)
         if given is None:
-            raise ApiError(400, "Bad Request: there is no photo in the request")
+            raise ApiError(400, f"Bad Request: there is no {field} in the request")
+        return chat, given
+
+    async def _send_photo(self, p: Params) -> JSONDict:
+        chat, given = self._file_to_send(p, "photo")
         if isinstance(given, Upload):
             sizes = self._store_photo(given.data)
         else:
@@ -1284,11 +1283,7 @@ class TelegramSandbox(Served[Params]):
         return self._bot_message(chat, p, photo=sizes, caption=caption, caption_entities=entities)
 
     async def _send_document(self, p: Params) -> JSONDict:
-        chat = self._chat(p)
-        self._ensure_writable(chat)
-        given = p.file_input("document")
-        if given is None:
-            raise ApiError(400, "Bad Request: there is no document in the request")
+        chat, given = self._file_to_send(p, "document")
         if isinstance(given, Upload):
             stored = self._store_document(given.data, given.filename, given.content_type)
         else:
@@ -1381,17 +1376,15 @@ class TelegramSandbox(Served[Params]):
     # ------------------------------------------------------------------ control API
     def _user(self, value: Any) -> User:
         user_id = self._int(value, "user_id")
-        user = self.world.users.get(user_id)
-        if user is None:
-            raise ControlError(404, f"unknown user {user_id} (POST /_sandbox/users first)")
-        return user
+        return known(
+            self.world.users.get(user_id), f"unknown user {user_id} (POST /_sandbox/users first)"
+        )
 
     def _chat_by_id(self, value: Any) -> Chat:
         chat_id = self._int(value, "chat_id")
-        chat = self.world.chats.get(chat_id)
-        if chat is None:
-            raise ControlError(404, f"unknown chat {chat_id} (POST /_sandbox/chats first)")
-        return chat
+        return known(
+            self.world.chats.get(chat_id), f"unknown chat {chat_id} (POST /_sandbox/chats first)"
+        )
 
     def _human_in_chat(self, body: JSONDict) -> tuple[User, Chat]:
         user = self._user(body.get("user_id"))

@@ -81,6 +81,7 @@ from sandbox.serving import (
     JSONDict,
     Route,
     Served,
+    known,
     method_names,
     refused,
     utf16_len,
@@ -394,15 +395,8 @@ class ZaloSandbox(Served[JSONDict]):
     # ------------------------------------------------------------------ Bot API
     def _bot_api_methods(self) -> dict[str, Handler]:
         return {
-            "getMe": self._get_me,
-            "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
-            "sendMessage": self._send_message,
-            "sendPhoto": self._send_photo,
+            **super()._bot_api_methods(),
             "sendSticker": self._send_sticker,
-            "sendChatAction": self._send_chat_action,
         }
 
     async def _get_me(self, p: JSONDict) -> JSONDict:
@@ -505,16 +499,11 @@ class ZaloSandbox(Served[JSONDict]):
 
     # ------------------------------------------------------------------ control API
     def _user(self, value: Any) -> ZaloUser:
-        user = self.users.get(str(value or ""))
-        if user is None:
-            raise ControlError(404, f"no user {value!r}; add it with POST /_sandbox/users")
-        return user
+        missing = f"no user {value!r}; add it with POST /_sandbox/users"
+        return known(self.users.get(str(value or "")), missing)
 
     def _chat(self, value: Any) -> ZaloChat:
-        chat = self.chats.get(str(value or ""))
-        if chat is None:
-            raise ControlError(404, f"no chat {value!r}")
-        return chat
+        return known(self.chats.get(str(value or "")), f"no chat {value!r}")
 
     async def _c_bot(self, request: web.Request) -> web.Response:
         hook = self.webhook
