@@ -3,7 +3,11 @@
 ``TelegramSandbox`` and ``ZaloSandbox`` are the servers the real bot talks to;
 ``SandboxClient`` and ``ZaloSandboxClient`` play the humans through each sandbox's control
 API.  See :mod:`sandbox.telegram` and :mod:`sandbox.zalo` for the endpoints, and
-:mod:`sandbox.phones` for people's phones that work the same on both.
+:mod:`sandbox.phones` for people's phones that work the same on both, and
+:mod:`sandbox.serving` for what the two servers share.
+
+Not part of the product: `bot`, `handlers` and `storage` never import this package (the
+import contract in pyproject.toml, checked by `make lint`), except `dispatchbot demo`.
 """
 
 from sandbox.client import (

@@ -43,7 +43,7 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                              -> {message, delivered}
 ``POST /_sandbox/redeliver``                 {message_id}: the platform delivers it again
 ``GET  /_sandbox/updates``                   updates not yet handed out
-``GET|DELETE /_sandbox/calls``               Bot API call log (``?method=``)
+``GET|DELETE /_sandbox/calls``               Bot API call log (``?method=``, ``?since=seq``)
 ``POST|DELETE /_sandbox/faults``             {status: 429|500|..., count?, methods?: [...],
                                              retry_after?}: the next calls fail so;
                                              {stall: SECONDS, count?, methods?}: they hang
