@@ -16,8 +16,9 @@ demo: $(STAMP)
 	$(BIN)/dispatchbot demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers storage tests
+	$(BIN)/ruff check bot handlers storage sandbox tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -31,4 +32,4 @@ run: $(STAMP)
 	$(BIN)/dispatchbot run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -225,7 +225,7 @@ async def _run(settings: Settings) -> int:
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from sandbox.demo import run_demo
 
     return await run_demo(args.channel)
 

@@ -98,7 +98,20 @@ STEP_COMMANDS: dict[CommandName, Action] = {
 NOTE_REQUIRED = frozenset({Action.SURVEY, Action.INSPECT, Action.RESOLVE})
 #: Typed bare in the private chat (`/survey`), these start the step's guided form.
 FORM_WHEN_BARE = frozenset({*NOTE_REQUIRED, Action.ESTIMATE, Action.INSTALL})
-SOURCE_OF_CHANNEL = {s.value: s for s in Source}
+#: The history's source of each chat channel, by the name its adapter gives. The sandbox is no
+#: channel of its own: it stands in for Telegram or Zalo, and its messages arrive under theirs.
+SOURCE_OF_CHANNEL: Mapping[str, Source] = {s.value: s for s in (Source.TELEGRAM, Source.ZALO)}
+
+
+class UnknownChannel(LookupError):
+    """A message under a channel name with no source: an adapter wired in without one."""
+
+
+def source_of_channel(channel: str) -> Source:
+    try:
+        return SOURCE_OF_CHANNEL[channel]
+    except KeyError:
+        raise UnknownChannel(channel) from None
 
 
 class UsageError(Exception):
@@ -320,6 +333,7 @@ class Dispatcher:
         renamed since, so `/assign @name` finds the person who has the name today.
         """
         channel = inbound.channel
+        source = source_of_channel(channel)
         async with self.uow() as uow:
             member = await uow.members.by_identity(channel, inbound.user.id)
             if member is not None and not member.active:
@@ -350,7 +364,7 @@ class Dispatcher:
             is_private=inbound.chat_kind is ChatKind.PRIVATE,
             via_button=inbound.callback is not None,
         )
-        return Request(inbound, actor, lang, origin, SOURCE_OF_CHANNEL.get(channel, Source.SANDBOX))
+        return Request(inbound, actor, lang, origin, source)
 
     async def _command(self, req: Request, parsed: ParsedCommand) -> None:
         handler = self.commands.get(parsed.name) if parsed.name else None

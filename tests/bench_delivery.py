@@ -32,8 +32,8 @@ from bot.domain.clock import SystemClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox.client import SandboxClient, SandboxUser
-from bot.sandbox.telegram import Limit, RateLimits, TelegramSandbox
+from sandbox.client import SandboxClient, SandboxUser
+from sandbox.telegram import Limit, RateLimits, TelegramSandbox
 
 TOKEN = "7500000001:bench-delivery-token-0123456789"
 INTAKE = "bench-intake-token"

@@ -64,7 +64,6 @@ class Source(StrEnum):
     CLI = "cli"
     SCHEDULER = "scheduler"
     IMPORT = "import"
-    SANDBOX = "sandbox"
 
 
 class Action(StrEnum):

@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.channels.base import Button, HandleResult, Inbound, Outbound, TransientFailure
 from bot.channels.telegram import CALL_DEADLINE_FACTOR, TelegramChannel
 from bot.channels.zalo import ZaloChannel
-from bot.sandbox import (
+from sandbox import (
     DEFAULT_TOKEN,
     ChatType,
     FaultKind,

@@ -52,7 +52,7 @@ from bot.channels.telegram import (
     to_inbound,
     translate_error,
 )
-from bot.sandbox import (
+from sandbox import (
     DEFAULT_TOKEN,
     ChatType,
     FaultKind,

@@ -39,7 +39,7 @@ from bot.channels.zalo import (
     zalo_length,
 )
 from bot.i18n import Lang, Translator
-from bot.sandbox import ZaloPerson, ZaloSandbox, ZaloSandboxClient, make_png
+from sandbox import ZaloPerson, ZaloSandbox, ZaloSandboxClient, make_png
 
 TOKEN = "2708888:zalo-adapter-tests"
 BOT_NAME = "Bot Điện Lực PL"

@@ -2,7 +2,7 @@
 
 `system` is the Telegram-only stage the older tests use.  `stage` runs the same team on
 Telegram or on Zalo (a parameter), and `mixed` one team with a group on each; both are played
-through channel-neutral phones (`bot.sandbox.phones`).
+through channel-neutral phones (`sandbox.phones`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
-from bot.sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
-from bot.sandbox.telegram import TelegramSandbox
-from bot.sandbox.zalo import ZaloSandbox
+from sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
+from sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
+from sandbox.telegram import TelegramSandbox
+from sandbox.zalo import ZaloSandbox
 from tests.conftest import make_settings
 
 TOKEN = "777000:e2e-sandbox-token-0123456789"
@@ -218,6 +218,20 @@ CAST: dict[str, tuple[str, Role, str | None, int, str, str]] = {
 }
 
 
+async def seat_on_telegram(client: SandboxClient, key: str) -> Identity:
+    """Someone of the CAST as a person of the Telegram sandbox."""
+    name, _, _, tg_id, username, _ = CAST[key]
+    await client.add_user(tg_id, name, username=username, language_code="vi")
+    return Identity("telegram", str(tg_id), username)
+
+
+async def seat_on_zalo(client: ZaloSandboxClient, key: str) -> Identity:
+    """Someone of the CAST as a person of the Zalo sandbox (Zalo has no usernames)."""
+    name, _, _, _, _, zalo_id = CAST[key]
+    await client.add_user(zalo_id, name)
+    return Identity("zalo", zalo_id, None)
+
+
 @dataclass
 class Stage(IntakeDesk):
     """The running system and its people, each on the channel the test put them on."""
@@ -321,17 +335,13 @@ async def running_stage(
         people: dict[str, Person] = {}
         idents: dict[str, Identity] = {}
         for key, channel in where.items():
-            name, _, _, tg_id, username, zalo_id = CAST[key]
             if channel == "telegram":
                 assert telegram is not None
-                await telegram.add_user(tg_id, name, username=username, language_code="vi")
-                people[key] = Person(key, name, channel, str(tg_id))
-                idents[key] = Identity(channel, str(tg_id), username)
+                idents[key] = await seat_on_telegram(telegram, key)
             else:
                 assert zalo is not None
-                await zalo.add_user(zalo_id, name)
-                people[key] = Person(key, name, channel, zalo_id)
-                idents[key] = Identity(channel, zalo_id, None)
+                idents[key] = await seat_on_zalo(zalo, key)
+            people[key] = Person(key, CAST[key][0], channel, idents[key].external_id)
         groups: dict[str, str] = {}
         phones: dict[str, Phone] = {}
         members = {c: [p.user_id for p in people.values() if p.channel == c] for c in channels}
@@ -393,3 +403,64 @@ async def mixed(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncIt
     where = {"lead": "telegram", "minh": "telegram", "hung": "zalo", "clerk": "zalo"}
     async with running_stage(database_url, tmp_path, clock, where) as running:
         yield running
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@dataclass
+class Hooked:
+    """The running system, with each channel's sandbox as Minh's phone sees it."""
+
+    container: Container
+    telegram: SandboxClient | None
+    zalo: ZaloSandboxClient | None
+
+
+@contextlib.asynccontextmanager
+async def minh_on_webhooks(
+    database_url: str, tmp_path: Path, clock: FixedClock, secrets: Mapping[str, str]
+) -> AsyncIterator[Hooked]:
+    """Each channel of `secrets` in webhook mode (with that secret) on our own HTTP server,
+    and Minh, a worker of team PL, in the team's group there: one person on them all."""
+    async with contextlib.AsyncExitStack() as stack:
+        extra: dict[str, object] = {}
+        idents: list[Identity] = []
+        bindings: list[ChatBinding] = []
+        telegram: SandboxClient | None = None
+        zalo: ZaloSandboxClient | None = None
+        if "telegram" in secrets:
+            tg_server = await stack.enter_async_context(TelegramSandbox(token=TOKEN))
+            telegram = await stack.enter_async_context(SandboxClient(tg_server.root_url))
+            idents.append(await seat_on_telegram(telegram, "minh"))
+            await telegram.add_chat(GROUP, title="Đội PL", members=[int(idents[-1].external_id)])
+            bindings.append(ChatBinding("telegram", str(GROUP)))
+            extra.update(on_sandbox("telegram", tg_server.root_url))
+        if "zalo" in secrets:
+            z_server = await stack.enter_async_context(
+                ZaloSandbox(token=ZALO_TOKEN, bot_display_name=ZALO_BOT)
+            )
+            zalo = await stack.enter_async_context(ZaloSandboxClient(z_server.root_url))
+            idents.append(await seat_on_zalo(zalo, "minh"))
+            await zalo.add_chat(ZGROUP, title="Đội PL (Zalo)", members=[idents[-1].external_id])
+            bindings.append(ChatBinding("zalo", ZGROUP))
+            extra.update(on_sandbox("zalo", z_server.root_url))
+        for channel, secret in secrets.items():
+            extra.update(webhook_mode(channel, secret))
+        config = make_settings(database_url, tmp_path, http_port=0, **extra)
+        container = await bootstrap(config, clock=clock)
+        stack.push_async_callback(container.close)
+        async with container.uow() as uow:
+            await uow.teams.add(Team("PL", "Phủ Lý", tuple(bindings)))
+            name, role, team, *_ = CAST["minh"]
+            await uow.members.add(Member(idents[0].uid, name, role, team, None, tuple(idents)))
+            await uow.commit()
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(container, stop))
+        try:
+            await started(container, task)
+            yield Hooked(container, telegram, zalo)
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 15)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from bot.i18n import Lang, load_catalogue
-from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser
+from sandbox.client import ChatMessage, SandboxClient, SandboxUser
 from tests.e2e.conftest import System
 
 LANGS = ("vi", "en")

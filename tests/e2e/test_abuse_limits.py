@@ -3,7 +3,6 @@ ignored until the window passes; over-long texts and webhook bodies are refused.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -14,28 +13,20 @@ from typing import Any
 
 import aiohttp
 
-from bot.bootstrap import Container, bootstrap
+from bot.bootstrap import Container
 from bot.channels.base import ChannelAddress, ChatKind, Inbound, InboundUser
 from bot.domain.clock import FixedClock
-from bot.domain.model import Role
-from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.i18n import Lang, Translator
-from bot.runner import serve
-from bot.sandbox import SandboxClient, TelegramSandbox, ZaloSandbox, ZaloSandboxClient
 from handlers.parsing import MAX_TEXT
 from handlers.ratelimit import CommandLimiter
+from sandbox import SandboxClient, ZaloSandboxClient
 from storage import tables as t
-from tests.conftest import make_settings
 from tests.e2e.conftest import (
     GROUP,
-    TOKEN,
     ZALO_BOT,
-    ZALO_TOKEN,
     ZGROUP,
     System,
-    on_sandbox,
-    started,
-    webhook_mode,
+    minh_on_webhooks,
 )
 
 TR = Translator()
@@ -215,47 +206,10 @@ class Hooks:
 @contextlib.asynccontextmanager
 async def hooks(database_url: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Hooks]:
     """Both channels in webhook mode, on our HTTP server."""
-    async with (
-        TelegramSandbox(token=TOKEN) as tg,
-        SandboxClient(tg.root_url) as tg_people,
-        ZaloSandbox(token=ZALO_TOKEN, bot_display_name=ZALO_BOT) as zalo,
-        ZaloSandboxClient(zalo.root_url) as zalo_people,
-    ):
-        minh = await tg_people.add_user(3002, "Minh", username="minh_pl", language_code="vi")
-        await tg_people.add_chat(GROUP, title="Đội PL", members=[minh])
-        zminh = await zalo_people.add_user(ZALO_MINH, "Minh")
-        await zalo_people.add_chat(ZGROUP, title="Đội PL (Zalo)", members=[zminh])
-        settings = make_settings(
-            database_url,
-            tmp_path,
-            **on_sandbox("telegram", tg.root_url),
-            **webhook_mode("telegram", TG_SECRET),
-            **on_sandbox("zalo", zalo.root_url),
-            **webhook_mode("zalo", ZALO_SECRET),
-            http_port=0,
-        )
-        container = await bootstrap(settings, clock=clock)
-        async with container.uow() as uow:
-            await uow.teams.add(
-                Team(
-                    "PL",
-                    "Phủ Lý",
-                    (ChatBinding("telegram", str(GROUP)), ChatBinding("zalo", ZGROUP)),
-                )
-            )
-            idents = (Identity("telegram", "3002", "minh_pl"), Identity("zalo", ZALO_MINH, None))
-            await uow.members.add(Member("telegram:3002", "Minh", Role.WORKER, "PL", None, idents))
-            await uow.commit()
-        stop = asyncio.Event()
-        task = asyncio.create_task(serve(container, stop))
-        try:
-            await started(container, task)
-            yield Hooks(container, tg_people, zalo_people)
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 15)
-            await container.close()
+    secrets = {"telegram": TG_SECRET, "zalo": ZALO_SECRET}
+    async with minh_on_webhooks(database_url, tmp_path, clock, secrets) as system:
+        assert system.telegram is not None and system.zalo is not None
+        yield Hooks(system.container, system.telegram, system.zalo)
 
 
 def telegram_update(update_id: int, text: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.demo import run_demo
+from sandbox.demo import run_demo
 
 
 async def test_demo_plays_the_morning_and_exits_zero() -> None:

@@ -7,7 +7,7 @@ import base64
 import dataclasses
 import os
 
-from bot.sandbox.telegram import make_png
+from sandbox.telegram import make_png
 from tests.e2e.conftest import GROUP, INTAKE, System, new_connection
 from tests.e2e.fieldkit import bot_message, tr
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.i18n import Lang
-from bot.sandbox.telegram import make_png
+from sandbox.telegram import make_png
 from tests.e2e.conftest import GROUP, INTAKE, System, new_connection
 from tests.e2e.fieldkit import LANGS, assert_catalogued, bot_message, press, speak, tr
 

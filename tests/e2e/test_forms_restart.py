@@ -32,8 +32,8 @@ from bot.channels.base import (
 )
 from bot.domain.clock import FixedClock
 from bot.domain.model import Action, Role, Source
-from bot.sandbox.telegram import make_png
 from bot.services import commands as c
+from sandbox.telegram import make_png
 from storage import tables as t
 from tests.conftest import make_settings
 from tests.e2e.fieldkit import tr

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.domain.clock import FixedClock
-from bot.sandbox.phones import say
-from bot.sandbox.telegram import make_png
+from sandbox.phones import say
+from sandbox.telegram import make_png
 from tests.e2e.conftest import CAST, Stage, new_connection, running_stage
 from tests.e2e.fieldkit import tr
 

@@ -51,7 +51,6 @@ from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox import SandboxClient, TelegramSandbox, make_png
 from bot.services.invites import Joiner, normalize_code
 from handlers.callbacks import (
     ButtonAction,
@@ -62,6 +61,7 @@ from handlers.callbacks import (
     decode_press,
 )
 from handlers.parsing import CommandName, normalize_ref, parse_command
+from sandbox import SandboxClient, TelegramSandbox, make_png
 from storage import tables as t
 from storage.outbox_store import DeliveryState
 from tests.conftest import make_settings

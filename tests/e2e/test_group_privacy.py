@@ -8,7 +8,7 @@ Played through the running bot and the Telegram sandbox, on SQLite and PostgreSQ
 
 from __future__ import annotations
 
-from bot.sandbox.client import ChatMessage
+from sandbox.client import ChatMessage
 from tests.e2e.conftest import GROUP, System, new_connection
 from tests.e2e.fieldkit import assert_catalogued, digits_of, full_numbers, tr
 

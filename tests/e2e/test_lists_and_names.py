@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from bot.domain.model import Area, CaseKind, Customer, Purpose, Role, Source
 from bot.domain.people import Actor, Identity, Member
-from bot.sandbox.client import ChatMessage
 from bot.services import commands as c
+from sandbox.client import ChatMessage
 from storage import tables as t
 from tests.e2e.conftest import GROUP, System, new_connection
 from tests.e2e.fieldkit import bot_message, press, tr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.sandbox.phones import say
+from sandbox.phones import say
 from tests.e2e.conftest import Stage, new_connection
 
 

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from bot.domain.clock import FixedClock
 from bot.domain.people import Member
-from bot.sandbox.phones import Person, Seen, TelegramPhone, say
 from bot.services.invites import LINK_CONFIRM_TTL, LINK_TTL
+from sandbox.phones import Person, Seen, TelegramPhone, say
 from storage import tables as t
 from tests.e2e.conftest import Stage, new_connection, running_stage
 from tests.e2e.fieldkit import tr

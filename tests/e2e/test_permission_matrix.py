@@ -38,11 +38,11 @@ from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Area, CaseKind, CaseStatus, Customer, Purpose, Role, Source
 from bot.domain.people import Actor, Identity, Member
 from bot.i18n import Lang
-from bot.sandbox.client import ChatMessage, SandboxClient, SandboxTimeout
-from bot.sandbox.phones import TelegramPhone
-from bot.sandbox.telegram import make_png
 from bot.services import commands as c
 from bot.services.invites import InviteService, Joiner
+from sandbox.client import ChatMessage, SandboxClient, SandboxTimeout
+from sandbox.phones import TelegramPhone
+from sandbox.telegram import make_png
 from storage import tables as t
 from storage.evidence_store import MediaFiles
 from tests.e2e.conftest import (

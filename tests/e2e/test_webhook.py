@@ -3,7 +3,6 @@ else arrives at the webhook (odd headers, odd JSON, odd update ids) gets a 4xx, 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,16 +12,11 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from bot.bootstrap import Container, bootstrap
+from bot.bootstrap import Container
 from bot.domain.clock import FixedClock
-from bot.domain.model import Role
-from bot.domain.people import ChatBinding, Identity, Member, Team
-from bot.runner import serve
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.telegram import TelegramSandbox
+from sandbox.client import SandboxClient
 from storage import tables as t
-from tests.conftest import make_settings
-from tests.e2e.conftest import GROUP, TOKEN, on_sandbox, started, webhook_mode
+from tests.e2e.conftest import GROUP, minh_on_webhooks
 from tests.rawhttp import exchange, http_errors, request
 
 SECRET = "webhook-secret-123"
@@ -50,34 +44,9 @@ async def webhook_system(
     database_url: str, tmp_path: Path, clock: FixedClock
 ) -> AsyncIterator[tuple[Container, SandboxClient]]:
     """The bot in webhook mode behind our HTTP server; Minh (a PL worker) in PL's group."""
-    async with TelegramSandbox(token=TOKEN) as sandbox, SandboxClient(sandbox.root_url) as client:
-        minh = await client.add_user(3002, "Minh", username="minh_pl", language_code="vi")
-        await client.add_chat(GROUP, title="Đội PL", members=[minh])
-        settings = make_settings(
-            database_url,
-            tmp_path,
-            **on_sandbox("telegram", sandbox.root_url),
-            **webhook_mode("telegram", SECRET),
-            http_port=0,
-        )
-        container = await bootstrap(settings, clock=clock)
-        async with container.uow() as uow:
-            await uow.teams.add(Team("PL", "Phủ Lý", (ChatBinding("telegram", str(GROUP)),)))
-            ident = Identity("telegram", "3002", "minh_pl")
-            await uow.members.add(
-                Member("telegram:3002", "Minh", Role.WORKER, "PL", None, (ident,))
-            )
-            await uow.commit()
-        stop = asyncio.Event()
-        task = asyncio.create_task(serve(container, stop))
-        try:
-            await started(container, task)
-            yield container, client
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 15)
-            await container.close()
+    async with minh_on_webhooks(database_url, tmp_path, clock, {"telegram": SECRET}) as system:
+        assert system.telegram is not None
+        yield system.container, system.telegram
 
 
 async def test_webhook_checks_the_secret_and_processes_a_replay_once(

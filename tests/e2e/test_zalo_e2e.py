@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,27 +10,20 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.bootstrap import Container, bootstrap
+from bot.bootstrap import Container
 from bot.channels.base import Outbound
 from bot.domain.clock import FixedClock
-from bot.domain.model import Role
-from bot.domain.people import ChatBinding, Identity, Member, Team
-from bot.runner import serve
-from bot.sandbox import ZaloSandbox, ZaloSandboxClient, make_png
-from bot.sandbox.phones import say
 from bot.services.ports import OutboxItem
-from tests.conftest import make_settings
+from sandbox import ZaloSandboxClient, make_png
+from sandbox.phones import say
 from tests.e2e.conftest import (
     CAST,
     ZALO_BOT,
-    ZALO_TOKEN,
     ZGROUP,
     Stage,
+    minh_on_webhooks,
     new_connection,
-    on_sandbox,
     running_stage,
-    started,
-    webhook_mode,
 )
 from tests.rawhttp import exchange, http_errors, request
 
@@ -59,35 +51,9 @@ def update(message_id: str, text: str) -> dict[str, Any]:
 async def webhook_system(
     database_url: str, tmp_path: Path, clock: FixedClock
 ) -> AsyncIterator[tuple[Container, ZaloSandboxClient]]:
-    async with (
-        ZaloSandbox(token=ZALO_TOKEN, bot_display_name=ZALO_BOT) as sandbox,
-        ZaloSandboxClient(sandbox.root_url) as people,
-    ):
-        minh = await people.add_user(MINH, "Minh")
-        await people.add_chat(ZGROUP, title="Đội PL (Zalo)", members=[minh])
-        settings = make_settings(
-            database_url,
-            tmp_path,
-            **on_sandbox("zalo", sandbox.root_url),
-            **webhook_mode("zalo", SECRET),
-            http_port=0,
-        )
-        container = await bootstrap(settings, clock=clock)
-        async with container.uow() as uow:
-            await uow.teams.add(Team("PL", "Phủ Lý", (ChatBinding("zalo", ZGROUP),)))
-            ident = Identity("zalo", MINH, None)
-            await uow.members.add(Member(f"zalo:{MINH}", "Minh", Role.WORKER, "PL", None, (ident,)))
-            await uow.commit()
-        stop = asyncio.Event()
-        task = asyncio.create_task(serve(container, stop))
-        try:
-            await started(container, task)
-            yield container, people
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 15)
-            await container.close()
+    async with minh_on_webhooks(database_url, tmp_path, clock, {"zalo": SECRET}) as system:
+        assert system.zalo is not None
+        yield system.container, system.zalo
 
 
 async def test_webhook_refuses_a_wrong_secret_and_processes_a_repeated_message_once(

@@ -26,7 +26,7 @@ from bot.domain.people import ChatBinding, Team
 from bot.http import CONTAINER, build_http_app, start_http, stop_http
 from bot.http.server import MAX_BODY
 from bot.reminders import ReminderDeps, ReminderKind, remind_pass
-from bot.sandbox.telegram import make_png
+from sandbox.telegram import make_png
 from storage import tables as t
 from storage.evidence_store import MediaFiles
 from tests import rawhttp

@@ -28,7 +28,7 @@ from bot.domain.clock import SystemClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.runner import serve
-from bot.sandbox.client import ChatMessage, SandboxClient
+from sandbox.client import ChatMessage, SandboxClient
 from storage import tables as t
 from storage.engine import create_engine
 from tests.conftest import make_settings

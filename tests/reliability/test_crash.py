@@ -15,8 +15,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.telegram import TelegramSandbox
+from sandbox.client import SandboxClient
+from sandbox.telegram import TelegramSandbox
 from storage import tables as t
 from tests.reliability.harness import (
     GROUP,

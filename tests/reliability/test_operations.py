@@ -18,8 +18,8 @@ from bot.config import load_settings
 from bot.domain.model import Role
 from bot.logs import case_context, configure
 from bot.metrics import Metrics
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.telegram import TelegramSandbox
+from sandbox.client import SandboxClient
+from sandbox.telegram import TelegramSandbox
 from tests.reliability.harness import (
     GROUP,
     TOKEN,

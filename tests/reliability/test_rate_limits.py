@@ -16,8 +16,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.telegram import Limit, RateLimits, TelegramSandbox
+from sandbox.client import SandboxClient
+from sandbox.telegram import Limit, RateLimits, TelegramSandbox
 from tests.reliability.harness import (
     GROUP,
     TOKEN,

@@ -12,8 +12,8 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import RetryAfter
 
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.telegram import Limit, RateLimits, TelegramSandbox
+from sandbox.client import SandboxClient
+from sandbox.telegram import Limit, RateLimits, TelegramSandbox
 from tests.reliability.harness import control, wait_until
 
 TOKEN = "7400000001:sandbox-faults-secret-0123456789"

@@ -20,8 +20,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bot.domain.model import Role
-from bot.sandbox.client import SandboxClient, SandboxUser
-from bot.sandbox.telegram import TelegramSandbox
+from sandbox.client import SandboxClient, SandboxUser
+from sandbox.telegram import TelegramSandbox
 from storage import tables as t
 from tests.reliability.harness import (
     GROUP,

@@ -12,8 +12,8 @@ import aiohttp
 import sqlalchemy as sa
 
 from bot.domain.model import Role
-from bot.sandbox.client import SandboxClient
-from bot.sandbox.telegram import TelegramSandbox
+from sandbox.client import SandboxClient
+from sandbox.telegram import TelegramSandbox
 from storage import tables as t
 from tests.reliability.harness import (
     GROUP,

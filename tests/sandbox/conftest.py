@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from bot.sandbox import SandboxClient, SandboxUser, TelegramSandbox
+from sandbox import SandboxClient, SandboxUser, TelegramSandbox
 
 TOKEN = "7100000001:sandbox-tests-secret"
 

@@ -17,7 +17,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
-from bot.sandbox import (
+from sandbox import (
     ChatType,
     FaultKind,
     SandboxClient,

@@ -17,7 +17,7 @@ from telegram import (
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-from bot.sandbox import (
+from sandbox import (
     ChatType,
     SandboxClient,
     SandboxError,

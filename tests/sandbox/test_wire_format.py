@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.sandbox import SandboxClient, SandboxUser, TelegramSandbox, make_png, parse_html
-from bot.sandbox.telegram import NOT_MODIFIED
+from sandbox import SandboxClient, SandboxUser, TelegramSandbox, make_png, parse_html
+from sandbox.telegram import NOT_MODIFIED
 
 from .conftest import TOKEN
 

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.sandbox import ZaloPerson, ZaloSandbox, ZaloSandboxClient
-from bot.sandbox.client import SandboxError
+from sandbox import ZaloPerson, ZaloSandbox, ZaloSandboxClient
+from sandbox.client import SandboxError
 
 TOKEN = "2709999:zalo-sandbox-tests"
 GROUP = "7a1c0de5f00d0000beef"

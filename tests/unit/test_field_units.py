@@ -11,7 +11,6 @@ import pytest
 
 from bot.domain.phone import PhoneErrorReason
 from bot.i18n import Lang, Translator, load_catalogue
-from bot.sandbox.telegram import make_png
 from bot.services.evidence import MediaError, NotAnImage, TooBig
 from bot.services.invites import CODE_ALPHABET, CODE_LENGTH, InviteProblem, new_code, normalize_code
 from handlers.callbacks import (
@@ -30,6 +29,7 @@ from handlers.callbacks import (
 from handlers.forms import FORMS, FieldKind, FieldName, FormKind
 from handlers.menus import MENUS, command_menus, description_key
 from handlers.render import FORM_BUTTONS
+from sandbox.telegram import make_png
 from storage.evidence_store import MediaFiles, sniff_image
 
 CATALOGUES = {lang: load_catalogue(lang) for lang in Lang}

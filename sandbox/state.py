@@ -2,7 +2,7 @@
 
 The world is deliberately dumb storage plus the serialisation rules of the Bot API (how a
 Message, a Chat or a PhotoSize looks on the wire) and of the control API (how a chat looks
-to the humans).  Validation of Bot API calls lives in :mod:`bot.sandbox.telegram`; this
+to the humans).  Validation of Bot API calls lives in :mod:`sandbox.telegram`; this
 module only keeps Telegram's numbering rules (message ids per chat, increasing update ids).
 
 Everything runs on one asyncio event loop, so no locking is needed.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-JSONDict = dict[str, Any]
+from sandbox.serving import ApiCall, JSONDict
 
 #: Update kinds Telegram delivers when ``allowed_updates`` was never set (or set to ``[]``).
 DEFAULT_ALLOWED_UPDATES: frozenset[str] = frozenset(
@@ -238,32 +238,6 @@ class CallbackQuery:
             "text": self.answer_text,
             "show_alert": self.show_alert,
             "url": self.url,
-        }
-
-
-@dataclass
-class ApiCall:
-    """One Bot API request as the bot made it (recorded when it arrives, completed after)."""
-
-    seq: int
-    method: str
-    params: JSONDict
-    time: float
-    ok: bool | None = None
-    error_code: int | None = None
-    description: str | None = None
-    duration: float | None = None
-
-    def view(self) -> JSONDict:
-        return {
-            "seq": self.seq,
-            "method": self.method,
-            "params": self.params,
-            "time": self.time,
-            "ok": self.ok,
-            "error_code": self.error_code,
-            "description": self.description,
-            "duration": self.duration,
         }
 
 

@@ -2,7 +2,7 @@
 
 The real bot (`bot.channels.zalo.ZaloChannel`) is pointed at it with `ZALO_API_URL=root`;
 tests and the offline demo play the humans through a JSON control API on the same server
-(see `bot.sandbox.client.ZaloSandboxClient`).
+(see `sandbox.client.ZaloSandboxClient`).
 
 Bot API side (what the bot sees), always ``POST /bot{token}/{method}`` with a JSON body
 ---------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                              any JSON value (Zalo documents few of its
                                              update shapes; a new one, or a broken one,
                                              arrives like any other)
-``GET|DELETE /_sandbox/calls``               Bot API call log (``?method=``)
+``GET|DELETE /_sandbox/calls``               Bot API call log (``?method=``, ``?since=seq``)
 ``POST|DELETE /_sandbox/faults``             {status: 429|500|..., count?, methods?: [...],
                                              retry_after?}: the next calls fail so;
                                              {stall: SECONDS, count?, methods?}: they hang
@@ -72,17 +72,25 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.serving import Served
-from bot.sandbox.telegram import make_png
-
-JSONDict = dict[str, Any]
+from sandbox.serving import (
+    ApiCall,
+    ApiError,
+    ControlError,
+    JSONDict,
+    Route,
+    Served,
+    known,
+    method_names,
+    refused,
+    utf16_len,
+)
+from sandbox.telegram import make_png
 
 DEFAULT_ZALO_TOKEN = "2701234567890:zalo-sandbox-token-not-a-secret"
 MAX_TEXT = 2000
@@ -92,35 +100,6 @@ PUSH_ATTEMPTS = 3
 TEXT_EVENT = "message.text.received"
 IMAGE_EVENT = "message.image.received"
 STICKER_EVENT = "message.sticker.received"
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-class ApiError(Exception):
-    """A refused Bot API call, answered with HTTP status == error_code."""
-
-    def __init__(self, code: int, description: str, parameters: JSONDict | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
-
-    def body(self) -> JSONDict:
-        data: JSONDict = {"ok": False, "error_code": self.code, "description": self.description}
-        if self.parameters:
-            data["parameters"] = self.parameters
-        return data
-
-
-class ControlError(Exception):
-    """A refused control request (a test set up wrong), answered 4xx with a clear text."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass
@@ -193,28 +172,6 @@ class ZaloMessage:
 
 
 @dataclass
-class ApiCall:
-    seq: int
-    method: str
-    params: JSONDict
-    time: float
-    ok: bool | None = None
-    error_code: int | None = None
-    description: str | None = None
-
-    def view(self) -> JSONDict:
-        return {
-            "seq": self.seq,
-            "method": self.method,
-            "params": self.params,
-            "time": self.time,
-            "ok": self.ok,
-            "error_code": self.error_code,
-            "description": self.description,
-        }
-
-
-@dataclass
 class Fault:
     status: int
     remaining: int
@@ -236,7 +193,7 @@ class Webhook:
 Handler = Callable[[JSONDict], Awaitable[Any]]
 
 
-class ZaloSandbox(Served):
+class ZaloSandbox(Served[JSONDict]):
     """The fake Zalo server: Bot API for the bot, control API for the humans."""
 
     def __init__(
@@ -250,21 +207,13 @@ class ZaloSandbox(Served):
         bot_id, sep, secret = token.partition(":")
         if not (bot_id and sep and secret):
             raise ValueError("token must look like '<bot id>:<secret>'")
-        self.token = token
+        super().__init__(token, clock)
         self.bot = ZaloUser(id=bot_id, display_name=bot_display_name, is_bot=True)
         self.account_name = bot_account_name
-        self.clock = clock
-        self._runner: web.AppRunner | None = None
-        self._root_url: str | None = None
-        self._arrived = asyncio.Event()
-        self._stall_release = asyncio.Event()
         self._pusher: asyncio.Task[None] | None = None
-        self._methods: dict[str, tuple[str, Handler]] = {
-            name.lower(): (name, handler) for name, handler in self._bot_api_methods().items()
-        }
-        self._reset()
+        self._forget()
 
-    def _reset(self) -> None:
+    def _forget(self) -> None:
         self.users: dict[str, ZaloUser] = {}
         self.chats: dict[str, ZaloChat] = {}
         self.messages: dict[str, list[ZaloMessage]] = {}
@@ -278,39 +227,12 @@ class ZaloSandbox(Served):
         self._last_poll = 0  # seq of the latest getUpdates call
 
     # ------------------------------------------------------------------ lifecycle
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        if self._runner is not None:
-            raise RuntimeError("sandbox already started")
-        app = web.Application(client_max_size=20 * 1024 * 1024)
-        self._add_routes(app)
-        runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        self._root_url = f"http://{host}:{runner.addresses[0][1]}"
-        return self._root_url
-
-    async def stop(self) -> None:
-        if self._runner is None:
-            return
+    async def _stop_pushing(self) -> None:
         pusher, self._pusher = self._pusher, None
         if pusher is not None:
             pusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pusher
-        self._wake()
-        self._release_stalls()
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
-
-    def _wake(self) -> None:
-        self._arrived.set()
-        self._arrived = asyncio.Event()
-
-    def _release_stalls(self) -> None:
-        self._stall_release.set()
-        self._stall_release = asyncio.Event()
 
     # ------------------------------------------------------------------ world
     def _next_id(self, kind: str) -> str:
@@ -416,90 +338,56 @@ class ZaloSandbox(Served):
                     self.updates.popleft()
 
     # ------------------------------------------------------------------ routing
-    def _add_routes(self, app: web.Application) -> None:
-        c = self._control
-        routes = [
-            ("GET", "/_sandbox/bot", c(self._c_bot)),
-            ("POST", "/_sandbox/reset", c(self._c_reset)),
-            ("POST", "/_sandbox/users", c(self._c_add_user)),
-            ("GET", "/_sandbox/users", c(self._c_users)),
-            ("POST", "/_sandbox/chats", c(self._c_add_chat)),
-            ("GET", "/_sandbox/chats", c(self._c_chats)),
-            ("GET", "/_sandbox/chats/{chat_id}", c(self._c_chat)),
-            ("POST", "/_sandbox/chats/{chat_id}/members", c(self._c_add_member)),
-            ("GET", "/_sandbox/chats/{chat_id}/messages", c(self._c_messages)),
-            ("POST", "/_sandbox/messages", c(self._c_send)),
-            ("POST", "/_sandbox/redeliver", c(self._c_redeliver)),
-            ("GET", "/_sandbox/updates", c(self._c_updates)),
-            ("POST", "/_sandbox/updates", c(self._c_add_update)),
-            ("GET", "/_sandbox/calls", c(self._c_calls)),
-            ("DELETE", "/_sandbox/calls", c(self._c_clear_calls)),
-            ("POST", "/_sandbox/faults", c(self._c_add_fault)),
-            ("DELETE", "/_sandbox/faults", c(self._c_clear_faults)),
-            ("GET", "/_sandbox/pushes", c(self._c_pushes)),
+    def _control_routes(self) -> list[Route]:
+        return [
+            ("POST", "/redeliver", self._c_redeliver),
+            ("GET", "/pushes", self._c_pushes),
+            ("POST", "/updates", self._c_add_update),
         ]
-        for method, path, handler in routes:
-            app.router.add_route(method, path, handler)
-        app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
-        app.router.add_route("GET", "/zfiles/{name}", self._handle_file)
-        app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
 
-    @staticmethod
-    def _json(data: Any, status: int = 200) -> web.Response:
-        return web.json_response(data, status=status, dumps=partial(json.dumps, ensure_ascii=False))
-
-    async def _handle_unknown(self, request: web.Request) -> web.Response:
-        return self._json(ApiError(404, "Not Found").body(), status=404)
+    def _file_routes(self) -> list[Route]:
+        return [("GET", "/zfiles/{name}", self._handle_file)]
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         found = self.files.get(request.match_info["name"])
         if found is None:
-            return self._json(ApiError(404, "Not Found").body(), status=404)
+            return refused(ApiError(404, "Not Found"))
         return web.Response(body=found[0], content_type=found[1])
 
-    async def _handle_bot_api(self, request: web.Request) -> web.Response:
-        name = request.match_info["method"]
+    async def _read_params(self, request: web.Request) -> JSONDict:
         params: JSONDict = dict(request.query)
         if request.body_exists:
             try:
                 body = json.loads(await request.text() or "{}")
             except ValueError:
-                return self._json(ApiError(400, "Bad Request: invalid JSON").body(), status=400)
+                raise ApiError(400, "Bad Request: invalid JSON") from None
             if isinstance(body, dict):
                 params.update(body)
-        found = self._methods.get(name.lower())
-        call = ApiCall(len(self.calls) + 1, found[0] if found else name, params, self.clock())
-        self.calls.append(call)
-        polling = found is not None and found[0] == "getUpdates"
-        if polling:
+        return params
+
+    def _loggable(self, params: JSONDict) -> JSONDict:
+        return params
+
+    def _call_log(self) -> list[ApiCall]:
+        return self.calls
+
+    def _on_call(self, call: ApiCall) -> None:
+        if call.method == "getUpdates":
             self._last_poll = call.seq
-        try:
-            if request.match_info["token"] != self.token:
-                raise ApiError(401, "Unauthorized")
-            if found is None:
-                raise ApiError(404, "Not Found")
-            await self._stall(found[0])
-            fault = self._fault_for(found[0])
-            if fault is not None:
-                raise fault
-            result = await found[1](params)
-        except ApiError as exc:
-            call.ok, call.error_code, call.description = False, exc.code, exc.description
-            return self._json(exc.body(), status=exc.code)
-        call.ok = True
-        handed = self._message_of(result) if polling else None
+
+    def _on_result(self, call: ApiCall, result: Any) -> None:
+        handed = self._message_of(result) if call.method == "getUpdates" else None
         if handed is not None:
             handed.handed_out = call.seq
-        return self._json({"ok": True, "result": result})
 
-    async def _stall(self, method: str) -> None:
-        """A slow network: hang the call (until released), then let it run."""
+    async def _before_call(self, method: str, params: JSONDict) -> ApiError | None:
+        """A stall first (a slow network, then the call runs), then an injected refusal."""
         for fault in self.faults:
             if fault.stall is not None and fault.applies(method):
                 fault.remaining -= 1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stall_release.wait(), fault.stall)
-                return
+                await self._stall(fault.stall)
+                break
+        return self._fault_for(method)
 
     def _fault_for(self, method: str) -> ApiError | None:
         for fault in self.faults:
@@ -512,15 +400,8 @@ class ZaloSandbox(Served):
     # ------------------------------------------------------------------ Bot API
     def _bot_api_methods(self) -> dict[str, Handler]:
         return {
-            "getMe": self._get_me,
-            "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
-            "sendMessage": self._send_message,
-            "sendPhoto": self._send_photo,
+            **super()._bot_api_methods(),
             "sendSticker": self._send_sticker,
-            "sendChatAction": self._send_chat_action,
         }
 
     async def _get_me(self, p: JSONDict) -> JSONDict:
@@ -542,11 +423,9 @@ class ZaloSandbox(Served):
         deadline = asyncio.get_running_loop().time() + wait
         while not self.updates:
             remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0 or self._runner is None:
+            if remaining <= 0 or self._closing:
                 raise ApiError(408, "Request timeout")
-            arrived = self._arrived
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(arrived.wait(), remaining)
+            await self._until_woken(remaining)
         return self.updates.popleft()
 
     async def _set_webhook(self, p: JSONDict) -> JSONDict:
@@ -624,38 +503,12 @@ class ZaloSandbox(Served):
         return True
 
     # ------------------------------------------------------------------ control API
-    def _control(
-        self, handler: Callable[[web.Request], Awaitable[web.Response]]
-    ) -> Callable[[web.Request], Awaitable[web.Response]]:
-        async def wrapped(request: web.Request) -> web.Response:
-            try:
-                return await handler(request)
-            except ControlError as exc:
-                return self._json({"ok": False, "error": exc.message}, status=exc.status)
-
-        return wrapped
-
-    @staticmethod
-    async def _body(request: web.Request) -> JSONDict:
-        try:
-            data = await request.json()
-        except ValueError:
-            raise ControlError(400, "the body must be a JSON object") from None
-        if not isinstance(data, dict):
-            raise ControlError(400, "the body must be a JSON object")
-        return data
-
     def _user(self, value: Any) -> ZaloUser:
-        user = self.users.get(str(value or ""))
-        if user is None:
-            raise ControlError(404, f"no user {value!r}; add it with POST /_sandbox/users")
-        return user
+        missing = f"no user {value!r}; add it with POST /_sandbox/users"
+        return known(self.users.get(str(value or "")), missing)
 
     def _chat(self, value: Any) -> ZaloChat:
-        chat = self.chats.get(str(value or ""))
-        if chat is None:
-            raise ControlError(404, f"no chat {value!r}")
-        return chat
+        return known(self.chats.get(str(value or "")), f"no chat {value!r}")
 
     async def _c_bot(self, request: web.Request) -> web.Response:
         hook = self.webhook
@@ -667,10 +520,6 @@ class ZaloSandbox(Served):
                 "webhook": {"url": hook.url} if hook else None,
             }
         )
-
-    async def _c_reset(self, request: web.Request) -> web.Response:
-        self._reset()
-        return self._json({"ok": True})
 
     async def _c_add_user(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -790,22 +639,6 @@ class ZaloSandbox(Served):
         self._queue(body["update"])
         return self._json({"ok": True})
 
-    async def _c_calls(self, request: web.Request) -> web.Response:
-        method = (request.query.get("method") or "").lower()
-        include_polling = request.query.get("include_polling") in ("1", "true")
-        return self._json(
-            [
-                c.view()
-                for c in self.calls
-                if (not method or c.method.lower() == method)
-                and (include_polling or method == "getupdates" or c.method != "getUpdates")
-            ]
-        )
-
-    async def _c_clear_calls(self, request: web.Request) -> web.Response:
-        self.calls.clear()
-        return self._json({"ok": True})
-
     async def _c_add_fault(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         if body.get("stall") is not None:
@@ -818,15 +651,7 @@ class ZaloSandbox(Served):
             raise ControlError(400, "status, count and retry_after must be integers") from None
         if not 400 <= status <= 599:
             raise ControlError(400, "status must be an HTTP error status")
-        methods = body.get("methods")
-        if methods is not None and not isinstance(methods, list):
-            raise ControlError(400, "methods must be a list of Bot API method names")
-        fault = Fault(
-            status,
-            count,
-            None if methods is None else frozenset(str(m).lower() for m in methods),
-            retry_after,
-        )
+        fault = Fault(status, count, method_names(body), retry_after)
         self.faults.append(fault)
         return self._json({"status": status, "count": count})
 
@@ -838,11 +663,7 @@ class ZaloSandbox(Served):
             raise ControlError(400, "stall must be seconds and count an integer") from None
         if not 0 < seconds <= 300:
             raise ControlError(400, "stall must be more than 0 and at most 300 seconds")
-        methods = body.get("methods")
-        if methods is not None and not isinstance(methods, list):
-            raise ControlError(400, "methods must be a list of Bot API method names")
-        wanted = None if methods is None else frozenset(str(m).lower() for m in methods)
-        self.faults.append(Fault(0, count, wanted, None, stall=seconds))
+        self.faults.append(Fault(0, count, method_names(body), None, stall=seconds))
         return self._json({"stall": seconds, "count": count})
 
     async def _c_clear_faults(self, request: web.Request) -> web.Response:

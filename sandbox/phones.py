@@ -7,14 +7,20 @@ Telegram and on Zalo.  Each phone talks to its sandbox through the control API.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Generic, TypeAlias
 
-from bot.sandbox.client import (
+from sandbox.client import (
+    C,
     ChatMessage,
+    ChatRef,
+    ControlClient,
+    M,
     SandboxClient,
     ZaloChatMessage,
+    ZaloChatRef,
     ZaloSandboxClient,
 )
 
@@ -56,15 +62,43 @@ def card_prefix(ref: str) -> str:
     return f"📋 {ref} "
 
 
-class Phone(Protocol):
+class ChatPhone(ABC, Generic[C, M]):
+    """A person's phone on one channel: what is the same everywhere lives here (read the
+    chat, find a case's card, wait for a message); each channel says how it is used."""
+
     channel: str
     #: Telegram edits the case's card in place; Zalo posts a short status message instead.
     edits_in_place: bool
+    client: ControlClient[C, M]
 
-    async def messages(self, chat: str) -> list[Seen]: ...
-    async def send(self, who: Person, chat: str, text: str) -> Seen: ...
-    async def answer(self, sent: Seen, *, timeout: float = 5.0) -> Seen: ...  # noqa: ASYNC109
-    async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str: ...
+    # ------------------------------------------------------------------ the channel's part
+    @abstractmethod
+    async def send(self, who: Person, chat: str, text: str) -> Seen:
+        """The person types `text` in `chat`."""
+
+    @abstractmethod
+    async def answer(self, sent: Seen, *, timeout: float = 5.0) -> Seen:  # noqa: ASYNC109
+        """The bot's answer to `sent`."""
+
+    @abstractmethod
+    async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str:
+        """The person claims the case shown by `card`; returns what they are told."""
+
+    @abstractmethod
+    def _chat(self, chat: str) -> C:
+        """The chat as the channel's client names it."""
+
+    @abstractmethod
+    def _seen(self, m: M) -> Seen: ...
+
+    @abstractmethod
+    def _card_of(self, messages: list[M], ref: str) -> M | None:
+        """The message that shows the case now."""
+
+    # ------------------------------------------------------------------ shared
+    async def messages(self, chat: str) -> list[Seen]:
+        return [self._seen(m) for m in await self.client.messages(self._chat(chat))]
+
     async def card(
         self,
         chat: str,
@@ -72,7 +106,24 @@ class Phone(Protocol):
         *,
         contains: str | None = None,
         timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen: ...
+    ) -> Seen:
+        """The case as the chat shows it, once it shows `contains`."""
+
+        def current(messages: list[M]) -> M | None:
+            card = self._card_of(messages, ref)
+            if card is None or (contains is not None and contains not in card.body):
+                return None
+            return card
+
+        found = await self.client.wait_for(
+            self._chat(chat),
+            current,
+            timeout=timeout,
+            what=f"the card of {ref} showing {contains!r}",
+        )
+        assert found is not None  # wait_for returns only what the predicate found
+        return self._seen(found)
+
     async def wait_for(
         self,
         chat: str,
@@ -80,8 +131,18 @@ class Phone(Protocol):
         *,
         after: int = 0,
         timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen: ...
-    async def transcript(self, chat: str) -> str: ...
+    ) -> Seen:
+        found = await self.client.wait_for_message(
+            self._chat(chat), contains=contains, after=after, timeout=timeout
+        )
+        return self._seen(found)
+
+    async def transcript(self, chat: str) -> str:
+        return await self.client.transcript(self._chat(chat))
+
+
+#: Any channel's phone, for the scripts that play the same day on each.
+Phone: TypeAlias = ChatPhone[Any, Any]
 
 
 async def say(phone: Phone, who: Person, chat: str, text: str) -> Seen:
@@ -89,17 +150,24 @@ async def say(phone: Phone, who: Person, chat: str, text: str) -> Seen:
     return await phone.answer(await phone.send(who, chat, text))
 
 
-class TelegramPhone:
+class TelegramPhone(ChatPhone[ChatRef, ChatMessage]):
     """Telegram: the claim is a button press; the bot's answer replies to the message."""
 
     channel = "telegram"
     edits_in_place = True
+    client: SandboxClient
 
     def __init__(self, client: SandboxClient) -> None:
         self.client = client
 
-    @staticmethod
-    def _seen(m: ChatMessage) -> Seen:
+    def _chat(self, chat: str) -> ChatRef:
+        return int(chat)
+
+    def _card_of(self, messages: list[ChatMessage], ref: str) -> ChatMessage | None:
+        """One message, edited in place."""
+        return next((m for m in messages if m.body.startswith(card_prefix(ref))), None)
+
+    def _seen(self, m: ChatMessage) -> Seen:
         return Seen(
             chat=str(m.chat_id),
             id=str(m.message_id),
@@ -111,9 +179,6 @@ class TelegramPhone:
             edited=m.edited,
             reply_to=None if m.reply_to is None else str(m.reply_to),
         )
-
-    async def messages(self, chat: str) -> list[Seen]:
-        return [self._seen(m) for m in await self.client.messages(int(chat))]
 
     async def send(self, who: Person, chat: str, text: str) -> Seen:
         return self._seen(await self.client.send_text(int(who.user_id), int(chat), text))
@@ -133,46 +198,8 @@ class TelegramPhone:
         )
         return (await self.client.wait_for_answer(press)).text or ""
 
-    async def card(
-        self,
-        chat: str,
-        ref: str,
-        *,
-        contains: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen:
-        """The case's card (one message, edited in place), once it shows `contains`."""
 
-        def current(messages: list[ChatMessage]) -> ChatMessage | None:
-            card = next((m for m in messages if m.body.startswith(card_prefix(ref))), None)
-            if card is None or (contains is not None and contains not in card.body):
-                return None
-            return card
-
-        found = await self.client.wait_for(
-            int(chat), current, timeout=timeout, what=f"the card of {ref} showing {contains!r}"
-        )
-        assert found is not None  # wait_for returns only what the predicate found
-        return self._seen(found)
-
-    async def wait_for(
-        self,
-        chat: str,
-        contains: str,
-        *,
-        after: int = 0,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen:
-        found = await self.client.wait_for_message(
-            int(chat), contains=contains, after=after, timeout=timeout
-        )
-        return self._seen(found)
-
-    async def transcript(self, chat: str) -> str:
-        return await self.client.transcript(int(chat))
-
-
-class ZaloPhone:
+class ZaloPhone(ChatPhone[ZaloChatRef, ZaloChatMessage]):
     """Zalo: no buttons, no reply links, and groups hear the bot only when it is mentioned.
 
     So a person types `/claim REF`, a group message starts with the bot's mention, and the
@@ -181,13 +208,21 @@ class ZaloPhone:
 
     channel = "zalo"
     edits_in_place = False
+    client: ZaloSandboxClient
 
     def __init__(self, client: ZaloSandboxClient, settle: Settle | None = None) -> None:
         self.client = client
         self.settle = settle
 
-    @staticmethod
-    def _seen(m: ZaloChatMessage) -> Seen:
+    def _chat(self, chat: str) -> ZaloChatRef:
+        return chat
+
+    def _card_of(self, messages: list[ZaloChatMessage], ref: str) -> ZaloChatMessage | None:
+        """Its card or the last status message: the latest word of the bot on the case."""
+        views = [m for m in messages if m.from_bot and m.body.startswith(card_prefix(ref))]
+        return views[-1] if views else None
+
+    def _seen(self, m: ZaloChatMessage) -> Seen:
         hints = tuple(line for line in m.body.split("\n") if "/claim " in line)
         return Seen(
             chat=m.chat_id,
@@ -199,9 +234,6 @@ class ZaloPhone:
             offers=hints if m.from_bot else (),
             reply_to=m.reply_to,
         )
-
-    async def messages(self, chat: str) -> list[Seen]:
-        return [self._seen(m) for m in await self.client.messages(chat)]
 
     async def send(self, who: Person, chat: str, text: str) -> Seen:
         if chat != who.user_id:  # a group: mention the bot, or it never hears
@@ -227,41 +259,3 @@ class ZaloPhone:
     async def claim(self, who: Person, chat: str, card: Seen, ref: str) -> str:
         """Type `/claim REF` as the card says; returns the bot's answer."""
         return (await say(self, who, chat, f"/claim {ref}")).body
-
-    async def card(
-        self,
-        chat: str,
-        ref: str,
-        *,
-        contains: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen:
-        """The latest word on the case in the chat: its card or the last status message."""
-
-        def current(messages: list[ZaloChatMessage]) -> ZaloChatMessage | None:
-            views = [m for m in messages if m.from_bot and m.body.startswith(card_prefix(ref))]
-            if not views or (contains is not None and contains not in views[-1].body):
-                return None
-            return views[-1]
-
-        found = await self.client.wait_for(
-            chat, current, timeout=timeout, what=f"the card of {ref} showing {contains!r}"
-        )
-        assert found is not None  # wait_for returns only what the predicate found
-        return self._seen(found)
-
-    async def wait_for(
-        self,
-        chat: str,
-        contains: str,
-        *,
-        after: int = 0,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> Seen:
-        found = await self.client.wait_for_message(
-            chat, contains=contains, after=after, timeout=timeout
-        )
-        return self._seen(found)
-
-    async def transcript(self, chat: str) -> str:
-        return await self.client.transcript(chat)

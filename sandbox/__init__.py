@@ -2,11 +2,15 @@
 
 ``TelegramSandbox`` and ``ZaloSandbox`` are the servers the real bot talks to;
 ``SandboxClient`` and ``ZaloSandboxClient`` play the humans through each sandbox's control
-API.  See :mod:`bot.sandbox.telegram` and :mod:`bot.sandbox.zalo` for the endpoints, and
-:mod:`bot.sandbox.phones` for people's phones that work the same on both.
+API.  See :mod:`sandbox.telegram` and :mod:`sandbox.zalo` for the endpoints, and
+:mod:`sandbox.phones` for people's phones that work the same on both, and
+:mod:`sandbox.serving` for what the two servers share.
+
+Not part of the product: `bot`, `handlers` and `storage` never import this package (the
+import contract in pyproject.toml, checked by `make lint`), except `dispatchbot demo`.
 """
 
-from bot.sandbox.client import (
+from sandbox.client import (
     BotCall,
     Button,
     CallbackPress,
@@ -26,9 +30,10 @@ from bot.sandbox.client import (
     render_transcript,
     render_zalo_transcript,
 )
-from bot.sandbox.state import ChatType, FaultKind, World
-from bot.sandbox.telegram import DEFAULT_TOKEN, ApiError, TelegramSandbox, make_png, parse_html
-from bot.sandbox.zalo import DEFAULT_ZALO_TOKEN, ZaloSandbox
+from sandbox.serving import ApiError
+from sandbox.state import ChatType, FaultKind, World
+from sandbox.telegram import DEFAULT_TOKEN, TelegramSandbox, make_png, parse_html
+from sandbox.zalo import DEFAULT_ZALO_TOKEN, ZaloSandbox
 
 __all__ = [
     "DEFAULT_TOKEN",

@@ -3,7 +3,7 @@
 Everything is real except the people: the bot talks HTTP to the built-in Bot API
 sandbox (Telegram's, or Zalo's with `--channel zalo`), the clerk files cases through
 the intake API, and the database is an SQLite file in a temporary folder. The same
-script plays on both channels; people's phones (`bot.sandbox.phones`) hide how each
+script plays on both channels; people's phones (`sandbox.phones`) hide how each
 platform is used.
 """
 
@@ -34,10 +34,10 @@ from bot.reports.period import Period
 from bot.reports.service import ReportDeps, build
 from bot.reports.text import summary
 from bot.runner import serve
-from bot.sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
-from bot.sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
-from bot.sandbox.telegram import TelegramSandbox
-from bot.sandbox.zalo import ZaloSandbox
+from sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
+from sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
+from sandbox.telegram import TelegramSandbox
+from sandbox.zalo import ZaloSandbox
 from storage import tables as t
 
 TOKEN = "123456:DEMO-sandbox-token-not-a-secret"

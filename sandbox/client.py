@@ -1,12 +1,12 @@
 """Async client of the sandbox's control API: tests and the demo "play the humans" with it.
 
-It talks real HTTP to :class:`bot.sandbox.telegram.TelegramSandbox` (endpoints listed in
+It talks real HTTP to :class:`sandbox.telegram.TelegramSandbox` (endpoints listed in
 that module's docstring), so it works the same against an in-process sandbox or one
 started by another process.  Waiting is always condition-based with a deadline
 (:meth:`SandboxClient.wait_for`), never sleep-and-hope; on expiry the error shows the chat
 as a person would see it.
 
-`ZaloSandboxClient` (at the end) does the same for :class:`bot.sandbox.zalo.ZaloSandbox`,
+`ZaloSandboxClient` (at the end) does the same for :class:`sandbox.zalo.ZaloSandbox`,
 in Zalo's terms: string ids, no buttons, messages placed by their index in the chat.
 """
 
@@ -16,15 +16,28 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 
-from bot.sandbox.state import ChatType, FaultKind
+from sandbox.serving import ApiCall, Scoped
+from sandbox.state import ChatType, FaultKind
 
 JSONDict = dict[str, Any]
 T = TypeVar("T")
+
+
+class _Shown(Protocol):
+    """A message as people see it, in either dialect."""
+
+    @property
+    def from_bot(self) -> bool: ...
+    @property
+    def body(self) -> str: ...
+
+
+M = TypeVar("M", bound=_Shown)
+C = TypeVar("C")
 
 
 class SandboxError(Exception):
@@ -257,29 +270,9 @@ class CallbackPress:
         )
 
 
-@dataclass(frozen=True)
-class BotCall:
-    """One Bot API request the bot made (``ok`` is None while it is still running)."""
-
-    seq: int
-    method: str
-    params: JSONDict
-    time: float
-    ok: bool | None
-    error_code: int | None
-    description: str | None
-
-    @classmethod
-    def from_json(cls, data: JSONDict) -> BotCall:
-        return cls(
-            seq=int(data["seq"]),
-            method=str(data["method"]),
-            params=dict(data.get("params") or {}),
-            time=float(data["time"]),
-            ok=data.get("ok"),
-            error_code=data.get("error_code"),
-            description=data.get("description"),
-        )
+#: One Bot API request the bot made, as the sandbox logged it (``ok`` is None while it runs):
+#: the client reads the very record the server keeps.
+BotCall = ApiCall
 
 
 @dataclass(frozen=True)
@@ -349,24 +342,20 @@ def render_transcript(chat: SandboxChat | str, messages: Sequence[ChatMessage]) 
     return "\n".join(lines)
 
 
-class _ControlClient:
-    """An HTTP session to one sandbox's control API (`/_sandbox/...`), shared by both dialects."""
+class ControlClient(Scoped, Generic[C, M]):
+    """An HTTP session to one sandbox's control API (`/_sandbox/...`), shared by both dialects.
+
+    `C` is how a chat is named in the dialect, `M` a message as its people see it. Waiting is
+    always on a condition with a deadline; on expiry the error shows the chat as people see it.
+    """
+
+    #: How a timeout names the chat it waited on.
+    chat_noun = "chat"
 
     def __init__(self, root_url: str, *, session: aiohttp.ClientSession | None = None):
         self.root_url = root_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         if self._session is not None and self._owns_session:
@@ -394,15 +383,143 @@ class _ControlClient:
                 raise SandboxError(response.status, str(message or data))
             return data
 
+    # ------------------------------------------------------------------ the dialect's part
+    def _chat_key(self, chat: C) -> str:
+        raise NotImplementedError
 
-class SandboxClient(_ControlClient):
-    """Plays the humans against a running sandbox over HTTP."""
+    def _place(self, message: M) -> int:
+        """A message's place in its chat, for "after this one"."""
+        raise NotImplementedError
 
-    # ------------------------------------------------------------------ setup
+    async def messages(self, chat: C) -> list[M]:
+        """What the chat shows now, oldest first."""
+        raise NotImplementedError
+
+    async def transcript(self, chat: C) -> str:
+        """The chat rendered as people see it (for the demo and failure messages)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared
     async def reset(self) -> None:
         """Forget all users, chats, messages, calls and faults."""
         await self._request("POST", "/reset")
 
+    async def calls(
+        self, method: str | None = None, *, include_polling: bool = False, since: int = 0
+    ) -> list[BotCall]:
+        """The Bot API calls the bot made (getUpdates left out unless asked for)."""
+        query: dict[str, str] = {"since": str(since)}
+        if method is not None:
+            query["method"] = method
+        if include_polling:
+            query["include_polling"] = "1"
+        return [BotCall(**c) for c in await self._request("GET", "/calls", query=query)]
+
+    async def clear_calls(self) -> None:
+        await self._request("DELETE", "/calls")
+
+    async def pending_updates(self) -> list[JSONDict]:
+        """Updates the platform holds for the bot and has not handed over for good."""
+        return list(await self._request("GET", "/updates"))
+
+    async def clear_faults(self) -> None:
+        await self._request("DELETE", "/faults")
+
+    # ------------------------------------------------------------------ waiting
+    async def _poll(
+        self,
+        probe: Callable[[], Awaitable[T]],
+        describe: Callable[[], Awaitable[str]],
+        timeout: float,  # noqa: ASYNC109
+        interval: float,
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = await probe()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise SandboxTimeout(await describe())
+            await asyncio.sleep(min(interval, remaining))
+
+    async def wait_for(
+        self,
+        chat: C,
+        predicate: Callable[[list[M]], T],
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        interval: float = 0.02,
+        what: str = "condition",
+    ) -> T:
+        """Poll the chat until ``predicate(messages)`` is truthy and return that value.
+
+        Raises :class:`SandboxTimeout` with the chat's transcript when ``timeout`` passes.
+        """
+
+        async def probe() -> T:
+            return predicate(await self.messages(chat))
+
+        async def describe() -> str:
+            return (
+                f"timed out after {timeout}s waiting for {what} in {self.chat_noun} "
+                f"{self._chat_key(chat)}; the chat shows:\n{await self.transcript(chat)}"
+            )
+
+        return await self._poll(probe, describe, timeout, interval)
+
+    async def wait_for_message(
+        self,
+        chat: C,
+        *,
+        contains: str | None = None,
+        text: str | None = None,
+        from_bot: bool | None = True,
+        after: int = 0,
+        where: Callable[[M], bool] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> M:
+        """The first message placed after ``after`` matching all the given conditions."""
+
+        def matches(msg: M) -> bool:
+            return (
+                self._place(msg) > after
+                and (from_bot is None or msg.from_bot == from_bot)
+                and (contains is None or contains in msg.body)
+                and (text is None or msg.body == text)
+                and (where is None or where(msg))
+            )
+
+        def first(messages: list[M]) -> M | None:
+            return next((m for m in messages if matches(m)), None)
+
+        conditions = [
+            f"{k}={v!r}"
+            for k, v in (("contains", contains), ("text", text), ("from_bot", from_bot))
+            if v is not None
+        ]
+        found = await self.wait_for(
+            chat,
+            first,
+            timeout=timeout,
+            what=f"a message after #{after} with {', '.join(conditions) or 'anything'}",
+        )
+        if found is None:  # wait_for only returns truthy values
+            raise SandboxTimeout("no message found")
+        return found
+
+
+class SandboxClient(ControlClient[ChatRef, ChatMessage]):
+    """Plays the humans against a running sandbox over HTTP."""
+
+    def _chat_key(self, chat: ChatRef) -> str:
+        return str(_chat_id(chat))
+
+    def _place(self, message: ChatMessage) -> int:
+        return message.message_id
+
+    # ------------------------------------------------------------------ setup
     async def bot_user(self) -> JSONDict:
         """The bot's own User object (id, username, ...)."""
         data = await self._request("GET", "/bot")
@@ -492,13 +609,8 @@ class SandboxClient(_ControlClient):
         reply_to: int | None = None,
     ) -> ChatMessage:
         """The person sends a photo: ``data`` (an image file) or a generated one."""
-        photo: JSONDict = (
-            {"base64": base64.b64encode(data).decode()}
-            if data is not None
-            else {"width": width, "height": height}
-        )
-        extra: JSONDict = {"caption": caption} if caption is not None else {}
-        return await self.send_message(user, chat, photo=photo, **extra, **_reply_field(reply_to))
+        photo = _photo_fields(data, width, height, caption)
+        return await self.send_message(user, chat, **photo, **_reply_field(reply_to))
 
     async def send_document(
         self,
@@ -605,20 +717,6 @@ class SandboxClient(_ControlClient):
         press_id = press.id if isinstance(press, CallbackPress) else press
         return CallbackPress.from_json(await self._request("GET", f"/callbacks/{press_id}"))
 
-    async def calls(
-        self, method: str | None = None, *, include_polling: bool = False, since: int = 0
-    ) -> list[BotCall]:
-        """The Bot API calls the bot made (getUpdates left out unless asked for)."""
-        query: dict[str, str] = {"since": str(since)}
-        if method is not None:
-            query["method"] = method
-        if include_polling:
-            query["include_polling"] = "1"
-        return [BotCall.from_json(c) for c in await self._request("GET", "/calls", query=query)]
-
-    async def clear_calls(self) -> None:
-        await self._request("DELETE", "/calls")
-
     async def commands(self) -> list[CommandSet]:
         return [
             CommandSet(
@@ -628,10 +726,6 @@ class SandboxClient(_ControlClient):
             )
             for c in await self._request("GET", "/commands")
         ]
-
-    async def pending_updates(self) -> list[JSONDict]:
-        """Updates queued for the bot and not yet confirmed by a getUpdates offset."""
-        return list(await self._request("GET", "/updates"))
 
     async def queue_update(self, kind: str, payload: JSONDict) -> int | None:
         """An update of `kind` with `payload` as it is, malformed or not; its update_id
@@ -648,7 +742,6 @@ class SandboxClient(_ControlClient):
             return await response.read()
 
     async def transcript(self, chat: ChatRef) -> str:
-        """The chat rendered as people see it (for the demo and failure messages)."""
         info = await self.chat(chat)
         return render_transcript(info, await self.messages(chat))
 
@@ -682,93 +775,7 @@ class SandboxClient(_ControlClient):
             body["methods"] = list(methods)
         return dict(await self._request("POST", "/faults", body))
 
-    async def clear_faults(self) -> None:
-        await self._request("DELETE", "/faults")
-
     # ------------------------------------------------------------------ waiting
-    async def _poll(
-        self,
-        probe: Callable[[], Awaitable[T]],
-        describe: Callable[[], Awaitable[str]],
-        timeout: float,  # noqa: ASYNC109
-        interval: float,
-    ) -> T:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = await probe()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise SandboxTimeout(await describe())
-            await asyncio.sleep(min(interval, remaining))
-
-    async def wait_for(
-        self,
-        chat: ChatRef,
-        predicate: Callable[[list[ChatMessage]], T],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109
-        interval: float = 0.02,
-        what: str = "condition",
-    ) -> T:
-        """Poll the chat until ``predicate(messages)`` is truthy and return that value.
-
-        Raises :class:`SandboxTimeout` with the chat's transcript when ``timeout`` passes.
-        """
-
-        async def probe() -> T:
-            return predicate(await self.messages(chat))
-
-        async def describe() -> str:
-            return (
-                f"timed out after {timeout}s waiting for {what} in chat {_chat_id(chat)}; "
-                f"the chat shows:\n{await self.transcript(chat)}"
-            )
-
-        return await self._poll(probe, describe, timeout, interval)
-
-    async def wait_for_message(
-        self,
-        chat: ChatRef,
-        *,
-        contains: str | None = None,
-        text: str | None = None,
-        from_bot: bool | None = True,
-        after: int = 0,
-        where: Callable[[ChatMessage], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> ChatMessage:
-        """The first message (id > ``after``) matching all the given conditions."""
-
-        def matches(msg: ChatMessage) -> bool:
-            return (
-                msg.message_id > after
-                and (from_bot is None or msg.from_bot == from_bot)
-                and (contains is None or contains in msg.body)
-                and (text is None or msg.body == text)
-                and (where is None or where(msg))
-            )
-
-        def first(messages: list[ChatMessage]) -> ChatMessage | None:
-            return next((m for m in messages if matches(m)), None)
-
-        conditions = [
-            f"{k}={v!r}"
-            for k, v in (("contains", contains), ("text", text), ("from_bot", from_bot))
-            if v is not None
-        ]
-        found = await self.wait_for(
-            chat,
-            first,
-            timeout=timeout,
-            what=f"a message after #{after} with {', '.join(conditions) or 'anything'}",
-        )
-        if found is None:  # wait_for only returns truthy values
-            raise SandboxTimeout("no message found")
-        return found
-
     async def wait_for_answer(
         self,
         press: CallbackPress | str,
@@ -815,8 +822,18 @@ class SandboxClient(_ControlClient):
         return await self._poll(probe, describe, timeout, 0.02)
 
 
-def _reply_field(reply_to: int | None) -> JSONDict:
+def _reply_field(reply_to: int | str | None) -> JSONDict:
     return {} if reply_to is None else {"reply_to_message_id": reply_to}
+
+
+def _photo_fields(data: bytes | None, width: int, height: int, caption: str | None) -> JSONDict:
+    """A photo as the control API takes it: the image's bytes, or the size of one to make."""
+    photo: JSONDict = (
+        {"base64": base64.b64encode(data).decode()}
+        if data is not None
+        else {"width": width, "height": height}
+    )
+    return {"photo": photo} if caption is None else {"photo": photo, "caption": caption}
 
 
 # =========================================================================== Zalo dialect
@@ -928,17 +945,22 @@ def render_zalo_transcript(chat: ZaloChatInfo, messages: Sequence[ZaloChatMessag
     return "\n".join(lines)
 
 
-class ZaloSandboxClient(_ControlClient):
+class ZaloSandboxClient(ControlClient[ZaloChatRef, ZaloChatMessage]):
     """Plays the humans against a running `ZaloSandbox` over HTTP."""
+
+    chat_noun = "Zalo chat"
 
     def __init__(self, root_url: str, *, session: aiohttp.ClientSession | None = None):
         super().__init__(root_url, session=session)
         self._bot_name: str | None = None
 
-    # ------------------------------------------------------------------ setup
-    async def reset(self) -> None:
-        await self._request("POST", "/reset")
+    def _chat_key(self, chat: ZaloChatRef) -> str:
+        return _zalo_id(chat)
 
+    def _place(self, message: ZaloChatMessage) -> int:
+        return message.index
+
+    # ------------------------------------------------------------------ setup
     async def bot(self) -> JSONDict:
         return dict(await self._request("GET", "/bot"))
 
@@ -990,8 +1012,7 @@ class ZaloSandboxClient(_ControlClient):
         *,
         reply_to: str | None = None,
     ) -> ZaloChatMessage:
-        extra: JSONDict = {} if reply_to is None else {"reply_to_message_id": reply_to}
-        return await self.send_message(user, chat, text=text, **extra)
+        return await self.send_message(user, chat, text=text, **_reply_field(reply_to))
 
     async def send_photo(
         self,
@@ -1003,13 +1024,8 @@ class ZaloSandboxClient(_ControlClient):
         height: int = 480,
         caption: str | None = None,
     ) -> ZaloChatMessage:
-        photo: JSONDict = (
-            {"base64": base64.b64encode(data).decode()}
-            if data is not None
-            else {"width": width, "height": height}
-        )
-        extra: JSONDict = {"caption": caption} if caption is not None else {}
-        return await self.send_message(user, chat, photo=photo, **extra)
+        """The person sends a photo: ``data`` (an image file) or a generated one."""
+        return await self.send_message(user, chat, **_photo_fields(data, width, height, caption))
 
     async def redeliver(self, message: ZaloChatMessage | str) -> None:
         """The platform hands the bot the same message again (it has no offsets)."""
@@ -1023,13 +1039,6 @@ class ZaloSandboxClient(_ControlClient):
     async def messages(self, chat: ZaloChatRef) -> list[ZaloChatMessage]:
         data = await self._request("GET", f"/chats/{_zalo_id(chat)}/messages")
         return [ZaloChatMessage.from_json(m) for m in data]
-
-    async def calls(self, method: str | None = None) -> list[BotCall]:
-        path = "/calls" if method is None else f"/calls?method={method}"
-        return [BotCall.from_json(c) for c in await self._request("GET", path)]
-
-    async def pending_updates(self) -> list[JSONDict]:
-        return list(await self._request("GET", "/updates"))
 
     async def queue_update(self, update: Any) -> None:
         """The platform hands the bot `update` as it is: any JSON, malformed or not."""
@@ -1066,63 +1075,3 @@ class ZaloSandboxClient(_ControlClient):
         if methods is not None:
             body["methods"] = list(methods)
         await self._request("POST", "/faults", body)
-
-    async def clear_faults(self) -> None:
-        await self._request("DELETE", "/faults")
-
-    # ------------------------------------------------------------------ waiting
-    async def wait_for(
-        self,
-        chat: ZaloChatRef,
-        predicate: Callable[[list[ZaloChatMessage]], T],
-        *,
-        timeout: float = 5.0,  # noqa: ASYNC109
-        interval: float = 0.02,
-        what: str = "condition",
-    ) -> T:
-        """Poll the chat until `predicate(messages)` is truthy; the error shows the chat."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = predicate(await self.messages(chat))
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise SandboxTimeout(
-                    f"timed out after {timeout}s waiting for {what} in Zalo chat "
-                    f"{_zalo_id(chat)}; the chat shows:\n{await self.transcript(chat)}"
-                )
-            await asyncio.sleep(min(interval, remaining))
-
-    async def wait_for_message(
-        self,
-        chat: ZaloChatRef,
-        *,
-        contains: str | None = None,
-        from_bot: bool | None = True,
-        after: int = 0,
-        where: Callable[[ZaloChatMessage], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> ZaloChatMessage:
-        """The first message placed after `after` (an index) matching every condition."""
-
-        def first(messages: list[ZaloChatMessage]) -> ZaloChatMessage | None:
-            return next(
-                (
-                    m
-                    for m in messages
-                    if m.index > after
-                    and (from_bot is None or m.from_bot == from_bot)
-                    and (contains is None or contains in m.body)
-                    and (where is None or where(m))
-                ),
-                None,
-            )
-
-        found = await self.wait_for(
-            chat, first, timeout=timeout, what=f"a message after #{after} containing {contains!r}"
-        )
-        if found is None:  # wait_for only returns truthy values
-            raise SandboxTimeout("no message found")
-        return found

@@ -2,7 +2,7 @@
 
 The real bot (python-telegram-bot) is pointed at it with ``base_url=f"{root}/bot"`` and
 ``base_file_url=f"{root}/file/bot"``; tests and the offline demo play the humans through a
-small JSON control API on the same server (see :class:`bot.sandbox.client.SandboxClient`).
+small JSON control API on the same server (see :class:`sandbox.client.SandboxClient`).
 
 Bot API side (what the bot sees)
 --------------------------------
@@ -106,7 +106,6 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import Any
@@ -114,17 +113,26 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.sandbox.serving import Served
-from bot.sandbox.state import (
-    DEFAULT_ALLOWED_UPDATES,
+from sandbox.serving import (
     ApiCall,
+    ApiError,
+    ControlError,
+    JSONDict,
+    Route,
+    Served,
+    known,
+    method_names,
+    refused,
+    utf16_len,
+)
+from sandbox.state import (
+    DEFAULT_ALLOWED_UPDATES,
     CallbackQuery,
     Chat,
     ChatType,
     Fault,
     FaultKind,
     FileKind,
-    JSONDict,
     Message,
     StoredFile,
     User,
@@ -207,31 +215,6 @@ SCOPE_TYPES = frozenset(
 
 COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 SUPERGROUP_ID_LIMIT = -1_000_000_000_000
-
-
-class ApiError(Exception):
-    """A Bot API failure, answered as Telegram does (HTTP status == error_code)."""
-
-    def __init__(self, code: int, description: str, parameters: JSONDict | None = None):
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
-
-    def body(self) -> JSONDict:
-        data: JSONDict = {"ok": False, "error_code": self.code, "description": self.description}
-        if self.parameters:
-            data["parameters"] = self.parameters
-        return data
-
-
-class ControlError(Exception):
-    """A refused control API request (bad test setup), answered as 4xx with a clear text."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -378,11 +361,6 @@ async def read_params(request: web.Request) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def utf16_len(text: str) -> int:
-    """Telegram measures entity offsets in UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 class EntityParseError(Exception):
@@ -710,11 +688,12 @@ UPDATE_KINDS = DEFAULT_ALLOWED_UPDATES | {
     "message_reaction",
     "message_reaction_count",
 }
-ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class TelegramSandbox(Served):
+class TelegramSandbox(Served[Params]):
     """The fake Telegram server: Bot API for the bot, control API for the humans."""
+
+    max_request = MAX_UPLOAD + 1024 * 1024
 
     def __init__(
         self,
@@ -739,58 +718,21 @@ class TelegramSandbox(Served):
         bot_id, sep, secret = token.partition(":")
         if not (bot_id.isdigit() and sep and secret):
             raise ValueError("token must look like '<digits>:<secret>'")
-        self.token = token
+        super().__init__(token, clock)
         self.privacy_mode = privacy_mode
         self.callback_answer_timeout = callback_answer_timeout
         self.bot = User(
             id=int(bot_id), first_name=bot_first_name, username=bot_username, is_bot=True
         )
         self.world = World(self.bot, clock=clock)
-        self.world.subscribe(self._notify)
-        self._signal = asyncio.Event()
-        self._stall_release = asyncio.Event()
+        self.world.subscribe(self._wake)
         self._poll_generation = 0
-        self._closing = False
-        self._runner: web.AppRunner | None = None
-        self._root_url: str | None = None
-        self._methods: dict[str, tuple[str, Handler]] = {}
         self._rates: _RateKeeper | None = _RateKeeper(rate_limits) if rate_limits else None
         self._monotonic = monotonic or (lambda: asyncio.get_running_loop().time())
         self._push: WebhookPush | None = None
         self._push_task: asyncio.Task[None] | None = None
         self._pushing: set[int] = set()
         self._push_retry_at: dict[int, float] = {}
-        for name, handler in self._bot_api_methods().items():
-            self._methods[name.lower()] = (name, handler)
-
-    # ------------------------------------------------------------------ lifecycle
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on ``host:port`` (0: any free port) and return the root URL."""
-        if self._runner is not None:
-            raise RuntimeError("sandbox already started")
-        app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
-        self._add_routes(app)
-        runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        self._closing = False
-        actual_port = runner.addresses[0][1]
-        shown_host = f"[{host}]" if ":" in host else host
-        self._root_url = f"http://{shown_host}:{actual_port}"
-        return self._root_url
-
-    async def stop(self) -> None:
-        """Release long polls and stalled calls, then close the server."""
-        if self._runner is None:
-            return
-        self._closing = True
-        self._notify()
-        self._release_stalls()
-        await self._stop_push()
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -802,110 +744,54 @@ class TelegramSandbox(Served):
         """Value for PTB's ``base_file_url``."""
         return f"{self.root_url}/file/bot"
 
-    def _notify(self) -> None:
-        """Wake every long poll (new update, newer poll, or shutdown)."""
-        self._signal.set()
-        self._signal = asyncio.Event()
-
-    def _release_stalls(self) -> None:
-        self._stall_release.set()
-        self._stall_release = asyncio.Event()
-
     # ------------------------------------------------------------------ routing
-    def _add_routes(self, app: web.Application) -> None:
-        c = self._control
-        routes = [
-            ("GET", "/_sandbox/bot", c(self._c_bot)),
-            ("POST", "/_sandbox/reset", c(self._c_reset)),
-            ("POST", "/_sandbox/users", c(self._c_add_user)),
-            ("GET", "/_sandbox/users", c(self._c_users)),
-            ("POST", "/_sandbox/users/{user_id}/block", c(self._c_block)),
-            ("DELETE", "/_sandbox/users/{user_id}/block", c(self._c_unblock)),
-            ("POST", "/_sandbox/chats", c(self._c_add_chat)),
-            ("GET", "/_sandbox/chats", c(self._c_chats)),
-            ("GET", "/_sandbox/chats/{chat_id}", c(self._c_chat)),
-            ("POST", "/_sandbox/chats/{chat_id}/members", c(self._c_add_member)),
-            ("GET", "/_sandbox/chats/{chat_id}/messages", c(self._c_messages)),
-            ("POST", "/_sandbox/messages", c(self._c_send)),
-            ("POST", "/_sandbox/callback", c(self._c_press)),
-            ("POST", "/_sandbox/callbacks", c(self._c_press)),
-            ("GET", "/_sandbox/callbacks", c(self._c_callbacks)),
-            ("GET", "/_sandbox/callbacks/{callback_id}", c(self._c_callback)),
-            ("GET", "/_sandbox/updates", c(self._c_updates)),
-            ("POST", "/_sandbox/updates", c(self._c_add_update)),
-            ("GET", "/_sandbox/calls", c(self._c_calls)),
-            ("DELETE", "/_sandbox/calls", c(self._c_clear_calls)),
-            ("GET", "/_sandbox/commands", c(self._c_commands)),
-            ("GET", "/_sandbox/files/{file_id}", c(self._c_file)),
-            ("POST", "/_sandbox/faults", c(self._c_add_fault)),
-            ("GET", "/_sandbox/faults", c(self._c_faults)),
-            ("DELETE", "/_sandbox/faults", c(self._c_clear_faults)),
-            ("POST", "/_sandbox/limits", c(self._c_set_limits)),
-            ("GET", "/_sandbox/limits", c(self._c_limits)),
-            ("DELETE", "/_sandbox/limits", c(self._c_clear_limits)),
-            ("POST", "/_sandbox/webhook", c(self._c_set_push)),
-            ("GET", "/_sandbox/webhook", c(self._c_push)),
-            ("DELETE", "/_sandbox/webhook", c(self._c_clear_push)),
+    def _control_routes(self) -> list[Route]:
+        return [
+            ("POST", "/users/{user_id}/block", self._c_block),
+            ("DELETE", "/users/{user_id}/block", self._c_unblock),
+            ("POST", "/callback", self._c_press),
+            ("POST", "/callbacks", self._c_press),
+            ("GET", "/callbacks", self._c_callbacks),
+            ("GET", "/callbacks/{callback_id}", self._c_callback),
+            ("POST", "/updates", self._c_add_update),
+            ("GET", "/commands", self._c_commands),
+            ("GET", "/files/{file_id}", self._c_file),
+            ("GET", "/faults", self._c_faults),
+            ("POST", "/limits", self._c_set_limits),
+            ("GET", "/limits", self._c_limits),
+            ("DELETE", "/limits", self._c_clear_limits),
+            ("POST", "/webhook", self._c_set_push),
+            ("GET", "/webhook", self._c_push),
+            ("DELETE", "/webhook", self._c_clear_push),
         ]
-        for method, path, handler in routes:
-            app.router.add_route(method, path, handler)
-        app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
-        app.router.add_route("GET", "/file/bot{token}/{file_path:.+}", self._handle_file)
-        app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
 
-    @staticmethod
-    def _json(data: Any, status: int = 200) -> web.Response:
-        return web.json_response(data, status=status, dumps=partial(json.dumps, ensure_ascii=False))
-
-    async def _handle_unknown(self, request: web.Request) -> web.Response:
-        return self._json(ApiError(404, "Not Found").body(), status=404)
+    def _file_routes(self) -> list[Route]:
+        return [("GET", "/file/bot{token}/{file_path:.+}", self._handle_file)]
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
-            return self._json(ApiError(401, "Unauthorized").body(), status=401)
+            return refused(ApiError(401, "Unauthorized"))
         stored = self.world.files_by_path.get(request.match_info["file_path"])
         if stored is None:
-            return self._json(ApiError(404, "Not Found").body(), status=404)
+            return refused(ApiError(404, "Not Found"))
         return web.Response(
             body=stored.data, content_type=stored.mime_type or "application/octet-stream"
         )
 
-    async def _handle_bot_api(self, request: web.Request) -> web.Response:
-        """One Bot API request: parse, log, check faults, run the method, answer."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        name = request.match_info["method"]
+    async def _read_params(self, request: web.Request) -> Params:
         try:
-            values = await read_params(request)
+            return Params(await read_params(request))
         except web.HTTPRequestEntityTooLarge:
-            return self._json(ApiError(413, "Request Entity Too Large").body(), status=413)
-        except ApiError as exc:
-            return self._json(exc.body(), status=exc.code)
-        params = Params(values)
-        found = self._methods.get(name.lower())
-        call = ApiCall(
-            seq=len(self.world.calls) + 1,
-            method=found[0] if found else name,
-            params=params.loggable(),
-            time=self.world.clock(),
-        )
-        self.world.calls.append(call)
-        try:
-            if request.match_info["token"] != self.token:
-                raise ApiError(401, "Unauthorized")
-            if found is None:
-                raise ApiError(404, "Not Found")
-            fault = await self._before_call(found[0], params)
-            if fault is not None:
-                raise fault
-            result = await found[1](params)
-        except ApiError as exc:
-            call.ok, call.error_code, call.description = False, exc.code, exc.description
-            call.duration = loop.time() - started
-            return self._json(exc.body(), status=exc.code)
-        call.ok = True
-        call.duration = loop.time() - started
-        return self._json({"ok": True, "result": result})
+            raise ApiError(413, "Request Entity Too Large") from None
+
+    def _loggable(self, params: Params) -> JSONDict:
+        return params.loggable()
+
+    def _call_log(self) -> list[ApiCall]:
+        return self.world.calls
+
+    def _forget(self) -> None:
+        self.world.reset()
 
     async def _before_call(self, method: str, params: Params | None = None) -> ApiError | None:
         """The single gate every Bot API call passes: fault injection, then rate limits.
@@ -953,34 +839,25 @@ class TelegramSandbox(Served):
                 )
             if fault.kind is FaultKind.SERVER_ERROR:
                 return ApiError(500, "Internal Server Error")
-            release = self._stall_release
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(release.wait(), timeout=fault.stall_seconds(now))
+            await self._stall(fault.stall_seconds(now))
             return None
         return None
 
     # ------------------------------------------------------------------ Bot API helpers
     def _bot_api_methods(self) -> dict[str, Handler]:
         return {
-            "getMe": self._get_me,
-            "getUpdates": self._get_updates,
-            "setWebhook": self._set_webhook,
-            "deleteWebhook": self._delete_webhook,
-            "getWebhookInfo": self._get_webhook_info,
-            "sendMessage": self._send_message,
+            **super()._bot_api_methods(),
             "editMessageText": self._edit_message_text,
             "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
-            "sendPhoto": self._send_photo,
             "sendDocument": self._send_document,
             "sendLocation": self._send_location,
             "getFile": self._get_file,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
-            "sendChatAction": self._send_chat_action,
             "close": self._close,
             "logOut": self._log_out,
         }
@@ -1279,7 +1156,7 @@ class TelegramSandbox(Served):
         self.world.confirm_updates(offset)
         self._poll_generation += 1
         generation = self._poll_generation
-        self._notify()
+        self._wake()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -1294,9 +1171,7 @@ class TelegramSandbox(Served):
             remaining = deadline - loop.time()
             if remaining <= 0 or self._closing:
                 return []
-            signal = self._signal
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=remaining)
+            await self._until_woken(remaining)
 
     async def _set_webhook(self, p: Params) -> bool:
         url = p.string("url") or ""
@@ -1401,12 +1276,17 @@ class TelegramSandbox(Served):
         query.answered_at = now
         return True
 
-    async def _send_photo(self, p: Params) -> JSONDict:
+    def _file_to_send(self, p: Params, field: str) -> tuple[Chat, Upload | str]:
+        """The chat a file goes to and the file: an upload, or a file_id or URL."""
         chat = self._chat(p)
         self._ensure_writable(chat)
-        given = p.file_input("photo")
+        given = p.file_input(field)
         if given is None:
-            raise ApiError(400, "Bad Request: there is no photo in the request")
+            raise ApiError(400, f"Bad Request: there is no {field} in the request")
+        return chat, given
+
+    async def _send_photo(self, p: Params) -> JSONDict:
+        chat, given = self._file_to_send(p, "photo")
         if isinstance(given, Upload):
             sizes = self._store_photo(given.data)
         else:
@@ -1416,11 +1296,7 @@ class TelegramSandbox(Served):
         return self._bot_message(chat, p, photo=sizes, caption=caption, caption_entities=entities)
 
     async def _send_document(self, p: Params) -> JSONDict:
-        chat = self._chat(p)
-        self._ensure_writable(chat)
-        given = p.file_input("document")
-        if given is None:
-            raise ApiError(400, "Bad Request: there is no document in the request")
+        chat, given = self._file_to_send(p, "document")
         if isinstance(given, Upload):
             stored = self._store_document(given.data, given.filename, given.content_type)
         else:
@@ -1511,49 +1387,17 @@ class TelegramSandbox(Served):
         return True
 
     # ------------------------------------------------------------------ control API
-    def _control(self, handler: ControlHandler) -> ControlHandler:
-        """Wrap a control handler so ControlError becomes a JSON 4xx answer."""
-
-        async def wrapped(request: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(request)
-            except ControlError as exc:
-                return self._json({"ok": False, "error": exc.message}, status=exc.status)
-
-        return wrapped
-
-    @staticmethod
-    async def _body(request: web.Request) -> JSONDict:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise ControlError(400, "body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise ControlError(400, "body must be a JSON object")
-        return body
-
-    @staticmethod
-    def _int(value: Any, what: str) -> int:
-        if isinstance(value, bool):
-            raise ControlError(400, f"{what} must be an integer")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ControlError(400, f"{what} must be an integer, got {value!r}") from None
-
     def _user(self, value: Any) -> User:
         user_id = self._int(value, "user_id")
-        user = self.world.users.get(user_id)
-        if user is None:
-            raise ControlError(404, f"unknown user {user_id} (POST /_sandbox/users first)")
-        return user
+        return known(
+            self.world.users.get(user_id), f"unknown user {user_id} (POST /_sandbox/users first)"
+        )
 
     def _chat_by_id(self, value: Any) -> Chat:
         chat_id = self._int(value, "chat_id")
-        chat = self.world.chats.get(chat_id)
-        if chat is None:
-            raise ControlError(404, f"unknown chat {chat_id} (POST /_sandbox/chats first)")
-        return chat
+        return known(
+            self.world.chats.get(chat_id), f"unknown chat {chat_id} (POST /_sandbox/chats first)"
+        )
 
     def _human_in_chat(self, body: JSONDict) -> tuple[User, Chat]:
         user = self._user(body.get("user_id"))
@@ -1579,11 +1423,6 @@ class TelegramSandbox(Served):
                 "callback_answer_timeout": self.callback_answer_timeout,
             }
         )
-
-    async def _c_reset(self, request: web.Request) -> web.Response:
-        self.world.reset()
-        self._release_stalls()
-        return self._json({"ok": True})
 
     async def _c_add_user(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -1907,25 +1746,6 @@ class TelegramSandbox(Served):
         update = self.world.queue_update(str(kind), payload)
         return self._json({"ok": True, "update_id": None if update is None else update.update_id})
 
-    async def _c_calls(self, request: web.Request) -> web.Response:
-        method = (request.query.get("method") or "").lower()
-        include_polling = request.query.get("include_polling") in ("1", "true") or (
-            method == "getupdates"
-        )
-        since = self._int(request.query.get("since", 0), "since")
-        calls = [
-            c.view()
-            for c in self.world.calls
-            if c.seq > since
-            and (not method or c.method.lower() == method)
-            and (include_polling or c.method != "getUpdates")
-        ]
-        return self._json(calls)
-
-    async def _c_clear_calls(self, request: web.Request) -> web.Response:
-        self.world.calls.clear()
-        return self._json({"ok": True})
-
     async def _c_commands(self, request: web.Request) -> web.Response:
         return self._json(
             [
@@ -1952,9 +1772,7 @@ class TelegramSandbox(Served):
         seconds = body.get("seconds")
         if count is None and seconds is None:
             count = 1
-        methods = body.get("methods")
-        if methods is not None and not isinstance(methods, list):
-            raise ControlError(400, "methods must be a list of Bot API method names")
+        methods = method_names(body)
         now = self._monotonic()
         fault = Fault(
             kind=kind,
@@ -1962,7 +1780,7 @@ class TelegramSandbox(Served):
             until=None if seconds is None else now + float(seconds),
             retry_after=self._int(body.get("retry_after", 1), "retry_after"),
             delay=None if body.get("delay") is None else float(body["delay"]),
-            methods=None if methods is None else frozenset(str(m).lower() for m in methods),
+            methods=methods,
         )
         self.world.faults.append(fault)
         return self._json(fault.view(now))
@@ -2019,7 +1837,7 @@ class TelegramSandbox(Served):
             timeout = float(body.get("timeout", 30.0))
         except (TypeError, ValueError):
             raise ControlError(400, "retry_seconds and timeout must be numbers") from None
-        await self._stop_push()
+        await self._stop_pushing()
         self._push = WebhookPush(target, max(0.0, retry), max(0.1, timeout), attempts=[])
         self._push_task = asyncio.create_task(self._push_updates(self._push))
         return self._json(self._push_view())
@@ -2028,7 +1846,7 @@ class TelegramSandbox(Served):
         return self._json(self._push_view())
 
     async def _c_clear_push(self, request: web.Request) -> web.Response:
-        await self._stop_push()
+        await self._stop_pushing()
         return self._json({"ok": True})
 
     def _push_view(self) -> JSONDict:
@@ -2038,7 +1856,7 @@ class TelegramSandbox(Served):
             view.update(push.view(len(self.world.updates), len(self._pushing)))
         return view
 
-    async def _stop_push(self) -> None:
+    async def _stop_pushing(self) -> None:
         task, self._push_task = self._push_task, None
         self._push = None
         if task is not None:
@@ -2058,7 +1876,6 @@ class TelegramSandbox(Served):
         async with aiohttp.ClientSession() as session:
             try:
                 while not self._closing:
-                    signal = self._signal
                     now = loop.time()
                     wake = 1.0
                     if self.world.webhook.url:
@@ -2077,8 +1894,7 @@ class TelegramSandbox(Served):
                             task = asyncio.create_task(self._push_one(session, push, update))
                             tasks.add(task)
                             task.add_done_callback(tasks.discard)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(signal.wait(), timeout=wake)
+                    await self._until_woken(wake)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -2116,7 +1932,7 @@ class TelegramSandbox(Served):
             self._push_retry_at[update.update_id] = (
                 asyncio.get_running_loop().time() + push.retry_seconds
             )
-        self._notify()
+        self._wake()
 
 
 def _valid_button_url(url: Any) -> bool:
