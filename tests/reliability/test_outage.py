@@ -21,6 +21,7 @@ from sandbox.client import SandboxClient
 from sandbox.telegram import TelegramSandbox
 from storage import tables as t
 from tests.reliability.harness import (
+    CARD_TITLE,
     GROUP,
     TOKEN,
     Db,
@@ -108,7 +109,7 @@ async def test_an_outage_delays_messages_but_loses_none_and_repeats_none(
                 await assert_in_order_once(db, client, chat)
             statuses = {r.status for r in await db.rows(sa.select(t.outbox.c.status))}
             assert statuses <= {"sent", "superseded"}
-            cards = [m for m in await bot_messages(client, GROUP) if m.body.startswith("📋")]
+            cards = [m for m in await bot_messages(client, GROUP) if CARD_TITLE.match(m.body)]
             assert len(cards) == CASES
         await db.close()
 

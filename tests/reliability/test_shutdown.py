@@ -14,6 +14,7 @@ from sandbox.client import SandboxClient
 from sandbox.telegram import TelegramSandbox
 from storage import tables as t
 from tests.reliability.harness import (
+    CARD_TITLE,
     GROUP,
     SECRET,
     TOKEN,
@@ -112,7 +113,7 @@ async def test_sigterm_finishes_the_update_in_hand_flushes_what_it_can_and_exits
 
 
 async def posted(client: SandboxClient, n: int) -> list[object] | None:
-    cards = [m for m in await bot_messages(client, GROUP) if m.body.startswith("📋")]
+    cards = [m for m in await bot_messages(client, GROUP) if CARD_TITLE.match(m.body)]
     return cards if len(cards) >= n else None
 
 
@@ -145,7 +146,7 @@ async def test_what_waits_when_the_stop_comes_is_sent_before_the_exit(
                     lambda: pending_at_least(db, 3), timeout=10, what="three posts queued"
                 )
             # The context manager stopped the bot (as SIGTERM does) while the first post hung.
-            cards = [m for m in await bot_messages(client, GROUP) if m.body.startswith("📋")]
+            cards = [m for m in await bot_messages(client, GROUP) if CARD_TITLE.match(m.body)]
             assert len(cards) == 3
             assert await db.pending() == 0
         finally:
