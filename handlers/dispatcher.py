@@ -17,8 +17,9 @@ from bot.domain.amounts import AmountError, parse_vnd
 from bot.domain.digits import is_digits, whole_number
 from bot.domain.events import Origin
 from bot.domain.evidence import EvidenceKind, NewEvidence, PhotoRequired
-from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, Role, Source
+from bot.domain.model import Action, Case, CaseStatus, Role, Source
 from bot.domain.people import Actor, ChatBinding, Identity, Member
+from bot.domain.steps import ACTION_OF_STEP
 from bot.i18n import Lang, Translator
 from bot.reports.period import Period, PeriodError
 from bot.services import commands as c

@@ -37,7 +37,6 @@ from bot.domain.amounts import AmountError, format_vnd, parse_vnd
 from bot.domain.digits import whole_number
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import (
-    STEP_OF_ACTION,
     Action,
     Area,
     CaseKind,
@@ -45,8 +44,10 @@ from bot.domain.model import (
     Customer,
     Purpose,
     Role,
+    needs_area_and_purpose,
 )
 from bot.domain.phone import PhoneError, normalize_phone
+from bot.domain.steps import STEP_OF_ACTION
 from bot.i18n import Lang, Translator
 from bot.services import commands as c
 from bot.services.cases import CaseService
@@ -68,8 +69,6 @@ FORM_TTL = timedelta(hours=1)
 MAX_TEXT = 1000
 MAX_SERIAL = 64
 MAX_READING = 32
-#: Kinds whose SLA depends on area and purpose (the intake API requires them too).
-KINDS_WITH_AREA = frozenset({CaseKind.NEW_CONNECTION})
 DEFAULT_CAPABILITIES = Capabilities(buttons=True, edits=True, max_text=4096)
 
 
@@ -609,7 +608,7 @@ class Forms:
             if spec.kind is FieldKind.LOCATION and not caps.locations:
                 continue
             if spec.name in (FieldName.AREA, FieldName.PURPOSE) and (
-                kind is None or CaseKind(kind) not in KINDS_WITH_AREA
+                kind is None or not needs_area_and_purpose(CaseKind(kind))
             ):
                 continue
             if spec.name in (FieldName.TEAM, FieldName.DESCRIPTION) and (

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from bot.channels.base import Button, Outbound
 from bot.domain.amounts import format_vnd
 from bot.domain.evidence import Evidence, EvidenceKind
-from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, HistoryEntry, Workflow
+from bot.domain.model import Action, Case, CaseStatus, HistoryEntry, Workflow
 from bot.domain.phone import mask_phone, redact_phones
+from bot.domain.steps import ACTION_OF_STEP
 from bot.i18n import Lang, Translator
 from handlers.callbacks import ButtonAction, CallbackData, ListKind, PagePress
 

@@ -14,7 +14,6 @@ from bot.domain.clock import Clock
 from bot.domain.events import CaseAssigned, CaseClaimed, CaseMoved, CaseReceived, CaseReleased
 from bot.domain.evidence import NewEvidence, PhotoRequired, has_photo
 from bot.domain.model import (
-    STEP_OF_ACTION,
     Action,
     Case,
     CaseStatus,
@@ -25,6 +24,7 @@ from bot.domain.model import (
 )
 from bot.domain.people import Actor, Member
 from bot.domain.phone import redact_phones
+from bot.domain.steps import step_of
 from bot.services import commands as c
 from bot.services.permissions import authorize, authorize_intake, can_view, require_reach
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
@@ -147,15 +147,7 @@ class CaseService:
         def apply(case: Case) -> None:
             case.meter = Meter(cmd.meter_serial, cmd.reading)
 
-        return await self._move(
-            cmd,
-            uow,
-            Action.INSTALL,
-            cmd.note,
-            apply,
-            cmd.evidence,
-            need_photo=self.policy.install_requires_photo,
-        )
+        return await self._move(cmd, uow, Action.INSTALL, cmd.note, apply, cmd.evidence)
 
     async def _move(
         self,
@@ -165,16 +157,16 @@ class CaseService:
         note: str | None,
         apply: Callable[[Case], None] | None,
         evidence: Sequence[NewEvidence] = (),
-        *,
-        need_photo: bool = False,
     ) -> Case:
         """One step; its evidence (photos, location) is stored in the same transaction."""
         now = self.clock.now()
         async with uow:
             case = await self._load(uow, cmd.ref)
             await self._authorize(uow, cmd.actor, action, case)
-            case.advance(self.policy.workflow, STEP_OF_ACTION[action])
+            step = step_of(action)
+            case.advance(self.policy.workflow, step.moves_to)
             assert case.id is not None
+            need_photo = step.needs_photo(self.policy.install_requires_photo)
             photo_missing = need_photo and not has_photo(list(evidence))
             if photo_missing and not await uow.evidence.has_photo(case.id):
                 raise PhotoRequired(case.ref)
