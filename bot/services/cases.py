@@ -6,6 +6,7 @@ and publish events; the unit of work turns events into outbox rows at commit.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -307,6 +308,16 @@ class CaseService:
             case = await self._load(uow, ref)
             if not can_view(actor, case.team_code):
                 raise errors.NotMember(case.team_code)
+        return case
+
+    async def check_step(self, ref: str, actor: Actor, action: Action, uow: UnitOfWork) -> Case:
+        """The case, when `actor` may take step `action` of it now; else the refusal the
+        step itself would meet. Nothing changes: a guided form asks this before its
+        first question, so nobody answers five questions to be told no."""
+        case = await self.view(ref, actor, uow)
+        async with uow:
+            await self._authorize(uow, actor, action, case)
+        copy.copy(case).advance(self.policy.workflow, step_of(action).moves_to)
         return case
 
     # ---------------------------------------------------------------- helpers
