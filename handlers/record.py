@@ -1,0 +1,69 @@
+"""A step as a person gave it, typed or through its form, to the service call that
+records it: the same call either way, so the case, its history and every message
+are alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import assert_never
+
+from bot.domain.evidence import NewEvidence
+from bot.domain.model import Action, Case
+from bot.domain.steps import Records, step_of
+from bot.services.cases import CaseService
+from bot.services.commands import ClaimCase, RecordEstimate, RecordInstall, ReportStep
+from bot.services.ports import UnitOfWork
+from handlers.request import Request
+
+
+@dataclass(frozen=True)
+class StepAnswer:
+    """What came with a step; which parts count is the step's `Records`."""
+
+    note: str | None = None
+    customer_cost: int = 0
+    utility_cost: int = 0
+    serial: str = ""
+    reading: str | None = None
+    evidence: tuple[NewEvidence, ...] = ()
+
+
+async def record(
+    service: CaseService,
+    req: Request,
+    action: Action,
+    ref: str,
+    answer: StepAnswer,
+    uow: UnitOfWork,
+) -> Case:
+    records = step_of(action).records
+    match records:
+        case Records.ASSIGNEE:
+            return await service.claim(req.command(ClaimCase, ref), uow)
+        case Records.NOTE:
+            step = req.command(
+                ReportStep, ref, action=action, note=answer.note, evidence=answer.evidence
+            )
+            return await service.report_step(step, uow)
+        case Records.COSTS:
+            estimate = req.command(
+                RecordEstimate,
+                ref,
+                customer_cost=answer.customer_cost,
+                utility_cost=answer.utility_cost,
+                note=answer.note,
+                evidence=answer.evidence,
+            )
+            return await service.estimate(estimate, uow)
+        case Records.METER:
+            install = req.command(
+                RecordInstall,
+                ref,
+                meter_serial=answer.serial,
+                reading=answer.reading,
+                note=answer.note,
+                evidence=answer.evidence,
+            )
+            return await service.install(install, uow)
+        case _:
+            assert_never(records)
