@@ -36,34 +36,20 @@ async def record(
     answer: StepAnswer,
     uow: UnitOfWork,
 ) -> Case:
+    said = {"note": answer.note, "evidence": answer.evidence}
     records = step_of(action).records
     match records:
         case Records.ASSIGNEE:
             return await service.claim(req.command(ClaimCase, ref), uow)
         case Records.NOTE:
-            step = req.command(
-                ReportStep, ref, action=action, note=answer.note, evidence=answer.evidence
+            return await service.report_step(
+                req.command(ReportStep, ref, action=action, **said), uow
             )
-            return await service.report_step(step, uow)
         case Records.COSTS:
-            estimate = req.command(
-                RecordEstimate,
-                ref,
-                customer_cost=answer.customer_cost,
-                utility_cost=answer.utility_cost,
-                note=answer.note,
-                evidence=answer.evidence,
-            )
-            return await service.estimate(estimate, uow)
+            costs = {"customer_cost": answer.customer_cost, "utility_cost": answer.utility_cost}
+            return await service.estimate(req.command(RecordEstimate, ref, **costs, **said), uow)
         case Records.METER:
-            install = req.command(
-                RecordInstall,
-                ref,
-                meter_serial=answer.serial,
-                reading=answer.reading,
-                note=answer.note,
-                evidence=answer.evidence,
-            )
-            return await service.install(install, uow)
+            meter = {"meter_serial": answer.serial, "reading": answer.reading}
+            return await service.install(req.command(RecordInstall, ref, **meter, **said), uow)
         case _:
             assert_never(records)

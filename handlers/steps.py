@@ -1,13 +1,15 @@
 """The chat side of each step: how people type it, press it and answer its form.
 
-One row per step of `bot/domain/steps.py`, keyed by the same action; the two tables
+One row per step of `bot/domain/steps.py`, keyed by the same action: the two tables
 are one table cut along the layers (the domain knows no command words). Everything in
-`handlers/` that needs to know the steps reads these rows: the parser's command table,
-the case buttons and what they start, the usage hints, the guided forms, the menus.
+`handlers/` that needs to know the steps reads these rows: the command table and which
+reader parses a step's words (by what the step records), the case buttons and what
+they start, the usage hints, the guided forms, the menus. A row's texts follow from
+its words: `usage.<command>` (how to type it), `button.<button>` (its label),
+`menu.<command>`, `form.kind.<action>` and `form.ask.note_<action>`.
 
-Adding a step: its row in `bot/domain/steps.py`, its row here, the command and button
-words in `CommandName` and `ButtonAction`, and its texts in both catalogues
-(`usage.*`, `button.*`, `menu.*`, `form.kind.*`, `form.ask.note_*`).
+Adding a step: its row in `bot/domain/steps.py`, its row here, its words in
+`CommandName` and `ButtonAction`, and its texts in both catalogues.
 tests/unit/test_step_table.py walks the rows and fails on anything missing.
 """
 
@@ -41,9 +43,6 @@ class ChatStep:
     command: CommandName
     #: The case button of the step: it starts the step's form (a claim acts at once).
     button: ButtonAction
-    #: Catalogue keys: the button's label, and how to type the command (`{ref}` in it).
-    label: str
-    usage: str
     #: The guided form's questions, in order; None: the step has no form.
     form: tuple[FieldSpec, ...] | None
     #: Typed with nothing after the case in the private chat, it opens the form instead.
@@ -55,92 +54,39 @@ class ChatStep:
     def step(self) -> Step:
         return step_of(self.action)
 
+    @property
+    def usage(self) -> str:
+        """The catalogue key of how to type it (`{ref}` in the text)."""
+        return f"usage.{self.command.value}"
+
+    @property
+    def label(self) -> str:
+        """The catalogue key of its button's label."""
+        return f"button.{self.button.value}"
+
+
+#: What each step's form asks (a survey and an inspection: FIELD_WORK, from the spec).
+COSTS = (
+    ask(FieldName.CUSTOMER_COST, FieldKind.AMOUNT),
+    ask(FieldName.UTILITY_COST, FieldKind.AMOUNT),
+    OPTIONAL_NOTE,
+)
+METER_WORK = (ask(FieldName.SERIAL), may_skip(FieldName.READING), PHOTOS, LOCATION)
+OUTCOME = (NOTE, PHOTOS)
+CLOSING = (OPTIONAL_NOTE,)
+NO_QUESTIONS = ()  # the customer's yes is the whole step: only the confirmation
+GROUP, PRIVATE = MenuScope.GROUP, MenuScope.PRIVATE
 
 CHAT_STEPS: tuple[ChatStep, ...] = (
-    ChatStep(
-        Action.CLAIM,
-        CommandName.CLAIM,
-        ButtonAction.CLAIM,
-        label="button.claim",
-        usage="usage.claim",
-        form=None,
-        bare_opens_form=False,
-        menu=MenuScope.GROUP,
-    ),
-    ChatStep(
-        Action.SURVEY,
-        CommandName.SURVEY,
-        ButtonAction.SURVEY,
-        label="button.survey",
-        usage="usage.survey",
-        form=FIELD_WORK,
-        bare_opens_form=True,
-        menu=MenuScope.PRIVATE,
-    ),
-    ChatStep(
-        Action.ESTIMATE,
-        CommandName.ESTIMATE,
-        ButtonAction.ESTIMATE,
-        label="button.estimate",
-        usage="usage.estimate",
-        form=(
-            ask(FieldName.CUSTOMER_COST, FieldKind.AMOUNT),
-            ask(FieldName.UTILITY_COST, FieldKind.AMOUNT),
-            OPTIONAL_NOTE,
-        ),
-        bare_opens_form=True,
-        menu=MenuScope.PRIVATE,
-    ),
-    ChatStep(
-        Action.AGREE,
-        CommandName.AGREE,
-        ButtonAction.AGREE,
-        label="button.agree",
-        usage="usage.agree",
-        form=(),
-        bare_opens_form=False,
-        menu=MenuScope.PRIVATE,
-    ),
-    ChatStep(
-        Action.INSTALL,
-        CommandName.INSTALL,
-        ButtonAction.INSTALL,
-        label="button.install",
-        usage="usage.install",
-        form=(ask(FieldName.SERIAL), may_skip(FieldName.READING), PHOTOS, LOCATION),
-        bare_opens_form=True,
-        menu=MenuScope.PRIVATE,
-    ),
-    ChatStep(
-        Action.INSPECT,
-        CommandName.INSPECT,
-        ButtonAction.INSPECT,
-        label="button.inspect",
-        usage="usage.inspect",
-        form=FIELD_WORK,
-        bare_opens_form=True,
-        menu=MenuScope.PRIVATE,
-    ),
-    ChatStep(
-        Action.RESOLVE,
-        CommandName.RESOLVE,
-        ButtonAction.RESOLVE,
-        label="button.resolve",
-        usage="usage.resolve",
-        form=(NOTE, PHOTOS),
-        bare_opens_form=True,
-        menu=MenuScope.PRIVATE,
-    ),
-    ChatStep(
-        Action.CLOSE,
-        CommandName.CLOSE,
-        ButtonAction.CLOSE,
-        label="button.close",
-        usage="usage.close",
-        form=(OPTIONAL_NOTE,),
-        bare_opens_form=False,
-        menu=None,
-    ),
+    # action, command word, button, form (None: no form), typed bare opens the form, menu
+    ChatStep(Action.CLAIM, CommandName.CLAIM, ButtonAction.CLAIM, None, False, GROUP),
+    ChatStep(Action.SURVEY, CommandName.SURVEY, ButtonAction.SURVEY, FIELD_WORK, True, PRIVATE),
+    ChatStep(Action.ESTIMATE, CommandName.ESTIMATE, ButtonAction.ESTIMATE, COSTS, True, PRIVATE),
+    ChatStep(Action.AGREE, CommandName.AGREE, ButtonAction.AGREE, NO_QUESTIONS, False, PRIVATE),
+    ChatStep(Action.INSTALL, CommandName.INSTALL, ButtonAction.INSTALL, METER_WORK, True, PRIVATE),
+    ChatStep(Action.INSPECT, CommandName.INSPECT, ButtonAction.INSPECT, FIELD_WORK, True, PRIVATE),
+    ChatStep(Action.RESOLVE, CommandName.RESOLVE, ButtonAction.RESOLVE, OUTCOME, True, PRIVATE),
+    ChatStep(Action.CLOSE, CommandName.CLOSE, ButtonAction.CLOSE, CLOSING, False, None),
 )
 
 BY_ACTION: dict[Action, ChatStep] = {row.action: row for row in CHAT_STEPS}
