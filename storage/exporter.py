@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.model import Action, CaseKind, CaseStatus
-from bot.domain.steps import STEP_OF_ACTION
+from bot.domain.steps import STEP_OF_ACTION, TIMELINE_ACTIONS
 from bot.sla.policy import Policy
 from storage import tables as t
 from storage.importer import COLUMNS, HOLDS, KNOWN_COLUMNS, STEP_COLUMN
@@ -28,7 +28,7 @@ _STEP_OF_ACTION: dict[str, CaseStatus] = {
     **{action.value: status for action, status in STEP_OF_ACTION.items()},
     Action.ASSIGN.value: CaseStatus.CLAIMED,
 }
-_HISTORY = (*_STEP_OF_ACTION, Action.HOLD.value, Action.RESUME.value, Action.CANCEL.value)
+_HISTORY = tuple(a.value for a in TIMELINE_ACTIONS)
 
 
 def _when(at: datetime | None, tz: tzinfo) -> str:

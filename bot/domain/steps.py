@@ -73,6 +73,17 @@ STEP_OF_ACTION: dict[Action, CaseStatus] = {step.action: step.moves_to for step 
 ACTION_OF_STEP: dict[CaseStatus, Action] = {step.moves_to: step.action for step in STEPS}
 
 
+#: The history actions a case's timeline is read from (the KPIs, the export): its steps,
+#: a lead's assignment (a claim by another hand), and its holds and cancellation.
+TIMELINE_ACTIONS: tuple[Action, ...] = (
+    *STEP_OF_ACTION,
+    Action.ASSIGN,
+    Action.HOLD,
+    Action.RESUME,
+    Action.CANCEL,
+)
+
+
 def step_of(action: Action) -> Step:
     """The row of a step's action; KeyError for an action that is no step (hold, rate)."""
     return STEP_BY_ACTION[action]
