@@ -1,4 +1,5 @@
-"""Turning typed text into a command name and arguments, the same on every channel."""
+"""Turning typed text into a command name and arguments, the same on every channel,
+and the words after it into amounts (`1,5 triệu`, `1 500 000`)."""
 
 from __future__ import annotations
 
