@@ -14,12 +14,28 @@ from bot.i18n import Translator
 from bot.relay import Relay
 from bot.reports.service import ReportDeps, ReportService
 from bot.services.cases import CaseService
-from bot.services.evidence import Download, MediaError
+from bot.services.evidence import Download, EvidenceService, MediaError
+from bot.services.invites import InviteService
+from bot.services.ports import EventSink
 from bot.sla.policy import Policy, load_policy
+from handlers.commands.admin import AdminCommands
+from handlers.commands.steps import StepCommands
+from handlers.commands.views import ReportMaker, ViewCommands
+from handlers.commands.welcome import Welcome
 from handlers.dispatcher import Dispatcher
+from handlers.evidence import EvidenceInbox
+from handlers.forms.flow import Forms
+from handlers.forms.prompts import Prompts
+from handlers.forms.reading import Reader
+from handlers.forms.store import FormStore
+from handlers.invite_notices import ChatInviteNotices
+from handlers.lookup import Lookup
 from handlers.notify import Notifier
+from handlers.onboarding import Onboarding
 from handlers.ratelimit import CommandLimiter
 from handlers.render import Renderer
+from handlers.replies import Replies
+from handlers.request import Identify
 from storage import schema
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
@@ -70,6 +86,19 @@ CHANNEL_FACTORIES: dict[str, Callable[[Settings], Channel | None]] = {
 }
 
 
+@dataclass(frozen=True)
+class SqlUnits:
+    """Opens a unit of work: each one a transaction whose events become outbox rows."""
+
+    engine: AsyncEngine
+    clock: Clock
+    sink: EventSink
+    wake: Callable[[], None]
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.clock, self.sink, self.wake)
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -82,11 +111,15 @@ class Container:
     dispatcher: Dispatcher
     store: OutboxStore
     relay: Relay
+    units: SqlUnits
+    #: Where photos, charts and workbooks are kept (MEDIA_DIR), with the size limit.
+    media: MediaFiles
     channels: dict[str, Channel] = field(default_factory=dict)
     http_port: int | None = None  # the bound port once serving (HTTP_PORT=0 picks a free one)
 
     def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.clock, self.dispatcher.notifier, self.relay.wake)
+        """A unit of work on this container's engine (a test may swap in a broken one)."""
+        return SqlUnitOfWork(self.engine, self.clock, self.units.sink, self.units.wake)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -107,7 +140,6 @@ async def bootstrap(
         await schema.upgrade(engine)
     tr = Translator(settings.language, tz=policy.calendar.tz)
     renderer = Renderer(tr, policy.workflow)
-    notifier = Notifier(tr, renderer)
     service = CaseService(policy, clock)
     if channels is None:
         channels = {}
@@ -117,28 +149,100 @@ async def bootstrap(
                 channels[name] = built
     store = OutboxStore(engine)
     relay = Relay.from_settings(settings, store, channels, clock, tr)
-    container: Container
-    rate = settings.user_rate
-    dispatcher = Dispatcher(
-        service,
-        lambda: container.uow(),
+    units = SqlUnits(engine, clock, Notifier(tr, renderer), relay.wake)
+    media = MediaFiles(settings.media_dir)
+    reports = ReportService(
+        ReportDeps(units, policy, tr, clock, settings.media_dir, settings.admin_set)
+    )
+    dispatcher = build_dispatcher(
+        settings, clock, tr, renderer, service, units, media, channels, reports
+    )
+    return Container(
+        settings,
+        engine,
+        clock,
+        policy,
         tr,
         renderer,
-        notifier,
-        settings.admin_set,
+        service,
+        dispatcher,
+        store,
+        relay,
+        units,
+        media,
+        channels,
+    )
+
+
+def build_dispatcher(
+    settings: Settings,
+    clock: Clock,
+    tr: Translator,
+    renderer: Renderer,
+    service: CaseService,
+    units: SqlUnits,
+    media: MediaFiles,
+    channels: dict[str, Channel],
+    reports: ReportMaker,
+) -> Dispatcher:
+    """The handlers, each given what it needs: nothing is set on them later."""
+    capabilities = {name: channel.capabilities for name, channel in channels.items()}
+    bot_usernames: dict[str, str] = {}  # filled by the runner as each channel starts
+    evidence = EvidenceInbox(media, channel_downloads(channels), clock)
+    replies = Replies(units, tr, renderer, evidence)
+    lookup = Lookup(units)
+    forms = Forms(
+        service=service,
+        uow=units,
+        store=FormStore(units, clock, media),
+        prompts=Prompts(tr),
+        reader=Reader(tr, evidence),
+        replies=replies,
+        tr=tr,
+        media=media,
+        capabilities=capabilities,
+    )
+    onboarding = Onboarding(
+        service=InviteService(clock, ChatInviteNotices(tr, capabilities)),
+        uow=units,
+        tr=tr,
+        replies=replies,
+        lookup=lookup,
+        bot_usernames=bot_usernames,
+    )
+    rate = settings.user_rate
+    return Dispatcher(
+        tr=tr,
+        identify=Identify(units, tr, settings.admin_set),
+        replies=replies,
+        forms=forms,
+        onboarding=onboarding,
+        welcome=Welcome(tr, replies, onboarding),
+        steps=StepCommands(
+            service=service,
+            uow=units,
+            tr=tr,
+            lookup=lookup,
+            replies=replies,
+            forms=forms,
+            evidence=evidence,
+            evidence_service=EvidenceService(clock),
+        ),
+        views=ViewCommands(
+            service=service,
+            uow=units,
+            tr=tr,
+            render=renderer,
+            lookup=lookup,
+            replies=replies,
+            reports=reports,
+        ),
+        admin=AdminCommands(
+            uow=units, tr=tr, lookup=lookup, replies=replies, forms=forms, onboarding=onboarding
+        ),
+        bot_usernames=bot_usernames,
         limiter=CommandLimiter(rate.count, rate.seconds, clock) if rate else None,
     )
-    container = Container(
-        settings, engine, clock, policy, tr, renderer, service, dispatcher, store, relay, channels
-    )
-    dispatcher.reports = ReportService(ReportDeps.of(container))  # /report
-    # Guided forms, evidence (photos under MEDIA_DIR) and invites.
-    dispatcher.enable_field_work(
-        MediaFiles(settings.media_dir),
-        channel_downloads(channels),
-        {name: channel.capabilities for name, channel in channels.items()},
-    )
-    return container
 
 
 def channel_downloads(channels: dict[str, Channel]) -> Download:

@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from bot.channels.base import Outbound
 from bot.domain.events import CaseReleased
 from bot.domain.model import (
-    ACTION_OF_STEP,
     Action,
     Case,
     CaseKind,
@@ -33,6 +32,7 @@ from bot.domain.model import (
     Source,
 )
 from bot.domain.people import Member, Team
+from bot.domain.steps import ACTION_OF_STEP
 from bot.i18n import Translator
 from bot.services.ports import CaseQuery, ConcurrentUpdate, OutboxItem
 from bot.sla.overdue import is_completed, late_since

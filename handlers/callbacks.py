@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from handlers.parsing import normalize_ref
 
@@ -90,32 +91,35 @@ YES, NO = "y", "n"
 
 
 @dataclass(frozen=True)
-class InvitePress:
-    """A lead's «Đồng ý» / «Từ chối» on a join request."""
+class CodeAnswer:
+    """A yes or no to an opened code; the family (its prefix) says which question."""
 
     code: str
     approve: bool
+    PREFIX: ClassVar[str]
 
     def encode(self) -> str:
-        return _checked(f"{INVITE_PREFIX}:{self.code}:{YES if self.approve else NO}")
+        return _checked(f"{self.PREFIX}:{self.code}:{YES if self.approve else NO}")
 
 
 @dataclass(frozen=True)
-class LinkPress:
+class InvitePress(CodeAnswer):
+    """A lead's «Đồng ý» / «Từ chối» on a join request."""
+
+    PREFIX: ClassVar[str] = INVITE_PREFIX
+
+
+@dataclass(frozen=True)
+class LinkPress(CodeAnswer):
     """The code maker's «Đúng, là tôi» / «Không phải tôi» on an opened link code."""
 
-    code: str
-    approve: bool
-
-    def encode(self) -> str:
-        return _checked(f"{LINK_PREFIX}:{self.code}:{YES if self.approve else NO}")
+    PREFIX: ClassVar[str] = LINK_PREFIX
 
 
 Press = CallbackData | FormPress | PagePress | InvitePress | LinkPress
 #: The families that answer an opened code, by prefix: the same shape, another meaning.
 CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
-    INVITE_PREFIX: InvitePress,
-    LINK_PREFIX: LinkPress,
+    family.PREFIX: family for family in (InvitePress, LinkPress)
 }
 MAX_CODE = 32
 

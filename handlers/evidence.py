@@ -15,12 +15,19 @@ from bot.domain.clock import Clock
 from bot.domain.evidence import NewEvidence
 from bot.services.evidence import Download, MediaError, MediaStore, NotAnImage, TooBig
 
+MEGABYTE = 1024 * 1024
+
 
 class EvidenceInbox:
     def __init__(self, media: MediaStore, download: Download, clock: Clock) -> None:
         self.media = media
         self.download = download
         self.clock = clock
+
+    @property
+    def max_mb(self) -> int:
+        """The photo size limit in whole megabytes, as people are told it."""
+        return self.media.max_bytes // MEGABYTE
 
     @staticmethod
     def has_evidence(inbound: Inbound) -> bool:

@@ -1,9 +1,10 @@
 """The command menus a channel shows (Telegram's setMyCommands), per scope and language.
 
 In a private chat a worker reports steps and a clerk files cases; in the team's group
-people claim, look at lists and manage the team. A command may read differently per
-scope: in a group `/invite` is only a team invite (its code goes to the private chat),
-never a link code, which is made and shown in the private chat alone. Each list is published for the
+people claim, look at lists and manage the team. The steps offered in each scope come
+from their rows in `handlers/steps.py`. A command may read differently per scope: in a
+group `/invite` is only a team invite (its code goes to the private chat), never a link
+code, which is made and shown in the private chat alone. Each list is published for the
 default language (the bot's, Vietnamese) and for every supported language code, so a
 phone set to English shows English descriptions until the person chooses with /lang.
 """
@@ -11,31 +12,47 @@ phone set to English shows English descriptions until the person chooses with /l
 from __future__ import annotations
 
 from bot.i18n import Lang, Translator
+from handlers.parsing import CommandName, MenuScope
+from handlers.steps import CHAT_STEPS
 
-PRIVATE = "private"
-GROUP = "group"
+PRIVATE = MenuScope.PRIVATE.value
+GROUP = MenuScope.GROUP.value
+
+
+def _names(*commands: CommandName) -> tuple[str, ...]:
+    return tuple(command.value for command in commands)
+
+
+def _steps(scope: MenuScope) -> tuple[CommandName, ...]:
+    return tuple(row.command for row in CHAT_STEPS if row.menu is scope)
+
 
 MENUS: dict[str, tuple[str, ...]] = {
-    PRIVATE: (
-        "mine",
-        "case",
-        "survey",
-        "estimate",
-        "agree",
-        "install",
-        "inspect",
-        "resolve",
-        "new",
-        "invite",
-        "lang",
-        "help",
+    PRIVATE: _names(
+        CommandName.MINE,
+        CommandName.CASE,
+        *_steps(MenuScope.PRIVATE),
+        CommandName.NEW,
+        CommandName.INVITE,
+        CommandName.LANG,
+        CommandName.HELP,
     ),
-    GROUP: ("claim", "open", "mine", "case", "overdue", "members", "invite", "report", "help"),
+    GROUP: _names(
+        *_steps(MenuScope.GROUP),
+        CommandName.OPEN,
+        CommandName.MINE,
+        CommandName.CASE,
+        CommandName.OVERDUE,
+        CommandName.MEMBERS,
+        CommandName.INVITE,
+        CommandName.REPORT,
+        CommandName.HELP,
+    ),
 }
 
 
 #: Descriptions that differ from `menu.<command>` in one scope.
-SCOPED: dict[tuple[str, str], str] = {(GROUP, "invite"): "menu.invite_team"}
+SCOPED: dict[tuple[str, str], str] = {(GROUP, CommandName.INVITE.value): "menu.invite_team"}
 
 
 def description_key(scope: str, name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.channels.base import Button, Outbound
+from bot.channels.base import Button
 from bot.domain.events import (
     CaseAssigned,
     CaseClaimed,
@@ -21,8 +21,9 @@ from bot.domain.events import (
 from bot.domain.model import Action, Case
 from bot.domain.people import Member
 from bot.i18n import Lang, Translator
-from bot.services.ports import OutboxItem, UnitOfWork
+from bot.services.ports import UnitOfWork
 from handlers.render import Renderer
+from handlers.replies import reply_to, to_chat
 
 
 def card_key(case: Case) -> str:
@@ -105,10 +106,10 @@ class Notifier:
         message = self.render.card(lang, case, assignee.mention if assignee else None)
         for chat in team.chats:
             await uow.outbox.add(
-                OutboxItem(
-                    channel=chat.channel,
-                    chat_id=chat.chat_id,
-                    payload=message.to_json(),
+                to_chat(
+                    chat.channel,
+                    chat.chat_id,
+                    message,
                     card_key=card_key(case),
                     dedupe_key=f"post:{case.id}:{chat.channel}:{chat.chat_id}" if first else None,
                     case_id=case.id,
@@ -125,29 +126,15 @@ class Notifier:
         if ident is None:
             return
         lang = self.tr.lang(member.lang, origin.lang if origin else None)
-        await uow.outbox.add(
-            OutboxItem(
-                channel=ident.channel,
-                chat_id=ident.external_id,
-                payload=self.render.contact(lang, case).to_json(),
-                case_id=case.id,
-            )
-        )
+        contact = self.render.contact(lang, case)
+        await uow.outbox.add(to_chat(ident.channel, ident.external_id, contact, case_id=case.id))
 
+    @staticmethod
     async def reply(
-        self,
         uow: UnitOfWork,
         origin: Origin,
         text: str,
         case: Case | None = None,
         buttons: tuple[tuple[Button, ...], ...] = (),
     ) -> None:
-        message = Outbound(text=text, reply_to=origin.message_id, buttons=buttons)
-        await uow.outbox.add(
-            OutboxItem(
-                channel=origin.channel,
-                chat_id=origin.chat_id,
-                payload=message.to_json(),
-                case_id=case.id if case else None,
-            )
-        )
+        await uow.outbox.add(reply_to(origin, text, buttons, case.id if case else None))

@@ -1,4 +1,5 @@
-"""Turning typed text into a command name and arguments, the same on every channel."""
+"""Turning typed text into a command name and arguments, the same on every channel,
+and the words after it into amounts (`1,5 triệu`, `1 500 000`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.domain.amounts import AmountError, parse_vnd
+from bot.domain.digits import is_digits
 from bot.domain.people import TEAM_CODE_PATTERN
+from handlers.refusals import BadAmount
 
 MAX_TEXT = 4096
 
@@ -84,3 +88,56 @@ def parse_command(text: str, bot_username: str | None = None) -> ParsedCommand |
     except ValueError:
         name = None
     return ParsedCommand(name, word, tuple(rest.split()), rest)
+
+
+class MenuScope(StrEnum):
+    """Where a command is offered in the channel's menu."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+#: Words that may follow a number as its unit: `1,5 triệu`, `500 k`, `2 tr`.
+UNIT_WORDS = frozenset(
+    {
+        "k",
+        "tr",
+        "triệu",
+        "trieu",
+        "nghìn",
+        "nghin",
+        "ngàn",
+        "ngan",
+        "tỷ",
+        "tỉ",
+        "ty",
+        "đ",
+        "d",
+        "vnd",
+        "vnđ",
+        "đồng",
+        "dong",
+    }
+)
+
+
+def take_amount(args: tuple[str, ...], i: int) -> tuple[int, int]:
+    """The amount starting at args[i], and where the next word starts.
+
+    `1.5 triệu` and `1 500 000` span several words. IndexError when nothing is left;
+    BadAmount when the words there are no amount.
+    """
+    if i >= len(args):
+        raise IndexError(i)
+    j = i + 1
+    token = args[i]
+    while j < len(args) and is_digits(token) and len(args[j]) == 3 and is_digits(args[j]):
+        token += args[j]
+        j += 1
+    if j < len(args) and args[j].lower() in UNIT_WORDS:
+        token += args[j]
+        j += 1
+    try:
+        return parse_vnd(token), j
+    except AmountError as e:
+        raise BadAmount(" ".join(args[i:j])) from e

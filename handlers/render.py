@@ -7,39 +7,18 @@ from collections.abc import Mapping, Sequence
 from bot.channels.base import Button, Outbound
 from bot.domain.amounts import format_vnd
 from bot.domain.evidence import Evidence, EvidenceKind
-from bot.domain.model import ACTION_OF_STEP, Action, Case, CaseStatus, HistoryEntry, Workflow
+from bot.domain.model import Action, Case, CaseStatus, HistoryEntry, Workflow
 from bot.domain.phone import mask_phone, redact_phones
+from bot.domain.steps import ACTION_OF_STEP
 from bot.i18n import Lang, Translator
 from handlers.callbacks import ButtonAction, CallbackData, ListKind, PagePress
+from handlers.steps import chat_step, has_form
 
-#: Steps a worker reports through a guided form, and the button that starts it.
-FORM_BUTTONS: dict[Action, ButtonAction] = {
-    Action.SURVEY: ButtonAction.SURVEY,
-    Action.ESTIMATE: ButtonAction.ESTIMATE,
-    Action.AGREE: ButtonAction.AGREE,
-    Action.INSTALL: ButtonAction.INSTALL,
-    Action.INSPECT: ButtonAction.INSPECT,
-    Action.RESOLVE: ButtonAction.RESOLVE,
-    Action.CLOSE: ButtonAction.CLOSE,
-}
-ACTION_OF_BUTTON: dict[ButtonAction, Action] = {v: k for k, v in FORM_BUTTONS.items()}
 #: Cases per page of /mine and /open: ten buttons still fit a phone's screen.
 PAGE_SIZE = 10
 #: Characters of a description a card shows, and of a note in `/case`'s history.
 DESCRIPTION_SHOWN = 300
 NOTE_SHOWN = 200
-
-# The command that performs each step, for "next step" hints.
-USAGE_OF_ACTION: dict[Action, str] = {
-    Action.CLAIM: "usage.claim",
-    Action.SURVEY: "usage.survey",
-    Action.ESTIMATE: "usage.estimate",
-    Action.AGREE: "usage.agree",
-    Action.INSTALL: "usage.install",
-    Action.INSPECT: "usage.inspect",
-    Action.RESOLVE: "usage.resolve",
-    Action.CLOSE: "usage.close",
-}
 
 
 def page_count(total: int) -> int:
@@ -77,7 +56,7 @@ class Renderer:
         return self.usage(lang, action, case.ref) if action else None
 
     def usage(self, lang: Lang, action: Action, ref: str) -> str:
-        return self.tr.t(lang, USAGE_OF_ACTION[action], ref=ref)
+        return self.tr.t(lang, chat_step(action).usage, ref=ref)
 
     def card(self, lang: Lang, case: Case, assignee_name: str | None) -> Outbound:
         """The one group message per case, edited in place.
@@ -157,15 +136,16 @@ class Renderer:
             return None
         step = self.workflow.next_step(case.kind, case.status)
         action = ACTION_OF_STEP.get(step) if step else None
-        return action if action in FORM_BUTTONS else None
+        return action if action is not None and has_form(action) else None
 
     def step_buttons(self, lang: Lang, case: Case) -> tuple[tuple[Button, ...], ...]:
         """One button for the case's next step (it starts that step's form)."""
         action = self.next_action(case)
         if action is None:
             return ()
-        data = CallbackData(FORM_BUTTONS[action], case.ref).encode()
-        return ((Button(self.tr.t(lang, f"button.{action.value}"), data),),)
+        row = chat_step(action)
+        data = CallbackData(row.button, case.ref).encode()
+        return ((Button(self.tr.t(lang, row.label), data),),)
 
     def history_lines(
         self, lang: Lang, history: Sequence[HistoryEntry], names: Mapping[str, str]

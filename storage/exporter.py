@@ -18,22 +18,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.model import Action, CaseKind, CaseStatus
+from bot.domain.steps import STEP_OF_ACTION, TIMELINE_ACTIONS
 from bot.sla.policy import Policy
 from storage import tables as t
 from storage.importer import COLUMNS, HOLDS, KNOWN_COLUMNS, STEP_COLUMN
 
+#: The step each history action reached; a lead's assignment counts as the claim.
 _STEP_OF_ACTION: dict[str, CaseStatus] = {
-    Action.CLAIM.value: CaseStatus.CLAIMED,
+    **{action.value: status for action, status in STEP_OF_ACTION.items()},
     Action.ASSIGN.value: CaseStatus.CLAIMED,
-    Action.SURVEY.value: CaseStatus.SURVEYED,
-    Action.ESTIMATE.value: CaseStatus.ESTIMATED,
-    Action.AGREE.value: CaseStatus.AGREED,
-    Action.INSTALL.value: CaseStatus.INSTALLED,
-    Action.INSPECT.value: CaseStatus.INSPECTED,
-    Action.RESOLVE.value: CaseStatus.RESOLVED,
-    Action.CLOSE.value: CaseStatus.CLOSED,
 }
-_HISTORY = (*_STEP_OF_ACTION, Action.HOLD.value, Action.RESUME.value, Action.CANCEL.value)
+_HISTORY = tuple(a.value for a in TIMELINE_ACTIONS)
 
 
 def _when(at: datetime | None, tz: tzinfo) -> str:

@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.amounts import AmountError, parse_vnd
 from bot.domain.model import (
-    ACTION_OF_STEP,
     Action,
     Area,
     CaseKind,
@@ -40,6 +39,7 @@ from bot.domain.model import (
     Source,
 )
 from bot.domain.phone import PhoneError, PhoneErrorReason, normalize_phone
+from bot.domain.steps import ACTION_OF_STEP
 from bot.sla.policy import Policy
 from storage import tables as t
 

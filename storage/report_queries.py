@@ -14,28 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.model import Action, Area, CaseKind, CaseStatus, Purpose
+from bot.domain.steps import TIMELINE_ACTIONS
 from bot.reports.timeline import CaseRecord, EventRecord
 from storage import tables as t
 
 _FINISHED = (CaseStatus.CLOSED.value, CaseStatus.CANCELLED.value)
 #: Only what the figures need; reminders, evidence and the like are left in the table.
-_MEASURED = tuple(
-    a.value
-    for a in (
-        Action.CLAIM,
-        Action.ASSIGN,
-        Action.SURVEY,
-        Action.ESTIMATE,
-        Action.AGREE,
-        Action.INSTALL,
-        Action.INSPECT,
-        Action.RESOLVE,
-        Action.CLOSE,
-        Action.HOLD,
-        Action.RESUME,
-        Action.CANCEL,
-    )
-)
+_MEASURED = tuple(a.value for a in TIMELINE_ACTIONS)
 
 
 def _relevant(since: datetime, until: datetime, team: str | None) -> sa.ColumnElement[bool]:

@@ -86,6 +86,10 @@ class Forbidden(DomainError):
         self.needed = needed
 
 
+class AdminOnly(DomainError):
+    """Only an administrator of the bot (ADMIN_IDS) may do this: bind a group to a team."""
+
+
 class UnknownTeam(DomainError):
     def __init__(self, code: str) -> None:
         super().__init__(code)

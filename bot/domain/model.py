@@ -49,6 +49,18 @@ class Purpose(StrEnum):
     NON_DOMESTIC = "non_domestic"
 
 
+#: Kinds whose SLA (3, 5 or 7 working days) depends on the area and the purpose.
+KINDS_WITH_AREA = frozenset({CaseKind.NEW_CONNECTION})
+
+
+def needs_area_and_purpose(kind: CaseKind) -> bool:
+    """A new case of `kind` must say its area and purpose: guessing gives the wrong clock.
+
+    Read by the intake API's validator and by the clerk's guided form alike.
+    """
+    return kind in KINDS_WITH_AREA
+
+
 class Role(StrEnum):
     CLERK = "clerk"
     WORKER = "worker"
@@ -88,49 +100,33 @@ class Action(StrEnum):
     AUTO_RELEASE = "auto_release"
 
 
-#: The step each reporting action moves a case to.
-STEP_OF_ACTION: dict[Action, CaseStatus] = {
-    Action.CLAIM: CaseStatus.CLAIMED,
-    Action.SURVEY: CaseStatus.SURVEYED,
-    Action.ESTIMATE: CaseStatus.ESTIMATED,
-    Action.AGREE: CaseStatus.AGREED,
-    Action.INSTALL: CaseStatus.INSTALLED,
-    Action.INSPECT: CaseStatus.INSPECTED,
-    Action.RESOLVE: CaseStatus.RESOLVED,
-    Action.CLOSE: CaseStatus.CLOSED,
-}
-ACTION_OF_STEP: dict[CaseStatus, Action] = {v: k for k, v in STEP_OF_ACTION.items()}
-
-_S = CaseStatus
+#: From the site visit to the energised meter: a new connection, or a meter moved.
+_SITE_WORK = (
+    CaseStatus.OPEN,
+    CaseStatus.CLAIMED,
+    CaseStatus.SURVEYED,
+    CaseStatus.ESTIMATED,
+    CaseStatus.AGREED,
+    CaseStatus.INSTALLED,
+    CaseStatus.CLOSED,
+)
 DEFAULT_STEPS: dict[CaseKind, tuple[CaseStatus, ...]] = {
-    CaseKind.NEW_CONNECTION: (
-        _S.OPEN,
-        _S.CLAIMED,
-        _S.SURVEYED,
-        _S.ESTIMATED,
-        _S.AGREED,
-        _S.INSTALLED,
-        _S.CLOSED,
+    CaseKind.NEW_CONNECTION: _SITE_WORK,
+    CaseKind.METER_COMPLAINT: (
+        CaseStatus.OPEN,
+        CaseStatus.CLAIMED,
+        CaseStatus.INSPECTED,
+        CaseStatus.RESOLVED,
+        CaseStatus.CLOSED,
     ),
-    CaseKind.METER_COMPLAINT: (_S.OPEN, _S.CLAIMED, _S.INSPECTED, _S.RESOLVED, _S.CLOSED),
-    CaseKind.METER_RELOCATION: (
-        _S.OPEN,
-        _S.CLAIMED,
-        _S.SURVEYED,
-        _S.ESTIMATED,
-        _S.AGREED,
-        _S.INSTALLED,
-        _S.CLOSED,
+    CaseKind.METER_RELOCATION: _SITE_WORK,
+    CaseKind.CONTRACT_CHANGE: (
+        CaseStatus.OPEN,
+        CaseStatus.CLAIMED,
+        CaseStatus.RESOLVED,
+        CaseStatus.CLOSED,
     ),
-    CaseKind.CONTRACT_CHANGE: (_S.OPEN, _S.CLAIMED, _S.RESOLVED, _S.CLOSED),
-    CaseKind.MV_CONNECTION: (
-        _S.OPEN,
-        _S.CLAIMED,
-        _S.SURVEYED,
-        _S.AGREED,
-        _S.INSTALLED,
-        _S.CLOSED,
-    ),
+    CaseKind.MV_CONNECTION: tuple(s for s in _SITE_WORK if s is not CaseStatus.ESTIMATED),
 }
 
 #: The step that completes a kind for the KPIs: energised, or resolved.

@@ -45,7 +45,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot.domain.model import Area, CaseKind, Customer, Purpose, Source
+from bot.domain.model import Area, CaseKind, Customer, Purpose, Source, needs_area_and_purpose
 from bot.domain.people import Actor
 from bot.domain.phone import PhoneError, PhoneErrorReason, normalize_phone
 from bot.services.commands import IntakeCase
@@ -54,8 +54,6 @@ from bot.services.commands import IntakeCase
 FUTURE_TOLERANCE = timedelta(minutes=5)
 #: Earlier than this is a typo, not a case: the calendar has no use for it.
 EARLIEST_RECEIVED = datetime(2000, 1, 1, tzinfo=UTC)
-#: Kinds whose SLA depends on `area` and `purpose`, so both are required.
-NEEDS_AREA_AND_PURPOSE = frozenset({CaseKind.NEW_CONNECTION})
 
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 _CHOICES: dict[str, type[StrEnum]] = {"kind": CaseKind, "area": Area, "purpose": Purpose}
@@ -208,12 +206,13 @@ def _cross_field(data: Mapping[str, Any]) -> dict[str, str]:
     """Rules that span fields, checked on the raw body so they are reported
     even when other fields are wrong."""
     found: dict[str, str] = {}
-    kind = data.get("kind")
+    raw = data.get("kind")
     # Any JSON value may stand here: compare, never hash (a dict or list would raise).
-    if isinstance(kind, str) and kind in {k.value for k in NEEDS_AREA_AND_PURPOSE}:
+    kind = CaseKind(raw) if isinstance(raw, str) and raw in CaseKind._value2member_map_ else None
+    if kind is not None and needs_area_and_purpose(kind):
         for name in ("area", "purpose"):
             if data.get(name) is None:
-                found[name] = f"Required for {data['kind']}."
+                found[name] = f"Required for {kind.value}."
     return found
 
 

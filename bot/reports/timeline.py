@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
-from bot.domain.model import ACTION_OF_STEP, Action, Area, CaseKind, CaseStatus, Purpose
+from bot.domain.model import Action, Area, CaseKind, CaseStatus, Purpose
+from bot.domain.steps import ACTION_OF_STEP
 from bot.sla.calendar import WorkingCalendar
 from bot.sla.policy import Policy
 

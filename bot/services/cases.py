@@ -6,6 +6,7 @@ and publish events; the unit of work turns events into outbox rows at commit.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -14,7 +15,6 @@ from bot.domain.clock import Clock
 from bot.domain.events import CaseAssigned, CaseClaimed, CaseMoved, CaseReceived, CaseReleased
 from bot.domain.evidence import NewEvidence, PhotoRequired, has_photo
 from bot.domain.model import (
-    STEP_OF_ACTION,
     Action,
     Case,
     CaseStatus,
@@ -25,6 +25,7 @@ from bot.domain.model import (
 )
 from bot.domain.people import Actor, Member
 from bot.domain.phone import redact_phones
+from bot.domain.steps import step_of
 from bot.services import commands as c
 from bot.services.permissions import authorize, authorize_intake, can_view, require_reach
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
@@ -147,15 +148,7 @@ class CaseService:
         def apply(case: Case) -> None:
             case.meter = Meter(cmd.meter_serial, cmd.reading)
 
-        return await self._move(
-            cmd,
-            uow,
-            Action.INSTALL,
-            cmd.note,
-            apply,
-            cmd.evidence,
-            need_photo=self.policy.install_requires_photo,
-        )
+        return await self._move(cmd, uow, Action.INSTALL, cmd.note, apply, cmd.evidence)
 
     async def _move(
         self,
@@ -165,16 +158,16 @@ class CaseService:
         note: str | None,
         apply: Callable[[Case], None] | None,
         evidence: Sequence[NewEvidence] = (),
-        *,
-        need_photo: bool = False,
     ) -> Case:
         """One step; its evidence (photos, location) is stored in the same transaction."""
         now = self.clock.now()
         async with uow:
             case = await self._load(uow, cmd.ref)
             await self._authorize(uow, cmd.actor, action, case)
-            case.advance(self.policy.workflow, STEP_OF_ACTION[action])
+            step = step_of(action)
+            case.advance(self.policy.workflow, step.moves_to)
             assert case.id is not None
+            need_photo = step.needs_photo(self.policy.install_requires_photo)
             photo_missing = need_photo and not has_photo(list(evidence))
             if photo_missing and not await uow.evidence.has_photo(case.id):
                 raise PhotoRequired(case.ref)
@@ -315,6 +308,16 @@ class CaseService:
             case = await self._load(uow, ref)
             if not can_view(actor, case.team_code):
                 raise errors.NotMember(case.team_code)
+        return case
+
+    async def check_step(self, ref: str, actor: Actor, action: Action, uow: UnitOfWork) -> Case:
+        """The case, when `actor` may take step `action` of it now; else the refusal the
+        step itself would meet. Nothing changes: a guided form asks this before its
+        first question, so nobody answers five questions to be told no."""
+        case = await self.view(ref, actor, uow)
+        async with uow:
+            await self._authorize(uow, actor, action, case)
+        copy.copy(case).advance(self.policy.workflow, step_of(action).moves_to)
         return case
 
     # ---------------------------------------------------------------- helpers

@@ -1,6 +1,6 @@
 """Where a guided form in a private chat keeps its place between two messages.
 
-The state is the handler's business (handlers/forms.py); storage only keeps it,
+The state is the handler's business (handlers/forms/machine.py); storage only keeps it,
 keyed by the person on a channel, with a deadline after which it is dropped, and a
 version so two messages handled at once cannot overwrite each other's answers.
 """

@@ -53,6 +53,11 @@ def can_view(actor: Actor, team_code: str) -> bool:
     )
 
 
+def require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise errors.AdminOnly()
+
+
 def require_reach(actor: Actor, team_code: str) -> None:
     """A system actor scoped to some teams (an intake token) stays within them."""
     if not actor.reaches(team_code):

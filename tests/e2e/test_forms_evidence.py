@@ -111,9 +111,7 @@ async def test_what_is_not_a_photo_or_too_big_or_not_ones_own_is_refused_and_not
     told = await s.client.wait_for_message(GROUP, where=lambda m: m.reply_to == fake.message_id)
     assert told.body == tr("vi", "evidence.not_image")
 
-    evidence = s.container.dispatcher.evidence
-    assert evidence is not None
-    evidence.media.max_bytes = 1024 * 1024
+    s.container.media.max_bytes = 1024 * 1024
     big = make_png(10, 10) + os.urandom(1024 * 1024 + 1)
     sent = await s.client.send_photo(s.minh, GROUP, big, reply_to=card.message_id)
     told = await s.client.wait_for_message(GROUP, where=lambda m: m.reply_to == sent.message_id)

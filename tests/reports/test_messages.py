@@ -16,7 +16,7 @@ LITERAL = re.compile(r"""["']((?:report|usage|help)\.[a-z_.]+[a-z_])["']""")
 
 def used_keys() -> set[str]:
     keys: set[str] = set()
-    for path in [*(ROOT / "bot" / "reports").glob("*.py"), ROOT / "handlers" / "dispatcher.py"]:
+    for path in [*(ROOT / "bot" / "reports").glob("*.py"), *(ROOT / "handlers").rglob("*.py")]:
         keys |= set(LITERAL.findall(path.read_text(encoding="utf-8")))
     keys |= {f"report.cat.{c.value}" for c in Category}
     keys |= {f"report.fig.{name}" for name, _ in FIGURE_FIELDS}

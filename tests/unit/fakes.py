@@ -109,13 +109,30 @@ class FakeMembers:
         return self.rows.get(uid)
 
     async def by_identity(self, channel: str, external_id: str) -> Member | None:
+        for member in self.rows.values():
+            if any((i.channel, i.external_id) == (channel, external_id) for i in member.identities):
+                return member
         return self.rows.get(f"{channel}:{external_id}")
 
     async def by_username(self, username: str) -> Member | None:
         return None
 
     async def release_username(self, identity: Identity) -> int:
-        return 0
+        if not identity.username:
+            return 0
+        released = 0
+        for uid, member in list(self.rows.items()):
+            kept: list[Identity] = []
+            for ident in member.identities:
+                stale = (
+                    ident.channel == identity.channel
+                    and ident.external_id != identity.external_id
+                    and (ident.username or "").lower() == identity.username.lower()
+                )
+                released += stale
+                kept.append(replace(ident, username=None) if stale else ident)
+            self.rows[uid] = replace(member, identities=tuple(kept))
+        return released
 
     async def add(self, member: Member) -> None:
         self.rows[member.uid] = member
@@ -131,7 +148,10 @@ class FakeMembers:
         self.rows[uid] = replace(self.rows[uid], lang=lang)
 
     async def update_identity(self, uid: str, identity: Identity) -> None:
-        pass
+        member = self.rows[uid]
+        key = (identity.channel, identity.external_id)
+        others = tuple(i for i in member.identities if (i.channel, i.external_id) != key)
+        self.rows[uid] = replace(member, identities=(*others, identity))
 
     async def in_team(self, team_code: str) -> list[Member]:
         return [m for m in self.rows.values() if m.team_code == team_code]

@@ -15,7 +15,7 @@ from bot.bootstrap import CHANNEL_FACTORIES, bootstrap
 from bot.channels.base import ChannelAddress, ChatKind, Inbound, InboundUser
 from bot.domain.clock import FixedClock
 from bot.domain.model import Source
-from handlers.dispatcher import UnknownChannel, source_of_channel
+from handlers.request import UnknownChannel, source_of_channel
 from tests.conftest import make_settings
 
 

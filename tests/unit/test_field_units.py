@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.model import Action
 from bot.domain.phone import PhoneErrorReason
 from bot.i18n import Lang, Translator, load_catalogue
 from bot.services.evidence import MediaError, NotAnImage, TooBig
@@ -26,9 +27,10 @@ from handlers.callbacks import (
     decode,
     decode_press,
 )
-from handlers.forms import FORMS, FieldKind, FieldName, FormKind
+from handlers.forms.machine import FORMS
+from handlers.forms.spec import FieldKind, FieldName
 from handlers.menus import MENUS, command_menus, description_key
-from handlers.render import FORM_BUTTONS
+from handlers.steps import FORM_OF_BUTTON
 from sandbox.telegram import make_png
 from storage.evidence_store import MediaFiles, sniff_image
 
@@ -135,8 +137,8 @@ def test_command_menus_fit_telegram_and_exist_in_both_languages() -> None:
 
 def _form_keys() -> set[str]:
     """Every key the forms compose from their names at run time."""
-    keys = {f"button.{a.value}" for a in FORM_BUTTONS}
-    keys |= {f"form.kind.{k.value}" for k in FormKind if k is not FormKind.INTAKE}
+    keys = {row.label for row in FORM_OF_BUTTON.values()}
+    keys |= {f"form.kind.{k.value}" for k in FORMS if k is not Action.INTAKE}
     keys |= {f"form.bad_phone.{r.value}" for r in PhoneErrorReason}
     keys |= {f"invite.invalid.{p.value}" for p in InviteProblem}
     keys |= {f"form.type.{op.name.lower()}" for op in FormOp if op is not FormOp.PICK}

@@ -1,0 +1,70 @@
+"""Use cases about people and chats rather than cases: who is writing, which group
+shows a team, which language a member reads.
+
+Chats trigger them (`/bindteam`, `/lang`, any message of a member), but the rules are
+here, run through the unit of work like every other use case and tested on the
+in-memory one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain import errors
+from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
+from bot.services.permissions import require_admin
+from bot.services.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class BindChat:
+    """Show a team's cases in a group chat: its cards, answers and digests go there."""
+
+    actor: Actor
+    team_code: str
+    chat: ChatBinding
+
+
+@dataclass(frozen=True)
+class SetLanguage:
+    member_uid: str
+    lang: str
+
+
+async def bind_chat(cmd: BindChat, uow: UnitOfWork) -> Team:
+    """Only an administrator binds: a group bound to a team sees its customers' cases."""
+    require_admin(cmd.actor)
+    code = cmd.team_code.upper()
+    async with uow:
+        team = await uow.teams.get(code)
+        if team is None:
+            raise errors.UnknownTeam(code)
+        await uow.teams.bind_chat(code, cmd.chat)
+        await uow.commit()
+    return team
+
+
+async def set_language(cmd: SetLanguage, uow: UnitOfWork) -> None:
+    async with uow:
+        await uow.members.set_lang(cmd.member_uid, cmd.lang)
+        await uow.commit()
+
+
+async def recognise(account: Identity, uow: UnitOfWork) -> Member | None:
+    """The active member behind a channel account (None: a stranger), @username kept current.
+
+    A member's @username is theirs alone from then on: whoever else still holds it
+    renamed since, so `/assign @name` finds the person who has the name today. The
+    member is returned as found, before the refresh.
+    """
+    async with uow:
+        member = await uow.members.by_identity(account.channel, account.external_id)
+        if member is None or not member.active:
+            return None  # removed from the team: a stranger again
+        known = member.identity_on(account.channel)
+        changed = known is not None and known.username != account.username
+        if changed:
+            await uow.members.update_identity(member.uid, account)
+        if await uow.members.release_username(account) or changed:
+            await uow.commit()
+    return member

@@ -1,0 +1,85 @@
+"""The team and the bot's set-up: bind a group, choose a language, invite, remove, and
+file a new case through the clerk's form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.domain.people import ChatBinding
+from bot.i18n import Lang, Translator
+from bot.services.people import BindChat, SetLanguage, bind_chat, set_language
+from bot.services.permissions import require_admin
+from bot.services.ports import UnitOfWork
+from handlers.commands import CommandTable
+from handlers.forms.flow import Forms
+from handlers.lookup import Lookup
+from handlers.onboarding import Onboarding
+from handlers.parsing import CommandName, ParsedCommand
+from handlers.refusals import GroupOnly, UsageError
+from handlers.replies import Replies
+from handlers.request import Request
+
+
+class AdminCommands:
+    def __init__(
+        self,
+        *,
+        uow: Callable[[], UnitOfWork],
+        tr: Translator,
+        lookup: Lookup,
+        replies: Replies,
+        forms: Forms,
+        onboarding: Onboarding,
+    ) -> None:
+        self.uow = uow
+        self.tr = tr
+        self.lookup = lookup
+        self.replies = replies
+        self.forms = forms
+        self.onboarding = onboarding
+
+    def table(self) -> CommandTable:
+        return {
+            CommandName.BINDTEAM: self.bindteam,
+            CommandName.LANG: self.lang,
+            CommandName.INVITE: self.invite,
+            CommandName.REMOVE: self.remove,
+            CommandName.NEW: self.new,
+        }
+
+    async def bindteam(self, req: Request, parsed: ParsedCommand) -> None:
+        """`/bindteam PL` in a group: the team's cards and digests go there from now on."""
+        require_admin(req.actor)  # before the chat or the words: nobody else may, anywhere
+        if req.is_private:
+            raise GroupOnly
+        code = parsed.arg(0) or ""
+        if not code:
+            raise UsageError("usage.bindteam")
+        chat = ChatBinding(req.origin.channel, req.origin.chat_id)
+        team = await bind_chat(BindChat(req.actor, code, chat), self.uow())
+        done = self.tr.t(req.lang, "bind.done", code=team.code, name=team.name)
+        await self.replies.say(req, done)
+
+    async def lang(self, req: Request, parsed: ParsedCommand) -> None:
+        """`/lang vi|en`: a member's choice is kept; a stranger's holds for this answer."""
+        choice = (parsed.arg(0) or "").lower()
+        if choice not in Lang._value2member_map_:
+            await self.replies.say(req, self.tr.t(req.lang, "err.bad_lang"))
+            return
+        lang = Lang(choice)
+        if req.actor.member is not None:
+            await set_language(SetLanguage(req.actor.member.uid, lang.value), self.uow())
+        await self.replies.say(req, self.tr.t(lang, "lang.set"))
+
+    async def invite(self, req: Request, parsed: ParsedCommand) -> None:
+        await self.onboarding.invite(req, parsed)
+
+    async def remove(self, req: Request, parsed: ParsedCommand) -> None:
+        who = parsed.arg(0)
+        if not who:
+            raise UsageError("usage.remove")
+        team = await self.lookup.team_of_chat(req)
+        await self.onboarding.remove(req, team, who)
+
+    async def new(self, req: Request, parsed: ParsedCommand) -> None:
+        await self.forms.start_intake(req)

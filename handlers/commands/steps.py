@@ -1,0 +1,235 @@
+"""The commands that change a case: its steps, as their rows in `handlers/steps.py`
+say to read them, and a lead's release, hold, resume, assign, cancel and rating.
+
+`/survey PL-17 ghi chú` records the step at once; `/survey` alone in the private chat
+opens the step's guided form instead of refusing. Photos and a location sent with a
+step (a photo's caption) are its evidence; sent in reply to a case's message, they are
+evidence of that case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+from bot.channels.base import HandleResult
+from bot.domain.digits import whole_number
+from bot.domain.evidence import EvidenceKind, NewEvidence
+from bot.domain.steps import NoteRule, Records
+from bot.i18n import Translator
+from bot.services.cases import CaseService
+from bot.services.commands import (
+    AssignCase,
+    CancelCase,
+    ClaimCase,
+    HoldCase,
+    RateCase,
+    ReleaseCase,
+    ResumeCase,
+)
+from bot.services.evidence import AttachEvidence, EvidenceService
+from bot.services.ports import UnitOfWork
+from handlers.commands import CommandTable, Handler
+from handlers.evidence import EvidenceInbox
+from handlers.forms.flow import Forms
+from handlers.forms.spec import MAX_READING, MAX_SERIAL
+from handlers.lookup import Lookup
+from handlers.parsing import CommandName, ParsedCommand, take_amount
+from handlers.record import StepAnswer, record
+from handlers.refusals import MissingRef, UsageError
+from handlers.replies import Replies
+from handlers.request import Request
+from handlers.steps import BY_COMMAND, CHAT_STEPS, ChatStep
+
+
+class StepCommands:
+    def __init__(
+        self,
+        *,
+        service: CaseService,
+        uow: Callable[[], UnitOfWork],
+        tr: Translator,
+        lookup: Lookup,
+        replies: Replies,
+        forms: Forms,
+        evidence: EvidenceInbox,
+        evidence_service: EvidenceService,
+    ) -> None:
+        self.service = service
+        self.uow = uow
+        self.tr = tr
+        self.lookup = lookup
+        self.replies = replies
+        self.forms = forms
+        self.evidence = evidence
+        self.evidence_service = evidence_service
+
+    def table(self) -> CommandTable:
+        """Each step's command, read by what the step records; then the lead's commands."""
+        readers: dict[Records, Handler] = {
+            Records.ASSIGNEE: self.claim,
+            Records.NOTE: self.note_step,
+            Records.COSTS: self.estimate,
+            Records.METER: self.install,
+        }
+        steps = {row.command: readers[row.step.records] for row in CHAT_STEPS}
+        return {
+            **steps,
+            CommandName.RELEASE: self.release,
+            CommandName.HOLD: self.hold,
+            CommandName.RESUME: self.resume,
+            CommandName.ASSIGN: self.assign,
+            CommandName.CANCEL: self.cancel,
+            CommandName.RATE: self.rate,
+        }
+
+    # ------------------------------------------------------------ steps
+
+    async def claim(self, req: Request, parsed: ParsedCommand) -> None:
+        row = _row(parsed)
+        ref = await self.lookup.named_or_replied(req, parsed)
+        if ref is None:
+            raise MissingRef(row.usage)
+        await self.service.claim(req.command(ClaimCase, ref), self.uow())
+
+    async def claim_press(self, req: Request, ref: str) -> HandleResult:
+        """«Nhận việc» under a card: the toast is the whole answer."""
+        case = await self.service.claim(req.command(ClaimCase, ref), self.uow())
+        return HandleResult(toast=self.tr.t(req.lang, "toast.claimed", ref=case.ref))
+
+    async def note_step(self, req: Request, parsed: ParsedCommand) -> None:
+        """A step whose words are its note: `/survey PL-17 cần 25m cáp`."""
+        found = await self._step(req, parsed)
+        if found is None:
+            return
+        row, ref, rest = found
+        note = " ".join(rest).strip() or None
+        if row.step.note is NoteRule.REQUIRED and note is None:
+            raise UsageError(row.usage, ref)
+        await self._record(req, row, ref, StepAnswer(note=note))
+
+    async def estimate(self, req: Request, parsed: ParsedCommand) -> None:
+        """`/estimate PL-17 1,5tr 2.000.000 [ghi chú]`: the customer's and the utility's part."""
+        found = await self._step(req, parsed)
+        if found is None:
+            return
+        row, ref, rest = found
+        try:
+            customer, i = take_amount(rest, 0)
+            utility, i = take_amount(rest, i)
+        except IndexError:
+            raise UsageError(row.usage, ref) from None
+        note = " ".join(rest[i:]).strip() or None
+        answer = StepAnswer(note=note, customer_cost=customer, utility_cost=utility)
+        await self._record(req, row, ref, answer)
+
+    async def install(self, req: Request, parsed: ParsedCommand) -> None:
+        """`/install PL-17 SERIAL [reading] [ghi chú]`."""
+        found = await self._step(req, parsed)
+        if found is None:
+            return
+        row, ref, rest = found
+        if not rest or len(rest[0]) > MAX_SERIAL:
+            raise UsageError(row.usage, ref)
+        reading = rest[1][:MAX_READING] if len(rest) > 1 else None
+        note = " ".join(rest[2:]).strip() or None
+        await self._record(req, row, ref, StepAnswer(note=note, serial=rest[0], reading=reading))
+
+    async def _step(
+        self, req: Request, parsed: ParsedCommand
+    ) -> tuple[ChatStep, str, tuple[str, ...]] | None:
+        """The step's row, its case and the words after it; None when its form opened
+        instead (typed bare in the private chat)."""
+        row = _row(parsed)
+        ref, rest = await self.lookup.ref(req, parsed, row.usage)
+        bare = not rest and not req.inbound.attachments
+        if row.bare_opens_form and req.is_private and bare:
+            await self.forms.start_step(req, row.action, ref)
+            return None
+        return row, ref, rest
+
+    async def _record(self, req: Request, row: ChatStep, ref: str, answer: StepAnswer) -> None:
+        async with self._collected(req) as evidence:
+            answer = replace(answer, evidence=evidence)
+            await record(self.service, req, row.action, ref, answer, self.uow())
+
+    def _collected(
+        self, req: Request
+    ) -> contextlib.AbstractAsyncContextManager[tuple[NewEvidence, ...]]:
+        """Photos and a location sent with a step command (in a photo's caption)."""
+        if not EvidenceInbox.has_evidence(req.inbound):
+            return _no_evidence()
+        return self.evidence.collected(req.inbound)
+
+    # ------------------------------------------------------------ a lead's commands
+
+    async def release(self, req: Request, parsed: ParsedCommand) -> None:
+        ref, _ = await self.lookup.ref(req, parsed, "usage.release")
+        await self.service.release(req.command(ReleaseCase, ref), self.uow())
+
+    async def hold(self, req: Request, parsed: ParsedCommand) -> None:
+        ref, reason = await self._with_reason(req, parsed, "usage.hold")
+        await self.service.hold(req.command(HoldCase, ref, reason=reason), self.uow())
+
+    async def resume(self, req: Request, parsed: ParsedCommand) -> None:
+        ref, _ = await self.lookup.ref(req, parsed, "usage.resume")
+        await self.service.resume(req.command(ResumeCase, ref), self.uow())
+
+    async def assign(self, req: Request, parsed: ParsedCommand) -> None:
+        ref, rest = await self.lookup.ref(req, parsed, "usage.assign")
+        if not rest:
+            raise UsageError("usage.assign", ref)
+        member = await self.lookup.member(rest[0])
+        await self.service.assign(req.command(AssignCase, ref, member_uid=member.uid), self.uow())
+
+    async def cancel(self, req: Request, parsed: ParsedCommand) -> None:
+        ref, reason = await self._with_reason(req, parsed, "usage.cancel")
+        await self.service.cancel(req.command(CancelCase, ref, reason=reason), self.uow())
+
+    async def rate(self, req: Request, parsed: ParsedCommand) -> None:
+        ref, rest = await self.lookup.ref(req, parsed, "usage.rate")
+        score = whole_number(rest[0]) if len(rest) == 1 else None
+        if score is None:
+            raise UsageError("usage.rate", ref)
+        await self.service.rate(req.command(RateCase, ref, score=score), self.uow())
+
+    async def _with_reason(
+        self, req: Request, parsed: ParsedCommand, usage: str
+    ) -> tuple[str, str]:
+        ref, rest = await self.lookup.ref(req, parsed, usage)
+        reason = " ".join(rest).strip()
+        if not reason:
+            raise UsageError(usage, ref)
+        return ref, reason
+
+    # ------------------------------------------------------------ evidence
+
+    async def attach(self, req: Request) -> None:
+        """A photo or location replying to a case's message is evidence of that case."""
+        case = await self.lookup.replied_case(req)
+        if case is None:
+            if req.is_private:
+                await self.replies.say(req, self.tr.t(req.lang, "evidence.how"))
+            return
+        async with self.evidence.collected(req.inbound) as items:
+            if not items:
+                return
+            attach = AttachEvidence(
+                actor=req.actor, source=req.source, origin=req.origin, ref=case.ref, items=items
+            )
+            await self.evidence_service.attach(attach, self.uow())
+        photos = sum(1 for x in items if x.kind is EvidenceKind.PHOTO)
+        places = len(items) - photos
+        text = self.tr.t(req.lang, "evidence.saved", ref=case.ref, photos=photos, places=places)
+        await self.replies.say(req, text)
+
+
+def _row(parsed: ParsedCommand) -> ChatStep:
+    assert parsed.name is not None
+    return BY_COMMAND[parsed.name]
+
+
+@contextlib.asynccontextmanager
+async def _no_evidence() -> AsyncIterator[tuple[NewEvidence, ...]]:
+    yield ()

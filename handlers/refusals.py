@@ -1,0 +1,51 @@
+"""Refusals that come from how a chat was used, not from the rules of a case.
+
+A domain refusal (`bot.domain.errors`) says the case or the person cannot do this;
+these say the words or the place were wrong. Each is a class, so `handlers/replies.py`
+words it without reading any message text.
+"""
+
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """The command was typed wrong; the answer shows how to type it."""
+
+    def __init__(self, usage_key: str, ref: str = "PL-17") -> None:
+        super().__init__(usage_key)
+        self.usage_key = usage_key
+        self.ref = ref
+
+
+class MissingRef(UsageError):
+    """No case named, none replied to, and not exactly one of the person's own."""
+
+
+class BadAmount(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class GroupOnly(Exception):
+    """A command that acts on the group it is typed in (`/bindteam`)."""
+
+
+class PrivateOnly(Exception):
+    """Forms live in the private chat with the bot."""
+
+
+class UnboundGroup(Exception):
+    """A team command in a group that shows no team."""
+
+
+class OtherTeamsChat(Exception):
+    """A case asked for in a group of another team (or of none): shown nowhere but its own."""
+
+
+class InviteUsage(Exception):
+    """`/invite` typed without a known word after it."""
+
+
+class LinkPrivateOnly(Exception):
+    """`/invite link` typed in a group: a link code is shown in the private chat only."""
