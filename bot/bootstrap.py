@@ -11,6 +11,7 @@ from bot.channels.base import Channel
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.i18n import Translator
+from bot.leadership import Leadership
 from bot.relay import Relay
 from bot.reports.service import ReportDeps, ReportService
 from bot.services.cases import CaseService
@@ -23,6 +24,7 @@ from handlers.render import Renderer
 from storage import schema
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
+from storage.leadership import leadership_for
 from storage.outbox_store import OutboxStore
 from storage.uow import SqlUnitOfWork
 
@@ -87,6 +89,10 @@ class Container:
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.clock, self.dispatcher.notifier, self.relay.wake)
+
+    def leadership(self) -> Leadership:
+        """Who runs the scheduler's passes: a lock in the database (`bot.leadership`)."""
+        return leadership_for(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
