@@ -13,28 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.model import Action, Area, CaseKind, CaseStatus, Purpose
-from bot.reports.timeline import CaseRecord, EventRecord
+from bot.reports.timeline import MEASURED_ACTIONS, CaseRecord, EventRecord
 from storage.tables import CASES, EVENTS, MEMBERS, TEAMS
 
 _FINISHED = (CaseStatus.CLOSED.value, CaseStatus.CANCELLED.value)
-#: Only what the figures need; reminders, evidence and the like are left in the table.
-_MEASURED = tuple(
-    a.value
-    for a in (
-        Action.CLAIM,
-        Action.ASSIGN,
-        Action.SURVEY,
-        Action.ESTIMATE,
-        Action.AGREE,
-        Action.INSTALL,
-        Action.INSPECT,
-        Action.RESOLVE,
-        Action.CLOSE,
-        Action.HOLD,
-        Action.RESUME,
-        Action.CANCEL,
-    )
-)
+#: Listed in a fixed order, so the statement's text is the same each time.
+_MEASURED = sorted(a.value for a in MEASURED_ACTIONS)
 
 
 def _relevant(since: datetime, until: datetime, team: str | None) -> sa.ColumnElement[bool]:

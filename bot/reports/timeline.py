@@ -116,6 +116,25 @@ class EventRecord:
     actor: str
 
 
+#: The events the figures read; reminders, evidence and the like are left in the history.
+MEASURED_ACTIONS: frozenset[Action] = frozenset(
+    {
+        Action.CLAIM,
+        Action.ASSIGN,
+        Action.SURVEY,
+        Action.ESTIMATE,
+        Action.AGREE,
+        Action.INSTALL,
+        Action.INSPECT,
+        Action.RESOLVE,
+        Action.CLOSE,
+        Action.HOLD,
+        Action.RESUME,
+        Action.CANCEL,
+    }
+)
+
+
 @dataclass(frozen=True)
 class CaseRecord:
     """What the report reads of a case: its identity, its classification, its events."""

@@ -24,6 +24,7 @@ from sandbox.client import SandboxClient, SandboxUser
 from sandbox.telegram import TelegramSandbox
 from storage import tables as t
 from tests.reliability.harness import (
+    CARD_TITLE,
     GROUP,
     SECRET,
     TOKEN,
@@ -137,6 +138,8 @@ async def test_two_instances_share_the_work_and_hand_over_the_scheduler(
                 cards = await group_cards(client)
                 assert set(cards) == set(owners) and all(n == 1 for n in cards.values())
                 for card in await bot_messages(client, GROUP):
+                    if not CARD_TITLE.match(card.body):
+                        continue  # the morning digest, when the test runs after its time
                     ref = card.body.split(" ")[1]
                     winner = users[owners[ref]]
                     assert card.body.endswith(f"👷 Người làm: @{winner.username}")
