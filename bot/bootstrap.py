@@ -16,7 +16,8 @@ from bot.relay import Relay
 from bot.reports.service import ReportDeps, ReportService
 from bot.services.cases import CaseService
 from bot.services.evidence import Download, MediaError
-from bot.sla.policy import Policy, load_policy
+from bot.sla.policy import Policy
+from bot.sla.policy_file import load_policy
 from handlers.dispatcher import Dispatcher
 from handlers.notify import Notifier
 from handlers.ratelimit import CommandLimiter

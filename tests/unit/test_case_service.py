@@ -13,7 +13,7 @@ from bot.domain.model import Action, Area, CaseKind, CaseStatus, Customer, Purpo
 from bot.domain.people import Actor, ChatBinding, Member, Team
 from bot.services import commands as c
 from bot.services.cases import CaseService
-from bot.sla.policy import load_policy
+from bot.sla.policy_file import load_policy
 from tests.unit.fakes import FakeUnitOfWork
 
 SYSTEM = Actor(uid="api:desk", name="desk", is_system=True)

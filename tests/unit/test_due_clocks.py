@@ -14,7 +14,8 @@ from bot.services import commands as c
 from bot.services.cases import CaseService
 from bot.sla.calendar import DEFAULT_TZ
 from bot.sla.clocks import deadlines, due_clocks, refresh_clocks
-from bot.sla.policy import Policy, load_policy
+from bot.sla.policy import Policy
+from bot.sla.policy_file import load_policy
 from storage.import_check import ParsedRow
 from storage.importer import _case_values
 from tests.unit.fakes import FakeUnitOfWork

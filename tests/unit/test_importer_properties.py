@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from bot.bootstrap import Container, bootstrap
 from bot.domain.model import CaseKind, CaseStatus, Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
-from bot.sla.policy import load_policy
+from bot.sla.policy_file import load_policy
 from storage import tables as t
 from storage.import_check import (
     COLUMNS,

@@ -10,7 +10,8 @@ import pytest
 
 from bot.domain.model import DEFAULT_STEPS, Area, CaseKind, CaseStatus, Purpose
 from bot.sla.calendar import DEFAULT_TZ
-from bot.sla.policy import Policy, PolicyError, ReminderRule, load_policy
+from bot.sla.policy import Policy, PolicyError, ReminderRule
+from bot.sla.policy_file import load_policy
 
 K = CaseKind
 S = CaseStatus

@@ -21,7 +21,7 @@ from bot.services import commands as c
 from bot.services.cases import CaseService
 from bot.services.ports import CaseQuery
 from bot.sla.calendar import DEFAULT_TZ
-from bot.sla.policy import load_policy
+from bot.sla.policy_file import load_policy
 from tests.unit.fakes import FakeUnitOfWork
 
 POLICY = load_policy(None)  # reminders every 2 working hours, the lead told at the 2nd

@@ -22,7 +22,7 @@ from bot.reports.period import Period
 from bot.reports.service import ReportDeps, ReportService, build
 from bot.reports.weekly import PARTS, weekly_report_pass, weekly_report_tick
 from bot.services.cases import CaseService
-from bot.sla.policy import load_policy
+from bot.sla.policy_file import load_policy
 from tests.reports.conftest import (
     ADMIN,
     AS_OF,
