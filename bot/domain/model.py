@@ -101,35 +101,39 @@ STEP_OF_ACTION: dict[Action, CaseStatus] = {
 }
 ACTION_OF_STEP: dict[CaseStatus, Action] = {v: k for k, v in STEP_OF_ACTION.items()}
 
-_S = CaseStatus
+#: A new connection and a meter relocation go the same way: survey, estimate, agree, install.
+_WORKS_WITH_ESTIMATE = (
+    CaseStatus.OPEN,
+    CaseStatus.CLAIMED,
+    CaseStatus.SURVEYED,
+    CaseStatus.ESTIMATED,
+    CaseStatus.AGREED,
+    CaseStatus.INSTALLED,
+    CaseStatus.CLOSED,
+)
 DEFAULT_STEPS: dict[CaseKind, tuple[CaseStatus, ...]] = {
-    CaseKind.NEW_CONNECTION: (
-        _S.OPEN,
-        _S.CLAIMED,
-        _S.SURVEYED,
-        _S.ESTIMATED,
-        _S.AGREED,
-        _S.INSTALLED,
-        _S.CLOSED,
+    CaseKind.NEW_CONNECTION: _WORKS_WITH_ESTIMATE,
+    CaseKind.METER_COMPLAINT: (
+        CaseStatus.OPEN,
+        CaseStatus.CLAIMED,
+        CaseStatus.INSPECTED,
+        CaseStatus.RESOLVED,
+        CaseStatus.CLOSED,
     ),
-    CaseKind.METER_COMPLAINT: (_S.OPEN, _S.CLAIMED, _S.INSPECTED, _S.RESOLVED, _S.CLOSED),
-    CaseKind.METER_RELOCATION: (
-        _S.OPEN,
-        _S.CLAIMED,
-        _S.SURVEYED,
-        _S.ESTIMATED,
-        _S.AGREED,
-        _S.INSTALLED,
-        _S.CLOSED,
+    CaseKind.METER_RELOCATION: _WORKS_WITH_ESTIMATE,
+    CaseKind.CONTRACT_CHANGE: (
+        CaseStatus.OPEN,
+        CaseStatus.CLAIMED,
+        CaseStatus.RESOLVED,
+        CaseStatus.CLOSED,
     ),
-    CaseKind.CONTRACT_CHANGE: (_S.OPEN, _S.CLAIMED, _S.RESOLVED, _S.CLOSED),
     CaseKind.MV_CONNECTION: (
-        _S.OPEN,
-        _S.CLAIMED,
-        _S.SURVEYED,
-        _S.AGREED,
-        _S.INSTALLED,
-        _S.CLOSED,
+        CaseStatus.OPEN,
+        CaseStatus.CLAIMED,
+        CaseStatus.SURVEYED,
+        CaseStatus.AGREED,
+        CaseStatus.INSTALLED,
+        CaseStatus.CLOSED,
     ),
 }
 
