@@ -51,7 +51,6 @@ from bot.bootstrap import Container
 from bot.config import IntakeToken
 from bot.credentials import digest
 from bot.domain import errors
-from bot.domain.evidence import EvidenceKind
 from bot.domain.model import CaseStatus
 from bot.domain.people import Actor
 from bot.domain.phone import redact_phones
@@ -59,10 +58,10 @@ from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_in
 from bot.http.openapi import openapi_document
 from bot.http.ops import install_ops_routes
 from bot.http.views import case_json
+from bot.services.case_reads import case_file, evidence_photo, find_cases, team_exists
 from bot.services.evidence import MediaError
 from bot.services.permissions import require_reach
 from bot.services.ports import CaseQuery
-from bot.sla.overdue import late_since
 from storage.engine import driver_message
 from storage.evidence_store import MediaFiles
 
@@ -323,10 +322,8 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         req = validate_intake(data, now=container.clock.now())
     except IntakeInvalid as e:
         fields = e.fields
-    if "team" not in fields and code is not None:
-        async with container.uow() as uow:
-            if await uow.teams.get(code) is None:
-                fields["team"] = "No team with this code."
+    if "team" not in fields and code is not None and not await team_exists(container.uow(), code):
+        fields["team"] = "No team with this code."
     if fields or req is None:
         log.info("intake refused (%s): bad %s", actor.name, ", ".join(sorted(fields)))
         return _invalid("invalid case", fields)
@@ -351,14 +348,10 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 async def _case_with_history(container: Container, ref: str, actor: Actor) -> dict[str, Any] | None:
-    async with container.uow() as uow:
-        case = await uow.cases.get_by_ref(ref)
-        if case is None or case.id is None:
-            return None
-        require_reach(actor, case.team_code)
-        history = await uow.cases.history(case.id)
-        evidence = await uow.evidence.for_case(case.id)
-    return case_json(case, _tz(container), history, evidence)
+    found = await case_file(container.uow(), ref, actor)
+    if found is None:
+        return None
+    return case_json(found.case, _tz(container), found.history, found.evidence)
 
 
 @api
@@ -377,25 +370,21 @@ async def get_evidence(request: web.Request, actor: Actor) -> web.StreamResponse
     raw_id = request.match_info["evidence_id"]
     if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
         return _error(404, "not found")
-    async with container.uow() as uow:
-        case = await uow.cases.get_by_ref(request.match_info["ref"])
-        if case is None or case.id is None:
-            return _error(404, "not found")
-        require_reach(actor, case.team_code)
-        item = await uow.evidence.get(case.id, int(raw_id))
-    if item is None or item.kind is not EvidenceKind.PHOTO or item.path is None:
+    photo = await evidence_photo(container.uow(), request.match_info["ref"], int(raw_id), actor)
+    if photo is None:
         return _error(404, "not found")
     try:
-        path = MediaFiles(container.settings.media_dir).resolve(item.path)
+        path = MediaFiles(container.settings.media_dir).resolve(photo.path)
     except MediaError:
         return _error(404, "not found")
     if not path.is_file():  # purged, or the disk lost it
         return _error(404, "not found")
+    name = f"{photo.ref}-{photo.evidence_id}{path.suffix}"
     return web.FileResponse(
         path,
         headers={
-            hdrs.CONTENT_TYPE: item.mime or "application/octet-stream",
-            hdrs.CONTENT_DISPOSITION: f'inline; filename="{case.ref}-{item.id}{path.suffix}"',
+            hdrs.CONTENT_TYPE: photo.mime or "application/octet-stream",
+            hdrs.CONTENT_DISPOSITION: f'inline; filename="{name}"',
             "X-Content-Type-Options": "nosniff",
             hdrs.CACHE_CONTROL: "private, max-age=3600",
         },
@@ -446,15 +435,13 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
         late_at=now if overdue == "true" else None,
         limit=limit,
     )
-    async with container.uow() as uow:
-        if team is not None and await uow.teams.get(team) is None:
-            fields["team"] = "No team with this code."
-        if fields:
-            return _invalid("invalid query", fields)
-        cases = await uow.cases.find(query)
-    if overdue == "true":
-        workflow = container.policy.workflow
-        cases = [x for x in cases if late_since(x, now, workflow) is not None]
+    if team is not None and not await team_exists(container.uow(), team):
+        fields["team"] = "No team with this code."
+    if fields:
+        return _invalid("invalid query", fields)
+    cases = await find_cases(
+        container.uow(), query, container.policy.workflow, late_only=overdue == "true", now=now
+    )
     tz = _tz(container)
     return _json([case_json(c, tz) for c in cases])
 

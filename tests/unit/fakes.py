@@ -15,7 +15,8 @@ from types import TracebackType
 from typing import Self
 
 from bot.domain.events import Event
-from bot.domain.model import Action, Case, CaseStatus, HistoryEntry
+from bot.domain.evidence import Evidence, EvidenceKind, NewEvidence
+from bot.domain.model import Action, Case, CaseStatus, HistoryEntry, Source
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.reports.timeline import MEASURED_ACTIONS, CaseRecord, EventRecord
 from bot.services.ports import (
@@ -238,6 +239,39 @@ class FakeMembers:
         return sorted(found, key=lambda m: m.name)
 
 
+class FakeEvidence:
+    def __init__(self) -> None:
+        self.rows: list[Evidence] = []
+
+    async def add(
+        self, case_id: int, item: NewEvidence, actor: str, at: datetime, source: Source
+    ) -> int:
+        stored = Evidence(
+            len(self.rows) + 1,
+            case_id,
+            item.kind,
+            actor,
+            at,
+            source,
+            item.path,
+            item.mime,
+            item.size,
+            item.latitude,
+            item.longitude,
+        )
+        self.rows.append(stored)
+        return stored.id
+
+    async def for_case(self, case_id: int) -> list[Evidence]:
+        return [e for e in self.rows if e.case_id == case_id]
+
+    async def get(self, case_id: int, evidence_id: int) -> Evidence | None:
+        return next((e for e in self.rows if (e.case_id, e.id) == (case_id, evidence_id)), None)
+
+    async def has_photo(self, case_id: int) -> bool:
+        return any(e.kind is EvidenceKind.PHOTO for e in await self.for_case(case_id))
+
+
 class FakeOutbox:
     """Messages queued, in order; a dedupe key is taken for good, as in the table."""
 
@@ -327,6 +361,7 @@ class FakeUnitOfWork:
         self.teams = FakeTeams()
         self.members = FakeMembers()
         self.outbox = FakeOutbox()
+        self.evidence = FakeEvidence()
         self.reports = FakeReports(self.cases, self.teams, self.members)
         self.published: list[Event] = []
         self.pending: list[Event] = []

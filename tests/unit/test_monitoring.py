@@ -7,7 +7,7 @@ import pytest
 from bot.domain.model import Action, CaseStatus
 from bot.services.monitoring import case_figures, store_answers
 from bot.services.ports import CaseTally
-from tests.unit.test_reminder_service import POLICY, Desk, local
+from tests.unit.servicekit import POLICY, Desk, local
 
 
 async def test_case_figures_count_by_team_and_status_and_late_as_overdue_does() -> None:
