@@ -47,7 +47,9 @@ class Desk:
         await self.uow.members.add(WORKER)
         return self
 
-    async def intake(self, at: datetime, kind: CaseKind = CaseKind.NEW_CONNECTION) -> str:
+    async def intake(
+        self, at: datetime, kind: CaseKind = CaseKind.NEW_CONNECTION, area: Area = Area.URBAN
+    ) -> str:
         self.clock.set(at)
         case, _ = await self.service.intake(
             c.IntakeCase(
@@ -59,7 +61,7 @@ class Desk:
                 customer=Customer("Trần Văn Hưng", "0912345678", "Phủ Lý"),
                 description="",
                 external_ref=f"X-{at.isoformat()}",
-                area=Area.URBAN,
+                area=area,
                 purpose=Purpose.DOMESTIC,
             ),
             self.uow,
@@ -69,6 +71,13 @@ class Desk:
     async def claim(self, ref: str, at: datetime) -> None:
         self.clock.set(at)
         await self.service.claim(c.ClaimCase(worker(), Source.TELEGRAM, None, ref=ref), self.uow)
+
+    async def hold(self, ref: str, at: datetime) -> None:
+        """The lead puts the case on hold."""
+        self.clock.set(at)
+        lead = Actor(uid=LEAD.uid, name=LEAD.name, member=LEAD)
+        cmd = c.HoldCase(lead, Source.TELEGRAM, None, ref=ref, reason="chờ giấy phép")
+        await self.service.hold(cmd, self.uow)
 
     async def step(self, ref: str, action: Action, at: datetime) -> None:
         self.clock.set(at)

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from bot.domain.clock import FixedClock
-from bot.domain.model import Area, Case, CaseKind, CaseStatus, Customer, Purpose, Role, Source
-from bot.domain.people import Actor, ChatBinding, Member, Team
-from bot.services import commands as c
-from bot.services.cases import CaseService
+from bot.domain.model import Area, Case, CaseKind, CaseStatus, Customer, Purpose
 from bot.sla.calendar import DEFAULT_TZ
 from bot.sla.clocks import deadlines, due_clocks, refresh_clocks
 from bot.sla.policy import Policy
 from bot.sla.policy_file import load_policy
 from storage.import_check import ParsedRow
 from storage.importer import _case_values
-from tests.unit.fakes import FakeUnitOfWork
+from tests.unit.servicekit import WORKER, Desk
 
 POLICY = load_policy(None)
 FRIDAY_0900 = datetime(2026, 11, 27, 9, 0, tzinfo=DEFAULT_TZ)
-WORKER = Member("telegram:2", "Minh", Role.WORKER, "PL")
-LEAD = Member("telegram:1", "Lan", Role.LEAD, "PL")
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -150,38 +144,14 @@ def imported(status_steps: dict[CaseStatus, datetime], **changes: object) -> Par
 async def lived(claim_at: datetime | None, hold_at: datetime | None) -> Case:
     """The same case lived through the service: received Friday 09:00, perhaps claimed,
     perhaps put on hold by the lead."""
-    clock = FixedClock(FRIDAY_0900.astimezone(UTC))
-    service = CaseService(POLICY, clock)
-    uow = FakeUnitOfWork()
-    await uow.teams.add(Team("PL", "Phủ Lý", (ChatBinding("telegram", "-1"),)))
-    await uow.members.add(WORKER)
-    await uow.members.add(LEAD)
-    desk = Actor(uid="api:desk", name="desk", is_system=True)
-    case, _ = await service.intake(
-        c.IntakeCase(
-            desk,
-            Source.API,
-            None,
-            kind=CaseKind.NEW_CONNECTION,
-            team_code="PL",
-            customer=Customer("Hưng", "0912345678", "Phủ Lý"),
-            description="",
-            external_ref="X-1",
-            area=Area.RURAL,
-            purpose=Purpose.DOMESTIC,
-        ),
-        uow,
-    )
+    desk = await Desk().seed()
+    ref = await desk.intake(FRIDAY_0900, area=Area.RURAL)
     if claim_at is not None:
-        worker = Actor(uid=WORKER.uid, name=WORKER.name, member=WORKER)
-        clock.set(claim_at)
-        case = await service.claim(c.ClaimCase(worker, Source.TELEGRAM, None, ref=case.ref), uow)
+        await desk.claim(ref, claim_at)
     if hold_at is not None:
-        lead = Actor(uid=LEAD.uid, name=LEAD.name, member=LEAD)
-        clock.set(hold_at)
-        case = await service.hold(
-            c.HoldCase(lead, Source.TELEGRAM, None, ref=case.ref, reason="chờ khách"), uow
-        )
+        await desk.hold(ref, hold_at)
+    case = await desk.uow.cases.get_by_ref(ref)
+    assert case is not None
     return case
 
 

@@ -10,11 +10,10 @@ import pytest
 
 from bot.domain.events import CaseReleased
 from bot.domain.model import Action, CaseStatus, Source
-from bot.domain.people import Actor
 from bot.reminders import ReminderAction, ReminderKind, digest_figures
 from bot.services import commands as c
 from bot.services.ports import CaseQuery
-from tests.unit.servicekit import GROUP, LEAD, POLICY, TR, WORKER, Desk, local, worker
+from tests.unit.servicekit import GROUP, POLICY, TR, WORKER, Desk, local, worker
 
 
 @pytest.fixture
@@ -81,11 +80,7 @@ async def test_nothing_is_sent_outside_working_hours_and_one_message_catches_up(
 
 async def test_a_case_on_hold_is_not_reminded(desk: Desk) -> None:
     ref = await desk.intake(local(27, 16, 30))
-    desk.clock.set(local(27, 16, 45))
-    lead = Actor(uid=LEAD.uid, name=LEAD.name, member=LEAD)
-    await desk.service.hold(
-        c.HoldCase(lead, Source.TELEGRAM, None, ref=ref, reason="chờ giấy phép"), desk.uow
-    )
+    await desk.hold(ref, local(27, 16, 45))
     assert await desk.kinds(local(30, 9)) == []
 
 
