@@ -11,13 +11,15 @@ from bot.channels.base import Channel
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.i18n import Translator
+from bot.leadership import Leadership
 from bot.relay import Relay
 from bot.reports.service import ReportDeps, ReportService
 from bot.services.cases import CaseService
 from bot.services.evidence import Download, EvidenceService, MediaError
 from bot.services.invites import InviteService
 from bot.services.ports import EventSink
-from bot.sla.policy import Policy, load_policy
+from bot.sla.policy import Policy
+from bot.sla.policy_file import load_policy
 from handlers.commands.admin import AdminCommands
 from handlers.commands.steps import StepCommands
 from handlers.commands.views import ReportMaker, ViewCommands
@@ -39,6 +41,7 @@ from handlers.request import Identify
 from storage import schema
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
+from storage.leadership import leadership_for
 from storage.outbox_store import OutboxStore
 from storage.uow import SqlUnitOfWork
 
@@ -120,6 +123,10 @@ class Container:
     def uow(self) -> SqlUnitOfWork:
         """A unit of work on this container's engine (a test may swap in a broken one)."""
         return SqlUnitOfWork(self.engine, self.clock, self.units.sink, self.units.wake)
+
+    def leadership(self) -> Leadership:
+        """Who runs the scheduler's passes: a lock in the database (`bot.leadership`)."""
+        return leadership_for(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()

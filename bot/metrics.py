@@ -19,12 +19,13 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 
 
-def _escape(value: str) -> str:
+def escape_label(value: str) -> str:
+    """A label value as Prometheus' text format quotes it."""
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    parts = [f'{n}="{escape_label(v)}"' for n, v in zip(names, values, strict=True)]
     if extra:
         parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""

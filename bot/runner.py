@@ -29,7 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import Container
 from bot.channels.base import HandleResult, Inbound, InboundSink
-from bot.leadership import Leadership, leadership_for
+from bot.leadership import Leadership
 from bot.metrics import Metrics
 from bot.reminders import ReminderDeps, remind_pass
 from bot.reports.service import ReportDeps
@@ -162,7 +162,7 @@ def schedule_passes(scheduler: Scheduler, container: Container) -> None:
 
 
 def start_scheduler(container: Container) -> Scheduler:
-    scheduler = Scheduler(container, leadership_for(container.engine), container.relay.metrics)
+    scheduler = Scheduler(container, container.leadership(), container.relay.metrics)
     schedule_passes(scheduler, container)
     scheduler.start(container.settings.scheduler_lock_check_seconds)
     return scheduler

@@ -1,12 +1,15 @@
-"""Engine construction: SQLite gets WAL and writer-first transactions."""
+"""Engine construction (SQLite gets WAL and writer-first transactions), and what differs
+between the two databases."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def is_sqlite(url: str) -> bool:
@@ -22,9 +25,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """
     if not is_sqlite(url):
         return create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
-    engine = create_async_engine(
-        url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
-    )
+    engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -41,3 +42,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def driver_message(error: Exception) -> str | None:
+    """The database driver's own message of a failed statement, without the statement
+    and its parameters (names, addresses); None for an error that is no SQL error."""
+    if isinstance(error, sa.exc.StatementError):
+        return str(error.orig)
+    return None

@@ -23,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.evidence import Evidence, EvidenceKind, NewEvidence
 from bot.domain.model import Source
 from bot.services.evidence import MediaError, NotAnImage, TooBig
-from storage import tables as t
+from storage import tables
+from storage.tables import EVIDENCE
 
 #: A phone photo is a few MB at most; a 10 MB "photo" is a mistake or an attack.
 MAX_PHOTO_BYTES: Final = 10 * 1024 * 1024
-PENDING: Final = "pending"
-EVIDENCE: Final = "evidence"
+#: Sub-folders of MEDIA_DIR: photos of a form not yet sent, and those of a case.
+PENDING_DIR: Final = "pending"
+EVIDENCE_DIR: Final = "evidence"
 
 
 def sniff_image(data: bytes) -> tuple[str, str] | None:
@@ -76,15 +78,15 @@ class MediaFiles:
         return relative, mime
 
     async def save_pending(self, form_id: str, data: bytes) -> tuple[str, str]:
-        return await self.save(data, f"{PENDING}/{_safe(form_id)}")
+        return await self.save(data, f"{PENDING_DIR}/{_safe(form_id)}")
 
     async def save_final(self, data: bytes, at: datetime) -> tuple[str, str]:
-        return await self.save(data, f"{EVIDENCE}/{at:%Y/%m}")
+        return await self.save(data, f"{EVIDENCE_DIR}/{at:%Y/%m}")
 
     async def promote(self, relative: str, at: datetime) -> str:
         """Move a pending file to its final place; returns the new relative path."""
         source = self.resolve(relative)
-        target_rel = f"{EVIDENCE}/{at:%Y/%m}/{source.name}"
+        target_rel = f"{EVIDENCE_DIR}/{at:%Y/%m}/{source.name}"
         target = self.resolve(target_rel)
         await asyncio.to_thread(_move, source, target)
         return target_rel
@@ -92,7 +94,7 @@ class MediaFiles:
     async def demote(self, relative: str, form_id: str) -> str:
         """Put a promoted file back into its form's pending folder (the step was refused)."""
         source = self.resolve(relative)
-        target_rel = f"{PENDING}/{_safe(form_id)}/{source.name}"
+        target_rel = f"{PENDING_DIR}/{_safe(form_id)}/{source.name}"
         await asyncio.to_thread(_move, source, self.resolve(target_rel))
         return target_rel
 
@@ -103,7 +105,7 @@ class MediaFiles:
 
     async def drop_pending(self, form_id: str) -> None:
         with contextlib.suppress(MediaError):
-            folder = self.resolve(f"{PENDING}/{_safe(form_id)}")
+            folder = self.resolve(f"{PENDING_DIR}/{_safe(form_id)}")
             await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
@@ -151,7 +153,7 @@ class SqlEvidenceRepository:
         self, case_id: int, item: NewEvidence, actor: str, at: datetime, source: Source
     ) -> int:
         result = await self.conn.execute(
-            sa.insert(t.evidence)
+            sa.insert(tables.evidence)
             .values(
                 case_id=case_id,
                 kind=item.kind.value,
@@ -164,23 +166,23 @@ class SqlEvidenceRepository:
                 at=at,
                 source=source.value,
             )
-            .returning(t.evidence.c.id)
+            .returning(EVIDENCE.id)
         )
         return int(result.scalar_one())
 
     async def for_case(self, case_id: int) -> list[Evidence]:
         rows = await self.conn.execute(
-            sa.select(t.evidence)
-            .where(t.evidence.c.case_id == case_id)
-            .order_by(t.evidence.c.at, t.evidence.c.id)
+            sa.select(tables.evidence)
+            .where(EVIDENCE.case_id == case_id)
+            .order_by(EVIDENCE.at, EVIDENCE.id)
         )
         return [_evidence(r) for r in rows]
 
     async def get(self, case_id: int, evidence_id: int) -> Evidence | None:
         row = (
             await self.conn.execute(
-                sa.select(t.evidence).where(
-                    t.evidence.c.case_id == case_id, t.evidence.c.id == evidence_id
+                sa.select(tables.evidence).where(
+                    EVIDENCE.case_id == case_id, EVIDENCE.id == evidence_id
                 )
             )
         ).first()
@@ -189,10 +191,10 @@ class SqlEvidenceRepository:
     async def has_photo(self, case_id: int) -> bool:
         found = (
             await self.conn.execute(
-                sa.select(t.evidence.c.id)
+                sa.select(EVIDENCE.id)
                 .where(
-                    t.evidence.c.case_id == case_id,
-                    t.evidence.c.kind == EvidenceKind.PHOTO.value,
+                    EVIDENCE.case_id == case_id,
+                    EVIDENCE.kind == EvidenceKind.PHOTO.value,
                 )
                 .limit(1)
             )

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.model import Action, CaseKind, CaseStatus
 from bot.domain.steps import STEP_OF_ACTION, TIMELINE_ACTIONS
 from bot.sla.policy import Policy
-from storage import tables as t
-from storage.importer import COLUMNS, HOLDS, KNOWN_COLUMNS, STEP_COLUMN
+from storage import tables
+from storage.import_check import COLUMNS, HOLDS, KNOWN_COLUMNS, STEP_COLUMN
+from storage.tables import CASES, EVENTS
 
 #: The step each history action reached; a lead's assignment counts as the claim.
 _STEP_OF_ACTION: dict[str, CaseStatus] = {
@@ -42,22 +43,22 @@ async def export_rows(
     until: datetime | None = None,
 ) -> list[dict[str, str]]:
     """Cases received in ``[since, until)`` (either may be None), oldest first."""
-    c = t.cases.c
     where: list[sa.ColumnElement[bool]] = []
     if since is not None:
-        where.append(c.received_at >= since)
+        where.append(CASES.received_at >= since)
     if until is not None:
-        where.append(c.received_at < until)
+        where.append(CASES.received_at < until)
     cases = (
-        await conn.execute(sa.select(t.cases).where(*where).order_by(c.received_at, c.id))
+        await conn.execute(
+            sa.select(tables.cases).where(*where).order_by(CASES.received_at, CASES.id)
+        )
     ).all()
-    e = t.case_events.c
-    ids = sa.select(c.id).where(*where).scalar_subquery()
+    ids = sa.select(CASES.id).where(*where).scalar_subquery()
     history: dict[int, list[tuple[datetime, str]]] = {}
     for case_id, at, action in await conn.execute(
-        sa.select(e.case_id, e.at, e.action)
-        .where(e.case_id.in_(ids), e.action.in_(_HISTORY))
-        .order_by(e.case_id, e.id)
+        sa.select(EVENTS.case_id, EVENTS.at, EVENTS.action)
+        .where(EVENTS.case_id.in_(ids), EVENTS.action.in_(_HISTORY))
+        .order_by(EVENTS.case_id, EVENTS.id)
     ):
         history.setdefault(int(case_id), []).append((at, action))
     tz = policy.calendar.tz

@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.forms import StoredForm
-from storage import tables as t
+from storage import tables
+from storage.tables import FORMS
 
 
 def _form(row: sa.Row[Any]) -> StoredForm:
@@ -26,22 +27,23 @@ class SqlFormRepository:
     async def get(self, channel: str, user_id: str) -> StoredForm | None:
         row = (
             await self.conn.execute(
-                sa.select(t.forms).where(t.forms.c.channel == channel, t.forms.c.user_id == user_id)
+                sa.select(tables.forms).where(FORMS.channel == channel, FORMS.user_id == user_id)
             )
         ).first()
         return _form(row) if row is not None else None
 
     async def put(self, form: StoredForm) -> bool:
-        f = t.forms.c
         if form.version == 0:
             # A new form replaces any older one of the same person (only one at a time).
             await self.conn.execute(
-                sa.delete(t.forms).where(f.channel == form.channel, f.user_id == form.user_id)
+                sa.delete(tables.forms).where(
+                    FORMS.channel == form.channel, FORMS.user_id == form.user_id
+                )
             )
             try:
                 async with self.conn.begin_nested():
                     await self.conn.execute(
-                        sa.insert(t.forms).values(
+                        sa.insert(tables.forms).values(
                             channel=form.channel,
                             user_id=form.user_id,
                             state=form.state,
@@ -53,11 +55,11 @@ class SqlFormRepository:
                 return False
             return True
         result = await self.conn.execute(
-            sa.update(t.forms)
+            sa.update(tables.forms)
             .where(
-                f.channel == form.channel,
-                f.user_id == form.user_id,
-                f.version == form.version,
+                FORMS.channel == form.channel,
+                FORMS.user_id == form.user_id,
+                FORMS.version == form.version,
             )
             .values(state=form.state, expires_at=form.expires_at, version=form.version + 1)
         )
@@ -65,14 +67,13 @@ class SqlFormRepository:
 
     async def delete(self, channel: str, user_id: str) -> None:
         await self.conn.execute(
-            sa.delete(t.forms).where(t.forms.c.channel == channel, t.forms.c.user_id == user_id)
+            sa.delete(tables.forms).where(FORMS.channel == channel, FORMS.user_id == user_id)
         )
 
     async def take(self, channel: str, user_id: str, version: int) -> bool:
-        f = t.forms.c
         result = await self.conn.execute(
-            sa.delete(t.forms).where(
-                f.channel == channel, f.user_id == user_id, f.version == version
+            sa.delete(tables.forms).where(
+                FORMS.channel == channel, FORMS.user_id == user_id, FORMS.version == version
             )
         )
         return bool(result.rowcount)
@@ -80,16 +81,16 @@ class SqlFormRepository:
     async def take_expired(self, now: datetime, limit: int = 100) -> list[StoredForm]:
         rows = (
             await self.conn.execute(
-                sa.select(t.forms).where(t.forms.c.expires_at <= now).limit(limit)
+                sa.select(tables.forms).where(FORMS.expires_at <= now).limit(limit)
             )
         ).all()
         gone: list[StoredForm] = []
         for row in rows:
             result = await self.conn.execute(
-                sa.delete(t.forms).where(
-                    t.forms.c.channel == row.channel,
-                    t.forms.c.user_id == row.user_id,
-                    t.forms.c.version == row.version,
+                sa.delete(tables.forms).where(
+                    FORMS.channel == row.channel,
+                    FORMS.user_id == row.user_id,
+                    FORMS.version == row.version,
                 )
             )
             if result.rowcount:

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.model import Role
 from bot.services.invites import Invite, InviteKind, InviteStatus, Joiner
-from storage import tables as t
+from storage import tables
+from storage.tables import INVITES
 
 
 def _joiner_json(joiner: Joiner) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class SqlInviteRepository:
 
     async def add(self, invite: Invite) -> None:
         await self.conn.execute(
-            sa.insert(t.invites).values(
+            sa.insert(tables.invites).values(
                 token=invite.token,
                 kind=invite.kind.value,
                 team_code=invite.team_code,
@@ -81,19 +82,18 @@ class SqlInviteRepository:
 
     async def get(self, token: str) -> Invite | None:
         row = (
-            await self.conn.execute(sa.select(t.invites).where(t.invites.c.token == token))
+            await self.conn.execute(sa.select(tables.invites).where(INVITES.token == token))
         ).first()
         return _invite(row) if row is not None else None
 
     async def open(self, token: str, joiner: Joiner, status: InviteStatus, at: datetime) -> bool:
-        i = t.invites.c
         result = await self.conn.execute(
-            sa.update(t.invites)
+            sa.update(tables.invites)
             .where(
-                i.token == token,
-                i.status == InviteStatus.OPEN.value,
-                i.used_by.is_(None),
-                i.expires_at > at,
+                INVITES.token == token,
+                INVITES.status == InviteStatus.OPEN.value,
+                INVITES.used_by.is_(None),
+                INVITES.expires_at > at,
             )
             .values(
                 status=status.value, used_by=joiner.uid, used_at=at, joiner=_joiner_json(joiner)
@@ -102,10 +102,9 @@ class SqlInviteRepository:
         return bool(result.rowcount)
 
     async def decide(self, token: str, status: InviteStatus, by: str, at: datetime) -> bool:
-        i = t.invites.c
         result = await self.conn.execute(
-            sa.update(t.invites)
-            .where(i.token == token, i.status == InviteStatus.PENDING.value)
+            sa.update(tables.invites)
+            .where(INVITES.token == token, INVITES.status == InviteStatus.PENDING.value)
             .values(status=status.value, decided_by=by, decided_at=at)
         )
         return bool(result.rowcount)

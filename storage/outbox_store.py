@@ -14,16 +14,38 @@ SQLite has no row locks; there every transaction starts with ``BEGIN IMMEDIATE``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage import tables as t
+from storage import tables
+from storage.engine import insert_ignoring_duplicates
+from storage.outbox_model import (
+    ChatClaim,
+    ChatKey,
+    DeliveryState,
+    NoticePlan,
+    NoticeTarget,
+    OutboxRow,
+    OutboxStats,
+    outbox_row,
+    pending_values,
+)
+from storage.tables import (
+    CASES,
+    CHAT_MESSAGES,
+    IDENTITIES,
+    MEMBERS,
+    OUTBOX,
+    OUTBOX_CHATS,
+    RELAY_INSTANCES,
+    TEAM_CHATS,
+    TEAMS,
+)
+
+__all__ = ["ChatClaim", "ChatKey", "DeliveryState", "OutboxRow", "OutboxStats", "OutboxStore"]
 
 #: `not_before` of a chat that may be tried at once.
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -33,100 +55,16 @@ MAX_ERROR = 500
 FORGET_INSTANCES = timedelta(days=1)
 
 
-class DeliveryState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-    SUPERSEDED = "superseded"
-
-
-@dataclass(frozen=True, order=True)
-class ChatKey:
-    channel: str
-    chat_id: str
-
-    def __str__(self) -> str:
-        return f"{self.channel}:{self.chat_id}"
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    channel: str
-    chat_id: str
-    payload: dict[str, Any]
-    card_key: str | None
-    case_id: int | None
-    attempts: int
-    not_before: datetime
-    created_at: datetime
-    case_ref: str | None = None
-    parts_sent: int = 0
-    #: Set when a send was started and its answer never recorded (the sender died).
-    sending_at: datetime | None = None
-    uncertain: int = 0
-    #: As read with the queue: a later edit of the same card waits (this one need not
-    #: go), and the card's message in the chat (to edit rather than post).
-    superseded: bool = False
-    card_message: str | None = None
-
-    @property
-    def key(self) -> ChatKey:
-        return ChatKey(self.channel, self.chat_id)
-
-
-@dataclass(frozen=True)
-class ChatClaim:
-    """A chat whose queue this instance now delivers, with its recent send times."""
-
-    key: ChatKey
-    is_group: bool
-    pacing: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class NoticeTarget:
-    channel: str
-    chat_id: str
-    lang: str | None
-
-
-@dataclass(frozen=True)
-class NoticePlan:
-    """Who must hear that a chat refuses a case's messages, and how to name that chat."""
-
-    case_ref: str
-    team_code: str
-    recipient: str
-    targets: tuple[NoticeTarget, ...]
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    pending: int
-    oldest_pending_at: datetime | None
-    failed: int
-    undeliverable_chats: int
-
-
 def _short(error: str) -> str:
     return error[:MAX_ERROR]
 
 
 def _pending_in(chat: sa.Table) -> sa.ColumnElement[bool]:
-    o = t.outbox.c
     return sa.exists().where(
-        o.channel == chat.c.channel,
-        o.chat_id == chat.c.chat_id,
-        o.status == DeliveryState.PENDING.value,
+        OUTBOX.channel == chat.c.channel,
+        OUTBOX.chat_id == chat.c.chat_id,
+        OUTBOX.status == DeliveryState.PENDING.value,
     )
-
-
-def insert_ignoring_duplicates(conn: AsyncConnection, table: sa.Table) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 class OutboxStore:
@@ -143,60 +81,64 @@ class OutboxStore:
         Chats seen for the first time get their row first. Oldest waiting message first,
         so a busy chat cannot starve the others.
         """
-        c = t.outbox_chats
-        o = t.outbox.c
         async with self.engine.begin() as conn:
             new_chats = (
-                sa.select(o.channel, o.chat_id, sa.literal(EPOCH, t.UTCDateTime))
+                sa.select(OUTBOX.channel, OUTBOX.chat_id, sa.literal(EPOCH, tables.UTCDateTime))
                 .where(
-                    o.status == DeliveryState.PENDING.value,
-                    ~sa.exists().where(c.c.channel == o.channel, c.c.chat_id == o.chat_id),
+                    OUTBOX.status == DeliveryState.PENDING.value,
+                    ~sa.exists().where(
+                        OUTBOX_CHATS.channel == OUTBOX.channel,
+                        OUTBOX_CHATS.chat_id == OUTBOX.chat_id,
+                    ),
                 )
                 .distinct()
             )
-            insert = insert_ignoring_duplicates(conn, c).from_select(
+            insert = insert_ignoring_duplicates(conn, tables.outbox_chats).from_select(
                 ["channel", "chat_id", "not_before"], new_chats
             )
             await conn.execute(insert.on_conflict_do_nothing())
 
             oldest = (
-                sa.select(sa.func.min(o.id))
+                sa.select(sa.func.min(OUTBOX.id))
                 .where(
-                    o.channel == c.c.channel,
-                    o.chat_id == c.c.chat_id,
-                    o.status == DeliveryState.PENDING.value,
+                    OUTBOX.channel == OUTBOX_CHATS.channel,
+                    OUTBOX.chat_id == OUTBOX_CHATS.chat_id,
+                    OUTBOX.status == DeliveryState.PENDING.value,
                 )
                 .scalar_subquery()
             )
             bound_to_team = sa.exists().where(
-                t.team_chats.c.channel == c.c.channel, t.team_chats.c.chat_id == c.c.chat_id
+                TEAM_CHATS.channel == OUTBOX_CHATS.channel,
+                TEAM_CHATS.chat_id == OUTBOX_CHATS.chat_id,
             )
             rows = (
                 await conn.execute(
                     sa.select(
-                        c.c.channel,
-                        c.c.chat_id,
-                        c.c.pacing,
+                        OUTBOX_CHATS.channel,
+                        OUTBOX_CHATS.chat_id,
+                        OUTBOX_CHATS.pacing,
                         # Telegram's group ids are negative; other channels' groups are
                         # known as the chats bound to a team.
-                        sa.or_(c.c.chat_id.startswith("-"), bound_to_team).label("is_group"),
+                        sa.or_(OUTBOX_CHATS.chat_id.startswith("-"), bound_to_team).label(
+                            "is_group"
+                        ),
                     )
                     .where(
-                        sa.or_(c.c.lease_until.is_(None), c.c.lease_until < at),
-                        c.c.not_before <= at,
-                        _pending_in(c),
+                        sa.or_(OUTBOX_CHATS.lease_until.is_(None), OUTBOX_CHATS.lease_until < at),
+                        OUTBOX_CHATS.not_before <= at,
+                        _pending_in(tables.outbox_chats),
                     )
                     .order_by(oldest)
                     .limit(limit)
-                    .with_for_update(skip_locked=True, of=c)
+                    .with_for_update(skip_locked=True, of=tables.outbox_chats)
                 )
             ).all()
             if not rows:
                 return []
             keys = [(r.channel, r.chat_id) for r in rows]
             await conn.execute(
-                sa.update(c)
-                .where(sa.tuple_(c.c.channel, c.c.chat_id).in_(keys))
+                sa.update(tables.outbox_chats)
+                .where(sa.tuple_(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id).in_(keys))
                 .values(lease_owner=owner, lease_until=until)
             )
         return [
@@ -214,50 +156,50 @@ class OutboxStore:
         """Extend our leases; the chats still ours (a lease that ran out may be taken)."""
         if not keys:
             return set()
-        c = t.outbox_chats
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                sa.update(c)
+                sa.update(tables.outbox_chats)
                 .where(
-                    c.c.lease_owner == owner,
-                    sa.tuple_(c.c.channel, c.c.chat_id).in_([(k.channel, k.chat_id) for k in keys]),
+                    OUTBOX_CHATS.lease_owner == owner,
+                    sa.tuple_(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id).in_(
+                        [(k.channel, k.chat_id) for k in keys]
+                    ),
                 )
                 .values(lease_until=until)
-                .returning(c.c.channel, c.c.chat_id)
+                .returning(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id)
             )
             return {ChatKey(r.channel, r.chat_id) for r in result}
 
     async def release_chat(self, owner: str, key: ChatKey, not_before: datetime | None) -> None:
         """Give the chat back; `not_before` holds it back after a 429 or an error."""
-        c = t.outbox_chats
         values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
         if not_before is not None:
             values["not_before"] = not_before
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(c)
-                .where(c.c.channel == key.channel, c.c.chat_id == key.chat_id)
-                .where(c.c.lease_owner == owner)
+                sa.update(tables.outbox_chats)
+                .where(OUTBOX_CHATS.channel == key.channel, OUTBOX_CHATS.chat_id == key.chat_id)
+                .where(OUTBOX_CHATS.lease_owner == owner)
                 .values(**values)
             )
 
     async def release_all(self, owner: str) -> None:
-        c = t.outbox_chats
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(c)
-                .where(c.c.lease_owner == owner)
+                sa.update(tables.outbox_chats)
+                .where(OUTBOX_CHATS.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
 
     async def next_due(self, at: datetime) -> datetime | None:
         """When the earliest chat held back by a retry may be tried again."""
-        c = t.outbox_chats
         async with self.engine.connect() as conn:
             found = (
                 await conn.execute(
-                    sa.select(sa.func.min(c.c.not_before)).where(
-                        c.c.not_before > at, c.c.lease_owner.is_(None), _pending_in(c)
+                    sa.select(sa.func.min(OUTBOX_CHATS.not_before)).where(
+                        OUTBOX_CHATS.not_before > at,
+                        OUTBOX_CHATS.lease_owner.is_(None),
+                        _pending_in(tables.outbox_chats),
                     )
                 )
             ).scalar()
@@ -268,71 +210,70 @@ class OutboxStore:
     async def queue(self, key: ChatKey, limit: int = 100) -> list[OutboxRow]:
         """The chat's pending messages in the order they were written, each with what the
         relay needs to know about its card: a later edit waiting, the message to edit."""
-        o = t.outbox
-        later = o.alias("later")
-        m = t.chat_messages
+        later = tables.outbox.alias("later")
         superseded = sa.exists().where(
-            later.c.card_key == o.c.card_key,
-            later.c.channel == o.c.channel,
-            later.c.chat_id == o.c.chat_id,
+            later.c.card_key == OUTBOX.card_key,
+            later.c.channel == OUTBOX.channel,
+            later.c.chat_id == OUTBOX.chat_id,
             later.c.status == DeliveryState.PENDING.value,
-            later.c.id > o.c.id,
+            later.c.id > OUTBOX.id,
         )
         card_message = (
-            sa.select(m.c.message_id)
-            .where(m.c.card_key == o.c.card_key, m.c.channel == o.c.channel)
-            .where(m.c.chat_id == o.c.chat_id)
-            .order_by(m.c.created_at.desc())
+            sa.select(CHAT_MESSAGES.message_id)
+            .where(
+                CHAT_MESSAGES.card_key == OUTBOX.card_key, CHAT_MESSAGES.channel == OUTBOX.channel
+            )
+            .where(CHAT_MESSAGES.chat_id == OUTBOX.chat_id)
+            .order_by(CHAT_MESSAGES.created_at.desc())
             .limit(1)
             .scalar_subquery()
         )
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 sa.select(
-                    o,
-                    t.cases.c.ref.label("case_ref"),
-                    sa.case((o.c.card_key.is_(None), sa.false()), else_=superseded).label(
+                    tables.outbox,
+                    CASES.ref.label("case_ref"),
+                    sa.case((OUTBOX.card_key.is_(None), sa.false()), else_=superseded).label(
                         "superseded"
                     ),
-                    sa.case((o.c.card_key.is_(None), sa.null()), else_=card_message).label(
+                    sa.case((OUTBOX.card_key.is_(None), sa.null()), else_=card_message).label(
                         "card_message"
                     ),
                 )
-                .select_from(o.outerjoin(t.cases, t.cases.c.id == o.c.case_id))
+                .select_from(tables.outbox.outerjoin(tables.cases, CASES.id == OUTBOX.case_id))
                 .where(
-                    o.c.channel == key.channel,
-                    o.c.chat_id == key.chat_id,
-                    o.c.status == DeliveryState.PENDING.value,
+                    OUTBOX.channel == key.channel,
+                    OUTBOX.chat_id == key.chat_id,
+                    OUTBOX.status == DeliveryState.PENDING.value,
                 )
-                .order_by(o.c.id)
+                .order_by(OUTBOX.id)
                 .limit(limit)
             )
-            return [_row(r) for r in rows]
+            return [outbox_row(r) for r in rows]
 
     async def due(self, limit: int = 100) -> list[OutboxRow]:
         """Pending rows of every chat in insertion order (for tools and tests)."""
-        o = t.outbox
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                sa.select(o, t.cases.c.ref.label("case_ref"))
-                .select_from(o.outerjoin(t.cases, t.cases.c.id == o.c.case_id))
-                .where(o.c.status == DeliveryState.PENDING.value)
-                .order_by(o.c.id)
+                sa.select(tables.outbox, CASES.ref.label("case_ref"))
+                .select_from(tables.outbox.outerjoin(tables.cases, CASES.id == OUTBOX.case_id))
+                .where(OUTBOX.status == DeliveryState.PENDING.value)
+                .order_by(OUTBOX.id)
                 .limit(limit)
             )
-            return [_row(r) for r in rows]
+            return [outbox_row(r) for r in rows]
 
     async def newer_card_pending(self, row: OutboxRow) -> bool:
         """A later edit of the same card is waiting: this one need not be sent."""
         async with self.engine.connect() as conn:
             found = await conn.execute(
-                sa.select(t.outbox.c.id)
+                sa.select(OUTBOX.id)
                 .where(
-                    t.outbox.c.card_key == row.card_key,
-                    t.outbox.c.channel == row.channel,
-                    t.outbox.c.chat_id == row.chat_id,
-                    t.outbox.c.status == DeliveryState.PENDING.value,
-                    t.outbox.c.id > row.id,
+                    OUTBOX.card_key == row.card_key,
+                    OUTBOX.channel == row.channel,
+                    OUTBOX.chat_id == row.chat_id,
+                    OUTBOX.status == DeliveryState.PENDING.value,
+                    OUTBOX.id > row.id,
                 )
                 .limit(1)
             )
@@ -342,13 +283,13 @@ class OutboxStore:
         async with self.engine.connect() as conn:
             return (
                 await conn.execute(
-                    sa.select(t.chat_messages.c.message_id)
+                    sa.select(CHAT_MESSAGES.message_id)
                     .where(
-                        t.chat_messages.c.card_key == card_key,
-                        t.chat_messages.c.channel == channel,
-                        t.chat_messages.c.chat_id == chat_id,
+                        CHAT_MESSAGES.card_key == card_key,
+                        CHAT_MESSAGES.channel == channel,
+                        CHAT_MESSAGES.chat_id == chat_id,
                     )
-                    .order_by(t.chat_messages.c.created_at.desc())
+                    .order_by(CHAT_MESSAGES.created_at.desc())
                     .limit(1)
                 )
             ).scalar()
@@ -360,16 +301,16 @@ class OutboxStore:
         sender knows this message may already be out."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(t.outbox).where(t.outbox.c.id == row.id).values(sending_at=at)
+                sa.update(tables.outbox).where(OUTBOX.id == row.id).values(sending_at=at)
             )
 
     async def note_uncertain(self, row: OutboxRow) -> None:
         """A send was interrupted before its answer was recorded; it is sent again."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(t.outbox)
-                .where(t.outbox.c.id == row.id)
-                .values(uncertain=t.outbox.c.uncertain + 1, sending_at=None)
+                sa.update(tables.outbox)
+                .where(OUTBOX.id == row.id)
+                .values(uncertain=OUTBOX.uncertain + 1, sending_at=None)
             )
 
     async def part_sent(
@@ -385,19 +326,18 @@ class OutboxStore:
     ) -> None:
         """Record one delivered part (a whole message when it has one part) at once,
         with the platform's message ids, so a crash right after never repeats it."""
-        o = t.outbox
         values: dict[str, Any] = {"parts_sent": part + 1, "sending_at": None}
         if message_ids:
             values["message_id"] = message_ids[-1]
         if last:
             values.update(status=DeliveryState.SENT.value, sent_at=at, attempts=row.attempts + 1)
         async with self.engine.begin() as conn:
-            await conn.execute(sa.update(o).where(o.c.id == row.id).values(**values))
+            await conn.execute(sa.update(tables.outbox).where(OUTBOX.id == row.id).values(**values))
             await conn.execute(
-                sa.update(t.outbox_chats)
+                sa.update(tables.outbox_chats)
                 .where(
-                    t.outbox_chats.c.channel == row.channel,
-                    t.outbox_chats.c.chat_id == row.chat_id,
+                    OUTBOX_CHATS.channel == row.channel,
+                    OUTBOX_CHATS.chat_id == row.chat_id,
                 )
                 .values(pacing=list(pacing), failed_at=None, last_error=None)
             )
@@ -407,7 +347,7 @@ class OutboxStore:
                 is_card = last and new_card and row.card_key is not None
                 is_card = is_card and i == len(message_ids) - 1
                 await conn.execute(
-                    insert_ignoring_duplicates(conn, t.chat_messages)
+                    insert_ignoring_duplicates(conn, tables.chat_messages)
                     .values(
                         channel=row.channel,
                         chat_id=row.chat_id,
@@ -430,8 +370,8 @@ class OutboxStore:
     async def mark(self, row: OutboxRow, state: DeliveryState, error: str | None = None) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(t.outbox)
-                .where(t.outbox.c.id == row.id)
+                sa.update(tables.outbox)
+                .where(OUTBOX.id == row.id)
                 .values(
                     status=state.value,
                     error=_short(error) if error else None,
@@ -446,8 +386,8 @@ class OutboxStore:
             return
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(t.outbox)
-                .where(t.outbox.c.id.in_([r.id for r in rows]))
+                sa.update(tables.outbox)
+                .where(OUTBOX.id.in_([r.id for r in rows]))
                 .values(status=DeliveryState.SUPERSEDED.value, sending_at=None)
             )
 
@@ -455,8 +395,8 @@ class OutboxStore:
         """The send failed for now; the chat waits until `not_before` (see release_chat)."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(t.outbox)
-                .where(t.outbox.c.id == row.id)
+                sa.update(tables.outbox)
+                .where(OUTBOX.id == row.id)
                 .values(
                     not_before=not_before,
                     error=_short(error),
@@ -469,9 +409,9 @@ class OutboxStore:
         """The chat refuses our messages (blocked, gone): shown in /metrics."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(t.outbox_chats)
-                .where(t.outbox_chats.c.channel == key.channel)
-                .where(t.outbox_chats.c.chat_id == key.chat_id)
+                sa.update(tables.outbox_chats)
+                .where(OUTBOX_CHATS.channel == key.channel)
+                .where(OUTBOX_CHATS.chat_id == key.chat_id)
                 .values(failed_at=at, last_error=_short(error))
             )
 
@@ -481,21 +421,28 @@ class OutboxStore:
         self, owner: str, at: datetime, started: datetime, alive_after: datetime
     ) -> int:
         """Say this instance is alive; the number of live instances (ourselves included)."""
-        r = t.relay_instances
         async with self.engine.begin() as conn:
             updated = await conn.execute(
-                sa.update(r).where(r.c.name == owner).values(heartbeat_at=at)
+                sa.update(tables.relay_instances)
+                .where(RELAY_INSTANCES.name == owner)
+                .values(heartbeat_at=at)
             )
             if not updated.rowcount:
                 await conn.execute(
-                    insert_ignoring_duplicates(conn, r)
+                    insert_ignoring_duplicates(conn, tables.relay_instances)
                     .values(name=owner, started_at=started, heartbeat_at=at)
                     .on_conflict_do_nothing()
                 )
-            await conn.execute(sa.delete(r).where(r.c.heartbeat_at < at - FORGET_INSTANCES))
+            await conn.execute(
+                sa.delete(tables.relay_instances).where(
+                    RELAY_INSTANCES.heartbeat_at < at - FORGET_INSTANCES
+                )
+            )
             live = (
                 await conn.execute(
-                    sa.select(sa.func.count()).select_from(r).where(r.c.heartbeat_at >= alive_after)
+                    sa.select(sa.func.count())
+                    .select_from(tables.relay_instances)
+                    .where(RELAY_INSTANCES.heartbeat_at >= alive_after)
                 )
             ).scalar_one()
         return max(1, int(live))
@@ -503,7 +450,7 @@ class OutboxStore:
     async def leave(self, owner: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.delete(t.relay_instances).where(t.relay_instances.c.name == owner)
+                sa.delete(tables.relay_instances).where(RELAY_INSTANCES.name == owner)
             )
 
     # ------------------------------------------------------------------ notices
@@ -514,29 +461,29 @@ class OutboxStore:
         async with self.engine.connect() as conn:
             case = (
                 await conn.execute(
-                    sa.select(t.cases.c.ref, t.cases.c.team_code, t.teams.c.name, t.teams.c.lang)
-                    .select_from(t.cases.join(t.teams, t.teams.c.code == t.cases.c.team_code))
-                    .where(t.cases.c.id == case_id)
+                    sa.select(CASES.ref, CASES.team_code, TEAMS.name, TEAMS.lang)
+                    .select_from(tables.cases.join(tables.teams, TEAMS.code == CASES.team_code))
+                    .where(CASES.id == case_id)
                 )
             ).first()
             if case is None:
                 return None
             chats = (
                 await conn.execute(
-                    sa.select(t.team_chats.c.channel, t.team_chats.c.chat_id).where(
-                        t.team_chats.c.team_code == case.team_code
+                    sa.select(TEAM_CHATS.channel, TEAM_CHATS.chat_id).where(
+                        TEAM_CHATS.team_code == case.team_code
                     )
                 )
             ).all()
             person = (
                 await conn.execute(
-                    sa.select(t.members.c.name)
+                    sa.select(MEMBERS.name)
                     .select_from(
-                        t.identities.join(t.members, t.members.c.uid == t.identities.c.member_uid)
+                        tables.identities.join(tables.members, MEMBERS.uid == IDENTITIES.member_uid)
                     )
                     .where(
-                        t.identities.c.channel == key.channel,
-                        t.identities.c.external_id == key.chat_id,
+                        IDENTITIES.channel == key.channel,
+                        IDENTITIES.external_id == key.chat_id,
                     )
                 )
             ).scalar()
@@ -550,20 +497,18 @@ class OutboxStore:
             else:
                 leads = (
                     await conn.execute(
-                        sa.select(
-                            t.identities.c.channel, t.identities.c.external_id, t.members.c.lang
-                        )
+                        sa.select(IDENTITIES.channel, IDENTITIES.external_id, MEMBERS.lang)
                         .select_from(
-                            t.members.join(
-                                t.identities, t.identities.c.member_uid == t.members.c.uid
+                            tables.members.join(
+                                tables.identities, IDENTITIES.member_uid == MEMBERS.uid
                             )
                         )
                         .where(
-                            t.members.c.team_code == case.team_code,
-                            t.members.c.role == "lead",
-                            t.members.c.active.is_(True),
+                            MEMBERS.team_code == case.team_code,
+                            MEMBERS.role == "lead",
+                            MEMBERS.active.is_(True),
                         )
-                        .order_by(t.members.c.uid, t.identities.c.channel)
+                        .order_by(MEMBERS.uid, IDENTITIES.channel)
                     )
                 ).all()
                 targets = tuple(
@@ -580,17 +525,8 @@ class OutboxStore:
         """Queue a message unless one with this dedupe key exists; True when queued."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                insert_ignoring_duplicates(conn, t.outbox)
-                .values(
-                    channel=channel,
-                    chat_id=chat_id,
-                    payload=payload,
-                    dedupe_key=dedupe_key,
-                    status=DeliveryState.PENDING.value,
-                    attempts=0,
-                    not_before=at,
-                    created_at=at,
-                )
+                insert_ignoring_duplicates(conn, tables.outbox)
+                .values(pending_values(channel, chat_id, payload, at, dedupe_key=dedupe_key))
                 .on_conflict_do_nothing()
             )
             return bool(result.rowcount)
@@ -603,32 +539,31 @@ class OutboxStore:
                 (
                     await conn.execute(
                         sa.select(sa.func.count())
-                        .select_from(t.outbox)
-                        .where(t.outbox.c.status == DeliveryState.PENDING.value)
+                        .select_from(tables.outbox)
+                        .where(OUTBOX.status == DeliveryState.PENDING.value)
                     )
                 ).scalar_one()
             )
 
     async def stats(self) -> OutboxStats:
-        o = t.outbox.c
         async with self.engine.connect() as conn:
             pending, oldest = (
                 await conn.execute(
-                    sa.select(sa.func.count(), sa.func.min(o.created_at)).where(
-                        o.status == DeliveryState.PENDING.value
+                    sa.select(sa.func.count(), sa.func.min(OUTBOX.created_at)).where(
+                        OUTBOX.status == DeliveryState.PENDING.value
                     )
                 )
             ).one()
             failed = (
                 await conn.execute(
-                    sa.select(sa.func.count()).where(o.status == DeliveryState.FAILED.value)
+                    sa.select(sa.func.count()).where(OUTBOX.status == DeliveryState.FAILED.value)
                 )
             ).scalar_one()
             refusing = (
                 await conn.execute(
                     sa.select(sa.func.count())
-                    .select_from(t.outbox_chats)
-                    .where(t.outbox_chats.c.failed_at.is_not(None))
+                    .select_from(tables.outbox_chats)
+                    .where(OUTBOX_CHATS.failed_at.is_not(None))
                 )
             ).scalar_one()
         if isinstance(oldest, str):  # SQLite hands back min() of a DateTime as text
@@ -636,23 +571,3 @@ class OutboxStore:
         if isinstance(oldest, datetime) and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=UTC)
         return OutboxStats(int(pending), oldest, int(failed), int(refusing))
-
-
-def _row(r: Any) -> OutboxRow:
-    return OutboxRow(
-        id=r.id,
-        channel=r.channel,
-        chat_id=r.chat_id,
-        payload=r.payload,
-        card_key=r.card_key,
-        case_id=r.case_id,
-        attempts=r.attempts,
-        not_before=r.not_before,
-        created_at=r.created_at,
-        case_ref=r.case_ref,
-        parts_sent=r.parts_sent,
-        sending_at=r.sending_at,
-        uncertain=r.uncertain,
-        superseded=bool(getattr(r, "superseded", False)),
-        card_message=getattr(r, "card_message", None),
-    )

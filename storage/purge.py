@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.model import CaseStatus
-from storage import tables as t
+from storage import tables
 from storage.outbox_store import DeliveryState
+from storage.tables import CASES, EVIDENCE, OUTBOX
 
 #: What an anonymised case shows where the customer's name was.
 ANONYMISED_NAME = "—"
@@ -55,15 +56,15 @@ async def purge_closed_before(
             files = await _evidence(conn, ids)
             messages = await _messages(conn, ids)
             await conn.execute(
-                sa.update(t.cases)
-                .where(t.cases.c.id.in_(ids))
+                sa.update(tables.cases)
+                .where(CASES.id.in_(ids))
                 .values(
                     customer_name=ANONYMISED_NAME,
                     customer_phone="",
                     customer_address="",
                     description="",
                     anonymised=True,
-                    version=t.cases.c.version + 1,
+                    version=CASES.version + 1,
                 )
             )
         # Files go once the rows no longer point at them: a crash in between
@@ -76,13 +77,13 @@ async def purge_closed_before(
 
 async def _next_batch(conn: AsyncConnection, cutoff: datetime, limit: int | None) -> list[int]:
     query = (
-        sa.select(t.cases.c.id)
+        sa.select(CASES.id)
         .where(
-            t.cases.c.status.in_(_FINISHED),
-            t.cases.c.anonymised.is_(sa.false()),
-            t.cases.c.updated_at < cutoff,
+            CASES.status.in_(_FINISHED),
+            CASES.anonymised.is_(sa.false()),
+            CASES.updated_at < cutoff,
         )
-        .order_by(t.cases.c.id)
+        .order_by(CASES.id)
     )
     if limit is not None:
         query = query.limit(limit)
@@ -90,16 +91,15 @@ async def _next_batch(conn: AsyncConnection, cutoff: datetime, limit: int | None
 
 
 async def _evidence(conn: AsyncConnection, ids: list[int]) -> list[str]:
-    e = t.evidence.c
     paths = [
         str(r.path)
         for r in await conn.execute(
-            sa.select(e.path).where(e.case_id.in_(ids), e.path.is_not(None))
+            sa.select(EVIDENCE.path).where(EVIDENCE.case_id.in_(ids), EVIDENCE.path.is_not(None))
         )
     ]
     await conn.execute(
-        sa.update(t.evidence)
-        .where(e.case_id.in_(ids))
+        sa.update(tables.evidence)
+        .where(EVIDENCE.case_id.in_(ids))
         .values(path=None, latitude=None, longitude=None)
     )
     return paths
@@ -108,14 +108,13 @@ async def _evidence(conn: AsyncConnection, ids: list[int]) -> list[str]:
 async def _messages(conn: AsyncConnection, ids: list[int]) -> int:
     """Every message about the case loses its text. One still waiting after all this
     time is pointless to send: it is marked superseded, so the relay drops it."""
-    o = t.outbox.c
     await conn.execute(
-        sa.update(t.outbox)
-        .where(o.case_id.in_(ids), o.status == DeliveryState.PENDING.value)
+        sa.update(tables.outbox)
+        .where(OUTBOX.case_id.in_(ids), OUTBOX.status == DeliveryState.PENDING.value)
         .values(status=DeliveryState.SUPERSEDED.value)
     )
     result = await conn.execute(
-        sa.update(t.outbox).where(o.case_id.in_(ids)).values(payload=CLEARED_PAYLOAD)
+        sa.update(tables.outbox).where(OUTBOX.case_id.in_(ids)).values(payload=CLEARED_PAYLOAD)
     )
     return int(result.rowcount or 0)
 

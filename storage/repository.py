@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,179 +11,97 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain import errors
-from bot.domain.model import (
-    Action,
-    Area,
-    Case,
-    CaseKind,
-    CaseStatus,
-    Customer,
-    Estimate,
-    HistoryEntry,
-    Meter,
-    Purpose,
-    Role,
-    Source,
-)
+from bot.domain.model import Action, Case, CaseKind, CaseStatus, HistoryEntry, Role, Source
 from bot.domain.people import ChatBinding, Identity, Member, Team
-from bot.services.ports import CaseQuery, ConcurrentUpdate, DuplicateExternalRef, OutboxItem
-from storage import tables as t
-from storage.outbox_store import DeliveryState, insert_ignoring_duplicates
+from bot.services.ports import (
+    CaseQuery,
+    CaseTally,
+    ConcurrentUpdate,
+    DuplicateExternalRef,
+    OutboxItem,
+    StepEvent,
+)
+from storage import tables
+from storage.case_rows import case_from_row, case_values, new_case_values
+from storage.engine import insert_ignoring_duplicates
+from storage.outbox_model import pending_values
+from storage.tables import CASES, EVENTS, IDENTITIES, MEMBERS, OUTBOX, TEAM_CHATS, TEAMS
 
 #: Listed, not excluded: an IN list lets the (team, status) and status indexes skip
 #: the closed history, where a NOT IN would read it all.
 ACTIVE_STATUSES = tuple(s.value for s in CaseStatus if not s.is_terminal)
 
-
-def _case_values(case: Case) -> dict[str, Any]:
-    return {
-        "status": case.status.value,
-        "held_from": case.held_from.value if case.held_from else None,
-        "area": case.area.value if case.area else None,
-        "purpose": case.purpose.value if case.purpose else None,
-        "needs_extra_works": case.needs_extra_works,
-        "customer_name": case.customer.name,
-        "customer_phone": case.customer.phone,
-        "customer_address": case.customer.address,
-        "description": case.description,
-        "received_at": case.received_at,
-        "due_at": case.due_at,
-        "step_due_at": case.step_due_at,
-        "held_at": case.held_at,
-        "paused_seconds": case.paused.total_seconds(),
-        "assignee": case.assignee,
-        "claimed_at": case.claimed_at,
-        "last_progress_at": case.last_progress_at,
-        "customer_cost": case.estimate.customer_cost if case.estimate else None,
-        "utility_cost": case.estimate.utility_cost if case.estimate else None,
-        "meter_serial": case.meter.serial if case.meter else None,
-        "meter_reading": case.meter.reading if case.meter else None,
-        "satisfaction": case.satisfaction,
-        "reminder_count": case.reminder_count,
-        "next_check_at": case.next_check_at,
-    }
-
-
-def _case_from_row(row: sa.Row[Any]) -> Case:
-    m = row._mapping
-    estimate = (
-        Estimate(int(m["customer_cost"]), int(m["utility_cost"]))
-        if m["customer_cost"] is not None and m["utility_cost"] is not None
-        else None
-    )
-    meter = Meter(m["meter_serial"], m["meter_reading"]) if m["meter_serial"] else None
-    return Case(
-        id=m["id"],
-        ref=m["ref"],
-        external_ref=m["external_ref"],
-        kind=CaseKind(m["kind"]),
-        team_code=m["team_code"],
-        status=CaseStatus(m["status"]),
-        customer=Customer(m["customer_name"], m["customer_phone"], m["customer_address"]),
-        area=Area(m["area"]) if m["area"] else None,
-        purpose=Purpose(m["purpose"]) if m["purpose"] else None,
-        description=m["description"],
-        received_at=m["received_at"],
-        needs_extra_works=bool(m["needs_extra_works"]),
-        assignee=m["assignee"],
-        held_from=CaseStatus(m["held_from"]) if m["held_from"] else None,
-        due_at=m["due_at"],
-        step_due_at=m["step_due_at"],
-        estimate=estimate,
-        meter=meter,
-        satisfaction=m["satisfaction"],
-        held_at=m["held_at"],
-        paused=timedelta(seconds=float(m["paused_seconds"] or 0)),
-        claimed_at=m["claimed_at"],
-        last_progress_at=m["last_progress_at"],
-        reminder_count=int(m["reminder_count"]),
-        next_check_at=m["next_check_at"],
-        integration=m["integration"],
-        version=int(m["version"]),
-    )
+#: Dedupe keys looked up in one IN list.
+KEYS_PER_QUERY = 500
 
 
 class SqlCaseRepository:
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
-        self.seen: dict[int, Case] = {}
-
-    def _track(self, case: Case) -> Case:
-        assert case.id is not None
-        self.seen[case.id] = case
-        return case
 
     async def add(self, case: Case) -> Case:
-        values = _case_values(case) | {
-            "ref": case.ref,
-            "external_ref": case.external_ref,
-            "integration": case.integration,
-            "kind": case.kind.value,
-            "team_code": case.team_code,
-            "created_at": self.now,
-            "updated_at": self.now,
-            "version": 0,
-        }
         try:
             async with self.conn.begin_nested():
                 result = await self.conn.execute(
-                    sa.insert(t.cases).values(values).returning(t.cases.c.id)
+                    sa.insert(tables.cases)
+                    .values(new_case_values(case, self.now))
+                    .returning(CASES.id)
                 )
         except IntegrityError as e:
             if case.external_ref is not None:
                 raise DuplicateExternalRef(case.external_ref) from e
             raise
         case.id = int(result.scalar_one())
-        return self._track(case)
+        return case
 
     async def _one(self, where: sa.ColumnElement[bool]) -> Case | None:
-        row = (await self.conn.execute(sa.select(t.cases).where(where))).first()
-        return self._track(_case_from_row(row)) if row is not None else None
+        row = (await self.conn.execute(sa.select(tables.cases).where(where))).first()
+        return case_from_row(row) if row is not None else None
 
     async def get(self, case_id: int) -> Case | None:
-        return await self._one(t.cases.c.id == case_id)
+        return await self._one(CASES.id == case_id)
 
     async def get_by_ref(self, ref: str) -> Case | None:
-        return await self._one(t.cases.c.ref == ref.strip().upper())
+        return await self._one(CASES.ref == ref.strip().upper())
 
     async def get_by_external_ref(self, integration: str, external_ref: str) -> Case | None:
-        c = t.cases.c
-        return await self._one((c.integration == integration) & (c.external_ref == external_ref))
+        return await self._one(
+            (CASES.integration == integration) & (CASES.external_ref == external_ref)
+        )
 
     async def save(self, case: Case) -> None:
         """Write back a case read in this transaction; refuse if someone else wrote first."""
         assert case.id is not None
         result = await self.conn.execute(
-            sa.update(t.cases)
-            .where(t.cases.c.id == case.id, t.cases.c.version == case.version)
-            .values(_case_values(case) | {"updated_at": self.now, "version": case.version + 1})
+            sa.update(tables.cases)
+            .where(CASES.id == case.id, CASES.version == case.version)
+            .values(case_values(case) | {"updated_at": self.now, "version": case.version + 1})
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(case.ref)
         case.version += 1
-        self._track(case)
 
     async def claim(self, case_id: int, member_uid: str, at: datetime) -> bool:
         """One conditional UPDATE: exactly one of any number of racing claims matches."""
         result = await self.conn.execute(
-            sa.update(t.cases)
-            .where(t.cases.c.id == case_id, t.cases.c.status == CaseStatus.OPEN.value)
+            sa.update(tables.cases)
+            .where(CASES.id == case_id, CASES.status == CaseStatus.OPEN.value)
             .values(
                 status=CaseStatus.CLAIMED.value,
                 assignee=member_uid,
                 claimed_at=at,
                 last_progress_at=at,
                 updated_at=at,
-                version=t.cases.c.version + 1,
+                version=CASES.version + 1,
             )
-            .returning(t.cases.c.id)
+            .returning(CASES.id)
         )
         return result.first() is not None
 
     async def append_history(self, case_id: int, entry: HistoryEntry) -> None:
         await self.conn.execute(
-            sa.insert(t.case_events).values(
+            sa.insert(tables.case_events).values(
                 case_id=case_id,
                 at=entry.at,
                 action=entry.action.value,
@@ -195,9 +114,7 @@ class SqlCaseRepository:
 
     async def history(self, case_id: int) -> list[HistoryEntry]:
         rows = await self.conn.execute(
-            sa.select(t.case_events)
-            .where(t.case_events.c.case_id == case_id)
-            .order_by(t.case_events.c.id)
+            sa.select(tables.case_events).where(EVENTS.case_id == case_id).order_by(EVENTS.id)
         )
         return [
             HistoryEntry(
@@ -208,57 +125,99 @@ class SqlCaseRepository:
 
     async def next_ref(self, team_code: str) -> str:
         result = await self.conn.execute(
-            sa.update(t.teams)
-            .where(t.teams.c.code == team_code)
-            .values(next_seq=t.teams.c.next_seq + 1)
-            .returning(t.teams.c.next_seq)
+            sa.update(tables.teams)
+            .where(TEAMS.code == team_code)
+            .values(next_seq=TEAMS.next_seq + 1)
+            .returning(TEAMS.next_seq)
         )
         return f"{team_code}-{result.scalar_one()}"
 
     async def find(self, query: CaseQuery) -> list[Case]:
-        stmt = self._matching(sa.select(t.cases), query)
+        stmt = self._matching(sa.select(tables.cases), query)
         if query.overdue_at is not None:
-            stmt = stmt.order_by(t.cases.c.next_check_at)
-        stmt = stmt.order_by(t.cases.c.received_at, t.cases.c.id)
+            stmt = stmt.order_by(CASES.next_check_at)
+        stmt = stmt.order_by(CASES.received_at, CASES.id)
         stmt = stmt.offset(query.offset).limit(query.limit)
-        return [self._track(_case_from_row(r)) for r in await self.conn.execute(stmt)]
+        return [case_from_row(r) for r in await self.conn.execute(stmt)]
 
     async def count(self, query: CaseQuery) -> int:
-        stmt = self._matching(sa.select(sa.func.count()).select_from(t.cases), query)
+        stmt = self._matching(sa.select(sa.func.count()).select_from(tables.cases), query)
         return int((await self.conn.execute(stmt)).scalar_one())
 
     @staticmethod
     def _matching(stmt: sa.Select[Any], query: CaseQuery) -> sa.Select[Any]:
         """`stmt` narrowed to the cases `query` asks for (one rule for find and count)."""
         if query.team_code:
-            stmt = stmt.where(t.cases.c.team_code == query.team_code)
+            stmt = stmt.where(CASES.team_code == query.team_code)
         if query.team_codes is not None:
-            stmt = stmt.where(t.cases.c.team_code.in_(sorted(query.team_codes)))
+            stmt = stmt.where(CASES.team_code.in_(sorted(query.team_codes)))
         if query.statuses:
-            stmt = stmt.where(t.cases.c.status.in_([s.value for s in query.statuses]))
+            stmt = stmt.where(CASES.status.in_([s.value for s in query.statuses]))
         if query.active_only:
-            stmt = stmt.where(t.cases.c.status.in_(ACTIVE_STATUSES))
+            stmt = stmt.where(CASES.status.in_(ACTIVE_STATUSES))
         if query.assignee:
-            stmt = stmt.where(t.cases.c.assignee == query.assignee)
+            stmt = stmt.where(CASES.assignee == query.assignee)
         if query.late_at is not None:
             stmt = stmt.where(
-                t.cases.c.status.in_(ACTIVE_STATUSES),
-                t.cases.c.status != CaseStatus.ON_HOLD.value,
-                sa.or_(t.cases.c.step_due_at <= query.late_at, t.cases.c.due_at <= query.late_at),
+                CASES.status.in_(ACTIVE_STATUSES),
+                CASES.status != CaseStatus.ON_HOLD.value,
+                sa.or_(CASES.step_due_at <= query.late_at, CASES.due_at <= query.late_at),
             )
         if query.overdue_at is not None:
             stmt = stmt.where(
-                t.cases.c.next_check_at.is_not(None), t.cases.c.next_check_at <= query.overdue_at
+                CASES.next_check_at.is_not(None), CASES.next_check_at <= query.overdue_at
             )
         return stmt
+
+    async def stale_claims(self, cutoff: datetime, limit: int) -> list[int]:
+        """The status index keeps this off the closed history."""
+        rows = await self.conn.execute(
+            sa.select(CASES.id)
+            .where(
+                CASES.status == CaseStatus.CLAIMED.value,
+                CASES.last_progress_at.is_not(None),
+                CASES.last_progress_at <= cutoff,
+            )
+            .order_by(CASES.last_progress_at, CASES.id)
+            .limit(limit)
+        )
+        return [int(r.id) for r in rows]
+
+    async def step_events(
+        self, start: datetime, end: datetime, actions: frozenset[Action]
+    ) -> list[StepEvent]:
+        """The time index keeps this to the span's events, whatever the history holds."""
+        rows = await self.conn.execute(
+            sa.select(CASES.id, CASES.team_code, CASES.kind, EVENTS.action)
+            .join(tables.cases, CASES.id == EVENTS.case_id)
+            .where(
+                EVENTS.at >= start,
+                EVENTS.at < end,
+                EVENTS.action.in_(sorted(a.value for a in actions)),
+            )
+        )
+        return [
+            StepEvent(int(case_id), str(team), CaseKind(kind), Action(action))
+            for case_id, team, kind, action in rows
+        ]
+
+    async def tally(self) -> list[CaseTally]:
+        rows = await self.conn.execute(
+            sa.select(CASES.team_code, CASES.status, sa.func.count())
+            .group_by(CASES.team_code, CASES.status)
+            .order_by(CASES.team_code, CASES.status)
+        )
+        return [
+            CaseTally(str(team), CaseStatus(status), int(count)) for team, status, count in rows
+        ]
 
     async def case_for_message(self, channel: str, chat_id: str, message_id: str) -> Case | None:
         case_id = (
             await self.conn.execute(
-                sa.select(t.chat_messages.c.case_id).where(
-                    t.chat_messages.c.channel == channel,
-                    t.chat_messages.c.chat_id == chat_id,
-                    t.chat_messages.c.message_id == message_id,
+                sa.select(tables.chat_messages.c.case_id).where(
+                    tables.chat_messages.c.channel == channel,
+                    tables.chat_messages.c.chat_id == chat_id,
+                    tables.chat_messages.c.message_id == message_id,
                 )
             )
         ).scalar()
@@ -272,9 +231,9 @@ class SqlTeamRepository:
 
     async def _chats(self, code: str) -> tuple[ChatBinding, ...]:
         rows = await self.conn.execute(
-            sa.select(t.team_chats.c.channel, t.team_chats.c.chat_id)
-            .where(t.team_chats.c.team_code == code)
-            .order_by(t.team_chats.c.id)
+            sa.select(TEAM_CHATS.channel, TEAM_CHATS.chat_id)
+            .where(TEAM_CHATS.team_code == code)
+            .order_by(TEAM_CHATS.id)
         )
         return tuple(ChatBinding(r.channel, r.chat_id) for r in rows)
 
@@ -285,13 +244,13 @@ class SqlTeamRepository:
 
     async def get(self, code: str) -> Team | None:
         row = (
-            await self.conn.execute(sa.select(t.teams).where(t.teams.c.code == code.upper()))
+            await self.conn.execute(sa.select(tables.teams).where(TEAMS.code == code.upper()))
         ).first()
         return await self._team(row)
 
     async def add(self, team: Team) -> None:
         await self.conn.execute(
-            sa.insert(t.teams).values(
+            sa.insert(tables.teams).values(
                 code=team.code, name=team.name, lang=team.lang, next_seq=0, created_at=self.now
             )
         )
@@ -301,12 +260,13 @@ class SqlTeamRepository:
     async def bind_chat(self, code: str, chat: ChatBinding) -> None:
         """A chat shows one team; binding it again moves it."""
         await self.conn.execute(
-            sa.delete(t.team_chats).where(
-                t.team_chats.c.channel == chat.channel, t.team_chats.c.chat_id == chat.chat_id
+            sa.delete(tables.team_chats).where(
+                TEAM_CHATS.channel == chat.channel,
+                TEAM_CHATS.chat_id == chat.chat_id,
             )
         )
         await self.conn.execute(
-            sa.insert(t.team_chats).values(
+            sa.insert(tables.team_chats).values(
                 team_code=code, channel=chat.channel, chat_id=chat.chat_id
             )
         )
@@ -314,15 +274,15 @@ class SqlTeamRepository:
     async def by_chat(self, channel: str, chat_id: str) -> Team | None:
         code = (
             await self.conn.execute(
-                sa.select(t.team_chats.c.team_code).where(
-                    t.team_chats.c.channel == channel, t.team_chats.c.chat_id == chat_id
+                sa.select(TEAM_CHATS.team_code).where(
+                    TEAM_CHATS.channel == channel, TEAM_CHATS.chat_id == chat_id
                 )
             )
         ).scalar()
         return await self.get(code) if code else None
 
     async def all(self) -> list[Team]:
-        rows = (await self.conn.execute(sa.select(t.teams).order_by(t.teams.c.code))).all()
+        rows = (await self.conn.execute(sa.select(tables.teams).order_by(TEAMS.code))).all()
         teams = [await self._team(r) for r in rows]
         return [x for x in teams if x is not None]
 
@@ -336,7 +296,7 @@ class SqlMemberRepository:
         if row is None:
             return None
         idents = await self.conn.execute(
-            sa.select(t.identities).where(t.identities.c.member_uid == row.uid)
+            sa.select(tables.identities).where(IDENTITIES.member_uid == row.uid)
         )
         return Member(
             uid=row.uid,
@@ -349,14 +309,15 @@ class SqlMemberRepository:
         )
 
     async def get(self, uid: str) -> Member | None:
-        row = (await self.conn.execute(sa.select(t.members).where(t.members.c.uid == uid))).first()
+        row = (await self.conn.execute(sa.select(tables.members).where(MEMBERS.uid == uid))).first()
         return await self._member(row)
 
     async def by_identity(self, channel: str, external_id: str) -> Member | None:
         uid = (
             await self.conn.execute(
-                sa.select(t.identities.c.member_uid).where(
-                    t.identities.c.channel == channel, t.identities.c.external_id == external_id
+                sa.select(IDENTITIES.member_uid).where(
+                    IDENTITIES.channel == channel,
+                    IDENTITIES.external_id == external_id,
                 )
             )
         ).scalar()
@@ -366,14 +327,14 @@ class SqlMemberRepository:
         """The active member holding @username; AmbiguousMember when several still do."""
         uids = (
             await self.conn.execute(
-                sa.select(t.identities.c.member_uid)
+                sa.select(IDENTITIES.member_uid)
                 .distinct()
-                .join(t.members, t.members.c.uid == t.identities.c.member_uid)
+                .join(tables.members, MEMBERS.uid == IDENTITIES.member_uid)
                 .where(
-                    sa.func.lower(t.identities.c.username) == username.lstrip("@").lower(),
-                    t.members.c.active.is_(True),
+                    sa.func.lower(IDENTITIES.username) == username.lstrip("@").lower(),
+                    MEMBERS.active.is_(True),
                 )
-                .order_by(t.identities.c.member_uid)
+                .order_by(IDENTITIES.member_uid)
             )
         ).scalars()
         members = [m for uid in uids.all() if (m := await self.get(uid)) is not None]
@@ -391,17 +352,17 @@ class SqlMemberRepository:
         if not identity.username:
             return 0
         same = (
-            t.identities.c.channel == identity.channel,
-            sa.func.lower(t.identities.c.username) == identity.username.lower(),
-            t.identities.c.external_id != identity.external_id,
+            IDENTITIES.channel == identity.channel,
+            sa.func.lower(IDENTITIES.username) == identity.username.lower(),
+            IDENTITIES.external_id != identity.external_id,
         )
         stale = (
             await self.conn.execute(
-                sa.select(sa.func.count()).select_from(t.identities).where(*same)
+                sa.select(sa.func.count()).select_from(tables.identities).where(*same)
             )
         ).scalar_one()
         if stale:
-            await self.conn.execute(sa.update(t.identities).where(*same).values(username=None))
+            await self.conn.execute(sa.update(tables.identities).where(*same).values(username=None))
         return int(stale)
 
     async def add(self, member: Member) -> None:
@@ -414,11 +375,13 @@ class SqlMemberRepository:
             "active": member.active,
         }
         updated = await self.conn.execute(
-            sa.update(t.members).where(t.members.c.uid == member.uid).values(values)
+            sa.update(tables.members).where(MEMBERS.uid == member.uid).values(values)
         )
         if updated.rowcount == 0:
             await self.conn.execute(
-                sa.insert(t.members).values(values | {"uid": member.uid, "created_at": self.now})
+                sa.insert(tables.members).values(
+                    values | {"uid": member.uid, "created_at": self.now}
+                )
             )
         for ident in member.identities:
             await self.update_identity(member.uid, ident)
@@ -426,7 +389,6 @@ class SqlMemberRepository:
     async def enrol(self, member: Member) -> bool:
         """Revive an inactive row or insert a new one, never touching an active member:
         two leads letting one person in at once, one of them finds the row taken."""
-        m = t.members.c
         values = {
             "name": member.name,
             "role": member.role.value,
@@ -435,11 +397,13 @@ class SqlMemberRepository:
             "active": True,
         }
         revived = await self.conn.execute(
-            sa.update(t.members).where(m.uid == member.uid, m.active.is_(False)).values(values)
+            sa.update(tables.members)
+            .where(MEMBERS.uid == member.uid, MEMBERS.active.is_(False))
+            .values(values)
         )
         if revived.rowcount == 0:
             inserted = await self.conn.execute(
-                insert_ignoring_duplicates(self.conn, t.members)
+                insert_ignoring_duplicates(self.conn, tables.members)
                 .values(values | {"uid": member.uid, "created_at": self.now})
                 .on_conflict_do_nothing()
             )
@@ -451,18 +415,18 @@ class SqlMemberRepository:
 
     async def set_lang(self, uid: str, lang: str) -> None:
         await self.conn.execute(
-            sa.update(t.members).where(t.members.c.uid == uid).values(lang=lang)
+            sa.update(tables.members).where(MEMBERS.uid == uid).values(lang=lang)
         )
 
     async def update_identity(self, uid: str, identity: Identity) -> None:
         await self.conn.execute(
-            sa.delete(t.identities).where(
-                t.identities.c.channel == identity.channel,
-                t.identities.c.external_id == identity.external_id,
+            sa.delete(tables.identities).where(
+                IDENTITIES.channel == identity.channel,
+                IDENTITIES.external_id == identity.external_id,
             )
         )
         await self.conn.execute(
-            sa.insert(t.identities).values(
+            sa.insert(tables.identities).values(
                 channel=identity.channel,
                 external_id=identity.external_id,
                 member_uid=uid,
@@ -473,9 +437,9 @@ class SqlMemberRepository:
     async def in_team(self, team_code: str) -> list[Member]:
         rows = (
             await self.conn.execute(
-                sa.select(t.members)
-                .where(t.members.c.team_code == team_code, t.members.c.active.is_(True))
-                .order_by(t.members.c.name)
+                sa.select(tables.members)
+                .where(MEMBERS.team_code == team_code, MEMBERS.active.is_(True))
+                .order_by(MEMBERS.name)
             )
         ).all()
         members = [await self._member(r) for r in rows]
@@ -488,31 +452,42 @@ class SqlOutbox:
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
+        #: Rows this unit of work inserted: the relay is woken after the commit if any.
         self.added = 0
-        #: What this unit of work really inserted (a repeated dedupe key is skipped).
-        self.written: list[OutboxItem] = []
 
-    async def add(self, item: OutboxItem) -> None:
-        stmt = sa.insert(t.outbox).values(
-            channel=item.channel,
-            chat_id=item.chat_id,
-            payload=item.payload,
-            card_key=item.card_key,
+    async def add(self, item: OutboxItem) -> bool:
+        values = pending_values(
+            item.channel,
+            item.chat_id,
+            item.payload,
+            self.now,
             dedupe_key=item.dedupe_key,
+            card_key=item.card_key,
             case_id=item.case_id,
-            status=DeliveryState.PENDING.value,
-            attempts=0,
-            not_before=self.now,
-            created_at=self.now,
         )
-        if item.dedupe_key is not None:
-            exists = (
-                await self.conn.execute(
-                    sa.select(t.outbox.c.id).where(t.outbox.c.dedupe_key == item.dedupe_key)
-                )
-            ).first()
-            if exists is not None:
-                return
-        await self.conn.execute(stmt)
+        if item.dedupe_key is None:
+            await self.conn.execute(sa.insert(tables.outbox).values(values))
+        else:
+            # A key queued before, even by a transaction still running, is skipped:
+            # the database waits for that one and inserts nothing, raising nothing.
+            inserted = await self.conn.execute(
+                insert_ignoring_duplicates(self.conn, tables.outbox)
+                .values(values)
+                .on_conflict_do_nothing()
+            )
+            if inserted.rowcount == 0:
+                return False
         self.added += 1
-        self.written.append(item)
+        return True
+
+    async def queued(self, dedupe_keys: Iterable[str]) -> set[str]:
+        wanted = sorted(set(dedupe_keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), KEYS_PER_QUERY):
+            rows = await self.conn.execute(
+                sa.select(OUTBOX.dedupe_key).where(
+                    OUTBOX.dedupe_key.in_(wanted[start : start + KEYS_PER_QUERY])
+                )
+            )
+            found.update(str(r.dedupe_key) for r in rows)
+        return found

@@ -265,3 +265,19 @@ invites = sa.Table(
     # 0006: the account (`channel:id`) that made a link code; only it confirms the link.
     sa.Column("created_via", sa.String(80)),
 )
+
+# Each table's columns, named as a query reads them: `CASES.status == "open"`.
+TEAMS = teams.c
+TEAM_CHATS = team_chats.c
+MEMBERS = members.c
+IDENTITIES = identities.c
+CASES = cases.c
+EVENTS = case_events.c
+OUTBOX = outbox.c
+OUTBOX_CHATS = outbox_chats.c
+RELAY_INSTANCES = relay_instances.c
+CHAT_MESSAGES = chat_messages.c
+PROCESSED_UPDATES = processed_updates.c
+EVIDENCE = evidence.c
+FORMS = forms.c
+INVITES = invites.c

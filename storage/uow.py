@@ -6,6 +6,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.clock import Clock
@@ -14,6 +15,7 @@ from bot.services.ports import EventSink
 from storage.evidence_store import SqlEvidenceRepository
 from storage.forms_store import SqlFormRepository
 from storage.invites_store import SqlInviteRepository
+from storage.report_queries import SqlReportReads
 from storage.repository import (
     SqlCaseRepository,
     SqlMemberRepository,
@@ -30,6 +32,7 @@ class SqlUnitOfWork:
     evidence: SqlEvidenceRepository
     forms: SqlFormRepository
     invites: SqlInviteRepository
+    reports: SqlReportReads
 
     def __init__(
         self,
@@ -62,6 +65,7 @@ class SqlUnitOfWork:
         self.evidence = SqlEvidenceRepository(conn, now)
         self.forms = SqlFormRepository(conn, now)
         self.invites = SqlInviteRepository(conn, now)
+        self.reports = SqlReportReads(conn)
         self._events = []
         return self
 
@@ -82,6 +86,9 @@ class SqlUnitOfWork:
 
     def publish(self, event: Event) -> None:
         self._events.append(event)
+
+    async def ping(self) -> None:
+        await self.connection.execute(sa.text("SELECT 1"))
 
     async def commit(self) -> None:
         """Write what the events mean for the chats, then commit it all at once."""

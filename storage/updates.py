@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage import tables as t
+from storage import tables
+from storage.tables import PROCESSED_UPDATES
 
 
 class UpdateState(StrEnum):
@@ -40,12 +41,11 @@ class ProcessedUpdates:
         self, channel: str, update_id: str, at: datetime, stale_after: timedelta
     ) -> Begin:
         """Claim the update before handling it (see the module's docstring)."""
-        p = t.processed_updates
-        key = (p.c.channel == channel, p.c.update_id == update_id)
+        key = (PROCESSED_UPDATES.channel == channel, PROCESSED_UPDATES.update_id == update_id)
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
-                    sa.insert(p).values(
+                    sa.insert(tables.processed_updates).values(
                         channel=channel,
                         update_id=update_id,
                         at=at,
@@ -56,33 +56,41 @@ class ProcessedUpdates:
         except IntegrityError:
             pass
         async with self.engine.begin() as conn:
-            row = (await conn.execute(sa.select(p.c.state, p.c.at).where(*key))).first()
+            row = (
+                await conn.execute(
+                    sa.select(PROCESSED_UPDATES.state, PROCESSED_UPDATES.at).where(*key)
+                )
+            ).first()
             if row is None:  # abandoned meanwhile: the next delivery will claim it
                 return Begin.BUSY
             if row.state != UpdateState.PROCESSING.value:
                 return Begin.DUPLICATE
             if row.at > at - stale_after:
                 return Begin.BUSY
-            taken = await conn.execute(sa.update(p).where(*key, p.c.at == row.at).values(at=at))
+            taken = await conn.execute(
+                sa.update(tables.processed_updates)
+                .where(*key, PROCESSED_UPDATES.at == row.at)
+                .values(at=at)
+            )
             return Begin.PROCESS if taken.rowcount == 1 else Begin.BUSY
 
     async def finish(self, channel: str, update_id: str, at: datetime) -> None:
-        p = t.processed_updates
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(p)
-                .where(p.c.channel == channel, p.c.update_id == update_id)
+                sa.update(tables.processed_updates)
+                .where(
+                    PROCESSED_UPDATES.channel == channel, PROCESSED_UPDATES.update_id == update_id
+                )
                 .values(state=UpdateState.DONE.value, at=at)
             )
 
     async def abandon(self, channel: str, update_id: str) -> None:
         """Handling failed: let Telegram's next delivery try again."""
-        p = t.processed_updates
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.delete(p).where(
-                    p.c.channel == channel,
-                    p.c.update_id == update_id,
-                    p.c.state == UpdateState.PROCESSING.value,
+                sa.delete(tables.processed_updates).where(
+                    PROCESSED_UPDATES.channel == channel,
+                    PROCESSED_UPDATES.update_id == update_id,
+                    PROCESSED_UPDATES.state == UpdateState.PROCESSING.value,
                 )
             )

@@ -24,7 +24,8 @@ from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.reports.period import Period
 from bot.reports.service import ReportDeps, build
-from storage.importer import KNOWN_COLUMNS, import_file
+from storage.import_check import KNOWN_COLUMNS
+from storage.importer import import_file
 
 HN = ZoneInfo("Asia/Ho_Chi_Minh")
 START = datetime(2025, 1, 2, 8, 0, tzinfo=HN)

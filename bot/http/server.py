@@ -1,4 +1,4 @@
-"""The HTTP server: intake API, health and metrics, and room for webhooks.
+"""The HTTP server: intake API, health and metrics (`bot.http.ops`), and room for webhooks.
 
 Handlers find the application's parts under ``app[CONTAINER]``. Routes owned
 by other modules (the Telegram and Zalo webhooks) are added by passing
@@ -43,7 +43,6 @@ from datetime import tzinfo
 from http import HTTPStatus
 from typing import Any, Final
 
-import sqlalchemy as sa
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
@@ -52,18 +51,18 @@ from bot.bootstrap import Container
 from bot.config import IntakeToken
 from bot.credentials import digest
 from bot.domain import errors
-from bot.domain.evidence import EvidenceKind
 from bot.domain.model import CaseStatus
 from bot.domain.people import Actor
 from bot.domain.phone import redact_phones
 from bot.http.intake import IntakeInvalid, team_code_of, to_command, validate_intake
 from bot.http.openapi import openapi_document
+from bot.http.ops import install_ops_routes
 from bot.http.views import case_json
+from bot.services.case_reads import case_file, evidence_photo, find_cases, team_exists
 from bot.services.evidence import MediaError
 from bot.services.permissions import require_reach
 from bot.services.ports import CaseQuery
-from bot.sla.overdue import late_since
-from storage import tables as t
+from storage.engine import driver_message
 from storage.evidence_store import MediaFiles
 
 log = logging.getLogger(__name__)
@@ -76,8 +75,6 @@ MAX_BODY: Final = 64 * 1024
 #: Longest a body may take to arrive, so a client that promises more than it sends
 #: (or sends a byte a minute) does not hold a connection for ever.
 BODY_SECONDS = 30.0
-#: How long /healthz waits for the database before answering 503.
-HEALTH_TIMEOUT: Final = 5.0
 DEFAULT_LIMIT: Final = 200
 MAX_LIMIT: Final = 1000
 
@@ -200,9 +197,7 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 def _describe(e: Exception) -> str:
     """The error's message without personal data: SQL errors quote their
     parameters (names, addresses), so only the driver's own message is kept."""
-    if isinstance(e, sa.exc.StatementError):
-        return redact_phones(str(e.orig))
-    return redact_phones(str(e))
+    return redact_phones(driver_message(e) or str(e))
 
 
 # ---------------------------------------------------------------- body
@@ -327,10 +322,8 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
         req = validate_intake(data, now=container.clock.now())
     except IntakeInvalid as e:
         fields = e.fields
-    if "team" not in fields and code is not None:
-        async with container.uow() as uow:
-            if await uow.teams.get(code) is None:
-                fields["team"] = "No team with this code."
+    if "team" not in fields and code is not None and not await team_exists(container.uow(), code):
+        fields["team"] = "No team with this code."
     if fields or req is None:
         log.info("intake refused (%s): bad %s", actor.name, ", ".join(sorted(fields)))
         return _invalid("invalid case", fields)
@@ -355,14 +348,10 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 async def _case_with_history(container: Container, ref: str, actor: Actor) -> dict[str, Any] | None:
-    async with container.uow() as uow:
-        case = await uow.cases.get_by_ref(ref)
-        if case is None or case.id is None:
-            return None
-        require_reach(actor, case.team_code)
-        history = await uow.cases.history(case.id)
-        evidence = await uow.evidence.for_case(case.id)
-    return case_json(case, _tz(container), history, evidence)
+    found = await case_file(container.uow(), ref, actor)
+    if found is None:
+        return None
+    return case_json(found.case, _tz(container), found.history, found.evidence)
 
 
 @api
@@ -381,25 +370,21 @@ async def get_evidence(request: web.Request, actor: Actor) -> web.StreamResponse
     raw_id = request.match_info["evidence_id"]
     if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
         return _error(404, "not found")
-    async with container.uow() as uow:
-        case = await uow.cases.get_by_ref(request.match_info["ref"])
-        if case is None or case.id is None:
-            return _error(404, "not found")
-        require_reach(actor, case.team_code)
-        item = await uow.evidence.get(case.id, int(raw_id))
-    if item is None or item.kind is not EvidenceKind.PHOTO or item.path is None:
+    photo = await evidence_photo(container.uow(), request.match_info["ref"], int(raw_id), actor)
+    if photo is None:
         return _error(404, "not found")
     try:
-        path = MediaFiles(container.settings.media_dir).resolve(item.path)
+        path = MediaFiles(container.settings.media_dir).resolve(photo.path)
     except MediaError:
         return _error(404, "not found")
     if not path.is_file():  # purged, or the disk lost it
         return _error(404, "not found")
+    name = f"{photo.ref}-{photo.evidence_id}{path.suffix}"
     return web.FileResponse(
         path,
         headers={
-            hdrs.CONTENT_TYPE: item.mime or "application/octet-stream",
-            hdrs.CONTENT_DISPOSITION: f'inline; filename="{case.ref}-{item.id}{path.suffix}"',
+            hdrs.CONTENT_TYPE: photo.mime or "application/octet-stream",
+            hdrs.CONTENT_DISPOSITION: f'inline; filename="{name}"',
             "X-Content-Type-Options": "nosniff",
             hdrs.CACHE_CONTROL: "private, max-age=3600",
         },
@@ -450,15 +435,13 @@ async def list_cases(request: web.Request, actor: Actor) -> web.StreamResponse:
         late_at=now if overdue == "true" else None,
         limit=limit,
     )
-    async with container.uow() as uow:
-        if team is not None and await uow.teams.get(team) is None:
-            fields["team"] = "No team with this code."
-        if fields:
-            return _invalid("invalid query", fields)
-        cases = await uow.cases.find(query)
-    if overdue == "true":
-        workflow = container.policy.workflow
-        cases = [x for x in cases if late_since(x, now, workflow) is not None]
+    if team is not None and not await team_exists(container.uow(), team):
+        fields["team"] = "No team with this code."
+    if fields:
+        return _invalid("invalid query", fields)
+    cases = await find_cases(
+        container.uow(), query, container.policy.workflow, late_only=overdue == "true", now=now
+    )
     tz = _tz(container)
     return _json([case_json(c, tz) for c in cases])
 
@@ -470,89 +453,6 @@ async def openapi(request: web.Request) -> web.StreamResponse:
     """The API's description; public, like the API's existence itself."""
     return _json(
         openapi_document(max_body=MAX_BODY, max_limit=MAX_LIMIT, body_seconds=BODY_SECONDS)
-    )
-
-
-async def healthz(request: web.Request) -> web.StreamResponse:
-    """200 when the database answers a ``SELECT 1`` in time, else 503."""
-    container = request.app[CONTAINER]
-    try:
-        async with asyncio.timeout(HEALTH_TIMEOUT), container.uow() as uow:
-            await uow.connection.execute(sa.text("SELECT 1"))
-    except Exception as e:
-        log.warning("health check failed: %s", type(e).__name__)
-        return _json({"status": "unavailable"}, 503)
-    return _json({"status": "ok"})
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-#: Most late cases /metrics looks at (they are few; this only bounds a pathological day).
-METRICS_LATE_LIMIT: Final = 100_000
-
-
-async def metrics(request: web.Request) -> web.StreamResponse:
-    """Prometheus text format: counts only, no personal data.
-
-    Cases and the outbox are read from the database (the same for every instance); the
-    rest (sends, 429s, retries, update times, scheduler passes) is this instance's own.
-    """
-    container = request.app[CONTAINER]
-    now = container.clock.now()
-    c = t.cases.c
-    async with container.uow() as uow:
-        by_status = (
-            await uow.connection.execute(
-                sa.select(c.status, c.team_code, sa.func.count())
-                .group_by(c.status, c.team_code)
-                .order_by(c.team_code, c.status)
-            )
-        ).all()
-        late = await uow.cases.find(CaseQuery(late_at=now, limit=METRICS_LATE_LIMIT))
-    workflow = container.policy.workflow
-    overdue: dict[str, int] = {}
-    for case in late:
-        if late_since(case, now, workflow) is not None:
-            overdue[case.team_code] = overdue.get(case.team_code, 0) + 1
-    outbox = await container.store.stats()
-    oldest = (now - outbox.oldest_pending_at).total_seconds() if outbox.oldest_pending_at else 0.0
-
-    lines = [
-        "# HELP dispatch_cases Cases by status and team.",
-        "# TYPE dispatch_cases gauge",
-    ]
-    lines += [
-        f'dispatch_cases{{status="{_label(status)}",team="{_label(team)}"}} {count}'
-        for status, team, count in by_status
-    ]
-    lines += [
-        "# HELP dispatch_cases_overdue Active cases past a due time (as /overdue), by team.",
-        "# TYPE dispatch_cases_overdue gauge",
-    ]
-    lines += [
-        f'dispatch_cases_overdue{{team="{_label(team)}"}} {count}'
-        for team, count in sorted(overdue.items())
-    ]
-    lines += [
-        "# HELP dispatch_outbox_pending Chat messages waiting to be delivered.",
-        "# TYPE dispatch_outbox_pending gauge",
-        f"dispatch_outbox_pending {outbox.pending}",
-        "# HELP dispatch_outbox_oldest_seconds Age of the oldest message waiting (0: none).",
-        "# TYPE dispatch_outbox_oldest_seconds gauge",
-        f"dispatch_outbox_oldest_seconds {max(0.0, oldest):.3f}",
-        "# HELP dispatch_outbox_failed Messages given up for good (blocked, chat gone).",
-        "# TYPE dispatch_outbox_failed gauge",
-        f"dispatch_outbox_failed {outbox.failed}",
-        "# HELP dispatch_outbox_refusing_chats Chats whose last message was refused for good.",
-        "# TYPE dispatch_outbox_refusing_chats gauge",
-        f"dispatch_outbox_refusing_chats {outbox.undeliverable_chats}",
-    ]
-    lines += container.relay.metrics.render()
-    return web.Response(
-        body=("\n".join(lines) + "\n").encode(),
-        headers={hdrs.CONTENT_TYPE: "text/plain; version=0.0.4; charset=utf-8"},
     )
 
 
@@ -571,8 +471,7 @@ def build_http_app(
     app.router.add_get("/api/v1/cases/{ref}", get_case)
     app.router.add_get("/api/v1/cases/{ref}/evidence/{evidence_id}", get_evidence)
     app.router.add_get("/api/v1/openapi.json", openapi)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    install_ops_routes(app, container)
     for install in installers:
         install(app)
     return app

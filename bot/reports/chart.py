@@ -22,12 +22,11 @@ _LINES = ("#2b6cb0", "#38a169", "#d69e2e", "#805ad5", "#dd6b20")
 
 def draw_chart(report: Report, tr: Translator, lang: Lang, path: Path) -> Path:
     """Write the PNG to `path` and return it."""
-    t = tr.t
     fig = Figure(figsize=(11, 4.8), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.3))
     fig.suptitle(
-        t(
+        tr.t(
             lang,
             "report.chart_title",
             scope=scope_name(tr, lang, report),
@@ -45,7 +44,7 @@ def draw_chart(report: Report, tr: Translator, lang: Lang, path: Path) -> Path:
         _LATE if v is not None and lim is not None and v > lim else _BAR
         for v, lim in zip(values, limits, strict=True)
     ]
-    left.bar(xs, heights, color=colours, width=0.6, label=t(lang, "report.chart_avg"))
+    left.bar(xs, heights, color=colours, width=0.6, label=tr.t(lang, "report.chart_avg"))
     for x, value in zip(xs, values, strict=True):
         label = "—" if value is None else f"{value:.2f}"
         left.annotate(
@@ -66,11 +65,11 @@ def draw_chart(report: Report, tr: Translator, lang: Lang, path: Path) -> Path:
             colors=_LIMIT,
             linewidths=2.5,
             zorder=3,
-            label=t(lang, "report.chart_limit"),
+            label=tr.t(lang, "report.chart_limit"),
         )
     left.set_xticks(list(xs), names, rotation=20, ha="right", fontsize=8)
-    left.set_ylabel(t(lang, "report.chart_days"))
-    left.set_title(t(lang, "report.chart_by_category"), fontsize=10)
+    left.set_ylabel(tr.t(lang, "report.chart_days"))
+    left.set_title(tr.t(lang, "report.chart_by_category"), fontsize=10)
     top = max([*heights, *(lim or 0.0 for lim in limits), 1.0])
     left.set_ylim(0, top * 1.3)
     left.legend(fontsize=8, loc="upper left", ncols=2)
@@ -86,9 +85,9 @@ def draw_chart(report: Report, tr: Translator, lang: Lang, path: Path) -> Path:
     right.set_xticks(positions, [w.week.start.strftime("%d/%m") for w in report.weeks])
     right.set_xlim(-0.5, len(positions) - 0.5)
     right.set_ylim(0, highest * 1.45)
-    right.set_title(t(lang, "report.chart_trend"), fontsize=10)
-    right.set_xlabel(t(lang, "report.chart_week"))
-    right.set_ylabel(t(lang, "report.chart_days"))
+    right.set_title(tr.t(lang, "report.chart_trend"), fontsize=10)
+    right.set_xlabel(tr.t(lang, "report.chart_week"))
+    right.set_ylabel(tr.t(lang, "report.chart_days"))
     right.tick_params(axis="x", labelsize=8, rotation=30)
     right.legend(fontsize=7, loc="upper left", ncols=2)
     right.grid(alpha=0.3)

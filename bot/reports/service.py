@@ -1,4 +1,4 @@
-"""Building a report from the database and turning it into chat messages and files.
+"""Building a report from the unit of work and turning it into chat messages and files.
 
 Used by `/report`, by the weekly pass and by `dispatchbot report`, so the three
 always show the same figures.
@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.channels.base import Outbound
+from bot.config import Settings
 from bot.domain import errors
 from bot.domain.clock import Clock
 from bot.domain.model import Role
@@ -25,22 +26,32 @@ from bot.reports.period import Period
 from bot.reports.text import scope_name, summary
 from bot.reports.timeline import timelines
 from bot.services.permissions import require_lead
+from bot.services.ports import UnitOfWork
 from bot.sla.policy import Policy
-from storage.report_queries import load_case_records, member_names, team_names
-from storage.uow import SqlUnitOfWork
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Container
 
 #: Sub-folder of MEDIA_DIR where charts and workbooks are written before sending.
 REPORTS_DIR = "reports"
+
+
+class AppParts(Protocol):
+    """What reports take from the application: the bootstrap's container has it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def tr(self) -> Translator: ...
+    @property
+    def clock(self) -> Clock: ...
+    def uow(self) -> UnitOfWork: ...
 
 
 @dataclass(frozen=True)
 class ReportDeps:
     """What building and sending a report needs, built the same way by every caller."""
 
-    uow: Callable[[], SqlUnitOfWork]
+    uow: Callable[[], UnitOfWork]
     policy: Policy
     tr: Translator
     clock: Clock
@@ -48,11 +59,9 @@ class ReportDeps:
     admin_ids: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, container: Container) -> ReportDeps:
-        s = container.settings
-        return cls(
-            container.uow, container.policy, container.tr, container.clock, s.media_dir, s.admin_set
-        )
+    def of(cls, app: AppParts) -> ReportDeps:
+        settings = app.settings
+        return cls(app.uow, app.policy, app.tr, app.clock, settings.media_dir, settings.admin_set)
 
 
 @dataclass(frozen=True)
@@ -76,10 +85,9 @@ async def build(deps: ReportDeps, period: Period, team: str | None, as_of: datet
     since = Period(min(period.start, trend_weeks(period)[0].start), period.end).bounds(tz)[0]
     until = period.bounds(tz)[1]
     async with deps.uow() as uow:
-        conn = uow.connection
-        records = await load_case_records(conn, since, until, team)
-        teams = await team_names(conn)
-        members = await member_names(conn)
+        records = await uow.reports.case_records(since, until, team)
+        teams = await uow.reports.team_names()
+        members = await uow.reports.member_names()
     # Pure computation, but a year of cases takes a while: off the event loop.
     return await asyncio.to_thread(
         lambda: build_report(

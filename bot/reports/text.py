@@ -37,11 +37,12 @@ def category_name(tr: Translator, lang: Lang, category: Category) -> str:
 
 
 def summary(report: Report, tr: Translator, lang: Lang) -> str:
-    t = tr.t
     f = report.figures
     lines = [
-        t(lang, "report.title", scope=scope_name(tr, lang, report), period=report.period.label()),
-        t(
+        tr.t(
+            lang, "report.title", scope=scope_name(tr, lang, report), period=report.period.label()
+        ),
+        tr.t(
             lang,
             "report.counts",
             received=f.received,
@@ -49,12 +50,14 @@ def summary(report: Report, tr: Translator, lang: Lang) -> str:
             open=f.open,
             overdue=f.overdue,
         ),
-        t(lang, "report.on_time", rate=percent(lang, f), on_time=f.on_time, completed=f.completed),
-        t(lang, "report.days_title"),
+        tr.t(
+            lang, "report.on_time", rate=percent(lang, f), on_time=f.on_time, completed=f.completed
+        ),
+        tr.t(lang, "report.days_title"),
     ]
     for category in CHART_CATEGORIES:
         lines.append(
-            t(
+            tr.t(
                 lang,
                 "report.days_item",
                 category=category_name(tr, lang, category),
@@ -62,12 +65,12 @@ def summary(report: Report, tr: Translator, lang: Lang) -> str:
                 limit=number(lang, report.legal_limits.get(category.value), 0),
             )
         )
-    lines.append(t(lang, "report.claim", hours=number(lang, f.claim_hours_avg)))
-    lines.append(t(lang, "report.satisfaction", score=number(lang, f.satisfaction_avg, 1)))
+    lines.append(tr.t(lang, "report.claim", hours=number(lang, f.claim_hours_avg)))
+    lines.append(tr.t(lang, "report.satisfaction", score=number(lang, f.satisfaction_avg, 1)))
     if report.team is None and len(report.teams) > 1:
-        lines.append(t(lang, "report.teams_title"))
+        lines.append(tr.t(lang, "report.teams_title"))
         lines += [
-            t(
+            tr.t(
                 lang,
                 "report.team_item",
                 team=x.code,
@@ -79,9 +82,9 @@ def summary(report: Report, tr: Translator, lang: Lang) -> str:
         ]
     shown = [w for w in report.workers if w.figures.completed][:MAX_WORKERS]
     if shown:
-        lines.append(t(lang, "report.workers_title"))
+        lines.append(tr.t(lang, "report.workers_title"))
         lines += [
-            t(
+            tr.t(
                 lang,
                 "report.worker_item",
                 name=w.name,
@@ -92,7 +95,7 @@ def summary(report: Report, tr: Translator, lang: Lang) -> str:
             for w in shown
         ]
     lines.append(
-        t(
+        tr.t(
             lang,
             "report.note",
             hours=number(lang, report.working_day_hours, 0),

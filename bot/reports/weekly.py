@@ -13,15 +13,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.channels.base import Outbound
 from bot.i18n import Lang
 from bot.reports.period import Period
 from bot.reports.service import REPORTS_DIR, ReportDeps, build, messages, render_files
 from bot.services.ports import OutboxItem
 from bot.sla.policy import Policy
-from storage.report_queries import existing_dedupe_keys
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +77,7 @@ async def weekly_report_pass(deps: ReportDeps, at: datetime) -> list[Recipient]:
     week = report_week(deps.policy, at)
     recipients = await _recipients(deps)
     async with deps.uow() as uow:
-        done = await existing_dedupe_keys(
-            uow.connection, (r.dedupe_key(week, PARTS[0]) for r in recipients)
-        )
+        done = await uow.outbox.queued(r.dedupe_key(week, PARTS[0]) for r in recipients)
     todo = [r for r in recipients if r.dedupe_key(week, PARTS[0]) not in done]
     folder = deps.media_dir / REPORTS_DIR
     sent: list[Recipient] = []
@@ -100,23 +95,22 @@ async def weekly_report_pass(deps: ReportDeps, at: datetime) -> list[Recipient]:
 
 async def _queue(deps: ReportDeps, r: Recipient, week: Period, parts: list[Outbound]) -> bool:
     """One recipient's three messages, in one transaction: all of them or none."""
-    try:
-        async with deps.uow() as uow:
-            for part, message in zip(PARTS, parts, strict=True):
-                await uow.outbox.add(
-                    OutboxItem(
-                        channel=r.channel,
-                        chat_id=r.chat_id,
-                        payload=message.to_json(),
-                        dedupe_key=r.dedupe_key(week, part),
-                    )
+    async with deps.uow() as uow:
+        written = [
+            await uow.outbox.add(
+                OutboxItem(
+                    channel=r.channel,
+                    chat_id=r.chat_id,
+                    payload=message.to_json(),
+                    dedupe_key=r.dedupe_key(week, part),
                 )
-            if not uow.outbox.added:  # another pass committed it since our check
-                return False
-            await uow.commit()
-    except IntegrityError:  # another pass queued it between our check and our insert
-        log.info("weekly report for %s:%s already queued", r.channel, r.chat_id)
-        return False
+            )
+            for part, message in zip(PARTS, parts, strict=True)
+        ]
+        if not all(written):  # another pass queued it since our check
+            log.info("weekly report for %s:%s already queued", r.channel, r.chat_id)
+            return False
+        await uow.commit()
     return True
 
 

@@ -135,22 +135,30 @@ def write_workbook(report: Report, tr: Translator, lang: Lang, path: Path) -> Pa
 
 
 def _summary(ws: Worksheet, report: Report, tr: Translator, lang: Lang) -> None:
-    t = tr.t
     ws.append(
-        [t(lang, "report.title", scope=scope_name(tr, lang, report), period=report.period.label())]
+        [
+            tr.t(
+                lang,
+                "report.title",
+                scope=scope_name(tr, lang, report),
+                period=report.period.label(),
+            )
+        ]
     )
     ws["A1"].font = _BOLD
-    ws.append(["from", t(lang, "report.col.from"), report.period.start])
-    ws.append(["to", t(lang, "report.col.to"), report.period.end])
-    ws.append(["team", t(lang, "report.col.team"), report.team or t(lang, "report.all_teams")])
-    ws.append(["snapshot", t(lang, "report.col.snapshot"), _local(report.snapshot, report)])
+    ws.append(["from", tr.t(lang, "report.col.from"), report.period.start])
+    ws.append(["to", tr.t(lang, "report.col.to"), report.period.end])
+    ws.append(
+        ["team", tr.t(lang, "report.col.team"), report.team or tr.t(lang, "report.all_teams")]
+    )
+    ws.append(["snapshot", tr.t(lang, "report.col.snapshot"), _local(report.snapshot, report)])
     ws.append([])
     ws.append(
         [
             "key",
-            t(lang, "report.col.figure"),
-            t(lang, "report.col.value"),
-            t(lang, "report.col.limit"),
+            tr.t(lang, "report.col.figure"),
+            tr.t(lang, "report.col.value"),
+            tr.t(lang, "report.col.limit"),
         ]
     )
     for cell in ws[ws.max_row]:
@@ -159,7 +167,7 @@ def _summary(ws: Worksheet, report: Report, tr: Translator, lang: Lang) -> None:
         value = get(report.figures)
         category = _LIMIT_OF_FIELD.get(key)
         limit = report.legal_limits.get(category.value) if category else None
-        ws.append([key, t(lang, f"report.fig.{key}"), _cell(value), limit])
+        ws.append([key, tr.t(lang, f"report.fig.{key}"), _cell(value), limit])
         _format(ws.cell(ws.max_row, 3), key)
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 52

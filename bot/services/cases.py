@@ -26,9 +26,24 @@ from bot.domain.model import (
 from bot.domain.people import Actor, Member
 from bot.domain.phone import redact_phones
 from bot.domain.steps import step_of
-from bot.services import commands as c
+from bot.services.commands import (
+    AssignCase,
+    CancelCase,
+    CaseCommand,
+    ClaimCase,
+    Command,
+    HoldCase,
+    IntakeCase,
+    RateCase,
+    RecordEstimate,
+    RecordInstall,
+    ReleaseCase,
+    ReportStep,
+    ResumeCase,
+)
 from bot.services.permissions import authorize, authorize_intake, can_view, require_reach
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
+from bot.sla.clocks import refresh_clocks
 from bot.sla.overdue import is_completed
 from bot.sla.policy import Policy
 
@@ -41,7 +56,7 @@ class CaseService:
         self.clock = clock
 
     # ----------------------------------------------------------------- intake
-    async def intake(self, cmd: c.IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
+    async def intake(self, cmd: IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
         """Store a new case, or return the one its integration already filed under its
         external_ref.
 
@@ -60,13 +75,13 @@ class CaseService:
             return self._repeated(cmd, existing), False
 
     @staticmethod
-    def _repeated(cmd: c.IntakeCase, existing: Case) -> Case:
+    def _repeated(cmd: IntakeCase, existing: Case) -> Case:
         """A retried intake names the same team; a ref reused for another team is refused."""
         if existing.team_code != cmd.team_code.upper():
             raise errors.ExternalRefTaken(existing.external_ref or "", existing.team_code)
         return existing
 
-    async def _intake(self, cmd: c.IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
+    async def _intake(self, cmd: IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
         now = self.clock.now()
         async with uow:
             require_reach(cmd.actor, cmd.team_code.upper())  # before the ref says anything
@@ -95,7 +110,7 @@ class CaseService:
                 needs_extra_works=cmd.needs_extra_works,
                 last_progress_at=received,
             )
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             case = await uow.cases.add(case)
             await self._record(uow, case, Action.INTAKE, cmd, None, now)
             uow.publish(CaseReceived(case, cmd.origin, silent=cmd.source is Source.IMPORT))
@@ -103,7 +118,7 @@ class CaseService:
         return case, True
 
     # ------------------------------------------------------------------ claim
-    async def claim(self, cmd: c.ClaimCase, uow: UnitOfWork) -> Case:
+    async def claim(self, cmd: ClaimCase, uow: UnitOfWork) -> Case:
         """First press wins: one conditional UPDATE decides, whatever the concurrency."""
         now = self.clock.now()
         async with uow:
@@ -117,7 +132,7 @@ class CaseService:
                 await self._refuse_unclaimable(uow, fresh)
                 raise errors.AlreadyClaimed(fresh.ref, fresh.assignee, None)  # pragma: no cover
             case = await self._load(uow, cmd.ref)
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.CLAIM, cmd, None, now)
             uow.publish(CaseClaimed(case, cmd.origin, member=member))
@@ -134,17 +149,17 @@ class CaseService:
         raise errors.AlreadyClaimed(case.ref, case.assignee, owner.name if owner else None)
 
     # ------------------------------------------------------------------ steps
-    async def report_step(self, cmd: c.ReportStep, uow: UnitOfWork) -> Case:
+    async def report_step(self, cmd: ReportStep, uow: UnitOfWork) -> Case:
         """survey, inspect, resolve, agree and close share one path."""
         return await self._move(cmd, uow, cmd.action, cmd.note, None, cmd.evidence)
 
-    async def estimate(self, cmd: c.RecordEstimate, uow: UnitOfWork) -> Case:
+    async def estimate(self, cmd: RecordEstimate, uow: UnitOfWork) -> Case:
         def apply(case: Case) -> None:
             case.estimate = Estimate(cmd.customer_cost, cmd.utility_cost)
 
         return await self._move(cmd, uow, Action.ESTIMATE, cmd.note, apply, cmd.evidence)
 
-    async def install(self, cmd: c.RecordInstall, uow: UnitOfWork) -> Case:
+    async def install(self, cmd: RecordInstall, uow: UnitOfWork) -> Case:
         def apply(case: Case) -> None:
             case.meter = Meter(cmd.meter_serial, cmd.reading)
 
@@ -152,7 +167,7 @@ class CaseService:
 
     async def _move(
         self,
-        cmd: c.CaseCommand,
+        cmd: CaseCommand,
         uow: UnitOfWork,
         action: Action,
         note: str | None,
@@ -176,7 +191,7 @@ class CaseService:
             if apply is not None:
                 apply(case)
             case.last_progress_at = now
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, action, cmd, note, now)
             uow.publish(CaseMoved(case, cmd.origin, action, cmd.actor.name, note))
@@ -184,7 +199,7 @@ class CaseService:
         return case
 
     # ------------------------------------------------------ lead and upkeep
-    async def release(self, cmd: c.ReleaseCase, uow: UnitOfWork) -> Case:
+    async def release(self, cmd: ReleaseCase, uow: UnitOfWork) -> Case:
         """Give an untouched claim back; after the survey a lead reassigns instead."""
         now = self.clock.now()
         async with uow:
@@ -199,14 +214,14 @@ class CaseService:
             case.status = CaseStatus.OPEN
             case.assignee = None
             case.claimed_at = None
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.RELEASE, cmd, None, now)
             uow.publish(CaseReleased(case, cmd.origin, previous, cmd.actor.name))
             await uow.commit()
         return case
 
-    async def hold(self, cmd: c.HoldCase, uow: UnitOfWork) -> Case:
+    async def hold(self, cmd: HoldCase, uow: UnitOfWork) -> Case:
         """Stop the clocks while the customer or a permit is the one late."""
         now = self.clock.now()
         async with uow:
@@ -218,14 +233,14 @@ class CaseService:
             case.held_from = case.status
             case.status = CaseStatus.ON_HOLD
             case.held_at = now
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.HOLD, cmd, cmd.reason, now)
             uow.publish(CaseMoved(case, cmd.origin, Action.HOLD, cmd.actor.name, cmd.reason))
             await uow.commit()
         return case
 
-    async def resume(self, cmd: c.ResumeCase, uow: UnitOfWork) -> Case:
+    async def resume(self, cmd: ResumeCase, uow: UnitOfWork) -> Case:
         now = self.clock.now()
         async with uow:
             case = await self._load(uow, cmd.ref)
@@ -239,14 +254,14 @@ class CaseService:
             case.held_from = None
             case.held_at = None
             case.last_progress_at = now
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.RESUME, cmd, None, now)
             uow.publish(CaseMoved(case, cmd.origin, Action.RESUME, cmd.actor.name, None))
             await uow.commit()
         return case
 
-    async def assign(self, cmd: c.AssignCase, uow: UnitOfWork) -> Case:
+    async def assign(self, cmd: AssignCase, uow: UnitOfWork) -> Case:
         now = self.clock.now()
         async with uow:
             case = await self._load(uow, cmd.ref)
@@ -263,14 +278,14 @@ class CaseService:
             case.last_progress_at = now
             if case.status is CaseStatus.OPEN:
                 case.status = CaseStatus.CLAIMED
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.ASSIGN, cmd, member.name, now)
             uow.publish(CaseAssigned(case, cmd.origin, member=member, previous=previous))
             await uow.commit()
         return case
 
-    async def cancel(self, cmd: c.CancelCase, uow: UnitOfWork) -> Case:
+    async def cancel(self, cmd: CancelCase, uow: UnitOfWork) -> Case:
         now = self.clock.now()
         async with uow:
             case = await self._load(uow, cmd.ref)
@@ -278,14 +293,14 @@ class CaseService:
             case.require_active()
             case.status = CaseStatus.CANCELLED
             case.held_from = None
-            self._refresh_clocks(case)
+            refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.CANCEL, cmd, cmd.reason, now)
             uow.publish(CaseMoved(case, cmd.origin, Action.CANCEL, cmd.actor.name, cmd.reason))
             await uow.commit()
         return case
 
-    async def rate(self, cmd: c.RateCase, uow: UnitOfWork) -> Case:
+    async def rate(self, cmd: RateCase, uow: UnitOfWork) -> Case:
         """The customer's score, once the work is done."""
         if not 1 <= cmd.score <= 10:
             raise errors.BadRating(str(cmd.score))
@@ -345,7 +360,7 @@ class CaseService:
         uow: UnitOfWork,
         case: Case,
         action: Action,
-        cmd: c.Command,
+        cmd: Command,
         note: str | None,
         at: datetime,
     ) -> None:
@@ -355,37 +370,3 @@ class CaseService:
         assert case.id is not None
         await uow.cases.append_history(case.id, entry)
         case.history.append(entry)
-
-    def _refresh_clocks(self, case: Case) -> None:
-        """Due times follow the current step; a case on hold or finished has none to chase."""
-        p = self.policy
-
-        def due(step: CaseStatus) -> datetime | None:
-            return p.due_at(
-                case.kind,
-                step,
-                case.received_at,
-                area=case.area,
-                purpose=case.purpose,
-                needs_extra_works=case.needs_extra_works,
-                paused=case.paused,
-            )
-
-        done = p.workflow.completion_step(case.kind)
-        case.due_at = due(done)
-        nxt = p.workflow.next_step(case.kind, case.status)
-        case.step_due_at = due(nxt) if nxt is not None and nxt is not CaseStatus.CLOSED else None
-        if (
-            case.status.is_terminal
-            or case.status is CaseStatus.ON_HOLD
-            or is_completed(case, p.workflow)
-        ):
-            case.next_check_at = None
-            return
-        dues = [d for d in (case.step_due_at, case.due_at) if d is not None]
-        check = min(dues) if dues else None
-        if check is not None and case.reminder_count and case.next_check_at is not None:
-            # Already being reminded: progress on a case that is still late must not
-            # bring the next reminder forward, or every step would trigger one.
-            check = max(check, case.next_check_at)
-        case.next_check_at = check

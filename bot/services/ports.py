@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from bot.domain.events import Event
-from bot.domain.model import Case, CaseStatus, HistoryEntry
+from bot.domain.model import Action, Case, CaseKind, CaseStatus, HistoryEntry
 from bot.domain.people import ChatBinding, Identity, Member, Team
 
 if TYPE_CHECKING:
+    from bot.reports.timeline import CaseRecord
     from bot.services.evidence import EvidenceRepository
     from bot.services.forms import FormRepository
     from bot.services.invites import InviteRepository
@@ -44,6 +45,25 @@ class CaseQuery:
     offset: int = 0
 
 
+@dataclass(frozen=True)
+class StepEvent:
+    """A step reached (or any recorded action), with what the digest counts it by."""
+
+    case_id: int
+    team_code: str
+    kind: CaseKind
+    action: Action
+
+
+@dataclass(frozen=True)
+class CaseTally:
+    """How many cases one team has in one status."""
+
+    team_code: str
+    status: CaseStatus
+    count: int
+
+
 class CaseRepository(Protocol):
     async def add(self, case: Case) -> Case: ...
     async def get(self, case_id: int) -> Case | None: ...
@@ -62,6 +82,24 @@ class CaseRepository(Protocol):
     async def case_for_message(
         self, channel: str, chat_id: str, message_id: str
     ) -> Case | None: ...
+
+    async def stale_claims(self, cutoff: datetime, limit: int) -> list[int]:
+        """Ids of claimed cases without progress since `cutoff` (wall time), oldest first.
+
+        Wall time is at least the working time, so this is a safe pre-filter: the caller
+        counts the working time itself.
+        """
+        ...
+
+    async def step_events(
+        self, start: datetime, end: datetime, actions: frozenset[Action]
+    ) -> list[StepEvent]:
+        """The history's `actions` recorded in ``[start, end)``, any order."""
+        ...
+
+    async def tally(self) -> list[CaseTally]:
+        """Cases by team and status (none: no row), ordered by team, then status."""
+        ...
 
 
 class TeamRepository(Protocol):
@@ -107,7 +145,29 @@ class OutboxItem:
 
 
 class Outbox(Protocol):
-    async def add(self, item: OutboxItem) -> None: ...
+    async def add(self, item: OutboxItem) -> bool:
+        """Queue `item`; False, queueing nothing, when its dedupe key was queued before
+        (by anyone, ever: rows are kept)."""
+        ...
+
+    async def queued(self, dedupe_keys: Iterable[str]) -> set[str]:
+        """Which of `dedupe_keys` were queued before: the check that spares a pass its work."""
+        ...
+
+
+class ReportReads(Protocol):
+    """What the KPI report reads: whole periods at once, never case by case."""
+
+    async def case_records(
+        self, since: datetime, until: datetime, team: str | None
+    ) -> list[CaseRecord]:
+        """Every case the period ``[since, until)`` can count, with its measured events."""
+        ...
+
+    async def team_names(self) -> dict[str, str]: ...
+    async def member_names(self) -> dict[str, tuple[str, str | None]]:
+        """uid → (name, team) of every member, active or not: past work keeps its author."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -127,6 +187,8 @@ class UnitOfWork(Protocol):
     def forms(self) -> FormRepository: ...
     @property
     def invites(self) -> InviteRepository: ...
+    @property
+    def reports(self) -> ReportReads: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -138,6 +200,9 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
     async def rollback(self) -> None: ...
     def publish(self, event: Event) -> None: ...
+    async def ping(self) -> None:
+        """One round trip to the store (the health check); raises when it does not answer."""
+        ...
 
 
 class EventSink(Protocol):

@@ -8,8 +8,8 @@ from bot.sla.policy import (
     ReminderRule,
     TargetRule,
     WeeklyReport,
-    load_policy,
 )
+from bot.sla.policy_file import load_policy
 
 __all__ = [
     "LEGAL_LIMIT_CATEGORIES",

@@ -19,7 +19,8 @@ from bot.reports.period import Period
 from bot.reports.service import ReportDeps, build
 from storage import tables as t
 from storage.exporter import export_rows, rows_to_csv
-from storage.importer import KNOWN_COLUMNS, ImportFailed, import_cases
+from storage.import_check import KNOWN_COLUMNS, ImportFailed
+from storage.importer import import_cases
 from tests.conftest import make_settings
 from tests.integration.helpers import intake_cmd
 from tests.reports.conftest import AS_OF, HN, HUNG, MINH, seed_people

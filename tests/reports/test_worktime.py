@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bot.domain.model import CaseKind, CaseStatus
 from bot.reports.timeline import CaseRecord, Timeline, WorkTime
 from bot.sla.calendar import WorkingCalendar
-from bot.sla.policy import load_policy
+from bot.sla.policy_file import load_policy
 
 CAL = WorkingCalendar()
 START = datetime(2025, 12, 1, tzinfo=UTC)

@@ -1,17 +1,55 @@
-"""An in-memory unit of work, so service rules are tested with no database and no chat."""
+"""An in-memory unit of work, so service rules are tested with no database and no chat.
+
+The fakes keep the promises of the Protocols in bot/services/ports.py the way the SQL
+repositories do (a stale version is refused, a taken dedupe key is skipped, queries
+filter and order as SQL does), so a rule that passes here passes on the database.
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from bot.domain.events import Event
-from bot.domain.model import Case, CaseStatus, HistoryEntry
+from bot.domain.evidence import Evidence, EvidenceKind, NewEvidence
+from bot.domain.model import Action, Case, CaseStatus, HistoryEntry, Source
 from bot.domain.people import ChatBinding, Identity, Member, Team
-from bot.services.ports import CaseQuery, OutboxItem
+from bot.reports.timeline import CaseRecord, EventRecord
+from bot.services.ports import (
+    CaseQuery,
+    CaseTally,
+    ConcurrentUpdate,
+    DuplicateExternalRef,
+    OutboxItem,
+    StepEvent,
+)
+
+
+def _matches(case: Case, query: CaseQuery) -> bool:
+    """The rule of `SqlCaseRepository._matching`, over one case."""
+    if query.team_code and case.team_code != query.team_code:
+        return False
+    if query.team_codes is not None and case.team_code not in query.team_codes:
+        return False
+    if query.statuses and case.status not in query.statuses:
+        return False
+    if query.active_only and not case.is_active:
+        return False
+    if query.assignee and case.assignee != query.assignee:
+        return False
+    if query.late_at is not None and (
+        not case.is_active
+        or case.status is CaseStatus.ON_HOLD
+        or not any(d is not None and d <= query.late_at for d in (case.step_due_at, case.due_at))
+    ):
+        return False
+    return query.overdue_at is None or (
+        case.next_check_at is not None and case.next_check_at <= query.overdue_at
+    )
 
 
 class FakeCases:
@@ -21,6 +59,11 @@ class FakeCases:
         self.seq: dict[str, int] = {}
 
     async def add(self, case: Case) -> Case:
+        if case.external_ref is not None and any(
+            (c.integration, c.external_ref) == (case.integration, case.external_ref)
+            for c in self.rows.values()
+        ):
+            raise DuplicateExternalRef(case.external_ref)
         case.id = len(self.rows) + 1
         self.rows[case.id] = copy.deepcopy(case)
         return case
@@ -30,7 +73,8 @@ class FakeCases:
         return copy.deepcopy(row) if row else None
 
     async def get_by_ref(self, ref: str) -> Case | None:
-        return next((copy.deepcopy(c) for c in self.rows.values() if c.ref == ref.upper()), None)
+        wanted = ref.strip().upper()
+        return next((copy.deepcopy(c) for c in self.rows.values() if c.ref == wanted), None)
 
     async def get_by_external_ref(self, integration: str, external_ref: str) -> Case | None:
         found = (
@@ -42,6 +86,8 @@ class FakeCases:
 
     async def save(self, case: Case) -> None:
         assert case.id is not None
+        if self.rows[case.id].version != case.version:
+            raise ConcurrentUpdate(case.ref)
         case.version += 1
         self.rows[case.id] = copy.deepcopy(case)
 
@@ -54,6 +100,7 @@ class FakeCases:
             status=CaseStatus.CLAIMED,
             assignee=member_uid,
             claimed_at=at,
+            last_progress_at=at,
             version=row.version + 1,
         )
         return True
@@ -68,14 +115,52 @@ class FakeCases:
         self.seq[team_code] = self.seq.get(team_code, 0) + 1
         return f"{team_code}-{self.seq[team_code]}"
 
+    def _matching(self, query: CaseQuery) -> list[Case]:
+        found = [c for c in self.rows.values() if _matches(c, query)]
+        found.sort(key=lambda c: (c.received_at, c.id or 0))
+        if query.overdue_at is not None:
+            found.sort(key=lambda c: c.next_check_at or c.received_at)
+        return found
+
     async def find(self, query: CaseQuery) -> list[Case]:
-        return [copy.deepcopy(c) for c in self.rows.values()]
+        found = self._matching(query)[query.offset : query.offset + query.limit]
+        return [copy.deepcopy(c) for c in found]
 
     async def count(self, query: CaseQuery) -> int:
-        return len(self.rows)
+        return len(self._matching(query))
 
     async def case_for_message(self, channel: str, chat_id: str, message_id: str) -> Case | None:
         return None
+
+    async def stale_claims(self, cutoff: datetime, limit: int) -> list[int]:
+        stale = [
+            c
+            for c in self.rows.values()
+            if c.status is CaseStatus.CLAIMED
+            and c.last_progress_at is not None
+            and c.last_progress_at <= cutoff
+        ]
+        stale.sort(key=lambda c: (c.last_progress_at, c.id))
+        return [c.id for c in stale[:limit] if c.id is not None]
+
+    async def step_events(
+        self, start: datetime, end: datetime, actions: frozenset[Action]
+    ) -> list[StepEvent]:
+        return [
+            StepEvent(case_id, self.rows[case_id].team_code, self.rows[case_id].kind, e.action)
+            for case_id, entries in self.events.items()
+            for e in entries
+            if start <= e.at < end and e.action in actions
+        ]
+
+    async def tally(self) -> list[CaseTally]:
+        counts: dict[tuple[str, CaseStatus], int] = {}
+        for c in self.rows.values():
+            counts[c.team_code, c.status] = counts.get((c.team_code, c.status), 0) + 1
+        return [
+            CaseTally(team, status, n)
+            for (team, status), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+        ]
 
 
 class FakeTeams:
@@ -89,6 +174,8 @@ class FakeTeams:
         self.rows[team.code] = team
 
     async def bind_chat(self, code: str, chat: ChatBinding) -> None:
+        for other, team in self.rows.items():  # a chat shows one team: binding moves it
+            self.rows[other] = replace(team, chats=tuple(c for c in team.chats if c != chat))
         team = self.rows[code]
         self.rows[code] = replace(team, chats=(*team.chats, chat))
 
@@ -98,7 +185,7 @@ class FakeTeams:
         )
 
     async def all(self) -> list[Team]:
-        return list(self.rows.values())
+        return [self.rows[code] for code in sorted(self.rows)]
 
 
 class FakeMembers:
@@ -154,28 +241,139 @@ class FakeMembers:
         self.rows[uid] = replace(member, identities=(*others, identity))
 
     async def in_team(self, team_code: str) -> list[Member]:
-        return [m for m in self.rows.values() if m.team_code == team_code]
+        found = [m for m in self.rows.values() if m.team_code == team_code and m.active]
+        return sorted(found, key=lambda m: m.name)
+
+
+class FakeEvidence:
+    def __init__(self) -> None:
+        self.rows: list[Evidence] = []
+
+    async def add(
+        self, case_id: int, item: NewEvidence, actor: str, at: datetime, source: Source
+    ) -> int:
+        stored = Evidence(
+            len(self.rows) + 1,
+            case_id,
+            item.kind,
+            actor,
+            at,
+            source,
+            item.path,
+            item.mime,
+            item.size,
+            item.latitude,
+            item.longitude,
+        )
+        self.rows.append(stored)
+        return stored.id
+
+    async def for_case(self, case_id: int) -> list[Evidence]:
+        return [e for e in self.rows if e.case_id == case_id]
+
+    async def get(self, case_id: int, evidence_id: int) -> Evidence | None:
+        return next((e for e in self.rows if (e.case_id, e.id) == (case_id, evidence_id)), None)
+
+    async def has_photo(self, case_id: int) -> bool:
+        return any(e.kind is EvidenceKind.PHOTO for e in await self.for_case(case_id))
 
 
 class FakeOutbox:
+    """Messages queued, in order; a dedupe key is taken for good, as in the table."""
+
     def __init__(self) -> None:
         self.items: list[OutboxItem] = []
 
-    async def add(self, item: OutboxItem) -> None:
+    async def add(self, item: OutboxItem) -> bool:
+        if item.dedupe_key is not None and item.dedupe_key in self._keys():
+            return False
         self.items.append(item)
+        return True
+
+    async def queued(self, dedupe_keys: Iterable[str]) -> set[str]:
+        return set(dedupe_keys) & self._keys()
+
+    def _keys(self) -> set[str]:
+        return {i.dedupe_key for i in self.items if i.dedupe_key is not None}
+
+    def texts(self, chat_id: str | None = None) -> list[str]:
+        """The text of each message queued (to `chat_id` only, when given)."""
+        return [
+            str(i.payload.get("text", ""))
+            for i in self.items
+            if chat_id is None or i.chat_id == chat_id
+        ]
+
+
+class FakeReports:
+    """The report's reads, over the fake cases and people (the rule of SqlReportReads)."""
+
+    def __init__(self, cases: FakeCases, teams: FakeTeams, members: FakeMembers) -> None:
+        self.cases = cases
+        self.teams = teams
+        self.members = members
+
+    async def case_records(
+        self, since: datetime, until: datetime, team: str | None = None
+    ) -> list[CaseRecord]:
+        out: list[CaseRecord] = []
+        for case_id in sorted(self.cases.rows):
+            c = self.cases.rows[case_id]
+            history = self.cases.events.get(case_id, [])
+            touched = any(e.at >= since for e in history)
+            counts = c.is_active or c.received_at >= since or touched
+            if c.received_at >= until or not counts or (team is not None and c.team_code != team):
+                continue
+            events = tuple(
+                EventRecord(e.at, e.action, e.actor)
+                for e in history
+                if e.action in TIMELINE_ACTIONS
+            )
+            out.append(
+                CaseRecord(
+                    id=case_id,
+                    ref=c.ref,
+                    external_ref=c.external_ref,
+                    kind=c.kind,
+                    team_code=c.team_code,
+                    status=c.status,
+                    area=c.area,
+                    purpose=c.purpose,
+                    needs_extra_works=c.needs_extra_works,
+                    received_at=c.received_at,
+                    assignee=c.assignee,
+                    satisfaction=c.satisfaction,
+                    events=events,
+                )
+            )
+        return out
+
+    async def team_names(self) -> dict[str, str]:
+        return {code: t.name for code, t in sorted(self.teams.rows.items())}
+
+    async def member_names(self) -> dict[str, tuple[str, str | None]]:
+        return {uid: (m.name, m.team_code) for uid, m in self.members.rows.items()}
 
 
 class FakeUnitOfWork:
-    """Commits are counted; published events are kept for assertions."""
+    """Commits are counted; published events are kept for assertions.
+
+    One object serves every `async with`: what a transaction writes is there at once
+    (a refused use case writes before it refuses nothing, as the services are built).
+    """
 
     def __init__(self) -> None:
         self.cases = FakeCases()
         self.teams = FakeTeams()
         self.members = FakeMembers()
         self.outbox = FakeOutbox()
+        self.evidence = FakeEvidence()
+        self.reports = FakeReports(self.cases, self.teams, self.members)
         self.published: list[Event] = []
         self.pending: list[Event] = []
         self.commits = 0
+        #: Set to make the store stop answering (`ping` raises).
+        self.down = False
 
     async def __aenter__(self) -> Self:
         self.pending = []
@@ -191,6 +389,10 @@ class FakeUnitOfWork:
 
     def publish(self, event: Event) -> None:
         self.pending.append(event)
+
+    async def ping(self) -> None:
+        if self.down:
+            raise ConnectionError("the fake store is down")
 
     async def commit(self) -> None:
         self.published += self.pending

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from bot.bootstrap import Container, bootstrap
 from bot.domain.model import CaseKind, CaseStatus, Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
-from bot.sla.policy import load_policy
+from bot.sla.policy_file import load_policy
 from storage import tables as t
-from storage.importer import (
+from storage.import_check import (
     COLUMNS,
     HOLDS,
     KNOWN_COLUMNS,
@@ -35,11 +35,10 @@ from storage.importer import (
     ImportFailed,
     ParsedRow,
     RowError,
-    _case_values,
-    import_cases,
     read_csv,
     validate,
 )
+from storage.importer import _case_values, import_cases
 from tests.conftest import make_settings
 
 POLICY = load_policy(None)

@@ -10,7 +10,8 @@ import pytest
 
 from bot.domain.model import DEFAULT_STEPS, Area, CaseKind, CaseStatus, Purpose
 from bot.sla.calendar import DEFAULT_TZ
-from bot.sla.policy import Policy, PolicyError, ReminderRule, load_policy
+from bot.sla.policy import Policy, PolicyError, ReminderRule
+from bot.sla.policy_file import load_policy
 
 K = CaseKind
 S = CaseStatus
@@ -149,9 +150,7 @@ def test_claim_due_and_no_target(default: Policy) -> None:
 # -- overrides -----------------------------------------------------------------
 
 
-def test_an_override_changes_one_value_and_keeps_the_rest(
-    tmp_path: Path, default: Policy
-) -> None:
+def test_an_override_changes_one_value_and_keeps_the_rest(tmp_path: Path, default: Policy) -> None:
     policy = load_policy(write(tmp_path, "[sla.meter_complaint.resolved]\ndays = 2\n"))
     assert policy.target(K.METER_COMPLAINT, S.RESOLVED) == 2 * DAY
     assert policy.target(K.METER_COMPLAINT, S.CLAIMED) == 2 * HOUR
@@ -272,7 +271,7 @@ def test_negative_days_message_is_exact(tmp_path: Path) -> None:
     ("text", "line", "words"),
     [
         pytest.param(
-            "[calendar]\ntimezone = \"Asia/Ho_Chi_Minh\"\nwindows = 07:30-11:30\n",
+            '[calendar]\ntimezone = "Asia/Ho_Chi_Minh"\nwindows = 07:30-11:30\n',
             3,
             "not valid TOML",
             id="toml-syntax",
@@ -317,7 +316,7 @@ def test_negative_days_message_is_exact(tmp_path: Path) -> None:
         pytest.param(
             '[calendar]\n# office hours\nwindows = ["07:30-11:30", "25:00-26:00"]\n',
             3,
-            "calendar.windows has \"25:00-26:00\": 25:00 is not a time of day",
+            'calendar.windows has "25:00-26:00": 25:00 is not a time of day',
             id="bad-window",
         ),
         pytest.param(
@@ -333,19 +332,19 @@ def test_negative_days_message_is_exact(tmp_path: Path) -> None:
             id="bad-timezone",
         ),
         pytest.param(
-            "[calendar]\nweekdays = [\"mon\", \"funday\"]\n",
+            '[calendar]\nweekdays = ["mon", "funday"]\n',
             2,
             "calendar.weekdays must be a day of the week",
             id="bad-weekday",
         ),
         pytest.param(
-            "[calendar]\nextra_days_off = [\"2027-02-30\"]\n",
+            '[calendar]\nextra_days_off = ["2027-02-30"]\n',
             2,
             "not a date",
             id="bad-date",
         ),
         pytest.param(
-            "[calendar]\nwindos = [\"07:30-11:30\"]\n",
+            '[calendar]\nwindos = ["07:30-11:30"]\n',
             2,
             "calendar.windos is not a known key",
             id="typo-key",
@@ -370,14 +369,14 @@ def test_negative_days_message_is_exact(tmp_path: Path) -> None:
         ),
         pytest.param(
             "[[sla.new_connection.installed]]\ndays = 3\n\n"
-            "[[sla.new_connection.installed]]\narea = \"rural\"\ndays = 5\n",
+            '[[sla.new_connection.installed]]\narea = "rural"\ndays = 5\n',
             4,
             "sla.new_connection.installed[2] can never apply",
             id="unreachable-rule",
         ),
         pytest.param(
-            "[[sla.new_connection.installed]]\narea = \"rural\"\ndays = 5\n\n"
-            "[[sla.new_connection.installed]]\narea = \"city\"\ndays = 3\n",
+            '[[sla.new_connection.installed]]\narea = "rural"\ndays = 5\n\n'
+            '[[sla.new_connection.installed]]\narea = "city"\ndays = 3\n',
             6,
             "sla.new_connection.installed[2].area must be one of: urban, rural",
             id="bad-area",
@@ -389,13 +388,13 @@ def test_negative_days_message_is_exact(tmp_path: Path) -> None:
             id="days-and-hours",
         ),
         pytest.param(
-            '[sla.meter_complaint]\nresolved = { days = 0 }\n',
+            "[sla.meter_complaint]\nresolved = { days = 0 }\n",
             2,
             "sla.meter_complaint.resolved.days must be a positive number",
             id="inline-table-zero",
         ),
         pytest.param(
-            "[report]\nweekday = \"mon\"\ntime = \"7h30\"\n",
+            '[report]\nweekday = "mon"\ntime = "7h30"\n',
             3,
             'report.time must be a time of day like "07:30"',
             id="bad-time",
@@ -423,7 +422,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
-    path.write_bytes(b"[digest]\ntime = \"\xff\"\n")
+    path.write_bytes(b'[digest]\ntime = "\xff"\n')
     with pytest.raises(PolicyError, match="UTF-8"):
         load_policy(path)
 
