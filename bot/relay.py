@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.channels.base import (
+    Capabilities,
     Channel,
     DeliveryError,
     MessageGone,
@@ -95,45 +96,13 @@ class _Worker:
     lost: bool = False
 
 
-def split_lines(text: str, limit: int) -> list[str]:
-    """Pieces of at most `limit` UTF-16 units (Telegram's measure), cut at line ends;
-    only a line longer than `limit` is cut inside."""
-
-    def size(s: str) -> int:
-        return len(s.encode("utf-16-le")) // 2
-
-    if size(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while size(line) > limit:
-            cut = limit
-            while size(line[:cut]) > limit:
-                cut -= 1
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:cut])
-            line = line[cut:]
-        joined = f"{current}\n{line}" if current else line
-        if current and size(joined) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = joined
-    if current:
-        pieces.append(current)
-    return [p for p in pieces if p.strip()] or [text[:limit]]
-
-
-def parts_of(message: Outbound, max_text: int) -> list[Outbound]:
-    """The sends one message becomes: the reply target on the first; buttons, keyboards
-    and everything else the message carries on the last."""
+def parts_of(message: Outbound, capabilities: Capabilities) -> list[Outbound]:
+    """The sends one message becomes, cut as the channel counts: the reply target on the
+    first; buttons, keyboards and everything else the message carries on the last."""
     if message.photo_path or message.document_path:
         return [message]
-    pieces = split_lines(message.text, max_text)
-    if len(pieces) == 1:
+    pieces = capabilities.split(message.text)
+    if len(pieces) <= 1:
         return [message]
     last = len(pieces) - 1
     return [
@@ -525,7 +494,7 @@ class Relay:
                 if existing is not None:
                     await self._record(row, 0, (), last=True, new_card=False, pacer=pacer)
                     return None
-            parts = parts_of(message, channel.capabilities.max_text)
+            parts = parts_of(message, channel.capabilities)
             for index in range(min(row.parts_sent, len(parts) - 1), len(parts)):
                 sent = await self._call(worker, pacer, row, "send", channel.send, parts[index])
                 await self._record(

@@ -68,6 +68,7 @@ def update(
 
 
 def card(lang: Lang = Lang.VI, *, claim: bool = True, assignee: str | None = None) -> Outbound:
+    """A card as `Renderer.card` builds it: its text, and its language and summary lines."""
     t = TR.t
     lines = [
         t(lang, "card.title", ref="PL-17", kind="Cấp điện mới"),
@@ -75,9 +76,16 @@ def card(lang: Lang = Lang.VI, *, claim: bool = True, assignee: str | None = Non
         t(lang, "card.customer", name="Trần Văn Hưng", phone="0912***678"),
         t(lang, "card.status", status=t(lang, "status.open" if claim else "status.claimed")),
     ]
+    summary = [lines[0], lines[-1]]
     if assignee:
         lines.append(t(lang, "card.assignee", name=assignee))
-    return Outbound(text="\n".join(lines), claim_ref="PL-17" if claim else None)
+        summary.append(lines[-1])
+    return Outbound(
+        text="\n".join(lines),
+        claim_ref="PL-17" if claim else None,
+        lang=lang,
+        summary=tuple(summary),
+    )
 
 
 # --------------------------------------------------------------------------- inbound

@@ -18,11 +18,12 @@ import sqlalchemy as sa
 
 from bot.bootstrap import Container, bootstrap
 from bot.channels.base import Button, Outbound, PermanentFailure, RetryLater, TransientFailure
+from bot.channels.text import split_text as split_lines
 from bot.config import ChannelLimits, RateLimit
 from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Team
-from bot.relay import LeadNotices, Relay, RelayOptions, split_lines
+from bot.relay import LeadNotices, Relay, RelayOptions
 from bot.services.ports import OutboxItem
 from storage import tables as t
 from tests.conftest import make_settings
