@@ -542,3 +542,17 @@ async def test_odd_updates_are_ignored_without_a_pause_or_a_flood_and_later_ones
     assert len(said) <= 1, [r.getMessage() for r in said]
     assert "0912345678" not in caplog.text
     assert channel.running
+
+
+async def test_a_card_stored_before_outbound_had_a_summary_still_goes_out_and_changes_whole(
+    channel: ZaloChannel, people: ZaloSandboxClient, minh: ZaloPerson
+) -> None:
+    """An outbox row written before `Outbound` carried a card's summary: nothing to shorten
+    it by, so its change is shown whole rather than lost."""
+    stored = card().to_json()
+    del stored["lang"], stored["summary"]
+    old = Outbound.from_json(stored)
+    first = await channel.send(minh.id, old)
+    await channel.edit(minh.id, first.message_ids[0], old)
+    posted, changed = await people.messages(minh)
+    assert posted.body == changed.body == f"{old.text}\n👉 Trả lời /claim PL-17 để nhận việc"
