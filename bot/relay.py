@@ -11,8 +11,8 @@ How it works (docs/operations.md, "How messages are delivered"):
   it back with capped exponential backoff and jitter; "message is not modified" counts as
   sent; a chat that blocked the bot or is gone makes the message fail at once, and the
   case's team (or, when the team's own group is gone, its leads) is told once.
-- A long text goes out in parts cut at line ends, each recorded when sent, so a retry
-  never repeats a part. Each result is written right after its call; the start of a call
+- A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
+  counts), each recorded when sent, so a retry never repeats a part. Each result is written right after its call; the start of a call
   is written before it, so a send interrupted by a crash is known and counted.
 """
 
@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.channels.base import (
-    Capabilities,
     Channel,
     DeliveryError,
     MessageGone,
@@ -94,23 +93,6 @@ class _Worker:
     lease_deadline: float
     task: asyncio.Task[None] | None = None
     lost: bool = False
-
-
-def parts_of(message: Outbound, capabilities: Capabilities) -> list[Outbound]:
-    """The sends one message becomes, cut as the channel counts: the reply target on the
-    first; buttons, keyboards and everything else the message carries on the last."""
-    if message.photo_path or message.document_path:
-        return [message]
-    pieces = capabilities.split(message.text)
-    if len(pieces) <= 1:
-        return [message]
-    last = len(pieces) - 1
-    return [
-        replace(message, text=piece, reply_to=None)
-        if i == last
-        else Outbound(text=piece, reply_to=message.reply_to if i == 0 else None)
-        for i, piece in enumerate(pieces)
-    ]
 
 
 class LeadNotices:
@@ -494,7 +476,7 @@ class Relay:
                 if existing is not None:
                     await self._record(row, 0, (), last=True, new_card=False, pacer=pacer)
                     return None
-            parts = parts_of(message, channel.capabilities)
+            parts = message.parts(channel.capabilities)
             for index in range(min(row.parts_sent, len(parts) - 1), len(parts)):
                 sent = await self._call(worker, pacer, row, "send", channel.send, parts[index])
                 await self._record(

@@ -6,7 +6,7 @@ No type from a platform library crosses this line; `handlers/` sees only these.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -119,6 +119,23 @@ class Outbound:
     #: A case card's title, status and assignee lines: what a channel that cannot edit
     #: posts when the card changes. Empty for anything but a card.
     summary: tuple[str, ...] = ()
+
+    def parts(self, capabilities: Capabilities) -> list[Outbound]:
+        """The sends this message becomes, its text cut as the channel counts: the reply
+        target on the first; buttons, keyboards and everything else it carries on the last.
+        A message with a file goes whole: the channel decides where its text goes."""
+        if self.photo_path or self.document_path:
+            return [self]
+        pieces = capabilities.split(self.text)
+        if len(pieces) <= 1:
+            return [self]
+        last = len(pieces) - 1
+        return [
+            replace(self, text=piece, reply_to=None)
+            if index == last
+            else Outbound(text=piece, reply_to=self.reply_to if index == 0 else None)
+            for index, piece in enumerate(pieces)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

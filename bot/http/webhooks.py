@@ -83,8 +83,8 @@ def _webhook(container: Container, channel: str, route: WebhookRoute) -> RouteIn
             return web.json_response({"error": "forbidden"}, status=403)
         try:
             payload = await read_json(request)
-        except BodyError as e:
-            return body_refused(e)
+        except BodyError as refusal:
+            return body_refused(refusal)
         verdict = route.accept(payload)
         if isinstance(verdict, Refused):
             return web.json_response({"error": verdict.value}, status=REFUSAL_STATUS[verdict])

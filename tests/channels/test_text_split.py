@@ -16,7 +16,6 @@ from bot.channels.telegram import render as telegram_render
 from bot.channels.text import TextMeasure, clip, pieces, split_text
 from bot.channels.zalo import ZaloChannel, ZaloRenderer
 from bot.i18n import Lang, Translator
-from bot.relay import parts_of
 
 #: Short lines and words, blank lines, accents and emoji that count twice in UTF-16.
 TEXTS = st.text(alphabet=st.sampled_from(["a", "b", "ễ", " ", "\n", "😀", "⚡"]), max_size=300)
@@ -95,7 +94,7 @@ def test_the_relay_cuts_exactly_as_each_adapter_would() -> None:
         (ZaloChannel, [p.text for p in zalo.render(Outbound(words))]),
         (TelegramChannel, [p.text for p in telegram_render(Outbound(words))]),
     ):
-        relay_parts = [m.text for m in parts_of(Outbound(words), channel.capabilities)]
+        relay_parts = [m.text for m in Outbound(words).parts(channel.capabilities)]
         assert relay_parts == adapter_parts
         assert all(p.endswith(" ") for p in relay_parts[:-1])  # between words
 

@@ -58,7 +58,7 @@ logger = logging.getLogger(__package__ or __name__)
 #: A call's whole life (connect, upload, answer) is capped at this many request timeouts:
 #: PTB's timeouts bound each phase, not a server that trickles its answer byte by byte.
 CALL_DEADLINE_FACTOR: Final = 5
-_T = TypeVar("_T")
+Result = TypeVar("Result")
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -114,16 +114,16 @@ class TelegramApi:
         self.timeout = timeout
 
     def new_bot(self) -> PollingBot:
-        t = self.timeout
+        seconds = self.timeout
 
         def request(pool: int, media: float = 20.0) -> HTTPXRequest:
             """Each step of a call (connect, send, wait, pool) bounded by the timeout."""
             return HTTPXRequest(
                 pool,
-                read_timeout=t,
-                write_timeout=t,
-                connect_timeout=t,
-                pool_timeout=t,
+                read_timeout=seconds,
+                write_timeout=seconds,
+                connect_timeout=seconds,
+                pool_timeout=seconds,
                 media_write_timeout=media,
             )
 
@@ -131,12 +131,12 @@ class TelegramApi:
             self.token,
             base_url=f"{self.api_url}/bot",
             base_file_url=f"{self.api_url}/file/bot",
-            request=request(256, media=t * 3),
+            request=request(256, media=seconds * 3),
             get_updates_request=request(1),
-            read_timeout=t,  # the long-poll seconds come on top
+            read_timeout=seconds,  # the long-poll seconds come on top
         )
 
-    async def call(self, call: Awaitable[_T]) -> _T:
+    async def call(self, call: Awaitable[Result]) -> Result:
         """One Bot API call, bounded in time; its failure as a `DeliveryError`."""
         deadline = self.timeout * CALL_DEADLINE_FACTOR
         try:
