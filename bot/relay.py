@@ -12,8 +12,9 @@ How it works (docs/operations.md, "How messages are delivered"):
   sent; a chat that blocked the bot or is gone makes the message fail at once, and the
   case's team (or, when the team's own group is gone, its leads) is told once.
 - A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
-  counts), each recorded when sent, so a retry never repeats a part. Each result is written right after its call; the start of a call
-  is written before it, so a send interrupted by a crash is known and counted.
+  counts), each recorded when sent, so a retry never repeats a part. Each result is
+  written right after its call; the start of a call is written before it, so a send
+  interrupted by a crash is known and counted.
 """
 
 from __future__ import annotations
