@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.base import Channel
+from bot.channels.base import Channel, UpdateMode
 from bot.config import ConfigError, Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.i18n import Translator
@@ -49,12 +49,12 @@ from storage.uow import SqlUnitOfWork
 def _telegram(settings: Settings) -> Channel | None:
     if not settings.telegram_bot_token:
         return None
-    from bot.channels.telegram import TelegramChannel, TelegramMode
+    from bot.channels.telegram import TelegramChannel
 
     return TelegramChannel(
         settings.telegram_bot_token,
         settings.telegram_api_url,
-        mode=TelegramMode(settings.telegram_mode.value),
+        mode=UpdateMode(settings.telegram_mode.value),
         webhook_url=settings.telegram_webhook_url,
         webhook_secret=settings.telegram_webhook_secret,
         request_timeout=settings.platform_timeout_seconds,
@@ -64,11 +64,11 @@ def _telegram(settings: Settings) -> Channel | None:
 def _zalo(settings: Settings) -> Channel | None:
     if not settings.zalo_bot_token:
         return None
-    from bot.channels.zalo import SECRET_LENGTHS, ZaloChannel, ZaloMode
+    from bot.channels.zalo import SECRET_LENGTHS, ZaloChannel
 
-    mode = ZaloMode(settings.zalo_mode.value)
+    mode = UpdateMode(settings.zalo_mode.value)
     secret = settings.zalo_webhook_secret
-    if mode is ZaloMode.WEBHOOK and (secret is None or len(secret) not in SECRET_LENGTHS):
+    if mode is UpdateMode.WEBHOOK and (secret is None or len(secret) not in SECRET_LENGTHS):
         raise ConfigError("ZALO_WEBHOOK_SECRET: Zalo accepts 8 to 256 characters")
     return ZaloChannel(
         settings.zalo_bot_token,

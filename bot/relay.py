@@ -11,9 +11,10 @@ How it works (docs/operations.md, "How messages are delivered"):
   it back with capped exponential backoff and jitter; "message is not modified" counts as
   sent; a chat that blocked the bot or is gone makes the message fail at once, and the
   case's team (or, when the team's own group is gone, its leads) is told once.
-- A long text goes out in parts cut at line ends, each recorded when sent, so a retry
-  never repeats a part. Each result is written right after its call; the start of a call
-  is written before it, so a send interrupted by a crash is known and counted.
+- A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
+  counts), each recorded when sent, so a retry never repeats a part. Each result is
+  written right after its call; the start of a call is written before it, so a send
+  interrupted by a crash is known and counted.
 """
 
 from __future__ import annotations
@@ -93,55 +94,6 @@ class _Worker:
     lease_deadline: float
     task: asyncio.Task[None] | None = None
     lost: bool = False
-
-
-def split_lines(text: str, limit: int) -> list[str]:
-    """Pieces of at most `limit` UTF-16 units (Telegram's measure), cut at line ends;
-    only a line longer than `limit` is cut inside."""
-
-    def size(s: str) -> int:
-        return len(s.encode("utf-16-le")) // 2
-
-    if size(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while size(line) > limit:
-            cut = limit
-            while size(line[:cut]) > limit:
-                cut -= 1
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:cut])
-            line = line[cut:]
-        joined = f"{current}\n{line}" if current else line
-        if current and size(joined) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = joined
-    if current:
-        pieces.append(current)
-    return [p for p in pieces if p.strip()] or [text[:limit]]
-
-
-def parts_of(message: Outbound, max_text: int) -> list[Outbound]:
-    """The sends one message becomes: the reply target on the first; buttons, keyboards
-    and everything else the message carries on the last."""
-    if message.photo_path or message.document_path:
-        return [message]
-    pieces = split_lines(message.text, max_text)
-    if len(pieces) == 1:
-        return [message]
-    last = len(pieces) - 1
-    return [
-        replace(message, text=piece, reply_to=None)
-        if i == last
-        else Outbound(text=piece, reply_to=message.reply_to if i == 0 else None)
-        for i, piece in enumerate(pieces)
-    ]
 
 
 class LeadNotices:
@@ -525,7 +477,7 @@ class Relay:
                 if existing is not None:
                     await self._record(row, 0, (), last=True, new_card=False, pacer=pacer)
                     return None
-            parts = parts_of(message, channel.capabilities.max_text)
+            parts = message.parts(channel.capabilities)
             for index in range(min(row.parts_sent, len(parts) - 1), len(parts)):
                 sent = await self._call(worker, pacer, row, "send", channel.send, parts[index])
                 await self._record(

@@ -28,7 +28,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import Container
-from bot.channels.base import HandleResult, Inbound, InboundSink
+from bot.channels.base import Channel, HandleResult, Inbound, InboundSink
 from bot.leadership import Leadership
 from bot.metrics import Metrics
 from bot.reminders import ReminderDeps, remind_pass
@@ -182,16 +182,13 @@ def timed(sink: InboundSink, channel: str, metrics: Metrics) -> InboundSink:
     return handle
 
 
-async def publish_commands(name: str, channel: object, container: Container) -> None:
-    """The command menus, per scope and language, where the channel has menus (Telegram).
+async def publish_commands(name: str, channel: Channel, container: Container) -> None:
+    """The command menus, per scope and language, where the channel shows menus.
 
     A refusal is logged and the bot runs on: typing the commands works without a menu.
     """
-    set_commands = getattr(channel, "set_commands", None)
-    if set_commands is None:
-        return
     try:
-        await set_commands(container.dispatcher.command_menus())
+        await channel.set_commands(container.dispatcher.command_menus())
     except Exception as e:
         log.warning("channel %s: publishing the command menus failed: %s", name, e)
 
@@ -223,9 +220,8 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
     try:
         for name, channel in container.channels.items():
             await channel.start(timed(container.dispatcher.handle, name, metrics))
-            bot_username = getattr(channel, "bot_username", None)
-            if isinstance(bot_username, str):
-                container.dispatcher.bot_usernames[name] = bot_username
+            if channel.bot_username is not None:
+                container.dispatcher.bot_usernames[name] = channel.bot_username
             started.append(channel)
             await publish_commands(name, channel, container)
             log.info("channel %s started", name)

@@ -81,8 +81,11 @@ class Renderer:
         if case.is_active:
             lines.append(t(lang, "card.due", due=self.tr.when(case.due_at)))
         lines.append(t(lang, "card.status", status=self.status(lang, case.status)))
+        # What a channel that cannot edit posts when the card changes: title, status, who.
+        summary = [lines[0], lines[-1]]
         if assignee_name:
             lines.append(t(lang, "card.assignee", name=assignee_name))
+            summary.append(lines[-1])
         if case.estimate:
             lines.append(
                 t(
@@ -110,7 +113,11 @@ class Renderer:
             data = CallbackData(ButtonAction.CLAIM, case.ref).encode()
             buttons = ((Button(t(lang, "button.claim"), data),),)
         return Outbound(
-            text="\n".join(lines), buttons=buttons, claim_ref=case.ref if claimable else None
+            text="\n".join(lines),
+            buttons=buttons,
+            claim_ref=case.ref if claimable else None,
+            lang=lang,
+            summary=tuple(summary),
         )
 
     def contact(self, lang: Lang, case: Case) -> Outbound:

@@ -908,7 +908,7 @@ class TelegramSandbox(Served[Params]):
             plain, entities = raw, []  # stored unparsed (documented simplification)
         else:
             raise ApiError(400, "Bad Request: unsupported parse_mode")
-        if len(plain) > limit:
+        if utf16_len(plain) > limit:  # Telegram counts UTF-16 code units, as for entities
             raise ApiError(400, too_long)
         return plain, entities, raw, mode
 
@@ -1598,10 +1598,10 @@ class TelegramSandbox(Served[Params]):
         text = body.get("text")
         if text is not None and (not isinstance(text, str) or not text.strip()):
             raise ControlError(400, "text must be a non-empty string")
-        if text is not None and len(text) > MAX_TEXT:
+        if text is not None and utf16_len(text) > MAX_TEXT:
             raise ControlError(400, f"text longer than {MAX_TEXT} characters")
         caption = body.get("caption")
-        if caption is not None and len(str(caption)) > MAX_CAPTION:
+        if caption is not None and utf16_len(str(caption)) > MAX_CAPTION:
             raise ControlError(400, f"caption longer than {MAX_CAPTION} characters")
         reply_to = body.get("reply_to_message_id")
         if reply_to is not None:

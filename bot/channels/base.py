@@ -5,15 +5,26 @@ No type from a platform library crosses this line; `handlers/` sees only these.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
+
+from bot.channels.routes import Route
+from bot.channels.text import TextMeasure, split_text
+from bot.i18n import Lang
 
 
 class ChatKind(StrEnum):
     PRIVATE = "private"
     GROUP = "group"
+
+
+class UpdateMode(StrEnum):
+    """How a platform's updates reach us: we ask (polling) or it pushes to our HTTP server."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
 
 
 class AttachmentKind(StrEnum):
@@ -103,6 +114,28 @@ class Outbound:
     #: ignore it. `remove_keys` takes such a keyboard away again.
     keys: tuple[tuple[Key, ...], ...] = ()
     remove_keys: bool = False
+    #: The language the text is written in, for lines a channel adds (None: the default).
+    lang: Lang | None = None
+    #: A case card's title, status and assignee lines: what a channel that cannot edit
+    #: posts when the card changes. Empty for anything but a card.
+    summary: tuple[str, ...] = ()
+
+    def parts(self, capabilities: Capabilities) -> list[Outbound]:
+        """The sends this message becomes, its text cut as the channel counts: the reply
+        target on the first; buttons, keyboards and everything else it carries on the last.
+        A message with a file goes whole: the channel decides where its text goes."""
+        if self.photo_path or self.document_path:
+            return [self]
+        pieces = capabilities.split(self.text)
+        if len(pieces) <= 1:
+            return [self]
+        last = len(pieces) - 1
+        return [
+            replace(self, text=piece, reply_to=None)
+            if index == last
+            else Outbound(text=piece, reply_to=self.reply_to if index == 0 else None)
+            for index, piece in enumerate(pieces)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -119,6 +152,10 @@ class Outbound:
             ]
         if self.remove_keys:
             data["remove_keys"] = True
+        if self.lang is not None:
+            data["lang"] = self.lang.value
+        if self.summary:
+            data["summary"] = list(self.summary)
         return data
 
     @classmethod
@@ -138,7 +175,18 @@ class Outbound:
                 for row in data.get("keys", [])
             ),
             remove_keys=bool(data.get("remove_keys")),
+            # Rows written before a field existed lack it: they read as its default.
+            lang=_lang(data.get("lang")),
+            summary=tuple(str(line) for line in data.get("summary", [])),
         )
+
+
+def _lang(value: object) -> Lang | None:
+    """A stored language, or None for none or one this version does not know."""
+    try:
+        return Lang(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -150,6 +198,18 @@ class Capabilities:
     photos_out: bool = True
     locations: bool = True
     groups: bool = True
+    #: How the platform counts a text's length against `max_text` and `max_caption`.
+    measure: TextMeasure = TextMeasure.UTF16
+    #: The longest caption of a photo or document (None: as long as a text).
+    max_caption: int | None = None
+
+    def split(self, text: str) -> list[str]:
+        """The messages a long text goes out as, each within `max_text`."""
+        return split_text(text, self.max_text, self.measure)
+
+    def fits_caption(self, text: str) -> bool:
+        limit = self.max_text if self.max_caption is None else self.max_caption
+        return self.measure.length(text) <= limit
 
 
 @dataclass(frozen=True)
@@ -185,6 +245,10 @@ class MessageGone(DeliveryError):
 
 InboundSink = Callable[[Inbound], Awaitable["HandleResult"]]
 
+#: Command menus: (chat kind, language code) → [(command, description)]; the code ""
+#: is the menu for every language without its own.
+CommandMenus = Mapping[tuple[str, str], Sequence[tuple[str, str]]]
+
 
 @dataclass(frozen=True)
 class HandleResult:
@@ -195,10 +259,27 @@ class HandleResult:
 
 
 class Channel(Protocol):
-    """An adapter: thin, one per platform, chosen by name from a registry."""
+    """An adapter: thin, one per platform, chosen by name from a registry.
+
+    Besides sending and receiving it offers what the rest of the application would
+    otherwise have to know per platform: its HTTP routes and its command menus.
+    """
 
     name: str
     capabilities: Capabilities
+
+    @property
+    def bot_username(self) -> str | None:
+        """The name commands may be addressed to (`/claim@name`), where the platform has one."""
+        ...
+
+    def routes(self) -> Sequence[Route]:
+        """The routes our HTTP server must serve for this channel (none when polling)."""
+        ...
+
+    async def set_commands(self, menus: CommandMenus) -> None:
+        """Publish the command menus, where the platform shows some (else nothing)."""
+        ...
 
     async def start(self, sink: InboundSink) -> None: ...
     async def stop(self) -> None: ...
@@ -207,4 +288,5 @@ class Channel(Protocol):
         """Show `message` as the new state of an earlier one; a channel without edits
         (`capabilities.edits` false) posts a short status message instead."""
         ...
+
     async def download(self, file_ref: str, max_bytes: int) -> bytes: ...

@@ -1,14 +1,15 @@
 """Webhook routes on our own HTTP server: secret checked, replays dropped, processed before 200.
 
-Telegram retries an update until it gets a 2xx, so answering only after the
-update was handled (and its effects committed) means a crash loses nothing.
-Zalo updates carry no update id, so a Zalo replay is recognised by its message id
-(or, without a usable one, by a digest of the whole update: see `delivery_key`).
+Each channel says which routes it needs (`Channel.routes`): a webhook route names its
+secret header, how its updates are known again and how they are handled; a file route
+names the files the platform may fetch from us. This module serves them the same way for
+every channel.
 
-Whoever holds the secret may still send anything, so the body is strict JSON
-(nesting too deep is a 400, not a crash) and Telegram's `update_id` must be what
-Telegram sends, a whole number: `1.0`, `null` or a long string are refused with 400
-before anything is stored, so `1` and `1.0` can never be handled as two updates.
+The platforms retry an update until they get a 2xx, so answering only after the update
+was handled (and its effects committed) means a crash loses nothing. Whoever holds the
+secret may still send anything, so the body is strict JSON (nesting too deep is a 400,
+not a crash) and the channel refuses what is no update of its platform with 400 before
+anything is stored.
 """
 
 from __future__ import annotations
@@ -16,39 +17,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from urllib.parse import urlparse
 
 from aiohttp import web
 
 from bot.bootstrap import Container
-from bot.channels.telegram import TelegramChannel, TelegramMode
-from bot.channels.zalo import SECRET_HEADER as ZALO_SECRET_HEADER
-from bot.channels.zalo import MediaLinks, ZaloChannel, ZaloMode, delivery_key, unwrap_update
+from bot.channels.routes import FileRoute, Refused, Route, WebhookRoute
 from bot.http.server import BodyError, RouteInstaller, body_refused, read_json
 from storage.updates import Begin, ProcessedUpdates
 
 log = logging.getLogger(__name__)
 
-TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-#: Telegram's update ids are positive whole numbers; these bounds keep a key short.
-MAX_UPDATE_ID = 2**63 - 1
 #: A claim on an update older than this is taken to be left by a crashed instance.
 UPDATE_STALE_AFTER = timedelta(seconds=30)
+#: The answer to each refusal: 400 tells the platform to stop, 503 to send it again.
+REFUSAL_STATUS: dict[Refused, int] = {Refused.BAD_UPDATE: 400, Refused.NOT_READY: 503}
 
 
 def webhook_installers(container: Container) -> list[RouteInstaller]:
-    installers: list[RouteInstaller] = []
-    channel = container.channels.get("telegram")
-    url = container.settings.telegram_webhook_url
-    if isinstance(channel, TelegramChannel) and channel.mode is TelegramMode.WEBHOOK and url:
-        installers.append(_telegram(container, channel, urlparse(url).path or "/"))
-    zalo = container.channels.get("zalo")
-    zalo_url = container.settings.zalo_webhook_url
-    if isinstance(zalo, ZaloChannel) and zalo.mode is ZaloMode.WEBHOOK and zalo_url:
-        installers.append(_zalo(container, zalo, urlparse(zalo_url).path or "/"))
-        if zalo.media is not None:
-            installers.append(_zalo_media(zalo.media))
-    return installers
+    """The routes every configured channel asks for."""
+    return [
+        _installer(container, name, route)
+        for name, channel in container.channels.items()
+        for route in channel.routes()
+    ]
+
+
+def _installer(container: Container, channel: str, route: Route) -> RouteInstaller:
+    if isinstance(route, FileRoute):
+        return _files(route)
+    return _webhook(container, channel, route)
 
 
 async def _once(
@@ -78,75 +75,37 @@ async def _once(
     return web.json_response({"ok": True})
 
 
-def telegram_update_id(payload: object) -> str | None:
-    """The update's id as stored, or None unless it is a whole number as Telegram sends it."""
-    if not isinstance(payload, dict):
-        return None
-    value = payload.get("update_id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UPDATE_ID:
-        return None
-    return str(value)
-
-
-def _telegram(container: Container, channel: TelegramChannel, path: str) -> RouteInstaller:
+def _webhook(container: Container, channel: str, route: WebhookRoute) -> RouteInstaller:
     processed = ProcessedUpdates(container.engine)
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        if not channel.secret_matches(request.headers.get(TELEGRAM_SECRET_HEADER)):
+        if not route.secret_matches(request.headers.get(route.secret_header)):
             return web.json_response({"error": "forbidden"}, status=403)
         try:
             payload = await read_json(request)
-        except BodyError as e:
-            return body_refused(e)
-        update_id = telegram_update_id(payload)
-        if update_id is None:
-            return web.json_response({"error": "bad update"}, status=400)
-        return await _once(
-            container, processed, "telegram", update_id, lambda: channel.process_webhook(payload)
-        )
+        except BodyError as refusal:
+            return body_refused(refusal)
+        verdict = route.accept(payload)
+        if isinstance(verdict, Refused):
+            return web.json_response({"error": verdict.value}, status=REFUSAL_STATUS[verdict])
+        return await _once(container, processed, channel, verdict.key, verdict.handle)
 
     def install(app: web.Application) -> None:
-        app.router.add_post(path, handle)
+        app.router.add_post(route.path, handle)
 
     return install
 
 
-def _zalo(container: Container, channel: ZaloChannel, path: str) -> RouteInstaller:
-    processed = ProcessedUpdates(container.engine)
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        if not channel.secret_matches(request.headers.get(ZALO_SECRET_HEADER)):
-            return web.json_response({"error": "forbidden"}, status=403)
-        try:
-            payload = await read_json(request)
-        except BodyError as e:
-            return body_refused(e)
-        update = unwrap_update(payload) if isinstance(payload, dict) else None
-        if update is None:
-            return web.json_response({"error": "bad update"}, status=400)
-        if not channel.running:  # starting or stopping: not handled, so not acknowledged
-            return web.json_response({"error": "not ready"}, status=503)
-        key = delivery_key(update)  # without a message id too: a replay is handled once
-        return await _once(
-            container, processed, "zalo", key, lambda: channel.process_webhook(update)
-        )
-
-    def install(app: web.Application) -> None:
-        app.router.add_post(path, handle)
-
-    return install
-
-
-def _zalo_media(media: MediaLinks) -> RouteInstaller:
-    """Photos the bot sends on Zalo: sendPhoto takes a URL, so Zalo fetches them from us."""
+def _files(route: FileRoute) -> RouteInstaller:
+    """Files a platform fetches from us (Zalo's sendPhoto takes a URL, not the bytes)."""
 
     async def serve(request: web.Request) -> web.StreamResponse:
-        found = media.resolve(request.match_info["token"])
+        found = route.resolve(request.match_info["token"])
         if found is None:
             return web.json_response({"error": "not found"}, status=404)
         return web.FileResponse(found)
 
     def install(app: web.Application) -> None:
-        app.router.add_get(media.route_path, serve)
+        app.router.add_get(route.path, serve)
 
     return install

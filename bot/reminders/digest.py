@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from bot.domain.model import Action, Case, CaseKind, CaseStatus
-from bot.domain.steps import ACTION_OF_STEP
 from bot.domain.people import Team
+from bot.domain.steps import ACTION_OF_STEP
 from bot.i18n import Translator
 from bot.reminders.common import ReminderAction, ReminderDeps, ReminderKind, post, team_chats
 from bot.services.ports import CaseQuery

@@ -68,6 +68,7 @@ def update(
 
 
 def card(lang: Lang = Lang.VI, *, claim: bool = True, assignee: str | None = None) -> Outbound:
+    """A card as `Renderer.card` builds it: its text, and its language and summary lines."""
     t = TR.t
     lines = [
         t(lang, "card.title", ref="PL-17", kind="Cấp điện mới"),
@@ -75,9 +76,16 @@ def card(lang: Lang = Lang.VI, *, claim: bool = True, assignee: str | None = Non
         t(lang, "card.customer", name="Trần Văn Hưng", phone="0912***678"),
         t(lang, "card.status", status=t(lang, "status.open" if claim else "status.claimed")),
     ]
+    summary = [lines[0], lines[-1]]
     if assignee:
         lines.append(t(lang, "card.assignee", name=assignee))
-    return Outbound(text="\n".join(lines), claim_ref="PL-17" if claim else None)
+        summary.append(lines[-1])
+    return Outbound(
+        text="\n".join(lines),
+        claim_ref="PL-17" if claim else None,
+        lang=lang,
+        summary=tuple(summary),
+    )
 
 
 # --------------------------------------------------------------------------- inbound
@@ -534,3 +542,17 @@ async def test_odd_updates_are_ignored_without_a_pause_or_a_flood_and_later_ones
     assert len(said) <= 1, [r.getMessage() for r in said]
     assert "0912345678" not in caplog.text
     assert channel.running
+
+
+async def test_a_card_stored_before_outbound_had_a_summary_still_goes_out_and_changes_whole(
+    channel: ZaloChannel, people: ZaloSandboxClient, minh: ZaloPerson
+) -> None:
+    """An outbox row written before `Outbound` carried a card's summary: nothing to shorten
+    it by, so its change is shown whole rather than lost."""
+    stored = card().to_json()
+    del stored["lang"], stored["summary"]
+    old = Outbound.from_json(stored)
+    first = await channel.send(minh.id, old)
+    await channel.edit(minh.id, first.message_ids[0], old)
+    posted, changed = await people.messages(minh)
+    assert posted.body == changed.body == f"{old.text}\n👉 Trả lời /claim PL-17 để nhận việc"

@@ -18,11 +18,12 @@ import sqlalchemy as sa
 
 from bot.bootstrap import Container, bootstrap
 from bot.channels.base import Button, Outbound, PermanentFailure, RetryLater, TransientFailure
+from bot.channels.text import split_text as split_lines
 from bot.config import ChannelLimits, RateLimit
 from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Team
-from bot.relay import LeadNotices, Relay, RelayOptions, split_lines
+from bot.relay import LeadNotices, Relay, RelayOptions
 from bot.services.ports import OutboxItem
 from storage import tables as t
 from tests.conftest import make_settings
@@ -461,3 +462,25 @@ async def test_a_chat_whose_lease_lapsed_under_its_own_worker_keeps_that_one_wor
     tasks = [w.task for w in kit.relay._workers.values() if w.task is not None]
     await asyncio.wait_for(asyncio.gather(*tasks), 10)
     assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1", "m2"]
+
+
+async def test_rows_stored_before_outbound_had_a_language_or_summary_are_delivered(
+    kit: Kit,
+) -> None:
+    """Payloads written by the version before: none of the newer keys (`lang`, `summary`)."""
+    stored = [
+        {"text": "card v1", "buttons": [], "reply_to": None, "claim_ref": "PL-1"},
+        {"text": "card v2", "buttons": [], "reply_to": None, "claim_ref": None},
+    ]
+    for payload in stored:
+        async with kit.container.uow() as uow:
+            await uow.outbox.add(
+                OutboxItem(channel="telegram", chat_id=GROUP, payload=payload, card_key="case:1")
+            )
+            await uow.commit()
+        await kit.relay.drain()
+    assert [(c.op, c.text, c.ok) for c in kit.channel.calls] == [
+        ("send", "card v1", True),
+        ("edit", "card v2", True),
+    ]
+    assert [r.status for r in await kit.rows()] == ["sent", "sent"]

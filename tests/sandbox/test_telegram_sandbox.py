@@ -130,6 +130,17 @@ async def test_text_limit_is_4096_characters(
     assert len(await humans.messages(lan)) == 1
 
 
+async def test_text_and_caption_limits_count_utf16_units_so_an_emoji_counts_twice(
+    bot: Bot, humans: SandboxClient, lan: SandboxUser
+) -> None:
+    await bot.send_message(lan.id, "😀" * 2048)  # 4,096 UTF-16 units
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.send_message(lan.id, "😀" * 2049)  # 2,049 characters, 4,098 units
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.send_photo(lan.id, make_png(4, 4), caption="😀" * 513)
+    assert len(await humans.messages(lan)) == 1
+
+
 async def test_callback_data_limit_is_64_bytes(
     bot: Bot, humans: SandboxClient, lan: SandboxUser
 ) -> None:

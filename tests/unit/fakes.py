@@ -18,6 +18,7 @@ from bot.domain.events import Event
 from bot.domain.evidence import Evidence, EvidenceKind, NewEvidence
 from bot.domain.model import Action, Case, CaseStatus, HistoryEntry, Source
 from bot.domain.people import ChatBinding, Identity, Member, Team
+from bot.domain.steps import TIMELINE_ACTIONS
 from bot.reports.timeline import CaseRecord, EventRecord
 from bot.services.ports import (
     CaseQuery,

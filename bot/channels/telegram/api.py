@@ -1,0 +1,326 @@
+"""Talking to the Telegram Bot API through python-telegram-bot: calls, timeouts, errors.
+
+Every call is bounded in time and every refusal becomes a `DeliveryError` saying what to
+do about it, with the token never in its text. PTB's exceptions are read here and
+nowhere else, which is where a new refusal of Telegram's gets its meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import logging
+import warnings
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.channels.adapter import PartKind, redact
+from bot.channels.base import (
+    ChatKind,
+    CommandMenus,
+    DeliveryError,
+    MessageGone,
+    NotModified,
+    PermanentFailure,
+    RetryLater,
+    TransientFailure,
+)
+from bot.channels.telegram.render import RenderedEdit, RenderedPart
+from bot.channels.unreadable import LogEvery, UnreadableUpdates
+
+# One logger for the whole adapter, named after its package.
+logger = logging.getLogger(__package__ or __name__)
+
+#: A call's whole life (connect, upload, answer) is capped at this many request timeouts:
+#: PTB's timeouts bound each phase, not a server that trickles its answer byte by byte.
+CALL_DEADLINE_FACTOR: Final = 5
+Result = TypeVar("Result")
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """PTB ≥ 22.2 may hand out an int or a timedelta (and warns about the int); take both."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: int | float | dtm.timedelta = exc.retry_after
+    if isinstance(value, dtm.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+def translate_error(exc: TelegramError) -> DeliveryError:
+    """Map a PTB exception to what the caller should do about it (retry, drop, re-post).
+
+    Telegram tells several 400s apart only by their description, so the texts are matched
+    here, once, and nowhere else.
+    """
+    reason = exc.message
+    lowered = reason.lower()
+    if isinstance(exc, RetryAfter):
+        return RetryLater(retry_after_seconds(exc), reason)
+    if isinstance(exc, ChatMigrated):
+        return PermanentFailure(f"group became supergroup {exc.new_chat_id}")
+    if isinstance(exc, BadRequest):  # before NetworkError: BadRequest subclasses it
+        if "message is not modified" in lowered:
+            return NotModified(reason)
+        if "message to edit not found" in lowered:
+            return MessageGone(reason)
+        return PermanentFailure(reason)  # "chat not found" and every other bad request
+    if isinstance(exc, Forbidden | InvalidToken | EndPointNotFound):
+        return PermanentFailure(reason)
+    if isinstance(exc, NetworkError | Conflict):  # TimedOut, 5xx, connection refused
+        return TransientFailure(reason)
+    return TransientFailure(reason)
+
+
+def chat_target(chat_id: str) -> int | str:
+    """Telegram chat ids are integers; `@channelname` stays a string."""
+    try:
+        return int(chat_id)
+    except ValueError:
+        return chat_id
+
+
+class TelegramApi:
+    """The Bot API for one token: the PTB bot built to our timeouts, and the calls made
+    with it, each bounded in time, each failure a `DeliveryError` without the token."""
+
+    def __init__(self, token: str, api_url: str, timeout: float) -> None:
+        self.token = token
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+
+    def new_bot(self) -> PollingBot:
+        seconds = self.timeout
+
+        def request(pool: int, media: float = 20.0) -> HTTPXRequest:
+            """Each step of a call (connect, send, wait, pool) bounded by the timeout."""
+            return HTTPXRequest(
+                pool,
+                read_timeout=seconds,
+                write_timeout=seconds,
+                connect_timeout=seconds,
+                pool_timeout=seconds,
+                media_write_timeout=media,
+            )
+
+        return PollingBot(
+            self.token,
+            base_url=f"{self.api_url}/bot",
+            base_file_url=f"{self.api_url}/file/bot",
+            request=request(256, media=seconds * 3),
+            get_updates_request=request(1),
+            read_timeout=seconds,  # the long-poll seconds come on top
+        )
+
+    async def call(self, call: Awaitable[Result]) -> Result:
+        """One Bot API call, bounded in time; its failure as a `DeliveryError`."""
+        deadline = self.timeout * CALL_DEADLINE_FACTOR
+        try:
+            async with asyncio.timeout(deadline):
+                return await call
+        except TelegramError as exc:
+            raise self.translated(exc) from exc
+        except TimeoutError:
+            raise TransientFailure(f"no answer from Telegram within {deadline:.0f}s") from None
+
+    def translated(self, exc: TelegramError) -> DeliveryError:
+        error = translate_error(exc)
+        if self.token in str(error):
+            error.args = (self.redact(str(error)),)
+        return error
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.token)
+
+    async def send(self, bot: ExtBot[None], chat_id: str, part: RenderedPart) -> Message:
+        chat = chat_target(chat_id)
+        reply = (
+            ReplyParameters(part.reply_to, allow_sending_without_reply=True)
+            if part.reply_to is not None
+            else None
+        )
+        if part.kind is PartKind.TEXT:
+            return await self.call(
+                bot.send_message(
+                    chat, part.text or "", reply_markup=part.keyboard, reply_parameters=reply
+                )
+            )
+        assert part.path is not None
+        path = Path(part.path)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            raise PermanentFailure(f"cannot read {path}: {exc.strerror}") from exc
+        send_file = bot.send_photo if part.kind is PartKind.PHOTO else bot.send_document
+        return await self.call(
+            send_file(
+                chat,
+                data,
+                caption=part.text,
+                filename=path.name,
+                reply_markup=part.keyboard,
+                reply_parameters=reply,
+            )
+        )
+
+    async def edit(
+        self, bot: ExtBot[None], chat_id: str, message_id: int, edit: RenderedEdit
+    ) -> None:
+        await self.call(
+            bot.edit_message_text(
+                edit.text,
+                chat_id=chat_target(chat_id),
+                message_id=message_id,
+                reply_markup=edit.keyboard,
+            )
+        )
+
+    async def download(self, bot: ExtBot[None], file_ref: str, max_bytes: int) -> bytes:
+        """Fetch a file a person sent, refusing oversize ones before transferring a byte."""
+        file = await self.call(bot.get_file(file_ref))
+        if file.file_size is not None and file.file_size > max_bytes:
+            raise PermanentFailure(f"file is {file.file_size} bytes, over the {max_bytes} limit")
+        data = bytes(await self.call(file.download_as_bytearray()))
+        if len(data) > max_bytes:
+            raise PermanentFailure(f"file is {len(data)} bytes, over the {max_bytes} limit")
+        return data
+
+    async def set_commands(self, bot: ExtBot[None], menus: CommandMenus) -> None:
+        """setMyCommands per menu: private chats and groups each have their own scope."""
+        for (scope, language), entries in menus.items():
+            chats = (
+                BotCommandScopeAllPrivateChats()
+                if ChatKind(scope) is ChatKind.PRIVATE
+                else BotCommandScopeAllGroupChats()
+            )
+            await self.call(
+                bot.set_my_commands(
+                    [BotCommand(name.lstrip("/"), description) for name, description in entries],
+                    scope=chats,
+                    language_code=language or None,
+                )
+            )
+
+
+# --------------------------------------------------------------------------- polling
+
+
+@dataclass
+class _Skip:
+    """The next getUpdates offset confirms (drops) every update below `below`."""
+
+    below: int = 0
+
+
+class PollingBot(ExtBot[None]):
+    """The bot PTB's Updater polls with: it reads the updates of a getUpdates answer one
+    by one, so an update it cannot read is asked for again with a pause and then skipped.
+
+    PTB reads the whole answer at once; when one update fails, its Updater logs the data
+    and asks again at once with the same offset, for ever, and nothing behind that
+    update arrives. Here the answer is fetched as JSON and each update read on its own:
+    those before the bad one are handed on, the bad one is retried with a growing pause
+    (`UnreadableUpdates`) and then confirmed to Telegram with the next call's `offset`,
+    which is how Telegram lets a bot drop an update. Nothing of its content is logged.
+    """
+
+    def __init__(self, token: str, *, read_timeout: float, **kwargs: Any) -> None:
+        super().__init__(token, **kwargs)
+        with self._unfrozen():  # PTB freezes its objects after __init__
+            self._base_read_timeout = read_timeout
+            self.unreadable = UnreadableUpdates()
+            self._said = LogEvery(logger)
+            self._skip = _Skip()
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: Any = None,  # noqa: ASYNC109 - the Bot API's long-poll seconds, PTB's name
+        allowed_updates: Sequence[str] | None = None,
+        *,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+        api_kwargs: Any = None,
+    ) -> tuple[Update, ...]:
+        wait = timeout.total_seconds() if isinstance(timeout, dtm.timedelta) else timeout or 0
+        start = max(offset or 0, self._skip.below) or None
+        data = {
+            "offset": start,
+            "limit": limit,
+            "timeout": wait,
+            "allowed_updates": allowed_updates,
+        }
+        given = read_timeout if isinstance(read_timeout, int | float) else None
+        raw = await self._post(
+            "getUpdates",
+            {key: value for key, value in data.items() if value is not None},
+            read_timeout=(given if given is not None else self._base_read_timeout) + wait,
+        )
+        return await self._read_all(raw if isinstance(raw, list) else [raw])
+
+    async def _read_all(self, raw: list[Any]) -> tuple[Update, ...]:
+        updates: list[Update] = []
+        for item in raw:
+            try:
+                update = Update.de_json(item, self)
+            except Exception as exc:
+                if updates:  # hand on what came before; the bad one is first next time
+                    break
+                if not await self._unreadable_update(item, exc):
+                    return ()
+                continue
+            self.unreadable.read()
+            self.insert_callback_data(update)
+            updates.append(update)
+        return tuple(updates)
+
+    async def _unreadable_update(self, item: Any, exc: Exception) -> bool:
+        """Pause and say False (ask again), or confirm the update away and say True."""
+        found = item.get("update_id") if isinstance(item, dict) else None
+        update_id = found if isinstance(found, int) and not isinstance(found, bool) else None
+        verdict = self.unreadable.failed(update_id)
+        if verdict.skip and update_id is not None:
+            self._skip.below = update_id + 1
+            self._said.warning(
+                "Telegram update %s skipped: still unreadable (%s) after %d tries",
+                update_id,
+                type(exc).__name__,
+                self.unreadable.tries,
+            )
+            return True
+        self._said.warning(
+            "Telegram update %s unreadable (%s); asking again in %.1fs, skipped after %d tries",
+            update_id if update_id is not None else "without an id",
+            type(exc).__name__,
+            verdict.pause,
+            self.unreadable.tries,
+        )
+        await asyncio.sleep(verdict.pause)
+        return False
