@@ -478,6 +478,11 @@ class ControlClient(Scoped, Generic[C, M]):
     async def clear_answers(self) -> None:
         await self._request("DELETE", "/answers")
 
+    async def _set_bot(self, **settings: bool | None) -> JSONDict:
+        """The bot's settings (those given), then all of them as the sandbox has them."""
+        body = {name: value for name, value in settings.items() if value is not None}
+        return dict(await self._request("POST", "/bot", body))
+
     async def revoke_token(self) -> None:
         """Every Bot API call answers 401 Unauthorized until `restore_token`."""
         await self._request("POST", "/token/revoke")
@@ -656,12 +661,7 @@ class SandboxClient(ControlClient[ChatRef, ChatMessage]):
         self, *, privacy_mode: bool | None = None, can_join_groups: bool | None = None
     ) -> JSONDict:
         """Change the bot's @BotFather settings (what getMe answers)."""
-        body: JSONDict = {}
-        if privacy_mode is not None:
-            body["privacy_mode"] = privacy_mode
-        if can_join_groups is not None:
-            body["can_join_groups"] = can_join_groups
-        return dict(await self._request("POST", "/bot", body))
+        return await self._set_bot(privacy_mode=privacy_mode, can_join_groups=can_join_groups)
 
     async def set_bot_status(
         self,
@@ -1092,12 +1092,7 @@ class ZaloSandboxClient(ControlClient[ZaloChatRef, ZaloChatMessage]):
         self, *, can_join_groups: bool | None = None, mention_only: bool | None = None
     ) -> JSONDict:
         """Change what getMe says of groups, and whether the bot hears only mentions."""
-        body: JSONDict = {}
-        if can_join_groups is not None:
-            body["can_join_groups"] = can_join_groups
-        if mention_only is not None:
-            body["mention_only"] = mention_only
-        return dict(await self._request("POST", "/bot", body))
+        return await self._set_bot(can_join_groups=can_join_groups, mention_only=mention_only)
 
     async def add_chat(
         self,

@@ -11,7 +11,8 @@ Shared control routes (both dialects; bodies in each one's terms, see their docs
 
 ``GET  /_sandbox/bot``                 the bot and its settings
 ``POST /_sandbox/bot``                 change the bot's settings (what getMe answers)
-``POST /_sandbox/reset``               forget everything (the token stays as it is)
+``POST /_sandbox/reset``               forget everything; a revoked token works again
+                                       (a replaced one stays replaced)
 ``POST|GET|DELETE /_sandbox/answers``  inject an answer: {status, description?,
                                        parameters?, body?, content_type?, count? (1),
                                        methods?: [...], chat_id?}. The next ``count``
@@ -292,6 +293,8 @@ class Served(Scoped, ABC, Generic[P]):
 
     #: The largest request body the server takes (uploads included).
     max_request = 20 * 1024 * 1024
+    #: The bot's true/false settings the control API may change (``POST /_sandbox/bot``).
+    settings: tuple[str, ...] = ()
     _json = staticmethod(json_response)
     _body = staticmethod(json_body)
     _int = staticmethod(integer)
@@ -372,8 +375,6 @@ class Served(Scoped, ABC, Generic[P]):
     # The shared control routes, answered in the dialect's terms.
     @abstractmethod
     async def _c_bot(self, request: web.Request) -> web.Response: ...
-    @abstractmethod
-    async def _c_set_bot(self, request: web.Request) -> web.Response: ...
     @abstractmethod
     async def _c_add_user(self, request: web.Request) -> web.Response: ...
     @abstractmethod
@@ -606,8 +607,20 @@ class Served(Scoped, ABC, Generic[P]):
     async def _c_reset(self, request: web.Request) -> web.Response:
         self._forget()
         self.answers.clear()
+        self.token_revoked = False
         self._release_stalls()
         return json_response({"ok": True})
+
+    async def _c_set_bot(self, request: web.Request) -> web.Response:
+        body = await json_body(request)
+        unknown = sorted(set(body) - set(self.settings))
+        if unknown:
+            raise ControlError(400, f"unknown settings {unknown}; known: {list(self.settings)}")
+        for name, value in body.items():
+            if not isinstance(value, bool):
+                raise ControlError(400, f"{name} must be true or false")
+            setattr(self, name, value)
+        return await self._c_bot(request)
 
     async def _c_add_answer(self, request: web.Request) -> web.Response:
         answer = answer_of(await json_body(request))

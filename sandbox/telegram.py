@@ -783,6 +783,8 @@ class TelegramSandbox(Served[Params]):
     """The fake Telegram server: Bot API for the bot, control API for the humans."""
 
     max_request = MAX_UPLOAD + 1024 * 1024
+    #: @BotFather's settings: group privacy, and "Allow Groups?".
+    settings = ("privacy_mode", "can_join_groups")
 
     def __init__(
         self,
@@ -1618,16 +1620,6 @@ class TelegramSandbox(Served[Params]):
                 "token_revoked": self.token_revoked,
             }
         )
-
-    async def _c_set_bot(self, request: web.Request) -> web.Response:
-        """@BotFather's settings: group privacy, "Allow Groups?" (what getMe answers)."""
-        body = await self._body(request)
-        for name in ("privacy_mode", "can_join_groups"):
-            if name in body:
-                if not isinstance(body[name], bool):
-                    raise ControlError(400, f"{name} must be true or false")
-                setattr(self, name, body[name])
-        return await self._c_bot(request)
 
     async def _c_add_user(self, request: web.Request) -> web.Response:
         body = await self._body(request)

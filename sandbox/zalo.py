@@ -216,6 +216,8 @@ Handler = Callable[[JSONDict], Awaitable[Any]]
 class ZaloSandbox(Served[JSONDict]):
     """The fake Zalo server: Bot API for the bot, control API for the humans."""
 
+    settings = ("can_join_groups", "mention_only")
+
     def __init__(
         self,
         token: str = DEFAULT_ZALO_TOKEN,
@@ -553,15 +555,6 @@ class ZaloSandbox(Served[JSONDict]):
                 "token_revoked": self.token_revoked,
             }
         )
-
-    async def _c_set_bot(self, request: web.Request) -> web.Response:
-        body = await self._body(request)
-        for name in ("can_join_groups", "mention_only"):
-            if name in body:
-                if not isinstance(body[name], bool):
-                    raise ControlError(400, f"{name} must be true or false")
-                setattr(self, name, body[name])
-        return await self._c_bot(request)
 
     async def _c_add_user(self, request: web.Request) -> web.Response:
         body = await self._body(request)

@@ -3,7 +3,7 @@ is checked as raw HTTP, so the exact JSON a bot receives is what is asserted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -35,12 +35,6 @@ def refusal(code: int, description: str, **parameters: Any) -> dict[str, Any]:
     if parameters:
         body["parameters"] = parameters
     return body
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture
@@ -362,6 +356,8 @@ async def test_get_me_says_what_the_bots_settings_are(
         await humans.add_chat(title="Đội mới", members=[lan])
     with pytest.raises(SandboxError, match="must be true or false"):
         await humans._request("POST", "/bot", {"privacy_mode": "yes"})
+    with pytest.raises(SandboxError, match="unknown settings"):
+        await humans._request("POST", "/bot", {"privacy": True})
 
 
 # --------------------------------------------------------------------------- the token
@@ -529,3 +525,13 @@ async def test_get_webhook_info_tells_the_last_failed_push(
     finally:
         await humans._request("DELETE", "/webhook")
         await runner.cleanup()
+
+
+async def test_a_reset_forgets_injected_answers_and_the_revocation(
+    call: Call, humans: SandboxClient
+) -> None:
+    await humans.inject_answer(500, count=5)
+    await humans.revoke_token()
+    await humans.reset()
+    assert await humans.injected_answers() == []
+    assert (await call("getMe"))[0] == 200

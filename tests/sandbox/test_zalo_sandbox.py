@@ -30,12 +30,6 @@ async def people(zalo: ZaloSandbox) -> AsyncIterator[ZaloSandboxClient]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def minh(people: ZaloSandboxClient) -> ZaloPerson:
     return await people.add_user("e4ea2cd5189df1c3a88c", "Đỗ Minh")
 
