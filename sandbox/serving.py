@@ -159,9 +159,7 @@ class Answer:
 
     def response(self) -> web.Response:
         if self.body is not None:
-            return web.Response(
-                status=self.status, text=self.body, content_type=self.content_type
-            )
+            return web.Response(status=self.status, text=self.body, content_type=self.content_type)
         return refused(self.as_error())
 
     def view(self) -> JSONDict:
@@ -513,7 +511,7 @@ class Served(Scoped, ABC, Generic[P]):
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
 
     async def _handle_unknown(self, request: web.Request) -> web.Response:
-        return refused(ApiError(404, "Not Found"))
+        return refused(ApiError(404, NOT_FOUND))
 
     def _token_refusal(self, given: str) -> ApiError | None:
         """How the platform refuses a token: 404 when malformed, 401 when wrong or revoked."""
@@ -558,10 +556,8 @@ class Served(Scoped, ABC, Generic[P]):
             call.finish(loop.time() - started, answer.as_error())
             return answer.response()
         refusal = self._token_refusal(request.match_info["token"])
-        if refusal is None and found is None:
-            refusal = ApiError(404, NOT_FOUND)
         if refusal is not None or found is None:
-            error = refusal or ApiError(404, NOT_FOUND)
+            error = refusal or ApiError(404, NOT_FOUND)  # the token first, then the method
             call.finish(loop.time() - started, error)
             return refused(error)
         # Shielded: a call whose caller gave up (a stall outlasting its timeout) is still
