@@ -31,7 +31,7 @@ from sandbox.client import (
     render_zalo_transcript,
 )
 from sandbox.serving import ApiError
-from sandbox.state import ChatType, FaultKind, World
+from sandbox.state import BotStatus, ChatType, FaultKind, World
 from sandbox.telegram import DEFAULT_TOKEN, TelegramSandbox, make_png, parse_html
 from sandbox.zalo import DEFAULT_ZALO_TOKEN, ZaloSandbox
 
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_ZALO_TOKEN",
     "ApiError",
     "BotCall",
+    "BotStatus",
     "Button",
     "CallbackPress",
     "ChatMessage",

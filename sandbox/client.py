@@ -21,7 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import aiohttp
 
 from sandbox.serving import ApiCall, Scoped
-from sandbox.state import ChatType, FaultKind
+from sandbox.state import BotStatus, ChatType, FaultKind
 
 JSONDict = dict[str, Any]
 T = TypeVar("T")
@@ -90,10 +90,14 @@ class SandboxChat:
     bot_is_admin: bool = False
     #: The reply keyboard the humans currently see (rows of button texts).
     reply_keyboard: tuple[tuple[str, ...], ...] | None = None
+    bot_status: BotStatus = BotStatus.MEMBER
+    #: The supergroup a group was upgraded to (the group is dead then).
+    migrated_to: int | None = None
 
     @classmethod
     def from_json(cls, data: JSONDict) -> SandboxChat:
         keyboard = data.get("reply_keyboard")
+        migrated_to = data.get("migrated_to")
         return cls(
             id=int(data["id"]),
             type=ChatType(data["type"]),
@@ -102,6 +106,8 @@ class SandboxChat:
             members=tuple(data.get("members") or ()),
             bot_is_admin=bool(data.get("bot_is_admin")),
             reply_keyboard=None if keyboard is None else tuple(tuple(r) for r in keyboard),
+            bot_status=BotStatus(data.get("bot_status", BotStatus.MEMBER.value)),
+            migrated_to=None if migrated_to is None else int(migrated_to),
         )
 
 
@@ -162,6 +168,9 @@ class ChatMessage:
     contact: JSONDict | None = None
     forwarded: bool = False
     deleted: bool = False
+    #: The service messages of a group's upgrade to a supergroup.
+    migrate_to_chat_id: int | None = None
+    migrate_from_chat_id: int | None = None
     #: Set on messages returned by the send_* methods: the queued update (None when the
     #: bot may not see the message, e.g. privacy mode in groups).
     update_id: int | None = None
@@ -234,6 +243,8 @@ class ChatMessage:
             contact=data.get("contact"),
             forwarded=bool(data.get("forwarded")),
             deleted=bool(data.get("deleted")),
+            migrate_to_chat_id=data.get("migrate_to_chat_id"),
+            migrate_from_chat_id=data.get("migrate_from_chat_id"),
             update_id=update_id,
             raw=dict(data.get("raw") or {}),
         )
@@ -319,6 +330,10 @@ def render_transcript(chat: SandboxChat | str, messages: Sequence[ChatMessage]) 
             parts.append(
                 f"[contact {msg.contact.get('first_name', '')} {msg.contact.get('phone_number')}]"
             )
+        if msg.migrate_to_chat_id is not None:
+            parts.append(f"[upgraded to supergroup {msg.migrate_to_chat_id}]")
+        if msg.migrate_from_chat_id is not None:
+            parts.append(f"[upgraded from group {msg.migrate_from_chat_id}]")
         if msg.body:
             parts.append(msg.body)
         if msg.edited:
@@ -424,6 +439,60 @@ class ControlClient(Scoped, Generic[C, M]):
 
     async def clear_faults(self) -> None:
         await self._request("DELETE", "/faults")
+
+    # ------------------------------------------------------------------ the platform misbehaves
+    async def inject_answer(
+        self,
+        status: int,
+        *,
+        description: str | None = None,
+        parameters: JSONDict | None = None,
+        body: str | None = None,
+        content_type: str | None = None,
+        count: int = 1,
+        methods: Sequence[str] | None = None,
+        chat: C | None = None,
+    ) -> JSONDict:
+        """The next `count` calls (of `methods`, about `chat`) get this answer instead of
+        running: the platform's JSON error (`status`, `description`, `parameters`), or
+        `body` as it is (e.g. a proxy's HTML page, `content_type` default text/html)."""
+        request: JSONDict = {"status": status, "count": count}
+        for key, value in (
+            ("description", description),
+            ("parameters", parameters),
+            ("body", body),
+            ("content_type", content_type),
+        ):
+            if value is not None:
+                request[key] = value
+        if methods is not None:
+            request["methods"] = list(methods)
+        if chat is not None:
+            request["chat_id"] = self._chat_key(chat)
+        return dict(await self._request("POST", "/answers", request))
+
+    async def injected_answers(self) -> list[JSONDict]:
+        """Injected answers not used up yet."""
+        return list(await self._request("GET", "/answers"))
+
+    async def clear_answers(self) -> None:
+        await self._request("DELETE", "/answers")
+
+    async def _set_bot(self, **settings: bool | None) -> JSONDict:
+        """The bot's settings (those given), then all of them as the sandbox has them."""
+        body = {name: value for name, value in settings.items() if value is not None}
+        return dict(await self._request("POST", "/bot", body))
+
+    async def revoke_token(self) -> None:
+        """Every Bot API call answers 401 Unauthorized until `restore_token`."""
+        await self._request("POST", "/token/revoke")
+
+    async def restore_token(self) -> None:
+        await self._request("DELETE", "/token/revoke")
+
+    async def replace_token(self, token: str) -> None:
+        """The bot's token becomes `token` (same bot id); the old one answers 401."""
+        await self._request("POST", "/token", {"token": token})
 
     # ------------------------------------------------------------------ waiting
     async def _poll(
@@ -533,9 +602,11 @@ class SandboxClient(ControlClient[ChatRef, ChatMessage]):
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = None,
+        started: bool = True,
     ) -> SandboxUser:
-        """Create a person (and their private chat with the bot)."""
-        body: JSONDict = {"id": id, "first_name": first_name}
+        """Create a person (and their private chat with the bot). With `started` False they
+        have never written to the bot: it may not write first (403) until they do."""
+        body: JSONDict = {"id": id, "first_name": first_name, "started": started}
         for key, value in (
             ("last_name", last_name),
             ("username", username),
@@ -581,6 +652,47 @@ class SandboxClient(ControlClient[ChatRef, ChatMessage]):
 
     async def unblock(self, user: UserRef) -> None:
         await self._request("DELETE", f"/users/{_user_id(user)}/block")
+
+    async def deactivate(self, user: UserRef) -> None:
+        """The person deletes their account: sends to them fail with 403."""
+        await self._request("POST", f"/users/{_user_id(user)}/deactivate")
+
+    async def set_bot(
+        self, *, privacy_mode: bool | None = None, can_join_groups: bool | None = None
+    ) -> JSONDict:
+        """Change the bot's @BotFather settings (what getMe answers)."""
+        return await self._set_bot(privacy_mode=privacy_mode, can_join_groups=can_join_groups)
+
+    async def set_bot_status(
+        self,
+        chat: ChatRef,
+        status: BotStatus | str,
+        *,
+        rights: dict[str, bool] | None = None,
+        by: UserRef | None = None,
+    ) -> SandboxChat:
+        """Someone (`by`, default the first member) promotes, demotes, removes or bans the
+        bot in a group; the bot gets a my_chat_member update."""
+        body: JSONDict = {"status": BotStatus(status).value}
+        if rights is not None:
+            body["rights"] = dict(rights)
+        if by is not None:
+            body["by"] = _user_id(by)
+        data = await self._request("POST", f"/chats/{_chat_id(chat)}/bot", body)
+        return SandboxChat.from_json(data["chat"])
+
+    async def migrate(
+        self, chat: ChatRef, *, new_id: int | None = None, by: UserRef | None = None
+    ) -> SandboxChat:
+        """The group becomes a supergroup (returned): a new id, service messages in both,
+        and 400 "group chat was upgraded to a supergroup chat" on the old id from now on."""
+        body: JSONDict = {}
+        if new_id is not None:
+            body["new_id"] = new_id
+        if by is not None:
+            body["by"] = _user_id(by)
+        data = await self._request("POST", f"/chats/{_chat_id(chat)}/migrate", body)
+        return SandboxChat.from_json(data["chat"])
 
     # ------------------------------------------------------------------ humans act
     async def send_message(self, user: UserRef, chat: ChatRef | None, **fields: Any) -> ChatMessage:
@@ -970,9 +1082,17 @@ class ZaloSandboxClient(ControlClient[ZaloChatRef, ZaloChatMessage]):
             self._bot_name = str((await self.bot())["display_name"])
         return f"@{self._bot_name}"
 
-    async def add_user(self, id: str, display_name: str) -> ZaloPerson:
-        data = await self._request("POST", "/users", {"id": id, "display_name": display_name})
-        return ZaloPerson.from_json(data)
+    async def add_user(self, id: str, display_name: str, *, started: bool = True) -> ZaloPerson:
+        """A person; with `started` False they have never written to the bot (403 until
+        they do)."""
+        body: JSONDict = {"id": id, "display_name": display_name, "started": started}
+        return ZaloPerson.from_json(await self._request("POST", "/users", body))
+
+    async def set_bot(
+        self, *, can_join_groups: bool | None = None, mention_only: bool | None = None
+    ) -> JSONDict:
+        """Change what getMe says of groups, and whether the bot hears only mentions."""
+        return await self._set_bot(can_join_groups=can_join_groups, mention_only=mention_only)
 
     async def add_chat(
         self,

@@ -60,6 +60,39 @@ class ChatType(StrEnum):
     CHANNEL = "channel"
 
 
+class BotStatus(StrEnum):
+    """The bot's own membership in a group (``ChatMember.status`` for the bot)."""
+
+    MEMBER = "member"
+    ADMINISTRATOR = "administrator"
+    LEFT = "left"
+    KICKED = "kicked"
+
+    @property
+    def is_in(self) -> bool:
+        return self in (BotStatus.MEMBER, BotStatus.ADMINISTRATOR)
+
+
+#: An administrator's rights in a group or supergroup, as ChatMemberAdministrator lists
+#: them (the Bot API server's order), with what the sandbox gives a bot made admin by
+#: default: everything but promoting others and anonymity.
+ADMIN_RIGHTS: dict[str, bool] = {
+    "can_manage_chat": True,
+    "can_change_info": True,
+    "can_delete_messages": True,
+    "can_invite_users": True,
+    "can_restrict_members": True,
+    "can_pin_messages": True,
+    "can_manage_topics": True,
+    "can_promote_members": False,
+    "can_manage_video_chats": True,
+    "can_post_stories": True,
+    "can_edit_stories": True,
+    "can_delete_stories": True,
+    "is_anonymous": False,
+}
+
+
 class FaultKind(StrEnum):
     """What an injected fault does to a Bot API call."""
 
@@ -87,6 +120,11 @@ class User:
     is_bot: bool = False
     #: The person pressed "Stop and block bot": every send to them fails with 403.
     blocked_bot: bool = False
+    #: The person has written to the bot privately (pressed Start, or anything else);
+    #: until then the bot may not write first (403).
+    started: bool = True
+    #: The account was deleted: every send to it fails with 403.
+    deactivated: bool = False
 
     @property
     def full_name(self) -> str:
@@ -111,16 +149,34 @@ class Chat:
     type: ChatType
     title: str | None = None
     username: str | None = None
-    #: Human members (the bot is implicitly a member of every chat).
+    #: Human members (the bot's own membership is `bot_status`).
     members: set[int] = field(default_factory=set)
-    #: Whether the bot may delete other people's messages in this group.
-    bot_is_admin: bool = False
+    bot_status: BotStatus = BotStatus.MEMBER
+    #: The bot's rights while it is an administrator (keys of ADMIN_RIGHTS).
+    bot_rights: dict[str, bool] = field(default_factory=dict)
     #: Reply keyboard currently shown to the humans (rows of button texts), if any.
     reply_keyboard: list[list[str]] | None = None
+    #: The supergroup this group was upgraded to (the group itself is then dead).
+    migrated_to: int | None = None
 
     @property
     def is_group(self) -> bool:
         return self.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+    @property
+    def bot_is_admin(self) -> bool:
+        return self.bot_status is BotStatus.ADMINISTRATOR
+
+    @bot_is_admin.setter
+    def bot_is_admin(self, admin: bool) -> None:
+        """Promote (with the default rights) or demote the bot; no change when it is out."""
+        if admin and self.bot_status is not BotStatus.ADMINISTRATOR:
+            self.bot_status, self.bot_rights = BotStatus.ADMINISTRATOR, dict(ADMIN_RIGHTS)
+        elif not admin and self.bot_status is BotStatus.ADMINISTRATOR:
+            self.bot_status, self.bot_rights = BotStatus.MEMBER, {}
+
+    def bot_may(self, right: str) -> bool:
+        return self.bot_is_admin and self.bot_rights.get(right, False)
 
 
 @dataclass
@@ -202,6 +258,10 @@ class Message:
     edit_date: int | None = None
     deleted: bool = False
     message_thread_id: int | None = None
+    #: Service messages of a group's upgrade: in the old group, the supergroup's id; in
+    #: the supergroup, the old group's id.
+    migrate_to_chat_id: int | None = None
+    migrate_from_chat_id: int | None = None
 
     @property
     def body(self) -> str | None:
@@ -299,12 +359,19 @@ class Update:
 
 @dataclass
 class Webhook:
-    """What setWebhook stored (the sandbox never calls it)."""
+    """What setWebhook stored, and how the latest push to it failed."""
 
     url: str = ""
     max_connections: int = 40
     allowed_updates: list[str] | None = None
     secret_token: str | None = None
+    #: Unix time and text of the latest failed push (getWebhookInfo shows them); a new
+    #: webhook URL, or deleting the webhook, forgets them, as Telegram does.
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+
+    def failed(self, when: float, message: str) -> None:
+        self.last_error_date, self.last_error_message = int(when), message
 
 
 class World:
@@ -377,6 +444,9 @@ class World:
         data = self.chat_api(chat)
         data["members"] = sorted(chat.members)
         data["bot_is_admin"] = chat.bot_is_admin
+        data["bot_status"] = chat.bot_status.value
+        data["bot_rights"] = dict(chat.bot_rights)
+        data["migrated_to"] = chat.migrated_to
         data["reply_keyboard"] = chat.reply_keyboard
         data["display_name"] = self.chat_display_name(chat)
         return data
@@ -440,6 +510,10 @@ class World:
             data["location"] = msg.location
         if msg.contact is not None:
             data["contact"] = msg.contact
+        if msg.migrate_to_chat_id is not None:
+            data["migrate_to_chat_id"] = msg.migrate_to_chat_id
+        if msg.migrate_from_chat_id is not None:
+            data["migrate_from_chat_id"] = msg.migrate_from_chat_id
         if msg.inline_keyboard:
             data["reply_markup"] = {"inline_keyboard": msg.inline_keyboard}
         return data
@@ -495,6 +569,8 @@ class World:
             "contact": msg.contact,
             "forwarded": msg.forward_origin is not None,
             "deleted": msg.deleted,
+            "migrate_to_chat_id": msg.migrate_to_chat_id,
+            "migrate_from_chat_id": msg.migrate_from_chat_id,
             "raw": self.message_api(msg),
         }
 

@@ -10,28 +10,77 @@ Bot API side (what the bot sees)
 multipart (JSON-valued parameters may arrive as JSON strings).  Method names are matched
 case-insensitively.  Answers are ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code": N, "description": "...", "parameters"?: {...}}`` with the HTTP
-status equal to ``error_code``.  Wrong token: 401 ``Unauthorized``; unknown method: 404
-``Not Found``.  Implemented: getMe, getUpdates (long poll), setWebhook, deleteWebhook,
-getWebhookInfo, sendMessage, editMessageText, editMessageCaption, editMessageReplyMarkup,
-deleteMessage, answerCallbackQuery, sendPhoto, sendDocument, sendLocation, getFile,
-setMyCommands, getMyCommands, deleteMyCommands, sendChatAction, close, logOut.
+status equal to ``error_code``.  Wrong or revoked token: 401 ``Unauthorized``; a token
+not shaped ``<digits>:<secret>``: 404 ``Not Found`` (see `sandbox.serving`); unknown
+method: 404 ``Not Found``.  Implemented: getMe, getUpdates (long poll), setWebhook,
+deleteWebhook, getWebhookInfo, sendMessage, editMessageText, editMessageCaption,
+editMessageReplyMarkup, deleteMessage, answerCallbackQuery, sendPhoto, sendDocument,
+sendLocation, getFile, setMyCommands, getMyCommands, deleteMyCommands, sendChatAction,
+getChat, getChatMember, close, logOut.
+
+How it refuses, with the texts of the Bot API server (tdlib/telegram-bot-api, Client.cpp)
+or, where that server passes Telegram's own refusal on, the text bots receive:
+
+- a person who never wrote to the bot (``started: false``): sends to them, 403
+  ``Forbidden: bot can't initiate conversation with a user``, until their first private
+  message; blocked: 403 ``Forbidden: bot was blocked by the user``; account deleted: 403
+  ``Forbidden: user is deactivated`` (sends and edits);
+- the bot out of a group (control route ``/chats/{id}/bot``): 403 ``Forbidden: bot was
+  kicked from the group chat`` / ``... bot is not a member of the group chat`` (``...
+  supergroup chat`` in a supergroup, where a private one refuses even getChat);
+- a group upgraded to a supergroup: every send, edit, delete, chat action or member read on
+  the old id answers 400 ``Bad Request: group chat was upgraded to a supergroup chat`` with
+  ``parameters.migrate_to_chat_id`` (the server's check covers writing and reading members;
+  Telegram's answer to an edit there is not published, the sandbox gives the same); getChat
+  on the old id still answers. The supergroup starts with no message of the group's: the
+  group's history stays under the old id, where the bot can no longer touch it;
+- setWebhook: ``secret_token`` longer than 256: 400 ``Bad Request: secret token is too
+  long``; a character outside ``A-Z a-z 0-9 _ -``: 400 ``Bad Request: secret token contains
+  unallowed characters``;
+- getChatMember: no ``user_id``: 400 ``Bad Request: invalid user_id specified``; a user the
+  sandbox does not know: 400 ``Bad Request: user not found``; a known one not in the chat:
+  status ``left``;
+- getWebhookInfo: ``last_error_date`` and ``last_error_message`` of the latest failed push
+  (``Wrong response from the webhook: 500 Internal Server Error``, as the server words it;
+  ``Read timeout expired``, ``Connection refused`` or ``Webhook connection closed`` when no
+  answer came), forgotten when the webhook's URL changes or it is deleted.
 
 ``GET /file/bot{token}/{file_path}`` - the bytes of a file returned by getFile.
 
 Control API side (what the humans do), JSON in and out, errors as ``{"ok": false, "error"}``
 ---------------------------------------------------------------------------------------------
 ``GET  /_sandbox/bot``                        the bot's User object and settings
+``POST /_sandbox/bot``                        {privacy_mode?, can_join_groups?}: what
+                                              getMe answers (``can_read_all_group_messages``
+                                              is the opposite of privacy_mode)
 ``POST /_sandbox/reset``                      forget everything (users, chats, calls, ...)
 ``POST /_sandbox/users``                      {id, first_name, last_name?, username?,
-                                              language_code?}; also opens the private chat
-``GET  /_sandbox/users``                      all users
+                                              language_code?, started? (true)}; also opens
+                                              the private chat. ``started: false``: the
+                                              person never wrote to the bot (403 until then)
+``GET  /_sandbox/users``                      all users (with blocked_bot, started,
+                                              deactivated)
 ``POST|DELETE /_sandbox/users/{id}/block``    the user blocks / unblocks the bot (queues a
                                               ``my_chat_member`` update, as Telegram does)
+``POST /_sandbox/users/{id}/deactivate``      the user deletes their account (403 to sends)
 ``POST /_sandbox/chats``                      {id?, type: private|group|supergroup, title?,
                                               username?, members?: [user ids], bot_is_admin?}
 ``GET  /_sandbox/chats``                      all chats
 ``GET  /_sandbox/chats/{id}``                 one chat (with its current reply keyboard)
 ``POST /_sandbox/chats/{id}/members``         {user_id} - add a member to a group
+``POST /_sandbox/chats/{id}/bot``             {status: member|administrator|left|kicked,
+                                              rights?: {can_delete_messages: false, ...},
+                                              by?: user id (default: first member)}: the
+                                              bot's place in the group changes; the bot
+                                              gets ``my_chat_member``; getChatMember shows
+                                              it; out of the group the bot gets no message
+``POST /_sandbox/chats/{id}/migrate``         {new_id?, by?}: the group becomes a
+                                              supergroup: a new id (-100…), a service
+                                              message with ``migrate_to_chat_id`` in the
+                                              group and one with ``migrate_from_chat_id``
+                                              in the supergroup (both reach the bot), and
+                                              the old id dead -> {old_id, new_id, chat,
+                                              update_ids}
 ``GET  /_sandbox/chats/{id}/messages``        what the chat shows now (``?include_deleted=1``)
 ``POST /_sandbox/messages``                   a user sends a message: {user_id, chat_id?
                                               (default: private chat), text?, caption?,
@@ -61,7 +110,9 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                               methods?: [...]}; see ``_before_call``.
                                               Without count and seconds: the next call only.
                                               A stall hangs ``delay`` s (default: until the
-                                              window ends, else 10 s), then runs the call.
+                                              window ends, else 10 s), then runs the call,
+                                              even when its caller has given up by then
+                                              (the send IS made, the caller saw a timeout).
                                               Windows run on the sandbox's clock
                                               (``monotonic=``), which a test may speed up.
 ``POST|GET|DELETE /_sandbox/limits``          enforce Telegram's rate limits: {per_chat?,
@@ -71,6 +122,9 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                               limit: 429 "Too Many Requests: retry after N"
                                               with parameters.retry_after. GET also tells
                                               how many calls were refused ("rejected").
+``POST|GET|DELETE /_sandbox/answers``         inject any answer (see `sandbox.serving`)
+``POST|DELETE /_sandbox/token/revoke``        revoke / restore the bot's token
+``POST /_sandbox/token``                      {token}: the bot's new token
 ``POST|GET|DELETE /_sandbox/webhook``         push updates while a webhook is set, as
                                               Telegram does: {deliver_to: URL standing in
                                               for the public one, retry_seconds?, timeout?};
@@ -87,8 +141,11 @@ bot or mention never reaches the bot.
 
 Deliberate simplifications: photos are not re-encoded (every PhotoSize serves the uploaded
 bytes), Markdown parse modes are stored unparsed, inline mode/payments/media groups are
-absent, a user's private chat exists as soon as the user is added, and rarely seen error
-texts (e.g. for malformed keyboards) are close to, not guaranteed to be, Telegram's.
+absent, a user's private chat exists as soon as the user is added (``started: false``
+then models the bot not being allowed to write first: Telegram answers so to a person the
+bot has seen, e.g. in a group, who never wrote to it), getChat answers only the fields
+every ChatFullInfo has, and rarely seen error texts (e.g. for malformed keyboards) are
+close to, not guaranteed to be, Telegram's.
 """
 
 from __future__ import annotations
@@ -106,6 +163,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import IntEnum
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import Any
@@ -126,7 +184,9 @@ from sandbox.serving import (
     utf16_len,
 )
 from sandbox.state import (
+    ADMIN_RIGHTS,
     DEFAULT_ALLOWED_UPDATES,
+    BotStatus,
     CallbackQuery,
     Chat,
     ChatType,
@@ -156,6 +216,25 @@ NOT_MODIFIED = (
 )
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 BLOCKED = "Forbidden: bot was blocked by the user"
+# The texts below are the Bot API server's (tdlib/telegram-bot-api, Client.cpp), or, where
+# the server passes Telegram's own on, as bots receive them (see the module docstring).
+CANT_INITIATE = "Forbidden: bot can't initiate conversation with a user"
+DEACTIVATED = "Forbidden: user is deactivated"
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+CHAT_NOT_FOUND = "Bad Request: chat not found"
+USER_NOT_FOUND = "Bad Request: user not found"
+SECRET_TOO_LONG = "Bad Request: secret token is too long"
+SECRET_UNALLOWED = "Bad Request: secret token contains unallowed characters"
+#: The bot is out of a group: (chat type, bot status) -> the 403 every send gets.
+OUT_OF_CHAT: dict[tuple[ChatType, BotStatus], str] = {
+    (ChatType.GROUP, BotStatus.KICKED): "Forbidden: bot was kicked from the group chat",
+    (ChatType.GROUP, BotStatus.LEFT): "Forbidden: bot is not a member of the group chat",
+    (ChatType.SUPERGROUP, BotStatus.KICKED): "Forbidden: bot was kicked from the supergroup chat",
+    (ChatType.SUPERGROUP, BotStatus.LEFT): "Forbidden: bot is not a member of the supergroup chat",
+}
+#: setWebhook's secret_token: at most 256 of A-Z a-z 0-9 _ - (empty: no secret).
+SECRET_TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_-]*")
+MAX_SECRET_TOKEN = 256
 
 #: Parameters whose values are JSON (they arrive as JSON strings in form posts).
 JSON_PARAMS = frozenset(
@@ -215,6 +294,16 @@ SCOPE_TYPES = frozenset(
 
 COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 SUPERGROUP_ID_LIMIT = -1_000_000_000_000
+
+
+class Access(IntEnum):
+    """What a method needs of its chat, checked as the Bot API server does (its
+    AccessRights): to read it, to read its members, to edit in it, to write to it."""
+
+    READ = 0
+    READ_MEMBERS = 1
+    EDIT = 2
+    WRITE = 3
 
 
 @dataclass(frozen=True)
@@ -694,6 +783,8 @@ class TelegramSandbox(Served[Params]):
     """The fake Telegram server: Bot API for the bot, control API for the humans."""
 
     max_request = MAX_UPLOAD + 1024 * 1024
+    #: @BotFather's settings: group privacy, and "Allow Groups?".
+    settings = ("privacy_mode", "can_join_groups")
 
     def __init__(
         self,
@@ -702,6 +793,7 @@ class TelegramSandbox(Served[Params]):
         bot_first_name: str = "Dispatch Bot",
         bot_username: str = "dispatch_sandbox_bot",
         privacy_mode: bool = False,
+        can_join_groups: bool = True,
         callback_answer_timeout: float = 15.0,
         clock: Callable[[], float] = time.time,
         rate_limits: RateLimits | None = None,
@@ -709,17 +801,18 @@ class TelegramSandbox(Served[Params]):
     ):
         """``privacy_mode``: in groups the bot then only receives commands, replies to its
         own messages and mentions, like a real bot with privacy mode on.
+        ``can_join_groups``: False as when "Allow Groups?" is off in @BotFather: getMe says
+        so and no new group can be made with the bot in it.
         ``callback_answer_timeout``: seconds (by ``clock``) after which answerCallbackQuery
         fails with "query is too old" (Telegram does not document the exact limit).
         ``rate_limits``: enforce these limits from the start (also settable by the control
         API); without, the sandbox accepts any rate.
         ``monotonic``: the clock of fault windows and rate limits (default: the event
         loop's), so a test can move the sandbox's time instead of waiting for it."""
-        bot_id, sep, secret = token.partition(":")
-        if not (bot_id.isdigit() and sep and secret):
-            raise ValueError("token must look like '<digits>:<secret>'")
         super().__init__(token, clock)
+        bot_id = token.partition(":")[0]
         self.privacy_mode = privacy_mode
+        self.can_join_groups = can_join_groups
         self.callback_answer_timeout = callback_answer_timeout
         self.bot = User(
             id=int(bot_id), first_name=bot_first_name, username=bot_username, is_bot=True
@@ -749,6 +842,9 @@ class TelegramSandbox(Served[Params]):
         return [
             ("POST", "/users/{user_id}/block", self._c_block),
             ("DELETE", "/users/{user_id}/block", self._c_unblock),
+            ("POST", "/users/{user_id}/deactivate", self._c_deactivate),
+            ("POST", "/chats/{chat_id}/migrate", self._c_migrate),
+            ("POST", "/chats/{chat_id}/bot", self._c_set_bot_status),
             ("POST", "/callback", self._c_press),
             ("POST", "/callbacks", self._c_press),
             ("GET", "/callbacks", self._c_callbacks),
@@ -769,8 +865,9 @@ class TelegramSandbox(Served[Params]):
         return [("GET", "/file/bot{token}/{file_path:.+}", self._handle_file)]
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["token"] != self.token:
-            return refused(ApiError(401, "Unauthorized"))
+        refusal = self._token_refusal(request.match_info["token"])
+        if refusal is not None:
+            return refused(refusal)
         stored = self.world.files_by_path.get(request.match_info["file_path"])
         if stored is None:
             return refused(ApiError(404, "Not Found"))
@@ -789,6 +886,9 @@ class TelegramSandbox(Served[Params]):
 
     def _call_log(self) -> list[ApiCall]:
         return self.world.calls
+
+    def _chat_key(self, params: Params) -> str | None:
+        return params.string("chat_id")
 
     def _forget(self) -> None:
         self.world.reset()
@@ -858,33 +958,69 @@ class TelegramSandbox(Served[Params]):
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "getChat": self._get_chat,
+            "getChatMember": self._get_chat_member,
             "close": self._close,
             "logOut": self._log_out,
         }
 
-    def _chat(self, p: Params) -> Chat:
+    def _chat(self, p: Params, access: Access = Access.READ) -> Chat:
+        """The chat a call names, if the bot may do there what `access` says."""
         raw = p.raw("chat_id")
         if raw is None or raw == "":
             raise ApiError(400, "Bad Request: chat_id is empty")
+        chat: Chat | None = None
         if isinstance(raw, str) and raw.startswith("@"):
-            for candidate in self.world.chats.values():
-                if candidate.type is not ChatType.PRIVATE and candidate.username == raw[1:]:
-                    return candidate
-            raise ApiError(400, "Bad Request: chat not found")
-        try:
-            chat_id = int(raw)
-        except (TypeError, ValueError):
-            raise ApiError(400, "Bad Request: chat not found") from None
-        chat = self.world.chats.get(chat_id)
+            chat = next(
+                (
+                    c
+                    for c in self.world.chats.values()
+                    if c.type is not ChatType.PRIVATE and c.username == raw[1:]
+                ),
+                None,
+            )
+        else:
+            with contextlib.suppress(TypeError, ValueError):
+                chat = self.world.chats.get(int(raw))
         if chat is None:
-            raise ApiError(400, "Bad Request: chat not found")
+            raise ApiError(400, CHAT_NOT_FOUND)
+        self._check_access(chat, access)
         return chat
 
-    def _ensure_writable(self, chat: Chat) -> None:
+    def _check_access(self, chat: Chat, access: Access) -> None:
+        """The Bot API server's own checks of a chat before it asks Telegram anything."""
         if chat.type is ChatType.PRIVATE:
             user = self.world.users.get(chat.id)
-            if user is not None and user.blocked_bot:
-                raise ApiError(403, BLOCKED)
+            if user is not None and user.deactivated and access >= Access.EDIT:
+                raise ApiError(403, DEACTIVATED)
+            return
+        out = OUT_OF_CHAT.get((chat.type, chat.bot_status))
+        if chat.type is ChatType.GROUP:
+            # Reading its members counts as writing in a basic group.
+            if access is Access.READ:
+                return
+            if chat.migrated_to is not None:
+                # The server answers so to writing; to an edit, what Telegram answers is
+                # not published: the sandbox answers the same (the group is dead).
+                raise ApiError(400, UPGRADED, {"migrate_to_chat_id": chat.migrated_to})
+            if out is not None:
+                raise ApiError(403, out)
+            return
+        # A supergroup: out of a private one, the bot may not even read it.
+        needs_membership = access >= Access.EDIT or not chat.username
+        if out is not None and (chat.bot_status is BotStatus.KICKED or needs_membership):
+            raise ApiError(403, out)
+
+    def _sendable(self, p: Params) -> Chat:
+        """The chat a message goes to: writable, and its person reachable (Telegram's own
+        refusals, which the Bot API server passes on)."""
+        chat = self._chat(p, Access.WRITE)
+        user = self.world.users.get(chat.id) if chat.type is ChatType.PRIVATE else None
+        if user is not None and user.blocked_bot:
+            raise ApiError(403, BLOCKED)
+        if user is not None and not user.started:
+            raise ApiError(403, CANT_INITIATE)
+        return chat
 
     def _formatted(
         self, p: Params, field: str, entities_field: str, *, limit: int, too_long: str
@@ -1050,10 +1186,10 @@ class TelegramSandbox(Served[Params]):
         self._apply_keyboard(chat, other)
         return self.world.message_api(msg)
 
-    def _own_message(self, p: Params, not_found: str) -> tuple[Chat, Message]:
+    def _own_message(self, p: Params, not_found: str, access: Access) -> tuple[Chat, Message]:
         if p.has("inline_message_id"):
             raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
-        chat = self._chat(p)
+        chat = self._chat(p, access)
         message_id = p.integer("message_id")
         if message_id is None:
             raise ApiError(400, "Bad Request: message identifier is not specified")
@@ -1063,8 +1199,10 @@ class TelegramSandbox(Served[Params]):
         return chat, msg
 
     def _editable(self, p: Params) -> tuple[Chat, Message]:
-        chat, msg = self._own_message(p, "Bad Request: message to edit not found")
-        self._ensure_writable(chat)
+        chat, msg = self._own_message(p, "Bad Request: message to edit not found", Access.EDIT)
+        user = self.world.users.get(chat.id) if chat.type is ChatType.PRIVATE else None
+        if user is not None and user.blocked_bot:
+            raise ApiError(403, BLOCKED)
         if msg.sender_id != self.bot.id:
             raise ApiError(400, "Bad Request: message can't be edited")
         return chat, msg
@@ -1127,7 +1265,7 @@ class TelegramSandbox(Served[Params]):
     async def _get_me(self, p: Params) -> JSONDict:
         data = self.bot.to_api()
         data.update(
-            can_join_groups=True,
+            can_join_groups=self.can_join_groups,
             can_read_all_group_messages=not self.privacy_mode,
             supports_inline_queries=False,
             can_connect_to_business=False,
@@ -1175,11 +1313,18 @@ class TelegramSandbox(Served[Params]):
 
     async def _set_webhook(self, p: Params) -> bool:
         url = p.string("url") or ""
+        secret = p.string("secret_token") or ""
         if url and urlsplit(url).scheme != "https":
             raise ApiError(
                 400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
             )
+        if url and len(secret) > MAX_SECRET_TOKEN:
+            raise ApiError(400, SECRET_TOO_LONG)
+        if url and not SECRET_TOKEN_CHARACTERS.fullmatch(secret):
+            raise ApiError(400, SECRET_UNALLOWED)
         allowed = p.json("allowed_updates")
+        if url != self.world.webhook.url:
+            self.world.webhook.last_error_date = self.world.webhook.last_error_message = None
         self.world.webhook.url = url
         self.world.webhook.max_connections = p.integer("max_connections") or 40
         self.world.webhook.secret_token = p.string("secret_token")
@@ -1192,6 +1337,7 @@ class TelegramSandbox(Served[Params]):
 
     async def _delete_webhook(self, p: Params) -> bool:
         self.world.webhook.url = ""
+        self.world.webhook.last_error_date = self.world.webhook.last_error_message = None
         if p.boolean("drop_pending_updates"):
             self.world.updates.clear()
         return True
@@ -1203,6 +1349,9 @@ class TelegramSandbox(Served[Params]):
             "has_custom_certificate": False,
             "pending_update_count": len(self.world.updates),
         }
+        if hook.last_error_date is not None:
+            info["last_error_date"] = hook.last_error_date
+            info["last_error_message"] = hook.last_error_message
         if hook.url:
             info["max_connections"] = hook.max_connections
             if hook.allowed_updates is not None:
@@ -1210,8 +1359,7 @@ class TelegramSandbox(Served[Params]):
         return info
 
     async def _send_message(self, p: Params) -> JSONDict:
-        chat = self._chat(p)
-        self._ensure_writable(chat)
+        chat = self._sendable(p)
         text, entities, raw, mode = self._text(p)
         return self._bot_message(
             chat, p, text=text, entities=entities, raw_text=raw, parse_mode=mode
@@ -1253,8 +1401,9 @@ class TelegramSandbox(Served[Params]):
         return self.world.message_api(msg)
 
     async def _delete_message(self, p: Params) -> bool:
-        chat, msg = self._own_message(p, "Bad Request: message to delete not found")
-        if chat.is_group and msg.sender_id != self.bot.id and not chat.bot_is_admin:
+        chat, msg = self._own_message(p, "Bad Request: message to delete not found", Access.WRITE)
+        others = chat.is_group and msg.sender_id != self.bot.id
+        if others and not chat.bot_may("can_delete_messages"):
             raise ApiError(400, "Bad Request: message can't be deleted")
         msg.deleted = True
         return True
@@ -1278,8 +1427,7 @@ class TelegramSandbox(Served[Params]):
 
     def _file_to_send(self, p: Params, field: str) -> tuple[Chat, Upload | str]:
         """The chat a file goes to and the file: an upload, or a file_id or URL."""
-        chat = self._chat(p)
-        self._ensure_writable(chat)
+        chat = self._sendable(p)
         given = p.file_input(field)
         if given is None:
             raise ApiError(400, f"Bad Request: there is no {field} in the request")
@@ -1307,8 +1455,7 @@ class TelegramSandbox(Served[Params]):
         )
 
     async def _send_location(self, p: Params) -> JSONDict:
-        chat = self._chat(p)
-        self._ensure_writable(chat)
+        chat = self._sendable(p)
         latitude, longitude = p.number("latitude"), p.number("longitude")
         if latitude is None or longitude is None:
             raise ApiError(400, "Bad Request: wrong latitude or longitude specified")
@@ -1374,11 +1521,53 @@ class TelegramSandbox(Served[Params]):
         return True
 
     async def _send_chat_action(self, p: Params) -> bool:
-        chat = self._chat(p)
-        self._ensure_writable(chat)
+        self._sendable(p)
         if p.string("action") not in CHAT_ACTIONS:
             raise ApiError(400, "Bad Request: wrong parameter action in request")
         return True
+
+    async def _get_chat(self, p: Params) -> JSONDict:
+        """ChatFullInfo, with the fields every answer has (PTB needs them)."""
+        chat = self._chat(p)
+        data = self.world.chat_api(chat)
+        data.update(
+            accent_color_id=abs(chat.id) % 7,
+            max_reaction_count=11,
+            accepted_gift_types={
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        )
+        return data
+
+    async def _get_chat_member(self, p: Params) -> JSONDict:
+        """A member's status; for the bot itself, whether it is in the chat and its rights."""
+        user_id = p.integer("user_id") or 0
+        if user_id <= 0:
+            raise ApiError(400, "Bad Request: invalid user_id specified")
+        chat = self._chat(p, Access.READ if user_id == self.bot.id else Access.READ_MEMBERS)
+        if user_id == self.bot.id:
+            return self._bot_member(chat)
+        user = self.world.users.get(user_id)
+        if user is None:
+            raise ApiError(400, USER_NOT_FOUND)
+        is_in = chat.id == user_id if chat.type is ChatType.PRIVATE else user_id in chat.members
+        return {"user": user.to_api(), "status": "member" if is_in else "left"}
+
+    def _bot_member(self, chat: Chat) -> JSONDict:
+        status = BotStatus.MEMBER if chat.type is ChatType.PRIVATE else chat.bot_status
+        data: JSONDict = {"user": self.bot.to_api(), "status": status.value}
+        if status is BotStatus.KICKED:
+            data["until_date"] = 0
+        elif status is BotStatus.ADMINISTRATOR:
+            data["can_be_edited"] = False
+            for right in ADMIN_RIGHTS:
+                if right != "can_manage_topics" or chat.type is ChatType.SUPERGROUP:
+                    data[right] = chat.bot_rights.get(right, False)
+        return data
 
     async def _close(self, p: Params) -> bool:
         return True
@@ -1402,6 +1591,12 @@ class TelegramSandbox(Served[Params]):
     def _human_in_chat(self, body: JSONDict) -> tuple[User, Chat]:
         user = self._user(body.get("user_id"))
         chat = self._chat_by_id(body.get("chat_id", user.id))
+        if user.deactivated:
+            raise ControlError(400, f"user {user.id} has deleted their account")
+        if chat.migrated_to is not None:
+            raise ControlError(
+                409, f"group {chat.id} was upgraded to supergroup {chat.migrated_to}; write there"
+            )
         if chat.type is ChatType.PRIVATE:
             if chat.id != user.id:
                 raise ControlError(
@@ -1420,7 +1615,9 @@ class TelegramSandbox(Served[Params]):
             {
                 "user": self.bot.to_api(),
                 "privacy_mode": self.privacy_mode,
+                "can_join_groups": self.can_join_groups,
                 "callback_answer_timeout": self.callback_answer_timeout,
+                "token_revoked": self.token_revoked,
             }
         )
 
@@ -1432,56 +1629,160 @@ class TelegramSandbox(Served[Params]):
         first_name = body.get("first_name")
         if not isinstance(first_name, str) or not first_name:
             raise ControlError(400, "first_name is required")
+        started = body.get("started", True)
+        if not isinstance(started, bool):
+            raise ControlError(400, "started must be true or false")
         user = User(
             id=user_id,
             first_name=first_name,
             last_name=body.get("last_name"),
             username=body.get("username"),
             language_code=body.get("language_code"),
+            started=started,
         )
         existing = self.world.users.get(user_id)
         if existing is not None:
-            user.blocked_bot = existing.blocked_bot
+            user.blocked_bot, user.deactivated = existing.blocked_bot, existing.deactivated
+            user.started = existing.started
         self.world.add_user(user)
         return self._json(user.to_api())
 
-    async def _c_users(self, request: web.Request) -> web.Response:
-        return self._json(
-            [dict(u.to_api(), blocked_bot=u.blocked_bot) for u in self.world.users.values()]
+    @staticmethod
+    def _user_view(user: User) -> JSONDict:
+        return dict(
+            user.to_api(),
+            blocked_bot=user.blocked_bot,
+            started=user.started,
+            deactivated=user.deactivated,
         )
 
-    def _queue_member_change(self, user: User, blocked: bool) -> int | None:
-        old, new = ("member", "kicked") if blocked else ("kicked", "member")
+    async def _c_users(self, request: web.Request) -> web.Response:
+        return self._json([self._user_view(u) for u in self.world.users.values()])
 
-        def member(status: str) -> JSONDict:
-            data: JSONDict = {"user": self.bot.to_api(), "status": status}
-            if status == "kicked":
-                data["until_date"] = 0
-            return data
-
+    def _queue_my_chat_member(
+        self, chat: Chat, actor: User, old: JSONDict, new: JSONDict
+    ) -> int | None:
+        """What Telegram tells the bot when its own membership in a chat changes."""
         update = self.world.queue_update(
             "my_chat_member",
             {
-                "chat": self.world.chat_api(self.world.chats[user.id]),
-                "from": user.to_api(),
+                "chat": self.world.chat_api(chat),
+                "from": actor.to_api(),
                 "date": int(self.world.clock()),
-                "old_chat_member": member(old),
-                "new_chat_member": member(new),
+                "old_chat_member": old,
+                "new_chat_member": new,
             },
         )
         return None if update is None else update.update_id
 
+    def _blocking(self, user: User, blocked: bool) -> int | None:
+        """The person blocks (or unblocks) the bot: my_chat_member kicked (or member)."""
+        if user.blocked_bot == blocked:
+            return None
+        chat = self.world.chats[user.id]
+        old = self._bot_member(chat)
+        user.blocked_bot = blocked
+        new: JSONDict = {"user": self.bot.to_api(), "status": "member"}
+        if blocked:
+            old, new = new, {"user": self.bot.to_api(), "status": "kicked", "until_date": 0}
+        return self._queue_my_chat_member(chat, user, old, new)
+
     async def _c_block(self, request: web.Request) -> web.Response:
         user = self._user(request.match_info["user_id"])
-        update_id = None if user.blocked_bot else self._queue_member_change(user, True)
-        user.blocked_bot = True
-        return self._json({"ok": True, "update_id": update_id})
+        return self._json({"ok": True, "update_id": self._blocking(user, True)})
 
     async def _c_unblock(self, request: web.Request) -> web.Response:
         user = self._user(request.match_info["user_id"])
-        update_id = self._queue_member_change(user, False) if user.blocked_bot else None
-        user.blocked_bot = False
-        return self._json({"ok": True, "update_id": update_id})
+        return self._json({"ok": True, "update_id": self._blocking(user, False)})
+
+    async def _c_deactivate(self, request: web.Request) -> web.Response:
+        """The person deletes their account: sends to them fail with 403 from now on."""
+        user = self._user(request.match_info["user_id"])
+        user.deactivated = True
+        return self._json(self._user_view(user))
+
+    def _actor(self, chat: Chat, given: Any) -> User:
+        """Who does something to a group: `by` (a member), else its first member."""
+        if given is not None:
+            user = self._user(given)
+            if user.id not in chat.members:
+                raise ControlError(400, f"user {user.id} is not a member of chat {chat.id}")
+            return user
+        if not chat.members:
+            raise ControlError(400, f"chat {chat.id} has no member; say who does it (by)")
+        return self._user(min(chat.members))
+
+    async def _c_set_bot_status(self, request: web.Request) -> web.Response:
+        """The bot is promoted, demoted, removed or banned in a group (and told so)."""
+        chat = self._chat_by_id(request.match_info["chat_id"])
+        if not chat.is_group or chat.migrated_to is not None:
+            raise ControlError(400, f"chat {chat.id} is not a live group")
+        body = await self._body(request)
+        try:
+            status = BotStatus(str(body.get("status")))
+        except ValueError:
+            known_ones = ", ".join(s.value for s in BotStatus)
+            raise ControlError(400, f"status must be one of {known_ones}") from None
+        rights = body.get("rights") or {}
+        if not isinstance(rights, dict) or not all(isinstance(v, bool) for v in rights.values()):
+            raise ControlError(400, "rights must be an object of true/false values")
+        unknown = sorted(set(rights) - set(ADMIN_RIGHTS))
+        if unknown:
+            raise ControlError(400, f"unknown rights {unknown}; known: {sorted(ADMIN_RIGHTS)}")
+        if rights and status is not BotStatus.ADMINISTRATOR:
+            raise ControlError(400, "only an administrator has rights")
+        actor = self._actor(chat, body.get("by"))
+        old = self._bot_member(chat)
+        chat.bot_status = status
+        chat.bot_rights = {**ADMIN_RIGHTS, **rights} if status is BotStatus.ADMINISTRATOR else {}
+        update_id = self._queue_my_chat_member(chat, actor, old, self._bot_member(chat))
+        return self._json({"chat": self.world.chat_view(chat), "update_id": update_id})
+
+    async def _c_migrate(self, request: web.Request) -> web.Response:
+        """A group becomes a supergroup: a new id, the service messages in both, and the
+        old id dead from now on (see the module docstring)."""
+        chat = self._chat_by_id(request.match_info["chat_id"])
+        if chat.type is not ChatType.GROUP:
+            raise ControlError(400, f"only a group is upgraded; chat {chat.id} is {chat.type}")
+        if chat.migrated_to is not None:
+            raise ControlError(409, f"group {chat.id} was already upgraded to {chat.migrated_to}")
+        body = await self._body(request) if request.body_exists else {}
+        actor = self._actor(chat, body.get("by"))
+        if body.get("new_id") is None:
+            new_id = SUPERGROUP_ID_LIMIT - 2_000_000_000 - self.world.next_number()
+        else:
+            new_id = self._int(body["new_id"], "new_id")
+        if new_id > SUPERGROUP_ID_LIMIT or new_id in self.world.chats:
+            raise ControlError(400, f"new_id must be a new supergroup id (-100…), not {new_id}")
+        supergroup = self.world.add_chat(
+            Chat(
+                id=new_id,
+                type=ChatType.SUPERGROUP,
+                title=chat.title,
+                members=set(chat.members),
+                bot_status=chat.bot_status,
+                bot_rights=dict(chat.bot_rights),
+            )
+        )
+        chat.migrated_to = new_id
+        notices = (
+            self.world.new_message(chat.id, actor.id, migrate_to_chat_id=new_id),
+            self.world.new_message(new_id, actor.id, migrate_from_chat_id=chat.id),
+        )
+        update_ids: list[int] = []
+        if chat.bot_status.is_in:
+            for notice in notices:
+                update = self.world.queue_update("message", self.world.message_api(notice))
+                if update is not None:
+                    update_ids.append(update.update_id)
+        return self._json(
+            {
+                "old_id": chat.id,
+                "new_id": new_id,
+                "chat": self.world.chat_view(supergroup),
+                "update_ids": update_ids,
+            }
+        )
 
     async def _c_add_chat(self, request: web.Request) -> web.Response:
         body = await self._body(request)
@@ -1495,6 +1796,10 @@ class TelegramSandbox(Served[Params]):
         if chat_type is ChatType.PRIVATE:
             user = self._user(body.get("id"))
             return self._json(self.world.chat_view(self.world.chats[user.id]))
+        if not self.can_join_groups and (
+            body.get("id") is None or self._int(body["id"], "id") not in self.world.chats
+        ):
+            raise ControlError(409, "the bot cannot join groups (can_join_groups is false)")
         if body.get("id") is None:
             number = self.world.next_number()
             chat_id = (
@@ -1641,7 +1946,9 @@ class TelegramSandbox(Served[Params]):
             fields["caption"] = str(caption)
         fields["forward_origin"] = self._forward_origin(body)
         msg = self.world.new_message(chat.id, user.id, **fields)
-        delivered = self._bot_sees(chat, msg)
+        if chat.type is ChatType.PRIVATE:
+            user.started = True  # writing to the bot is what opens the chat for it
+        delivered = chat.bot_status.is_in and self._bot_sees(chat, msg)
         update = (
             self.world.queue_update("message", self.world.message_api(msg)) if delivered else None
         )
@@ -1907,6 +2214,7 @@ class TelegramSandbox(Served[Params]):
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.world.webhook.secret_token
         status: int | None = None
         error: str | None = None
+        failure = ""
         try:
             async with session.post(
                 push.deliver_to,
@@ -1915,12 +2223,16 @@ class TelegramSandbox(Served[Params]):
                 timeout=aiohttp.ClientTimeout(total=push.timeout),
             ) as resp:
                 status = resp.status
+                failure = f"Wrong response from the webhook: {resp.status} {resp.reason}"
                 await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = type(exc).__name__
+            failure = _push_failure(exc)
         finally:
             self._pushing.discard(update.update_id)
         ok = status is not None and 200 <= status < 300
+        if not ok:
+            self.world.webhook.failed(self.world.clock(), failure)
         if push.attempts is not None:
             push.attempts.append({"update_id": update.update_id, "status": status, "error": error})
         if ok:
@@ -1933,6 +2245,17 @@ class TelegramSandbox(Served[Params]):
                 asyncio.get_running_loop().time() + push.retry_seconds
             )
         self._wake()
+
+
+def _push_failure(exc: BaseException) -> str:
+    """getWebhookInfo's last_error_message for a push that got no answer."""
+    import aiohttp
+
+    if isinstance(exc, TimeoutError):
+        return "Read timeout expired"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "Connection refused"
+    return "Webhook connection closed"
 
 
 def _valid_button_url(url: Any) -> bool:

@@ -7,9 +7,12 @@ tests and the offline demo play the humans through a JSON control API on the sam
 Bot API side (what the bot sees), always ``POST /bot{token}/{method}`` with a JSON body
 ---------------------------------------------------------------------------------------
 Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": N,
-"description": "..."}`` with the HTTP status equal to N.  Wrong token: 401; unknown method:
-404.  Implemented: getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
-sendMessage, sendPhoto, sendSticker, sendChatAction.
+"description": "..."}`` with the HTTP status equal to N.  Wrong or revoked token: 401
+``Unauthorized``; a token not shaped ``<digits>:<secret>``: 404 ``Not Found``; unknown
+method: 404 (Telegram's answers: Zalo documents none).  Implemented: getMe (``id``,
+``account_name``, ``account_type``, ``can_join_groups``), getUpdates, setWebhook,
+deleteWebhook, getWebhookInfo (``url``, ``updated_at``: all Zalo documents; no error
+fields), sendMessage, sendPhoto, sendSticker, sendChatAction.
 
 Zalo behaviours kept on purpose (they differ from Telegram's):
 
@@ -23,13 +26,21 @@ Zalo behaviours kept on purpose (they differ from Telegram's):
 - sendMessage takes ``chat_id`` and ``text`` (1 to 2,000 characters) and nothing else: no
   buttons, no replies; there is no edit method; sendPhoto takes the photo's URL;
 - in a group the bot receives a message only when it mentions the bot (``@`` and the bot's
-  display name) or replies to one of the bot's messages.
+  display name) or replies to one of the bot's messages (``mention_only``, the default;
+  ``mention_only=False`` hands over every group message);
+- ``can_join_groups=False`` makes getMe say so, as Zalo's docs say of a BASIC bot, and no
+  new group can then be made with the bot in it;
+- a person added with ``started: false`` has never written to the bot: a send to their
+  private chat answers 403 ``Forbidden: user has not started a conversation with the bot``
+  (the sandbox's own words: Zalo documents no error text for it) until they write to it.
 
 Control API side (what the humans do), JSON in and out, errors as ``{"ok": false, "error"}``
 ---------------------------------------------------------------------------------------------
-``GET  /_sandbox/bot``                       the bot (id, display name, webhook)
+``GET  /_sandbox/bot``                       the bot (id, display name, webhook, settings)
+``POST /_sandbox/bot``                       {can_join_groups?, mention_only?}: change them
 ``POST /_sandbox/reset``                     forget everything
-``POST /_sandbox/users``                     {id, display_name}; also opens the private chat
+``POST /_sandbox/users``                     {id, display_name, started? (true)}; also
+                                             opens the private chat
 ``POST /_sandbox/chats``                     {id, title?, members?: [user ids]} - a group
 ``GET  /_sandbox/chats[/{id}]``              chats
 ``POST /_sandbox/chats/{id}/members``        {user_id}
@@ -51,7 +62,11 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
 ``POST|DELETE /_sandbox/faults``             {status: 429|500|..., count?, methods?: [...],
                                              retry_after?}: the next calls fail so;
                                              {stall: SECONDS, count?, methods?}: they hang
-                                             that long (DELETE releases them), then run
+                                             that long (DELETE releases them), then run,
+                                             even when the caller has given up by then
+``POST|GET|DELETE /_sandbox/answers``        inject any answer (see `sandbox.serving`)
+``POST|DELETE /_sandbox/token/revoke``       revoke / restore the token (401 meanwhile)
+``POST /_sandbox/token``                     {token}: the bot's new token
 ``GET  /zfiles/{name}``                      a photo a person sent (what ``photo_url`` names)
 
 Deliberate simplifications, because Zalo does not document them: error texts and codes for
@@ -94,6 +109,9 @@ from sandbox.telegram import make_png
 
 DEFAULT_ZALO_TOKEN = "2701234567890:zalo-sandbox-token-not-a-secret"
 MAX_TEXT = 2000
+#: The sandbox's own words (Zalo documents no error texts): a send to a person who never
+#: wrote to the bot. A test that needs Zalo's real answer injects it (``/answers``).
+NOT_STARTED = "Forbidden: user has not started a conversation with the bot"
 DEFAULT_POLL_SECONDS = 30.0
 MAX_POLL_SECONDS = 50.0
 PUSH_ATTEMPTS = 3
@@ -107,6 +125,8 @@ class ZaloUser:
     id: str
     display_name: str
     is_bot: bool = False
+    #: Whether the person has written to the bot privately; until then it may not write.
+    started: bool = True
 
     def to_api(self) -> JSONDict:
         return {"id": self.id, "display_name": self.display_name, "is_bot": self.is_bot}
@@ -196,6 +216,8 @@ Handler = Callable[[JSONDict], Awaitable[Any]]
 class ZaloSandbox(Served[JSONDict]):
     """The fake Zalo server: Bot API for the bot, control API for the humans."""
 
+    settings = ("can_join_groups", "mention_only")
+
     def __init__(
         self,
         token: str = DEFAULT_ZALO_TOKEN,
@@ -203,13 +225,15 @@ class ZaloSandbox(Served[JSONDict]):
         bot_display_name: str = "Bot Điều Phối",
         bot_account_name: str = "bot.dieuphoi",
         clock: Callable[[], float] = time.time,
+        can_join_groups: bool = True,
+        mention_only: bool = True,
     ) -> None:
-        bot_id, sep, secret = token.partition(":")
-        if not (bot_id and sep and secret):
-            raise ValueError("token must look like '<bot id>:<secret>'")
         super().__init__(token, clock)
+        bot_id = token.partition(":")[0]
         self.bot = ZaloUser(id=bot_id, display_name=bot_display_name, is_bot=True)
         self.account_name = bot_account_name
+        self.can_join_groups = can_join_groups
+        self.mention_only = mention_only
         self._pusher: asyncio.Task[None] | None = None
         self._forget()
 
@@ -299,7 +323,7 @@ class ZaloSandbox(Served[JSONDict]):
 
     def _bot_sees(self, chat: ZaloChat, message: ZaloMessage) -> bool:
         """Groups (beta): only a mention of the bot or a reply to the bot reaches it."""
-        if not chat.is_group:
+        if not chat.is_group or not self.mention_only:
             return True
         mention = f"@{self.bot.display_name}".lower()
         said = f"{message.text or ''} {message.caption or ''}".lower()
@@ -371,6 +395,10 @@ class ZaloSandbox(Served[JSONDict]):
     def _call_log(self) -> list[ApiCall]:
         return self.calls
 
+    def _chat_key(self, params: JSONDict) -> str | None:
+        chat = params.get("chat_id")
+        return None if chat is None else str(chat)
+
     def _on_call(self, call: ApiCall) -> None:
         if call.method == "getUpdates":
             self._last_poll = call.seq
@@ -409,7 +437,7 @@ class ZaloSandbox(Served[JSONDict]):
             "id": self.bot.id,
             "account_name": self.account_name,
             "account_type": "BASIC",
-            "can_join_groups": True,
+            "can_join_groups": self.can_join_groups,
         }
 
     async def _get_updates(self, p: JSONDict) -> JSONDict:
@@ -457,9 +485,13 @@ class ZaloSandbox(Served[JSONDict]):
         return {"url": hook.url if hook else "", "updated_at": hook.updated_at if hook else 0}
 
     def _target(self, p: JSONDict) -> ZaloChat:
+        """The chat a send goes to, if the bot may write there."""
         chat = self.chats.get(str(p.get("chat_id") or ""))
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
+        person = None if chat.is_group else self.users.get(chat.id)
+        if person is not None and not person.started:
+            raise ApiError(403, NOT_STARTED)
         return chat
 
     @staticmethod
@@ -518,6 +550,9 @@ class ZaloSandbox(Served[JSONDict]):
                 "display_name": self.bot.display_name,
                 "account_name": self.account_name,
                 "webhook": {"url": hook.url} if hook else None,
+                "can_join_groups": self.can_join_groups,
+                "mention_only": self.mention_only,
+                "token_revoked": self.token_revoked,
             }
         )
 
@@ -529,19 +564,25 @@ class ZaloSandbox(Served[JSONDict]):
             raise ControlError(400, "a user needs an id and a display_name")
         if user_id == self.bot.id or (user_id in self.chats and self.chats[user_id].is_group):
             raise ControlError(409, f"id {user_id} is taken")
-        user = ZaloUser(user_id, name)
+        started = body.get("started", True)
+        if not isinstance(started, bool):
+            raise ControlError(400, "started must be true or false")
+        existing = self.users.get(user_id)
+        user = ZaloUser(user_id, name, started=existing.started if existing else started)
         self.users[user_id] = user
         self.chats[user_id] = ZaloChat(user_id, "PRIVATE", name, {user_id})
         return self._json(user.to_api())
 
     async def _c_users(self, request: web.Request) -> web.Response:
-        return self._json([u.to_api() for u in self.users.values()])
+        return self._json([dict(u.to_api(), started=u.started) for u in self.users.values()])
 
     async def _c_add_chat(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         chat_id = str(body.get("id") or "").strip() or self._next_id("group")
         if chat_id in self.users:
             raise ControlError(409, f"id {chat_id} is a user's private chat")
+        if not self.can_join_groups and chat_id not in self.chats:
+            raise ControlError(409, "the bot cannot join groups (can_join_groups is false)")
         members = {self._user(m).id for m in body.get("members") or []}
         chat = self.chats.get(chat_id) or ZaloChat(chat_id, "GROUP", f"Nhóm {chat_id}")
         chat.title = str(body.get("title") or chat.title)
@@ -614,6 +655,8 @@ class ZaloSandbox(Served[JSONDict]):
         else:
             raise ControlError(400, "a message needs text, a photo or a sticker")
         message = self._add_message(chat, user, **fields)
+        if not chat.is_group:
+            user.started = True  # writing to the bot is what opens the chat for it
         message.delivered = self._bot_sees(chat, message)
         if message.delivered:
             self._queue(self._update_of(message))

@@ -3,8 +3,10 @@
 The utility's targets are stated in working hours and working days, so elapsed
 wall-clock time is never compared with a target directly: it goes through a
 `WorkingCalendar`, which knows the office hours, the weekend, Vietnam's public
-holidays (lunar ones included, from the maintained `holidays` library) and the
-extra days off or make-up working days the government announces each year.
+holidays (lunar ones included, from the maintained `holidays` library), the
+Saturdays the government makes working days in exchange for a bridging day off
+(the library knows those too), and the policy file's own extra days off or
+make-up working days, which win over the library.
 
 Time inside a window is half-open, ``[start, end)``: at 11:30 sharp the morning
 window is over, at 13:00 sharp the afternoon one has begun.
@@ -15,11 +17,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import holidays
 
-__all__ = ["DEFAULT_TZ", "DEFAULT_WEEKDAYS", "DEFAULT_WINDOWS", "WorkingCalendar"]
+__all__ = [
+    "DEFAULT_TZ",
+    "DEFAULT_WEEKDAYS",
+    "DEFAULT_WINDOWS",
+    "DaySource",
+    "SpecialDay",
+    "WorkingCalendar",
+]
 
 DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_WEEKDAYS: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday .. Friday
@@ -35,6 +45,40 @@ _ONE_DAY = timedelta(days=1)
 _MAX_IDLE_DAYS = 800
 
 _Span = tuple[datetime, datetime]
+
+
+class DaySource(StrEnum):
+    """What decides that a day is worked or not, when it is not an ordinary week day."""
+
+    #: The `holidays` library: a public holiday, a substitute or bridging day off, or a
+    #: weekend day the government makes a working day in exchange for a bridging day.
+    LIBRARY = "holidays"
+    #: The policy file's `extra_days_off` / `extra_working_days` (they win).
+    POLICY = "policy"
+
+
+@dataclass(frozen=True)
+class SpecialDay:
+    """One day of a year that the calendar does not treat as its weekday would be, so an
+    admin can compare the list with the government's notice."""
+
+    day: date
+    #: Whether the calendar works that day, all rules applied.
+    working: bool
+    source: DaySource
+    #: The library's name of the day; None for a day only the policy file knows.
+    name: str | None = None
+    #: A worked weekend day and the bridging day off it pays for point at each other.
+    in_exchange_for: date | None = None
+
+
+@dataclass(frozen=True)
+class _LibraryYear:
+    """What the `holidays` library says about one year."""
+
+    days_off: frozenset[date]
+    #: Weekend days that are worked in exchange for a bridging day off.
+    worked: frozenset[date]
 
 
 def _require_aware(value: datetime, name: str) -> datetime:
@@ -62,7 +106,7 @@ class WorkingCalendar:
     country: str | None = "VN"
     extra_days_off: frozenset[date] = frozenset()
     extra_working_days: frozenset[date] = frozenset()
-    _holiday_cache: dict[int, frozenset[date]] = field(
+    _holiday_cache: dict[int, _LibraryYear] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
@@ -97,25 +141,70 @@ class WorkingCalendar:
 
     # -- days ----------------------------------------------------------------
 
-    def holidays_of(self, year: int) -> frozenset[date]:
-        """Public holidays of `year`, computed once per year on first use."""
-        if self.country is None:
-            return frozenset()
+    def _library_year(self, year: int) -> _LibraryYear:
+        """The library's days off and worked weekend days of `year`, computed once."""
         cached = self._holiday_cache.get(year)
         if cached is None:
-            cached = frozenset(holidays.country_holidays(self.country, years=year).keys())
+            if self.country is None:
+                cached = _LibraryYear(frozenset(), frozenset())
+            else:
+                found = holidays.country_holidays(self.country, years=year)
+                # The library keeps worked weekend days of every year it has seen.
+                worked = getattr(found, "weekend_workdays", None) or set()
+                cached = _LibraryYear(
+                    days_off=frozenset(found.keys()),
+                    worked=frozenset(d for d in worked if d.year == year),
+                )
             self._holiday_cache[year] = cached
         return cached
 
+    def holidays_of(self, year: int) -> frozenset[date]:
+        """Public holidays and the library's other days off of `year`."""
+        return self._library_year(year).days_off
+
+    def worked_weekend_days_of(self, year: int) -> frozenset[date]:
+        """Weekend days of `year` the government makes working days, in exchange for a
+        bridging day off (e.g. Saturday 22/8/2026 for Monday 31/8/2026)."""
+        return self._library_year(year).worked
+
     def is_working_day(self, d: date) -> bool:
-        """Extra days off win, then make-up days, then weekday and public holidays."""
+        """Extra days off win, then make-up days, then the library's worked weekend
+        days, then weekday and public holidays."""
         if isinstance(d, datetime):
             raise TypeError("is_working_day takes a date; use is_working_time for an instant")
         if d in self.extra_days_off:
             return False
         if d in self.extra_working_days:
             return True
-        return d.weekday() in self.weekdays and d not in self.holidays_of(d.year)
+        library = self._library_year(d.year)
+        if d in library.worked:
+            return True
+        return d.weekday() in self.weekdays and d not in library.days_off
+
+    def special_days(self, year: int, *, language: str | None = None) -> tuple[SpecialDay, ...]:
+        """Every day of `year` that is not simply its weekday: the library's days off and
+        worked weekend days, and the policy file's extra days, in date order.
+
+        `language` names the days in one of the library's languages (e.g. ``"vi"``).
+        """
+        names: dict[date, str] = {}
+        exchanges: dict[date, date] = {}
+        if self.country is not None:
+            found = holidays.country_holidays(self.country, years=year, language=language)
+            names = {d: str(name) for d, name in found.items()}
+            exchanges = _exchanges(found, self.worked_weekend_days_of(year))
+        library = self._library_year(year)
+        policy = {d for d in self.extra_days_off | self.extra_working_days if d.year == year}
+        return tuple(
+            SpecialDay(
+                day=d,
+                working=self.is_working_day(d),
+                source=DaySource.POLICY if d in policy else DaySource.LIBRARY,
+                name=names.get(d),
+                in_exchange_for=exchanges.get(d),
+            )
+            for d in sorted(library.days_off | library.worked | policy)
+        )
 
     @property
     def working_day(self) -> timedelta:
@@ -227,3 +316,18 @@ class WorkingCalendar:
     def working_days_between(self, start: datetime, end: datetime) -> float:
         """`between` expressed in working days, as the KPI report shows it."""
         return self.between(start, end) / self.working_day
+
+
+def _exchanges(found: holidays.HolidayBase, worked: frozenset[date]) -> dict[date, date]:
+    """Worked weekend day <-> the day off it pays for, both ways. The library links them
+    only in the day off's label ("Day off (substituted from 08/22/2026)"), written with
+    its own date format, so the link is read back with that same format."""
+    pattern = found.tr(found.substituted_date_format)
+    result: dict[date, date] = {}
+    for day in worked:
+        mark = day.strftime(pattern)
+        for off, name in sorted(found.items()):
+            if off != day and mark in str(name):
+                result[day], result[off] = off, day
+                break
+    return result

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from telegram import Bot
 
 from sandbox import SandboxClient, SandboxUser, TelegramSandbox
 
 TOKEN = "7100000001:sandbox-tests-secret"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client, to see the wire format with nothing in between."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture

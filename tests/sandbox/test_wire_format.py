@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,12 +12,6 @@ from sandbox import SandboxClient, SandboxUser, TelegramSandbox, make_png, parse
 from sandbox.telegram import NOT_MODIFIED
 
 from .conftest import TOKEN
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def call(

@@ -30,12 +30,6 @@ async def people(zalo: ZaloSandbox) -> AsyncIterator[ZaloSandboxClient]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def minh(people: ZaloSandboxClient) -> ZaloPerson:
     return await people.add_user("e4ea2cd5189df1c3a88c", "Đỗ Minh")
 
@@ -272,3 +266,104 @@ async def test_any_update_can_be_handed_out_as_it_is(
     ]
     with pytest.raises(SandboxError):
         await people._request("POST", "/updates", {"not": "an update"})
+
+
+# --------------------------------------------------------------------------- field failures
+
+
+def refusal(code: int, description: str) -> dict[str, Any]:
+    return {"ok": False, "error_code": code, "description": description}
+
+
+async def test_an_injected_answer_is_given_as_it_is_for_its_chat(
+    zalo: ZaloSandbox, http: aiohttp.ClientSession, people: ZaloSandboxClient, minh: ZaloPerson
+) -> None:
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    await people.inject_answer(502, body=page, methods=["sendMessage"], chat=minh)
+    await people.add_chat(GROUP, title="Đội PL", members=[minh])
+    assert (await call(http, zalo, "sendMessage", chat_id=GROUP, text="a"))[0] == 200
+    async with http.post(
+        f"{zalo.root_url}/bot{TOKEN}/sendMessage", json={"chat_id": minh.id, "text": "a"}
+    ) as resp:
+        assert (resp.status, resp.content_type, await resp.text()) == (502, "text/html", page)
+    await people.inject_answer(429, description="Too Many Requests", parameters={"retry_after": 3})
+    assert await call(http, zalo, "getMe") == (
+        429,
+        {**refusal(429, "Too Many Requests"), "parameters": {"retry_after": 3}},
+    )
+    assert (await call(http, zalo, "sendMessage", chat_id=minh.id, text="a"))[0] == 200
+    assert await people.injected_answers() == []
+
+
+async def test_a_person_who_never_wrote_to_the_bot_cannot_be_written_to_first(
+    zalo: ZaloSandbox, http: aiohttp.ClientSession, people: ZaloSandboxClient
+) -> None:
+    lan = await people.add_user("c0ffee0000000000beef", "Lan", started=False)
+    cannot = refusal(403, "Forbidden: user has not started a conversation with the bot")
+    assert await call(http, zalo, "sendMessage", chat_id=lan.id, text="Ca PL-1") == (403, cannot)
+    photo = "https://example.vn/a.png"
+    assert await call(http, zalo, "sendPhoto", chat_id=lan.id, photo=photo) == (403, cannot)
+    assert await call(http, zalo, "sendChatAction", chat_id=lan.id, action="typing") == (
+        403,
+        cannot,
+    )
+    await people.send_text(lan, None, "/start")
+    assert (await call(http, zalo, "sendMessage", chat_id=lan.id, text="Ca PL-1"))[0] == 200
+
+
+async def test_a_revoked_token_answers_401_and_a_malformed_one_404(
+    zalo: ZaloSandbox, http: aiohttp.ClientSession, people: ZaloSandboxClient
+) -> None:
+    await people.revoke_token()
+    assert await call(http, zalo, "getMe") == (401, refusal(401, "Unauthorized"))
+    await people.restore_token()
+    assert (await call(http, zalo, "getMe"))[0] == 200
+    await people.replace_token("2709999:rotated")
+    assert (await call(http, zalo, "getMe"))[0] == 401
+    assert (await call(http, zalo, "getMe", token="2709999:rotated"))[0] == 200
+    assert await call(http, zalo, "getMe", token="zalo-token") == (404, refusal(404, "Not Found"))
+
+
+async def test_a_basic_bot_that_cannot_join_groups_says_so(
+    zalo: ZaloSandbox, http: aiohttp.ClientSession, people: ZaloSandboxClient, minh: ZaloPerson
+) -> None:
+    await people.add_chat(GROUP, title="Đội PL", members=[minh])
+    settings = await people.set_bot(can_join_groups=False)
+    assert settings["can_join_groups"] is False and settings["mention_only"] is True
+    _, me = await call(http, zalo, "getMe")
+    assert me["result"]["can_join_groups"] is False
+    with pytest.raises(SandboxError, match="cannot join groups"):
+        await people.add_chat("another-group", title="Đội khác")
+    await people.add_chat(GROUP, title="Đội PL")  # the group it is already in stays
+
+
+async def test_without_mention_only_every_group_message_reaches_the_bot(
+    people: ZaloSandboxClient, minh: ZaloPerson
+) -> None:
+    await people.add_chat(GROUP, title="Đội PL", members=[minh])
+    assert (await people.send_text(minh, GROUP, "/open")).delivered is False
+    await people.set_bot(mention_only=False)
+    assert (await people.send_text(minh, GROUP, "/open")).delivered is True
+    async with (
+        ZaloSandbox(token=TOKEN, mention_only=False, can_join_groups=False) as other,
+        ZaloSandboxClient(other.root_url) as them,
+    ):
+        bot = await them.bot()
+    assert (bot["mention_only"], bot["can_join_groups"]) == (False, False)
+
+
+async def test_a_stalled_send_is_made_after_the_caller_gave_up(
+    zalo: ZaloSandbox, http: aiohttp.ClientSession, people: ZaloSandboxClient, minh: ZaloPerson
+) -> None:
+    await people.add_stall(0.5, methods=["sendMessage"])
+    with pytest.raises(TimeoutError):
+        async with http.post(
+            f"{zalo.root_url}/bot{TOKEN}/sendMessage",
+            json={"chat_id": minh.id, "text": "PL-1"},
+            timeout=aiohttp.ClientTimeout(0.1),
+        ) as resp:
+            await resp.read()
+    shown = await people.wait_for_message(minh, text="PL-1")
+    assert shown.from_bot
+    (made,) = await people.calls("sendMessage")
+    assert made.ok and made.duration is not None and made.duration >= 0.5

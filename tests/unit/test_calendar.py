@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.sla.calendar import DEFAULT_TZ, WorkingCalendar
+from bot.sla.calendar import DEFAULT_TZ, DaySource, SpecialDay, WorkingCalendar
 
 VN = DEFAULT_TZ
 CAL = WorkingCalendar()
@@ -123,6 +123,68 @@ def test_across_tet_2027() -> None:
     # Mon 1, Tue 2, Wed 3, then Thu 11 and Fri 12 February: five working days.
     assert CAL.working_days_between(vn(2027, 2, 1, 7, 30), vn(2027, 2, 12, 17)) == 5.0
     assert CAL.add_working_days(vn(2027, 2, 1, 7, 30), 5) == vn(2027, 2, 12, 17)
+
+
+# -- the government's worked Saturdays ---------------------------------------
+# In 2026 Monday 31/8 is a bridging day off before National Day, worked in exchange on
+# Saturday 22/8. The holidays library knows both; the calendar takes both.
+
+
+def test_a_saturday_worked_for_a_bridging_day_is_a_working_day() -> None:
+    assert CAL.worked_weekend_days_of(2026) == {date(2026, 8, 22)}
+    assert CAL.is_working_day(date(2026, 8, 22))
+    assert not CAL.is_working_day(date(2026, 8, 31))
+    assert not CAL.is_working_day(date(2026, 8, 29))  # the next Saturday is an ordinary one
+    # The library remembers worked days of other years too; each year keeps its own.
+    assert all(d.year == 2025 for d in CAL.worked_weekend_days_of(2025))
+
+
+def test_a_case_received_on_friday_21_8_2026_is_due_on_the_worked_saturday() -> None:
+    friday = vn(2026, 8, 21, 16, 30)
+    assert CAL.add(friday, 2 * H) == vn(2026, 8, 22, 9, 0)
+    assert CAL.add_working_days(friday, 1) == vn(2026, 8, 22, 16, 30)
+    # Sat 22 worked, Mon 24 to Fri 28, then Tue 1 and Wed 2 September are holidays.
+    assert CAL.working_days_between(vn(2026, 8, 22, 7, 30), vn(2026, 9, 2, 17)) == 6.0
+
+
+def test_the_policy_files_days_win_over_the_librarys_exchange() -> None:
+    cal = WorkingCalendar(
+        extra_days_off=frozenset({date(2026, 8, 22)}),
+        extra_working_days=frozenset({date(2026, 8, 31)}),
+    )
+    assert not cal.is_working_day(date(2026, 8, 22))
+    assert cal.is_working_day(date(2026, 8, 31))
+    assert cal.add(vn(2026, 8, 21, 16, 30), 2 * H) == vn(2026, 8, 24, 9, 0)
+
+
+def test_no_worked_saturdays_without_public_holidays() -> None:
+    cal = WorkingCalendar(country=None)
+    assert cal.worked_weekend_days_of(2026) == frozenset()
+    assert not cal.is_working_day(date(2026, 8, 22))
+    assert cal.special_days(2026) == ()
+
+
+def test_special_days_list_a_years_days_off_and_worked_saturdays() -> None:
+    cal = WorkingCalendar(extra_days_off=frozenset({date(2026, 12, 31), date(2027, 1, 4)}))
+    days = {d.day: d for d in cal.special_days(2026)}
+    assert days[date(2026, 8, 22)] == SpecialDay(
+        day=date(2026, 8, 22),
+        working=True,
+        source=DaySource.LIBRARY,
+        name=None,
+        in_exchange_for=date(2026, 8, 31),
+    )
+    bridge = days[date(2026, 8, 31)]
+    assert (bridge.working, bridge.in_exchange_for) == (False, date(2026, 8, 22))
+    assert days[date(2026, 12, 31)] == SpecialDay(
+        date(2026, 12, 31), working=False, source=DaySource.POLICY
+    )
+    assert date(2027, 1, 4) not in days  # another year's extra day
+    tet = [d for d in cal.special_days(2027) if date(2027, 2, 4) <= d.day <= date(2027, 2, 10)]
+    assert len(tet) == 7 and not any(d.working for d in tet)
+    assert [d.day for d in cal.special_days(2026)] == sorted(days)
+    vietnamese = {d.day: d.name for d in cal.special_days(2026, language="vi")}
+    assert vietnamese[date(2026, 9, 2)] == "Quốc khánh"
 
 
 def test_extra_day_off() -> None:

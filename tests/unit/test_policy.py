@@ -147,6 +147,20 @@ def test_claim_due_and_no_target(default: Policy) -> None:
     assert default.due_at(K.CONTRACT_CHANGE, S.CLAIMED, FRIDAY_1630) is None
 
 
+def test_a_case_received_before_a_worked_saturday_is_due_on_it(
+    default: Policy, tmp_path: Path
+) -> None:
+    """Saturday 22/8/2026 is worked in exchange for Monday 31/8 (the holidays library)."""
+    friday = datetime(2026, 8, 21, 16, 30, tzinfo=DEFAULT_TZ)
+    assert default.due_at(K.METER_COMPLAINT, S.CLAIMED, friday) == datetime(
+        2026, 8, 22, 9, 0, tzinfo=DEFAULT_TZ
+    )
+    off = load_policy(write(tmp_path, "[calendar]\nextra_days_off = [2026-08-22]\n"))
+    assert off.due_at(K.METER_COMPLAINT, S.CLAIMED, friday) == datetime(
+        2026, 8, 24, 9, 0, tzinfo=DEFAULT_TZ
+    )
+
+
 # -- overrides -----------------------------------------------------------------
 
 
