@@ -13,7 +13,7 @@ from bot.channels.base import Button, Outbound
 from bot.channels.zalo import ZaloRenderer
 from bot.domain.model import Area, Case, CaseKind, CaseStatus, Customer, Purpose
 from bot.i18n import Lang, Translator
-from bot.sla.policy import load_policy
+from bot.sla.policy_file import load_policy
 from handlers.render import Renderer
 
 TR = Translator()
