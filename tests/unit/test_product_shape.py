@@ -1,4 +1,4 @@
-"""The product stays in rooms of one job each: no module grows past a screenful of screens.
+"""The product stays in rooms of one job each: no module over 600 lines.
 
 A file over the limit is doing several jobs; split it by job rather than raising the
 number (issue 13). Migrations are history, not rooms, and are left out.
