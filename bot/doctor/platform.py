@@ -1,0 +1,92 @@
+"""What the checks of every platform share: the chats to look at, the token and the
+webhook registration, judged the same way whatever the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.channels.base import DeliveryError, PermanentFailure, UpdateMode
+from bot.doctor.findings import Check, Finding, Status
+
+#: How each channel is named to people.
+CHANNEL_LABELS: dict[str, str] = {"telegram": "Telegram", "zalo": "Zalo"}
+
+#: Waits between the two reads of the platform's waiting updates (tests play the world here).
+Pause = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TeamChat:
+    """A group a team is bound to, and its people's ids on that group's channel."""
+
+    team: str
+    team_name: str
+    channel: str
+    chat_id: str
+    people: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlatformSetup:
+    """One configured channel as the settings describe it."""
+
+    channel: str
+    #: How the platform is named to people: Telegram, Zalo.
+    label: str
+    api_url: str
+    mode: UpdateMode
+    webhook_url: str | None
+    #: The settings' names, for sentences that say what to change.
+    token_variable: str
+    mode_variable: str
+    url_variable: str
+
+
+def unreachable(setup: PlatformSetup, check: Check, error: DeliveryError, **about: str) -> Finding:
+    """The platform did not answer (network, timeout, its own 5xx): nothing was learnt."""
+    values = {"platform": setup.label, "reason": str(error), "url": setup.api_url}
+    return Finding(
+        check,
+        Status.FAIL,
+        "doctor.unreachable",
+        "doctor.unreachable.hint",
+        values,
+        setup.channel,
+        about.get("team"),
+        about.get("chat_id"),
+    )
+
+
+def token_refused(setup: PlatformSetup, error: DeliveryError, hint: str) -> Finding:
+    """getMe failed: a refusal means the token (nothing else can make getMe fail for
+    good); anything else means the platform could not be reached."""
+    if not isinstance(error, PermanentFailure):
+        return unreachable(setup, Check.TOKEN, error)
+    values = {"platform": setup.label, "reason": str(error), "variable": setup.token_variable}
+    return Finding(Check.TOKEN, Status.FAIL, "doctor.token.refused", hint, values, setup.channel)
+
+
+def webhook_registration(setup: PlatformSetup, registered: str) -> Finding:
+    """Is the webhook where the settings say, or absent when the bot polls?"""
+    values = {
+        "registered": registered,
+        "url": setup.webhook_url or "",
+        "variable": setup.url_variable,
+        "mode_variable": setup.mode_variable,
+    }
+
+    def found(status: Status, message: str, hint: str | None = None) -> Finding:
+        return Finding(Check.WEBHOOK, status, message, hint, values, setup.channel)
+
+    if setup.mode is UpdateMode.POLLING:
+        if registered:
+            return found(
+                Status.FAIL, "doctor.webhook.while_polling", "doctor.webhook.while_polling.hint"
+            )
+        return found(Status.OK, "doctor.webhook.polling")
+    if not registered:
+        return found(Status.FAIL, "doctor.webhook.missing", "doctor.webhook.missing.hint")
+    if registered != setup.webhook_url:
+        return found(Status.FAIL, "doctor.webhook.elsewhere", "doctor.webhook.elsewhere.hint")
+    return found(Status.OK, "doctor.webhook.ok")
