@@ -29,6 +29,8 @@ CHANNEL = "telegram"
 OUT_OF_CHAT = frozenset({"left", "kicked"})
 #: Statuses that may always post.
 ADMINS = frozenset({"creator", "administrator"})
+#: People asked about to learn whether a basic group became a supergroup.
+UPGRADE_PROBES = 3
 
 
 def setup_of(settings: Settings) -> PlatformSetup:
@@ -156,11 +158,14 @@ class _Probe:
     async def _upgraded_to(self, chat: TeamChat) -> str | None:
         """A basic group that became a supergroup still answers getChat, and the bot's own
         membership; asking about anyone else is refused with the new id."""
-        for person in (*chat.people, *self.admins):
-            if not person.lstrip("-").isdigit() or int(person) == self.bot_id:
-                continue
+        candidates = [
+            int(person)
+            for person in dict.fromkeys((*chat.people, *self.admins))
+            if person.isdigit() and int(person) != self.bot_id
+        ]
+        for person in candidates[:UPGRADE_PROBES]:
             try:
-                await self.api.get_chat_member(self.bot, chat.chat_id, int(person))
+                await self.api.get_chat_member(self.bot, chat.chat_id, person)
             except ChatUpgraded as moved:
                 return moved.new_chat_id
             except DeliveryError:
