@@ -10,34 +10,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.doctor import telegram, zalo
 from bot.doctor.findings import Check, Finding, Status, exit_code
 from bot.doctor.local import check_database, check_holidays, check_policy
-from bot.doctor.platform import Pause, PlatformSetup, TeamChat
+from bot.doctor.platform import Pause, PlatformSetup, TeamChat, setup_of
 from bot.domain.clock import Clock, SystemClock
 
 __all__ = ["PLATFORM_CHECKS", "Check", "Finding", "Status", "diagnose", "exit_code"]
 
-PlatformCheck = Callable[[Settings, Sequence[TeamChat], Pause], Awaitable[list[Finding]]]
-
-
-@dataclass(frozen=True)
-class _Platform:
-    check: PlatformCheck
-    setup_of: Callable[[Settings], PlatformSetup]
-
-    def configured(self, settings: Settings) -> bool:
-        """The channel runs when its token is set."""
-        return bool(getattr(settings, self.setup_of(settings).token_variable.lower()))
-
+PlatformCheck = Callable[
+    [Settings, PlatformSetup, Sequence[TeamChat], Pause], Awaitable[list[Finding]]
+]
 
 #: Channel name → its checks, in the order they are printed.
-PLATFORM_CHECKS: dict[str, _Platform] = {
-    telegram.CHANNEL: _Platform(telegram.check_telegram, telegram.setup_of),
-    zalo.CHANNEL: _Platform(zalo.check_zalo, zalo.setup_of),
+PLATFORM_CHECKS: dict[str, PlatformCheck] = {
+    telegram.CHANNEL: telegram.check_telegram,
+    zalo.CHANNEL: zalo.check_zalo,
 }
 
 
@@ -50,8 +40,8 @@ async def diagnose(
     database = await check_database(settings, clock)
     chats = database.chats
     findings: list[Finding] = []
-    configured = [name for name, p in PLATFORM_CHECKS.items() if p.configured(settings)]
-    if not configured:
+    setups = {name: setup_of(settings, name) for name in PLATFORM_CHECKS}
+    if not any(setup.token for setup in setups.values()):
         findings.append(
             Finding(
                 Check.CHANNELS, Status.WARN, "doctor.channels.none", "doctor.channels.none.hint"
@@ -65,12 +55,12 @@ async def diagnose(
         findings.append(
             Finding(Check.CHAT, Status.WARN, "doctor.chats.none", "doctor.chats.none.hint")
         )
-    for name, platform in PLATFORM_CHECKS.items():
+    for name, check in PLATFORM_CHECKS.items():
+        setup = setups[name]
         mine = [c for c in chats or () if c.channel == name]
-        if name in configured:
-            findings += await platform.check(settings, mine, pause)
+        if setup.token:
+            findings += await check(settings, setup, mine, pause)
         else:
-            setup = platform.setup_of(settings)
             findings += [_channel_off(chat, setup) for chat in mine]
     findings += database.findings
     findings.append(policy_finding)

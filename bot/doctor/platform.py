@@ -3,10 +3,12 @@ webhook registration, judged the same way whatever the platform."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from bot.channels.base import DeliveryError, PermanentFailure, UpdateMode
+from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
 
 #: How each channel is named to people.
@@ -29,18 +31,56 @@ class TeamChat:
 
 @dataclass(frozen=True)
 class PlatformSetup:
-    """One configured channel as the settings describe it."""
+    """One channel as the settings describe it (every channel's settings are named alike:
+    `TELEGRAM_BOT_TOKEN`, `ZALO_BOT_TOKEN`, ...)."""
 
     channel: str
     #: How the platform is named to people: Telegram, Zalo.
     label: str
+    token: str | None = field(repr=False)
     api_url: str
     mode: UpdateMode
     webhook_url: str | None
-    #: The settings' names, for sentences that say what to change.
-    token_variable: str
-    mode_variable: str
-    url_variable: str
+    #: Longest wait for each call (PLATFORM_TIMEOUT_SECONDS).
+    timeout: float
+
+    @property
+    def token_variable(self) -> str:
+        return f"{self.channel.upper()}_BOT_TOKEN"
+
+    @property
+    def mode_variable(self) -> str:
+        return f"{self.channel.upper()}_MODE"
+
+    @property
+    def url_variable(self) -> str:
+        return f"{self.channel.upper()}_WEBHOOK_URL"
+
+
+def setup_of(settings: Settings, channel: str) -> PlatformSetup:
+    mode = getattr(settings, f"{channel}_mode")
+    return PlatformSetup(
+        channel=channel,
+        label=CHANNEL_LABELS[channel],
+        token=getattr(settings, f"{channel}_bot_token"),
+        api_url=getattr(settings, f"{channel}_api_url"),
+        mode=UpdateMode(mode.value),
+        webhook_url=getattr(settings, f"{channel}_webhook_url"),
+        timeout=settings.platform_timeout_seconds,
+    )
+
+
+def introduced(setup: PlatformSetup, me: Mapping[str, Any], name: str, hint: str) -> list[Finding]:
+    """getMe answered: the token works. Whether groups may add the bot is @BotFather's (or
+    Zalo's plan's) to say; closed is fine once the groups are set up (docs/security.md),
+    so the line only says how to open them."""
+    values = {"name": name, "id": str(me.get("id", ""))}
+    found = [Finding(Check.TOKEN, Status.OK, "doctor.token.ok", None, values, setup.channel)]
+    if me.get("can_join_groups") is False:
+        found.append(
+            Finding(Check.GROUPS, Status.OK, "doctor.groups.closed", hint, {}, setup.channel)
+        )
+    return found
 
 
 def unreachable(setup: PlatformSetup, check: Check, error: DeliveryError, **about: str) -> Finding:

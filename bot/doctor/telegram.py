@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels.base import DeliveryError, PermanentFailure, UpdateMode
+from bot.channels.base import DeliveryError, PermanentFailure
 from bot.channels.telegram import ChatUpgraded, TelegramApi
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
 from bot.doctor.platform import (
-    CHANNEL_LABELS,
     Pause,
     PlatformSetup,
     TeamChat,
+    introduced,
     token_refused,
     unreachable,
     webhook_registration,
@@ -33,27 +33,11 @@ ADMINS = frozenset({"creator", "administrator"})
 UPGRADE_PROBES = 3
 
 
-def setup_of(settings: Settings) -> PlatformSetup:
-    return PlatformSetup(
-        channel=CHANNEL,
-        label=CHANNEL_LABELS[CHANNEL],
-        api_url=settings.telegram_api_url,
-        mode=UpdateMode(settings.telegram_mode.value),
-        webhook_url=settings.telegram_webhook_url,
-        token_variable="TELEGRAM_BOT_TOKEN",
-        mode_variable="TELEGRAM_MODE",
-        url_variable="TELEGRAM_WEBHOOK_URL",
-    )
-
-
 async def check_telegram(
-    settings: Settings, chats: Sequence[TeamChat], pause: Pause
+    settings: Settings, setup: PlatformSetup, chats: Sequence[TeamChat], pause: Pause
 ) -> list[Finding]:
-    assert settings.telegram_bot_token is not None
-    setup = setup_of(settings)
-    api = TelegramApi(
-        settings.telegram_bot_token, settings.telegram_api_url, settings.platform_timeout_seconds
-    )
+    assert setup.token is not None
+    api = TelegramApi(setup.token, setup.api_url, setup.timeout)
     admins = tuple(
         uid.partition(":")[2] for uid in sorted(settings.admin_set) if uid.startswith("telegram:")
     )
@@ -62,7 +46,9 @@ async def check_telegram(
             me = await api.get_me(bot)
         except DeliveryError as exc:
             return [token_refused(setup, exc, "doctor.token.refused.telegram_hint")]
-        findings = [_token(me), *_settings_of(me)]
+        name = f"@{me['username']}" if me.get("username") else str(me.get("first_name", ""))
+        findings = introduced(setup, me, name, "doctor.groups.closed.telegram_hint")
+        findings.append(_privacy(me))
         probe = _Probe(api, bot, setup, int(me["id"]), admins)
         for chat in chats:
             findings.append(await probe.chat(chat))
@@ -70,34 +56,13 @@ async def check_telegram(
     return findings
 
 
-def _token(me: dict[str, Any]) -> Finding:
-    name = f"@{me['username']}" if me.get("username") else str(me.get("first_name", ""))
+def _privacy(me: dict[str, Any]) -> Finding:
+    """@BotFather's group privacy: off, or the bot misses what people type in groups."""
+    if me.get("can_read_all_group_messages"):
+        return Finding(Check.PRIVACY, Status.OK, "doctor.privacy.ok", channel=CHANNEL)
     return Finding(
-        Check.TOKEN, Status.OK, "doctor.token.ok", None, {"name": name, "id": me["id"]}, CHANNEL
+        Check.PRIVACY, Status.FAIL, "doctor.privacy.on", "doctor.privacy.on.hint", {}, CHANNEL
     )
-
-
-def _settings_of(me: dict[str, Any]) -> list[Finding]:
-    """What @BotFather decides: group privacy, and whether groups may add the bot."""
-    found = [
-        Finding(Check.PRIVACY, Status.OK, "doctor.privacy.ok", channel=CHANNEL)
-        if me.get("can_read_all_group_messages")
-        else Finding(
-            Check.PRIVACY, Status.FAIL, "doctor.privacy.on", "doctor.privacy.on.hint", {}, CHANNEL
-        )
-    ]
-    if me.get("can_join_groups") is False:
-        found.append(
-            Finding(
-                Check.GROUPS,
-                Status.OK,  # docs/security.md advises it once the groups are set up
-                "doctor.groups.closed",
-                "doctor.groups.closed.telegram_hint",
-                {},
-                CHANNEL,
-            )
-        )
-    return found
 
 
 class _Probe:

@@ -7,17 +7,16 @@ getWebhookInfo tells no errors or backlog, so those checks say they could not be
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from bot.channels.base import DeliveryError, UpdateMode
+from bot.channels.base import DeliveryError
 from bot.channels.zalo import ZaloApi
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
 from bot.doctor.platform import (
-    CHANNEL_LABELS,
     Pause,
     PlatformSetup,
     TeamChat,
+    introduced,
     token_refused,
     unreachable,
     webhook_registration,
@@ -26,41 +25,17 @@ from bot.doctor.platform import (
 CHANNEL = "zalo"
 
 
-def setup_of(settings: Settings) -> PlatformSetup:
-    return PlatformSetup(
-        channel=CHANNEL,
-        label=CHANNEL_LABELS[CHANNEL],
-        api_url=settings.zalo_api_url,
-        mode=UpdateMode(settings.zalo_mode.value),
-        webhook_url=settings.zalo_webhook_url,
-        token_variable="ZALO_BOT_TOKEN",
-        mode_variable="ZALO_MODE",
-        url_variable="ZALO_WEBHOOK_URL",
-    )
-
-
-async def check_zalo(settings: Settings, chats: Sequence[TeamChat], pause: Pause) -> list[Finding]:
-    assert settings.zalo_bot_token is not None
-    setup = setup_of(settings)
-    api = ZaloApi(
-        settings.zalo_bot_token, settings.zalo_api_url, timeout=settings.platform_timeout_seconds
-    )
+async def check_zalo(
+    settings: Settings, setup: PlatformSetup, chats: Sequence[TeamChat], pause: Pause
+) -> list[Finding]:
+    assert setup.token is not None
+    api = ZaloApi(setup.token, setup.api_url, timeout=setup.timeout)
     try:
         me = await api.get_me()
     except DeliveryError as exc:
         return [token_refused(setup, exc, "doctor.token.refused.zalo_hint")]
-    findings = [_token(me)]
-    if me.get("can_join_groups") is False:
-        findings.append(
-            Finding(
-                Check.GROUPS,
-                Status.OK,  # docs/security.md advises it once the groups are set up
-                "doctor.groups.closed",
-                "doctor.groups.closed.zalo_hint",
-                {},
-                CHANNEL,
-            )
-        )
+    name = next((str(me[k]) for k in ("display_name", "account_name", "name") if me.get(k)), "")
+    findings = introduced(setup, me, name, "doctor.groups.closed.zalo_hint")
     findings += [
         Finding(
             Check.CHAT,
@@ -81,17 +56,3 @@ async def check_zalo(settings: Settings, chats: Sequence[TeamChat], pause: Pause
     else:
         findings.append(webhook_registration(setup, str(info.get("url") or "")))
     return findings
-
-
-def _token(me: dict[str, Any]) -> Finding:
-    name = next(
-        (str(me[k]) for k in ("display_name", "account_name", "name") if me.get(k)), "Zalo bot"
-    )
-    return Finding(
-        Check.TOKEN,
-        Status.OK,
-        "doctor.token.ok",
-        None,
-        {"name": name, "id": str(me.get("id", ""))},
-        CHANNEL,
-    )

@@ -3,7 +3,6 @@ against the sandboxes: every problem gets its line, saying what to do, and exit 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -14,7 +13,6 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from bot.cli import main
 from bot.doctor import Check, Finding, Status, diagnose, exit_code
 from bot.doctor.local import check_holidays
 from bot.doctor.report import render_text
@@ -40,7 +38,7 @@ from sandbox import (
 from storage import schema
 from storage.engine import create_engine
 from storage.uow import SqlUnitOfWork
-from tests.conftest import make_settings
+from tests.conftest import dispatchbot, make_settings
 from tests.reliability.harness import wait_until
 
 WEBHOOK_URL = "https://dispatch.example.vn/telegram/webhook"
@@ -149,11 +147,6 @@ def of(findings: list[Finding], check: Check, **about: str) -> list[Finding]:
         for f in findings
         if f.check is check and all(getattr(f, k) == v for k, v in about.items())
     ]
-
-
-async def dispatchbot(*argv: str) -> int:
-    """The real command line, in a thread: it runs its own event loop."""
-    return await asyncio.to_thread(main, list(argv))
 
 
 # --------------------------------------------------------------------------- healthy

@@ -3,13 +3,11 @@ what waited for it marked as never to be sent, and clear refusals that change no
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from bot.cli import main
 from bot.domain.clock import SystemClock
 from bot.services.ports import OutboxItem
 from storage import tables
@@ -17,15 +15,11 @@ from storage.engine import create_engine
 from storage.outbox_model import DeliveryState
 from storage.tables import OUTBOX
 from storage.uow import SqlUnitOfWork
+from tests.conftest import dispatchbot
 
 PL_GROUP = "-1001111111111"
 PL_ZALO = "5a1f0c3e9d7b2a4c6e80"
 LN_GROUP = "-1002222222222"
-
-
-async def dispatchbot(*argv: str) -> int:
-    """The real command line, in a thread: it runs its own event loop."""
-    return await asyncio.to_thread(main, list(argv))
 
 
 async def queue(database_url: str, *chats: tuple[str, str]) -> None:
