@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.channels.base import DeliveryError, PermanentFailure, UpdateMode
+from bot.channels.base import DeliveryError, RetryLater, TransientFailure, UpdateMode
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
 
@@ -83,6 +83,12 @@ def introduced(setup: PlatformSetup, me: Mapping[str, Any], name: str, hint: str
     return found
 
 
+def no_answer(error: DeliveryError) -> bool:
+    """The platform did not answer, or not yet: nothing was learnt. Any other error is
+    the platform's answer, a refusal."""
+    return isinstance(error, TransientFailure | RetryLater)
+
+
 def unreachable(setup: PlatformSetup, check: Check, error: DeliveryError, **about: str) -> Finding:
     """The platform did not answer (network, timeout, its own 5xx): nothing was learnt."""
     values = {"platform": setup.label, "reason": str(error), "url": setup.api_url}
@@ -101,7 +107,7 @@ def unreachable(setup: PlatformSetup, check: Check, error: DeliveryError, **abou
 def token_refused(setup: PlatformSetup, error: DeliveryError, hint: str) -> Finding:
     """getMe failed: a refusal means the token (nothing else can make getMe fail for
     good); anything else means the platform could not be reached."""
-    if not isinstance(error, PermanentFailure):
+    if no_answer(error):
         return unreachable(setup, Check.TOKEN, error)
     values = {"platform": setup.label, "reason": str(error), "variable": setup.token_variable}
     return Finding(Check.TOKEN, Status.FAIL, "doctor.token.refused", hint, values, setup.channel)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels.base import DeliveryError, PermanentFailure
+from bot.channels.base import DeliveryError
 from bot.channels.telegram import ChatUpgraded, TelegramApi
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
@@ -19,6 +19,7 @@ from bot.doctor.platform import (
     PlatformSetup,
     TeamChat,
     introduced,
+    no_answer,
     token_refused,
     unreachable,
     webhook_registration,
@@ -98,11 +99,13 @@ class _Probe:
         try:
             info = await self.api.get_chat(self.bot, chat.chat_id)
             member = await self.api.get_chat_member(self.bot, chat.chat_id, self.bot_id)
-        except PermanentFailure as exc:  # no such chat, or the bot may not read it
-            values["reason"] = str(exc)
-            return found(Status.FAIL, "doctor.chat.unreachable", "doctor.chat.unreachable.hint")
         except DeliveryError as exc:
-            return unreachable(self.setup, Check.CHAT, exc, team=chat.team, chat_id=chat.chat_id)
+            if no_answer(exc):
+                return unreachable(
+                    self.setup, Check.CHAT, exc, team=chat.team, chat_id=chat.chat_id
+                )
+            values["reason"] = str(exc)  # no such chat, or the bot may not read it
+            return found(Status.FAIL, "doctor.chat.unreachable", "doctor.chat.unreachable.hint")
         if info.get("title"):
             values["chat"] = f"«{info['title']}» ({chat.chat_id})"
         status = str(member.get("status", ""))

@@ -258,8 +258,8 @@ class TelegramApi:
         """
         try:
             member = await self.call(bot.get_chat_member(chat_target(chat_id), user_id))
-        except PermanentFailure as exc:
-            cause = exc.__cause__
+        except DeliveryError as exc:
+            cause = exc.__cause__  # read from PTB's own error, whatever it was mapped to
             if isinstance(cause, ChatMigrated):
                 raise ChatUpgraded(str(cause.new_chat_id), str(exc)) from cause
             raise
