@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.channels.base import DeliveryError
 from bot.channels.telegram import ChatUpgraded, TelegramApi
@@ -24,6 +24,9 @@ from bot.doctor.platform import (
     unreachable,
     webhook_registration,
 )
+
+if TYPE_CHECKING:
+    from telegram.ext import ExtBot
 
 CHANNEL = "telegram"
 #: getChatMember statuses of someone no longer in the chat.
@@ -70,7 +73,7 @@ class _Probe:
     def __init__(
         self,
         api: TelegramApi,
-        bot: Any,
+        bot: ExtBot[None],
         setup: PlatformSetup,
         bot_id: int,
         admins: tuple[str, ...],
