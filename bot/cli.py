@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.domain import errors
 from bot.domain.model import Role
-from bot.domain.people import ChatBinding, Identity, Member, Team
+from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
 from bot.sla.policy import PolicyError
 
 log = logging.getLogger("dispatchbot")
@@ -32,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--chat", required=True, help="the group chat id")
     add.add_argument("--channel", choices=CHANNELS, default="telegram")
+    team.add_parser("list", help="teams, their chats and their people")
+    unbind = team.add_parser("unbind", help="take a chat off a team")
+    unbind.add_argument("code")
+    unbind.add_argument("--chat", required=True, help="the group chat id")
+    unbind.add_argument("--channel", choices=CHANNELS, default="telegram")
+    doctor = sub.add_parser(
+        "doctor", help="check the deployment against the platforms and say what to fix"
+    )
+    doctor.add_argument("--json", action="store_true", help="findings as JSON")
     member = sub.add_parser("member", help="people").add_subparsers(
         dest="member_command", required=True
     )
@@ -99,6 +109,95 @@ async def _team_add(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await container.close()
     return 0
+
+
+async def _team_list(settings: Settings) -> int:
+    from bot.bootstrap import bootstrap
+    from bot.services.people import team_rosters
+
+    container = await bootstrap(settings, channels={})
+    try:
+        rosters = await team_rosters(container.uow())
+    finally:
+        await container.close()
+    tr, lang = container.tr, settings.language
+    if not rosters:
+        print(tr.t(lang, "team.list.none"))
+    for roster in rosters:
+        team = roster.team
+        print(tr.t(lang, "team.list.team", code=team.code, name=team.name))
+        for chat in team.chats:
+            print("  " + tr.t(lang, "team.list.chat", channel=chat.channel, chat_id=chat.chat_id))
+        if not team.chats:
+            print("  " + tr.t(lang, "team.list.no_chat", code=team.code, name=team.name))
+        for person in roster.people:
+            ids = ", ".join(
+                ident.uid + (f" (@{ident.username})" if ident.username else "")
+                for ident in person.identities
+            )
+            role = tr.t(lang, f"role.{person.role.value}")
+            print("  " + tr.t(lang, "team.list.person", name=person.name, role=role, ids=ids))
+        if not roster.people:
+            print("  " + tr.t(lang, "team.list.nobody"))
+    return 0
+
+
+#: Who acts when an administrator types a command on the server.
+CLI_ACTOR = Actor(uid="cli", name="cli", is_admin=True, is_system=True)
+
+
+async def _team_unbind(settings: Settings, args: argparse.Namespace) -> int:
+    """Take a chat off a team; what still waits for it is never sent (see unbind_chat)."""
+    from bot.bootstrap import bootstrap
+    from bot.services.people import UnbindChat, unbind_chat
+
+    container = await bootstrap(settings, channels={})
+    tr, lang = container.tr, settings.language
+    chat = ChatBinding(args.channel, str(args.chat).strip())
+    where = {"channel": chat.channel, "chat_id": chat.chat_id, "team": args.code.upper()}
+    try:
+        done = await unbind_chat(UnbindChat(CLI_ACTOR, args.code, chat), container.uow())
+    except errors.UnknownTeam:
+        print(tr.t(lang, "team.unbind.unknown_team", **where), file=sys.stderr)
+        return 2
+    except errors.ChatNotOfTeam as e:
+        if e.bound_to is not None:
+            print(tr.t(lang, "team.unbind.other_team", other=e.bound_to, **where), file=sys.stderr)
+            return 2
+        async with container.uow() as uow:
+            team = await uow.teams.get(e.team_code)
+        chats = ", ".join(f"{c.channel} {c.chat_id}" for c in team.chats) if team else ""
+        chats = chats or tr.t(lang, "team.no_chats")
+        print(tr.t(lang, "team.unbind.not_bound", chats=chats, **where), file=sys.stderr)
+        return 2
+    except errors.LastChatBusy as e:
+        async with container.uow() as uow:
+            team = await uow.teams.get(e.team_code)
+        name = team.name if team else e.team_code
+        print(
+            tr.t(lang, "team.unbind.busy", waiting=e.waiting, name=name, **where),
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        await container.close()
+    print(tr.t(lang, "team.unbind.done", **where))
+    if done.dropped:
+        print(tr.t(lang, "team.unbind.dropped", dropped=done.dropped))
+    if not done.team.chats:
+        print(tr.t(lang, "team.unbind.last", name=done.team.name, **where))
+    return 0
+
+
+async def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.doctor import diagnose, exit_code
+    from bot.doctor.report import render_json, render_text
+    from bot.i18n import Translator
+
+    findings = await diagnose(settings)
+    render = render_json if args.json else render_text
+    print(render(findings, Translator(settings.language), settings.language))
+    return exit_code(findings)
 
 
 def _member_id(given: str, channel: str | None) -> tuple[str | None, str]:
@@ -245,7 +344,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 asyncio.run(_db_upgrade(settings))
                 return 0
             case "team":
+                match args.team_command:
+                    case "list":
+                        return asyncio.run(_team_list(settings))
+                    case "unbind":
+                        return asyncio.run(_team_unbind(settings, args))
                 return asyncio.run(_team_add(settings, args))
+            case "doctor":
+                return asyncio.run(_doctor(settings, args))
             case "member":
                 return asyncio.run(_member_add(settings, args))
             case "remind":

@@ -6,6 +6,7 @@ A bad value stops start-up with one line that names the variable.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -61,6 +62,10 @@ class RateLimit:
             raise ValueError("use COUNT/SECONDS with COUNT >= 1 and 0 < SECONDS <= 3600, or off")
         return limit
 
+
+#: What Telegram's setWebhook accepts as `secret_token` (Bot API: 1-256 characters,
+#: only A-Z, a-z, 0-9, _ and -); anything else would make every start fail there.
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 #: Shortest secret an intake token may have.
 MIN_SECRET = 8
@@ -173,6 +178,9 @@ class Settings(BaseSettings):
     user_rate_limit: str = "30/60"
     #: Longest a single call to a chat platform may take (connect, send, read, download).
     platform_timeout_seconds: float = Field(default=20, gt=0, le=120)
+    #: `dispatchbot doctor` reads the platform's count of waiting updates twice, this far
+    #: apart, to tell a backlog that is being worked off from one that grows.
+    doctor_pending_interval_seconds: float = Field(default=5, ge=0, le=60)
 
     @field_validator(
         "user_rate_limit",
@@ -209,6 +217,16 @@ class Settings(BaseSettings):
             channel, _, uid = item.partition(":")
             if channel not in ("telegram", "zalo") or not uid:
                 raise ValueError(f"'{item}' is not channel:id, e.g. telegram:123")
+        return v
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, v: str | None) -> str | None:
+        if v is not None and not TELEGRAM_SECRET.fullmatch(v):
+            raise ValueError(
+                "Telegram accepts 1 to 256 characters, each a letter A-Z or a-z, a digit, "
+                "_ or - (no spaces or other signs)"
+            )
         return v
 
     @field_validator("intake_tokens")
@@ -282,6 +300,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "configuration"
-        raise ConfigError(f"{name}: {err['msg']}") from None
+        reason = str(err["msg"]).removeprefix("Value error, ")  # pydantic's wrapping of ours
+        raise ConfigError(f"{name}: {reason}") from None
     settings.check()
     return settings

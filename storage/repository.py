@@ -24,7 +24,7 @@ from bot.services.ports import (
 from storage import tables
 from storage.case_rows import case_from_row, case_values, new_case_values
 from storage.engine import insert_ignoring_duplicates
-from storage.outbox_model import pending_values
+from storage.outbox_model import DeliveryState, pending_values
 from storage.tables import CASES, EVENTS, IDENTITIES, MEMBERS, OUTBOX, TEAM_CHATS, TEAMS
 
 #: Listed, not excluded: an IN list lets the (team, status) and status indexes skip
@@ -271,6 +271,17 @@ class SqlTeamRepository:
             )
         )
 
+    async def unbind_chat(self, code: str, chat: ChatBinding) -> bool:
+        """The chat no longer shows the team; False when it did not."""
+        gone = await self.conn.execute(
+            sa.delete(tables.team_chats).where(
+                TEAM_CHATS.team_code == code.upper(),
+                TEAM_CHATS.channel == chat.channel,
+                TEAM_CHATS.chat_id == chat.chat_id,
+            )
+        )
+        return bool(gone.rowcount)
+
     async def by_chat(self, channel: str, chat_id: str) -> Team | None:
         code = (
             await self.conn.execute(
@@ -491,3 +502,24 @@ class SqlOutbox:
             )
             found.update(str(r.dedupe_key) for r in rows)
         return found
+
+    def _waiting_for(self, channel: str, chat_id: str) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            OUTBOX.channel == channel,
+            OUTBOX.chat_id == chat_id,
+            OUTBOX.status == DeliveryState.PENDING.value,
+        )
+
+    async def waiting(self, channel: str, chat_id: str) -> int:
+        query = sa.select(sa.func.count()).select_from(tables.outbox)
+        found = await self.conn.execute(query.where(self._waiting_for(channel, chat_id)))
+        return int(found.scalar_one())
+
+    async def drop_waiting(self, channel: str, chat_id: str, reason: str) -> int:
+        """Messages still waiting for the chat are not sent: superseded, with `reason`."""
+        dropped = await self.conn.execute(
+            sa.update(tables.outbox)
+            .where(self._waiting_for(channel, chat_id))
+            .values(status=DeliveryState.SUPERSEDED.value, error=reason, sending_at=None)
+        )
+        return int(dropped.rowcount)

@@ -120,3 +120,10 @@ def make_settings(database_url: str, tmp_path: Path, **extra: object) -> Setting
     }
     base.update(extra)
     return load_settings(**base)
+
+
+async def dispatchbot(*argv: str) -> int:
+    """The real command line, in a thread: it runs its own event loop."""
+    from bot.cli import main
+
+    return await asyncio.to_thread(main, list(argv))

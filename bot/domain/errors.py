@@ -96,6 +96,29 @@ class UnknownTeam(DomainError):
         self.code = code
 
 
+class ChatNotOfTeam(DomainError):
+    """The chat to take off a team does not show that team (another one, or none)."""
+
+    def __init__(self, team_code: str, channel: str, chat_id: str, bound_to: str | None) -> None:
+        super().__init__(f"{channel}:{chat_id} not of {team_code}")
+        self.team_code = team_code
+        self.channel = channel
+        self.chat_id = chat_id
+        #: The team the chat shows instead, if any.
+        self.bound_to = bound_to
+
+
+class LastChatBusy(DomainError):
+    """Messages still wait for the team's only chat: taking it off would lose them."""
+
+    def __init__(self, team_code: str, channel: str, chat_id: str, waiting: int) -> None:
+        super().__init__(f"{channel}:{chat_id} of {team_code}")
+        self.team_code = team_code
+        self.channel = channel
+        self.chat_id = chat_id
+        self.waiting = waiting
+
+
 class UnknownMember(DomainError):
     def __init__(self, who: str) -> None:
         super().__init__(who)

@@ -8,7 +8,7 @@ in-memory one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain import errors
 from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
@@ -23,6 +23,31 @@ class BindChat:
     actor: Actor
     team_code: str
     chat: ChatBinding
+
+
+@dataclass(frozen=True)
+class UnbindChat:
+    """Take a group off a team (a mistaken id, an abandoned group)."""
+
+    actor: Actor
+    team_code: str
+    chat: ChatBinding
+
+
+@dataclass(frozen=True)
+class Unbound:
+    """The team as it is now, and how many messages for the chat will never be sent."""
+
+    team: Team
+    dropped: int
+
+
+@dataclass(frozen=True)
+class TeamRoster:
+    """A team with its chats and its active people: what `team list` and the doctor read."""
+
+    team: Team
+    people: tuple[Member, ...]
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,46 @@ async def bind_chat(cmd: BindChat, uow: UnitOfWork) -> Team:
         await uow.teams.bind_chat(code, cmd.chat)
         await uow.commit()
     return team
+
+
+async def unbind_chat(cmd: UnbindChat, uow: UnitOfWork) -> Unbound:
+    """The chat stops showing the team; what still waits for it is never sent.
+
+    Every card and digest of a team goes to each of its chats, so where the team keeps
+    another chat the messages waiting for this one have their twins there, and the rest
+    answered people in a group that no longer shows the team. The team's only chat is
+    kept while messages wait for it: the admin binds the new group first.
+    """
+    require_admin(cmd.actor)
+    code = cmd.team_code.upper()
+    chat = cmd.chat
+    async with uow:
+        team = await uow.teams.get(code)
+        if team is None:
+            raise errors.UnknownTeam(code)
+        if chat not in team.chats:
+            other = await uow.teams.by_chat(chat.channel, chat.chat_id)
+            raise errors.ChatNotOfTeam(
+                code, chat.channel, chat.chat_id, other.code if other else None
+            )
+        remaining = tuple(c for c in team.chats if c != chat)
+        if not remaining:
+            waiting = await uow.outbox.waiting(chat.channel, chat.chat_id)
+            if waiting:
+                raise errors.LastChatBusy(code, chat.channel, chat.chat_id, waiting)
+        await uow.teams.unbind_chat(code, chat)
+        dropped = await uow.outbox.drop_waiting(
+            chat.channel, chat.chat_id, f"chat unbound from team {code}"
+        )
+        await uow.commit()
+    return Unbound(replace(team, chats=remaining), dropped)
+
+
+async def team_rosters(uow: UnitOfWork) -> list[TeamRoster]:
+    """Every team, by code, with its chats and its people."""
+    async with uow:
+        teams = await uow.teams.all()
+        return [TeamRoster(t, tuple(await uow.members.in_team(t.code))) for t in teams]
 
 
 async def set_language(cmd: SetLanguage, uow: UnitOfWork) -> None:

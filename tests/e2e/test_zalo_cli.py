@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
 from bot.bootstrap import bootstrap
-from bot.cli import main
 from bot.domain.people import ChatBinding, Identity
-from tests.conftest import make_settings
-
-
-async def dispatchbot(*argv: str) -> int:
-    """The real command line, in a thread: it runs its own event loop."""
-    return await asyncio.to_thread(main, list(argv))
+from tests.conftest import dispatchbot, make_settings
 
 
 async def test_a_zalo_group_is_bound_to_an_existing_team_and_zalo_people_are_added(

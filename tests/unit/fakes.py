@@ -180,6 +180,13 @@ class FakeTeams:
         team = self.rows[code]
         self.rows[code] = replace(team, chats=(*team.chats, chat))
 
+    async def unbind_chat(self, code: str, chat: ChatBinding) -> bool:
+        team = self.rows.get(code.upper())
+        if team is None or chat not in team.chats:
+            return False
+        self.rows[team.code] = replace(team, chats=tuple(c for c in team.chats if c != chat))
+        return True
+
     async def by_chat(self, channel: str, chat_id: str) -> Team | None:
         return next(
             (t for t in self.rows.values() if ChatBinding(channel, chat_id) in t.chats), None
@@ -284,6 +291,8 @@ class FakeOutbox:
 
     def __init__(self) -> None:
         self.items: list[OutboxItem] = []
+        #: Messages that were waiting and will never be sent, with why.
+        self.dropped: list[tuple[OutboxItem, str]] = []
 
     async def add(self, item: OutboxItem) -> bool:
         if item.dedupe_key is not None and item.dedupe_key in self._keys():
@@ -294,8 +303,18 @@ class FakeOutbox:
     async def queued(self, dedupe_keys: Iterable[str]) -> set[str]:
         return set(dedupe_keys) & self._keys()
 
+    async def waiting(self, channel: str, chat_id: str) -> int:
+        return sum(1 for i in self.items if (i.channel, i.chat_id) == (channel, chat_id))
+
+    async def drop_waiting(self, channel: str, chat_id: str, reason: str) -> int:
+        gone = [i for i in self.items if (i.channel, i.chat_id) == (channel, chat_id)]
+        self.items = [i for i in self.items if i not in gone]
+        self.dropped += [(i, reason) for i in gone]
+        return len(gone)
+
     def _keys(self) -> set[str]:
-        return {i.dedupe_key for i in self.items if i.dedupe_key is not None}
+        keys = [i.dedupe_key for i in self.items] + [i.dedupe_key for i, _ in self.dropped]
+        return {key for key in keys if key is not None}
 
     def texts(self, chat_id: str | None = None) -> list[str]:
         """The text of each message queued (to `chat_id` only, when given)."""

@@ -40,6 +40,8 @@ PREFIXES = [
     "menu",
     "report",
     "relay",
+    "doctor",
+    "team",
 ]
 KEY_USE = re.compile(r"""["']((?:{})\.[a-z_]+(?:\.[a-z_]+)*)["']""".format("|".join(PREFIXES)))
 

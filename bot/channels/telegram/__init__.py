@@ -13,6 +13,7 @@ from bot.channels.adapter import PartKind
 from bot.channels.base import UpdateMode
 from bot.channels.telegram.api import (
     CALL_DEADLINE_FACTOR,
+    ChatUpgraded,
     PollingBot,
     TelegramApi,
     retry_after_seconds,
@@ -47,6 +48,7 @@ __all__ = [
     "MAX_CAPTION",
     "MAX_TEXT",
     "SECRET_HEADER",
+    "ChatUpgraded",
     "PartKind",
     "PollingBot",
     "RenderedEdit",

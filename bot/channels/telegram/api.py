@@ -11,7 +11,8 @@ import asyncio
 import datetime as dtm
 import logging
 import warnings
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -224,6 +225,57 @@ class TelegramApi:
                     language_code=language or None,
                 )
             )
+
+    # ------------------------------------------------------------------ reads (doctor)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[ExtBot[None]]:
+        """A bot for a few reads while no channel runs (`dispatchbot doctor`), closed after.
+
+        Not initialised: PTB's initialize would wrap a refused token in its own words.
+        """
+        bot = self.new_bot()
+        try:
+            yield bot
+        finally:
+            await bot.request.shutdown()  # the connection pool the reads used
+
+    async def get_me(self, bot: ExtBot[None]) -> dict[str, Any]:
+        """getMe, as the Bot API answers it (`can_read_all_group_messages` and all)."""
+        return (await self.call(bot.get_me())).to_dict()
+
+    async def get_chat(self, bot: ExtBot[None], chat_id: str) -> dict[str, Any]:
+        """getChat: the chat as the bot may read it (its type, title, permissions)."""
+        return (await self.call(bot.get_chat(chat_target(chat_id)))).to_dict()
+
+    async def get_chat_member(
+        self, bot: ExtBot[None], chat_id: str, user_id: int
+    ) -> dict[str, Any]:
+        """getChatMember: a member's status (and, for an administrator, its rights).
+
+        On a basic group that became a supergroup, asking about anyone but the bot itself
+        is refused with the new id (`ChatUpgraded`): that is how a reader learns of it.
+        """
+        try:
+            member = await self.call(bot.get_chat_member(chat_target(chat_id), user_id))
+        except DeliveryError as exc:
+            cause = exc.__cause__  # read from PTB's own error, whatever it was mapped to
+            if isinstance(cause, ChatMigrated):
+                raise ChatUpgraded(str(cause.new_chat_id), str(exc)) from cause
+            raise
+        return member.to_dict()
+
+    async def get_webhook_info(self, bot: ExtBot[None]) -> dict[str, Any]:
+        """getWebhookInfo: the registered URL, the last delivery error, updates waiting."""
+        return (await self.call(bot.get_webhook_info())).to_dict()
+
+
+class ChatUpgraded(PermanentFailure):
+    """A basic group became a supergroup: its old id is dead, `new_chat_id` is the chat."""
+
+    def __init__(self, new_chat_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.new_chat_id = new_chat_id
 
 
 # --------------------------------------------------------------------------- polling

@@ -151,6 +151,14 @@ class ZaloApi:
             code = 400  # `ok: false` on a 200: Zalo refused it
         raise ZaloApiError(status, code, self.redact(f"{method}: {description}"), retry_after)
 
+    async def get_me(self) -> dict[str, Any]:
+        """getMe: the bot's id, name and `can_join_groups`, as Zalo answers them."""
+        return _object(await self.request("getMe"))
+
+    async def get_webhook_info(self) -> dict[str, Any]:
+        """getWebhookInfo: the registered URL (`""` when none) and when it was set."""
+        return _object(await self.request("getWebhookInfo"))
+
     async def fetch(self, url: str, max_bytes: int) -> bytes:
         """GET a file a person sent (Zalo hands out plain URLs), refusing oversize ones."""
         if not url.startswith(("https://", "http://")):
@@ -176,3 +184,8 @@ class ZaloApi:
 
     def redact(self, text: str) -> str:
         return redact(text, self._token)
+
+
+def _object(result: Any) -> dict[str, Any]:
+    """A `result` that should be a JSON object; anything else reads as an empty one."""
+    return dict(result) if isinstance(result, Mapping) else {}

@@ -1,0 +1,195 @@
+"""The doctor's checks of this deployment itself: database, policy file, holidays."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.doctor.findings import Check, Finding, Status
+from bot.doctor.platform import TeamChat
+from bot.domain.clock import Clock
+from bot.i18n import Lang
+from bot.services.people import team_rosters
+from bot.sla.calendar import WorkingCalendar
+from bot.sla.policy import Policy, PolicyError
+from bot.sla.policy_file import load_policy
+from storage.engine import create_engine, driver_message
+from storage.schema import schema_state, sqlite_file
+from storage.uow import SqlUnitOfWork
+
+#: How the `holidays` library names a language we speak.
+HOLIDAY_LANGUAGES: dict[Lang, str] = {Lang.VI: "vi", Lang.EN: "en_US"}
+#: Longest wait for the database to answer.
+DATABASE_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class DatabaseReport:
+    findings: list[Finding]
+    #: Every group bound to a team (None: the database could not be read).
+    chats: list[TeamChat] | None
+
+
+async def check_database(settings: Settings, clock: Clock) -> DatabaseReport:
+    """Reachable, on the latest schema, and which groups the teams are bound to.
+
+    Nothing is created or upgraded: a missing SQLite file is reported, not made.
+    """
+    url = settings.database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+    values: dict[str, str | int] = {"url": shown}
+
+    def found(check: Check, status: Status, message: str, hint: str | None = None) -> Finding:
+        return Finding(check, status, message, hint, values)
+
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        values["path"] = str(path)
+        return DatabaseReport(
+            [
+                found(
+                    Check.DATABASE,
+                    Status.FAIL,
+                    "doctor.database.missing",
+                    "doctor.database.missing.hint",
+                )
+            ],
+            None,
+        )
+    engine = create_engine(url)
+    try:
+        try:
+            async with asyncio.timeout(DATABASE_SECONDS):
+                state = await schema_state(engine)
+        except Exception as exc:  # any driver's refusal: what matters is its own words
+            values["reason"] = _first_line(driver_message(exc) or str(exc) or type(exc).__name__)
+            return DatabaseReport(
+                [
+                    found(
+                        Check.DATABASE,
+                        Status.FAIL,
+                        "doctor.database.unreachable",
+                        "doctor.database.unreachable.hint",
+                    )
+                ],
+                None,
+            )
+        findings = [found(Check.DATABASE, Status.OK, "doctor.database.ok")]
+        values.update(current=", ".join(sorted(state.current)), head=", ".join(sorted(state.heads)))
+        if not state.current:
+            findings.append(
+                found(
+                    Check.MIGRATIONS,
+                    Status.FAIL,
+                    "doctor.migrations.empty",
+                    "doctor.migrations.hint",
+                )
+            )
+            return DatabaseReport(findings, None)
+        if state.unknown:
+            findings.append(
+                found(
+                    Check.MIGRATIONS,
+                    Status.FAIL,
+                    "doctor.migrations.newer",
+                    "doctor.migrations.newer.hint",
+                )
+            )
+        elif not state.up_to_date:
+            findings.append(
+                found(
+                    Check.MIGRATIONS,
+                    Status.FAIL,
+                    "doctor.migrations.behind",
+                    "doctor.migrations.hint",
+                )
+            )
+        else:
+            findings.append(found(Check.MIGRATIONS, Status.OK, "doctor.migrations.ok"))
+        try:
+            rosters = await team_rosters(SqlUnitOfWork(engine, clock))
+        except Exception:  # an old or foreign schema: the chats are then not checked
+            return DatabaseReport(findings, None)
+    finally:
+        await engine.dispose()
+    chats = [
+        TeamChat(
+            roster.team.code,
+            roster.team.name,
+            binding.channel,
+            binding.chat_id,
+            tuple(
+                ident.external_id
+                for person in roster.people
+                for ident in person.identities
+                if ident.channel == binding.channel
+            ),
+        )
+        for roster in rosters
+        for binding in roster.team.chats
+    ]
+    return DatabaseReport(findings, chats)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def check_policy(settings: Settings) -> tuple[Finding, Policy | None]:
+    """The policy file loads; its one-line error otherwise."""
+    path = settings.policy_file
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        return (
+            Finding(
+                Check.POLICY,
+                Status.FAIL,
+                "doctor.policy.invalid",
+                "doctor.policy.invalid.hint",
+                {"error": str(exc)},
+            ),
+            None,
+        )
+    if path is None or str(path) == "":
+        return Finding(Check.POLICY, Status.OK, "doctor.policy.builtin"), policy
+    return Finding(Check.POLICY, Status.OK, "doctor.policy.ok", None, {"path": str(path)}), policy
+
+
+def check_holidays(calendar: WorkingCalendar | None, today: date, lang: Lang) -> list[Finding]:
+    """This year's and next year's days off and worked Saturdays, to compare with the
+    government's notice (Tết moves every year); a year without a day off is a mistake."""
+    years = (today.year, today.year + 1)
+    if calendar is None:
+        return [Finding(Check.HOLIDAYS, Status.SKIP, "doctor.holidays.skipped")]
+    findings = []
+    for year in years:
+        days = calendar.special_days(year, language=HOLIDAY_LANGUAGES[lang])
+        off = sum(1 for d in days if not d.working)
+        values = {"year": year, "off": off, "worked": len(days) - off}
+        findings.append(
+            Finding(
+                Check.HOLIDAYS,
+                Status.OK,
+                "doctor.holidays.year",
+                None,
+                values,
+                year=year,
+                days=days,
+            )
+            if off
+            else Finding(
+                Check.HOLIDAYS,
+                Status.FAIL,
+                "doctor.holidays.none",
+                "doctor.holidays.none.hint",
+                values,
+                year=year,
+                days=days,
+            )
+        )
+    return findings
