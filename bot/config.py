@@ -6,10 +6,12 @@ A bad value stops start-up with one line that names the variable.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -173,6 +175,12 @@ class Settings(BaseSettings):
     user_rate_limit: str = "30/60"
     #: Longest a single call to a chat platform may take (connect, send, read, download).
     platform_timeout_seconds: float = Field(default=20, gt=0, le=120)
+    # The lead's board (docs/board.md): its public address (HTTPS, through the reverse
+    # proxy, ending in /app/), the Mini App's short name from @BotFather's /newapp (for
+    # the button in groups), and the key its sessions are signed with.
+    webapp_url: str | None = None
+    webapp_short_name: str | None = None
+    webapp_secret: str | None = None
 
     @field_validator(
         "user_rate_limit",
@@ -201,6 +209,38 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("webapp_url")
+    @classmethod
+    def _webapp_url(cls, v: str | None) -> str | None:
+        """Telegram opens only HTTPS pages as Mini Apps; plain HTTP is for this machine."""
+        if v is None:
+            return None
+        parts = urlsplit(v.strip())
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
+            raise ValueError(
+                "must be the board's public https:// address, e.g. https://bot.example.vn/app/"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("must have no query or fragment (the board adds its own)")
+        return v.strip().rstrip("/") + "/"
+
+    @field_validator("webapp_short_name")
+    @classmethod
+    def _short_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_]{3,30}", v.strip()):
+            raise ValueError(
+                "must be the Mini App's short name from @BotFather (3-30 of A-Z a-z 0-9 _)"
+            )
+        return v.strip() if v else v
+
+    @field_validator("webapp_secret")
+    @classmethod
+    def _webapp_secret(cls, v: str | None) -> str | None:
+        if v is not None and len(v) < 16:
+            raise ValueError("must be at least 16 characters")
+        return v
 
     @field_validator("admin_ids")
     @classmethod

@@ -40,6 +40,9 @@ PREFIXES = [
     "menu",
     "report",
     "relay",
+    "find",
+    "board",
+    "app",
 ]
 KEY_USE = re.compile(r"""["']((?:{})\.[a-z_]+(?:\.[a-z_]+)*)["']""".format("|".join(PREFIXES)))
 
