@@ -181,6 +181,8 @@ class Settings(BaseSettings):
     webapp_url: str | None = None
     webapp_short_name: str | None = None
     webapp_secret: str | None = None
+    #: Where Leaflet's files are (default: node_modules/leaflet/dist, as `make` installs it).
+    webapp_leaflet_dir: Path | None = None
 
     @field_validator(
         "user_rate_limit",

@@ -6,7 +6,7 @@ through `CaseService` with the step, in its transaction; this is the rest.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +29,9 @@ class EvidenceRepository(Protocol):
     async def for_case(self, case_id: int) -> list[Evidence]: ...
     async def get(self, case_id: int, evidence_id: int) -> Evidence | None: ...
     async def has_photo(self, case_id: int) -> bool: ...
+    async def last_locations(self, case_ids: Sequence[int]) -> dict[int, Evidence]:
+        """Each of the cases' latest location with coordinates (none: no entry)."""
+        ...
 
 
 #: Fetch a file a person sent: (channel, the platform's file id, byte limit) -> bytes.

@@ -7,7 +7,7 @@ only to the one who has the case (`sees_full_phone`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final
 
@@ -222,3 +222,28 @@ def _state_allows(case: Case, action: Action, workflow: Workflow) -> bool:
         return True
     step = workflow.next_step(case.kind, case.status)
     return not on_hold and step is not None and ACTION_OF_STEP.get(step) is action
+
+
+async def mine(uow: UnitOfWork, actor: Actor, limit: int = 50) -> tuple[Case, ...]:
+    """The cases of `/mine` (see `mine_query`), first page."""
+    query = replace(mine_query(actor), limit=limit)
+    async with uow:
+        return tuple(await uow.cases.find(query))
+
+
+@dataclass(frozen=True)
+class Places:
+    """The open cases of a map: those with a place reported from the site, and the rest."""
+
+    located: tuple[tuple[Case, Evidence], ...]
+    unlocated: tuple[Case, ...]
+
+
+async def open_places(uow: UnitOfWork, actor: Actor, team: str | None) -> Places:
+    """Open cases at their latest location sent as evidence (the survey's, usually)."""
+    query = CaseQuery(team_codes=scope_of(actor, team), active_only=True, limit=BOARD_LIMIT)
+    async with uow:
+        cases = await uow.cases.find(query)
+        spots = await uow.evidence.last_locations([c.id for c in cases if c.id is not None])
+    located = tuple((c, spots[c.id]) for c in cases if c.id in spots)
+    return Places(located, tuple(c for c in cases if c.id not in spots))

@@ -29,6 +29,8 @@ SCHEME: Final = "Session"
 class Session:
     account: str  # channel:id, as the members' identities are named
     expires_at: datetime
+    #: The language the person's app reported (a member's own choice wins over it).
+    lang: str | None = None
 
 
 def session_key(*secrets: str | None) -> bytes:
@@ -44,11 +46,10 @@ class SessionSigner:
         self._key = key
         self.ttl = ttl
 
-    def issue(self, account: str, now: datetime) -> tuple[str, Session]:
-        session = Session(account, (now + self.ttl).replace(microsecond=0))
-        body = json.dumps(
-            {"a": account, "e": int(session.expires_at.timestamp())}, separators=(",", ":")
-        ).encode()
+    def issue(self, account: str, now: datetime, lang: str | None = None) -> tuple[str, Session]:
+        session = Session(account, (now + self.ttl).replace(microsecond=0), lang)
+        claims = {"a": account, "e": int(session.expires_at.timestamp()), "l": lang}
+        body = json.dumps(claims, separators=(",", ":")).encode()
         payload = _b64(body)
         return f"{payload}.{self._sign(payload)}", session
 
@@ -59,8 +60,13 @@ class SessionSigner:
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            session = Session(str(data["a"]), datetime.fromtimestamp(int(data["e"]), UTC))
-        except (ValueError, KeyError, TypeError, binascii.Error):
+            lang = data.get("l")
+            session = Session(
+                str(data["a"]),
+                datetime.fromtimestamp(int(data["e"]), UTC),
+                lang if isinstance(lang, str) else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
             return None
         return session if now < session.expires_at else None
 

@@ -301,6 +301,14 @@ class FakeEvidence:
     async def has_photo(self, case_id: int) -> bool:
         return any(e.kind is EvidenceKind.PHOTO for e in await self.for_case(case_id))
 
+    async def last_locations(self, case_ids: Iterable[int]) -> dict[int, Evidence]:
+        wanted = set(case_ids)
+        found: dict[int, Evidence] = {}
+        for e in sorted(self.rows, key=lambda e: (e.at, e.id)):
+            if e.case_id in wanted and e.kind is EvidenceKind.LOCATION and e.latitude is not None:
+                found[e.case_id] = e
+        return found
+
 
 class FakeOutbox:
     """Messages queued, in order; a dedupe key is taken for good, as in the table."""
