@@ -13,8 +13,8 @@ import contextlib
 import os
 import secrets
 import shutil
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
