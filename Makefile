@@ -25,8 +25,8 @@ $(NODE_STAMP): package.json package-lock.json
 
 # Debian's Chromium and its WebDriver, for the board's browser tests (tests/browser).
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -d /usr/share/fonts/truetype/noto ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji; \
 	fi
 
 demo: $(STAMP) $(NODE_STAMP)

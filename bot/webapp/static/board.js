@@ -2,7 +2,7 @@
 
 import { get } from "./api.js";
 import { openCase } from "./case.js";
-import { clear, h } from "./dom.js";
+import { clear, fill, h } from "./dom.js";
 import { t } from "./i18n.js";
 
 const filters = { team: "", worker: "", kind: "", overdue: false, q: "" };
@@ -97,7 +97,7 @@ async function load() {
   }
   const data = await get(`/app/api/board?${query}`);
   const focused = document.activeElement && document.activeElement.name;
-  clear(view).append(
+  fill(clear(view), 
     filterBar(data),
     h("p", { class: "total" }, t("app.total", { count: data.total, late: data.late })),
     h(

@@ -3,7 +3,7 @@
 
 import { blobUrl, get, post } from "./api.js";
 import { fail, refresh, telegramBack } from "./app.js";
-import { clear, h } from "./dom.js";
+import { clear, fill, h } from "./dom.js";
 import { stepForm } from "./forms.js";
 import { t } from "./i18n.js";
 
@@ -37,7 +37,7 @@ function show(c) {
   document.body.classList.add("case-open");
   telegramBack(true);
   const photos = h("div", { class: "photos" });
-  box.append(
+  fill(box, 
     h("button", { type: "button", class: "back", onclick: closeCase }, t("app.back")),
     h("h2", {}, `${c.ref} · ${c.kind_label}`),
     h("p", { class: c.late ? "status late" : "status", dataset: { status: c.status } }, c.status_label, c.late ? ` · ⏰ ${t("app.overdue")}` : ""),

@@ -2,7 +2,7 @@
 // bar charts in SVG by the page itself.
 
 import { get } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, fill, h } from "./dom.js";
 import { t } from "./i18n.js";
 
 const WIDTH = 340;
@@ -31,7 +31,7 @@ function chart(period) {
 export async function showKpis() {
   const view = document.getElementById("view-kpis");
   const data = await get("/app/api/kpis");
-  clear(view).append(
+  fill(clear(view), 
     ...["week", "month"].map((word) => {
       const p = data[word];
       return h(

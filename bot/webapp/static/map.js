@@ -4,7 +4,7 @@
 
 import { get } from "./api.js";
 import { cardOf } from "./board.js";
-import { clear, h } from "./dom.js";
+import { clear, fill, h } from "./dom.js";
 import { t } from "./i18n.js";
 
 let leaflet = null;
@@ -32,7 +32,7 @@ export async function showMap(me) {
     { class: "located" },
     data.located.map((c) => h("div", { class: "placed", dataset: { ref: c.ref } }, `📍 ${c.lat.toFixed(4)}, ${c.lon.toFixed(4)}`, cardOf(c))),
   );
-  clear(view).append(
+  fill(clear(view), 
     L ? null : h("p", { class: "notice", id: "map-offline" }, t("app.map_offline")),
     holder,
     L ? null : located,

@@ -3,7 +3,7 @@
 
 import { get } from "./api.js";
 import { cardOf } from "./board.js";
-import { clear, h } from "./dom.js";
+import { clear, fill, h } from "./dom.js";
 import { stepForm } from "./forms.js";
 import { t } from "./i18n.js";
 
@@ -11,10 +11,10 @@ export async function showMine() {
   const view = document.getElementById("view-mine");
   const data = await get("/app/api/mine");
   if (!data.cases.length) {
-    clear(view).append(h("p", { class: "notice" }, t("app.mine_empty")));
+    fill(clear(view), h("p", { class: "notice" }, t("app.mine_empty")));
     return;
   }
-  clear(view).append(
+  fill(clear(view), 
     ...data.cases.map((c) => {
       const area = h("div", { class: "form-area" });
       const done = () => showMine();
