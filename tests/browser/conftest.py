@@ -94,7 +94,7 @@ class Browser:
         await self.run(self.driver.get, "about:blank")
         await self.run(self.driver.get, url)
 
-    async def wait(self, css: str, *, text: str | None = None, gone: bool = False) -> Any:
+    async def wait(self, css: str, *, text: str | None = None) -> Any:
         """The first element matching `css` (containing `text`), once it is there."""
         from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
@@ -104,17 +104,17 @@ class Browser:
             try:
                 for el in driver.find_elements(By.CSS_SELECTOR, css):
                     if el.is_displayed() and (text is None or text in el.text):
-                        return el if not gone else False
+                        return el
             except StaleElementReferenceException:
                 return False
-            return True if gone else False
+            return False
 
         def waiting() -> Any:
             try:
                 return WebDriverWait(self.driver, WAIT, poll_frequency=0.1).until(found)
             except Exception as e:
                 raise AssertionError(
-                    f"{css!r} {text or ''} not {'gone' if gone else 'shown'};"
+                    f"{css!r} {text or ''} not shown;"
                     f" the page says: {self.driver.find_element(By.TAG_NAME, 'body').text[:800]}"
                 ) from e
 
