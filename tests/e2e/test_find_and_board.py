@@ -133,8 +133,9 @@ async def test_board_privately_is_for_leads_and_opens_the_mini_app(
             assert answer.body.startswith("📋 Đội PL")
             phone = stage.phones["telegram"]
             assert isinstance(phone, TelegramPhone)
+            wanted = int(answer.id)
             shown = await phone.client.wait_for_message(
-                int(lead), where=lambda m: m.message_id == int(answer.id)
+                int(lead), where=lambda m, wanted=wanted: m.message_id == wanted
             )
             assert [b.web_app for b in shown.buttons] == [BOARD_URL]
         refused = await stage.say(stage.minh, "/board", chat=stage.minh.user_id)
