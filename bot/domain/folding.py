@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import unicodedata
 
-#: Letters that Unicode does not decompose into a base letter and a mark.
-_LETTERS = str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "ł": "l", "ø": "o", "æ": "ae"})
+#: Letters (folded to lower case) that Unicode does not decompose into a letter and a mark.
+_LETTERS = str.maketrans({"đ": "d", "ð": "d", "ł": "l", "ø": "o", "æ": "ae"})
 #: Longest search key kept (the column's width): ref, dossier number and name fit.
 MAX_KEY = 400
 
 
 def fold(text: str) -> str:
     """Lower case, without diacritics, spaces collapsed: "Trần  Văn Hưng" -> "tran van hung"."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_LETTERS))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.translate(_LETTERS).lower().split())
+    return " ".join(unicodedata.normalize("NFKC", bare).casefold().translate(_LETTERS).split())
 
 
 def search_key(ref: str, external_ref: str | None, customer_name: str) -> str:
