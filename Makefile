@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench_import
 	$(BIN)/python -m tests.bench_delivery
+	$(BIN)/python -m tests.bench_find
 
 run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/dispatchbot run

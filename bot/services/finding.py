@@ -34,18 +34,18 @@ def read_search(text: str) -> CaseSearch | None:
 
     Words are folded (`tran van hung` finds "Trần Văn Hưng"). A phone number counts
     only whole, however it is typed: a piece of one would let a group guess the digits
-    its cards mask.
+    its cards mask. A whole number is looked up on its own, by its index.
     """
     text = " ".join(text.split())[:MAX_SEARCH]
     words = tuple(dict.fromkeys(fold(text).split()))[:MAX_WORDS]
     if not words:
         return None
     try:
-        phone: str | None = normalize_phone(text)
+        return CaseSearch(phone=normalize_phone(text))
     except PhoneError:
-        phone = None
+        pass
     ref = text.upper() if len(words) == 1 and "-" in text else None
-    return CaseSearch(words=words, phone=phone, ref=ref)
+    return CaseSearch(words=words, ref=ref)
 
 
 def scope_of(actor: Actor, team: str | None) -> frozenset[str] | None:

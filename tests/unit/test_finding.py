@@ -45,7 +45,7 @@ def test_reading_a_search() -> None:
     by_name = read_search("  Trần   văn ")
     assert by_name is not None and by_name.words == ("tran", "van") and by_name.phone is None
     by_phone = read_search("+84 912.345.678")
-    assert by_phone is not None and by_phone.phone == "0912345678"
+    assert by_phone is not None and by_phone.phone == "0912345678" and by_phone.words == ()
     by_ref = read_search("pl-17")
     assert by_ref is not None and by_ref.ref == "PL-17"
     piece = read_search("09123")
