@@ -34,8 +34,8 @@ from bot.i18n import Lang
 from bot.reports.period import Period
 from bot.reports.service import ReportDeps, build
 from bot.reports.text import summary
-from bot.services.board_links import BoardLinks
 from bot.runner import serve
+from bot.services.board_links import BoardLinks
 from sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
 from sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
 from sandbox.telegram import TelegramSandbox

@@ -124,7 +124,7 @@ async def main() -> None:
     try:
         async with admin.connect() as conn:
             await conn.exec_driver_sql(f"CREATE DATABASE {db}")
-    except Exception as e:  # noqa: BLE001 - no server: the SQLite figures stand alone
+    except Exception as e:
         print(f"find (PostgreSQL): not measured ({type(e).__name__})")
         await admin.dispose()
         return
