@@ -18,7 +18,8 @@ from bot.domain.evidence import Evidence, NewEvidence
 from bot.domain.model import Action, Case, Source
 from bot.domain.people import Actor
 from bot.services.commands import CaseCommand
-from bot.services.permissions import authorize, can_view
+from bot.services.finding import visible_case
+from bot.services.permissions import authorize
 from bot.services.ports import UnitOfWork
 
 
@@ -94,9 +95,6 @@ class EvidenceService:
 
     async def of_case(self, ref: str, actor: Actor, uow: UnitOfWork) -> tuple[Case, list[Evidence]]:
         async with uow:
-            case = await uow.cases.get_by_ref(ref)
-            if case is None or case.id is None:
-                raise errors.CaseNotFound(ref)
-            if not can_view(actor, case.team_code):
-                raise errors.NotMember(case.team_code)
+            case = await visible_case(uow, actor, ref)
+            assert case.id is not None
             return case, await uow.evidence.for_case(case.id)

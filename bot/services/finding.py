@@ -165,13 +165,20 @@ class CaseSheet:
     assignee: Member | None
 
 
+async def visible_case(uow: UnitOfWork, actor: Actor, ref: str) -> Case:
+    """The case `ref`, if `actor` may see it; inside the caller's `async with uow`."""
+    case = await uow.cases.get_by_ref(ref)
+    if case is None or case.id is None:
+        raise errors.CaseNotFound(ref)
+    if not can_view(actor, case.team_code):
+        raise errors.NotMember(case.team_code)
+    return case
+
+
 async def case_sheet(uow: UnitOfWork, actor: Actor, ref: str) -> CaseSheet:
     async with uow:
-        case = await uow.cases.get_by_ref(ref)
-        if case is None or case.id is None:
-            raise errors.CaseNotFound(ref)
-        if not can_view(actor, case.team_code):
-            raise errors.NotMember(case.team_code)
+        case = await visible_case(uow, actor, ref)
+        assert case.id is not None
         history = tuple(await uow.cases.history(case.id))
         evidence = tuple(await uow.evidence.for_case(case.id))
         assignee = await uow.members.get(case.assignee) if case.assignee else None

@@ -334,11 +334,8 @@ async def open_session(request: web.Request) -> web.StreamResponse:
     container = board.container
     if board.signer is None:
         return _error(503, "not_configured")
-    try:
-        body = await request.json(loads=_strict_loads) if request.can_read_body else {}
-    except ValueError:
-        return _error(400, "bad_json")
-    if not isinstance(body, dict):
+    body = await _json_body(request)
+    if body is None:
         return _error(400, "bad_json")
     now = container.clock.now()
     init_data, link = body.get("init_data"), body.get("link")
@@ -374,6 +371,15 @@ async def open_session(request: web.Request) -> web.StreamResponse:
             "me": BoardViews.me(actor, actor.member, chosen),
         }
     )
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    """The body as a JSON object (none: an empty one); None when it is not one."""
+    try:
+        body = await request.json(loads=_strict_loads) if request.can_read_body else {}
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _strict_loads(text: str) -> Any:
@@ -507,11 +513,8 @@ async def act(request: web.Request, v: Visitor) -> web.StreamResponse:
     board = request.app[BOARD]
     service = board.container.service
     ref = request.match_info["ref"]
-    try:
-        body = await request.json(loads=_strict_loads) if request.can_read_body else {}
-    except ValueError:
-        return _error(400, "bad_json")
-    if not isinstance(body, dict):
+    body = await _json_body(request)
+    if body is None:
         return _error(400, "bad_json")
     action = request.match_info["action"]
     uow = board.container.uow()
