@@ -14,6 +14,7 @@ from bot.i18n import Translator
 from bot.leadership import Leadership
 from bot.relay import Relay
 from bot.reports.service import ReportDeps, ReportService
+from bot.services.board_links import BoardLinks
 from bot.services.cases import CaseService
 from bot.services.evidence import Download, EvidenceService, MediaError
 from bot.services.invites import InviteService
@@ -21,6 +22,7 @@ from bot.services.ports import EventSink
 from bot.sla.policy import Policy
 from bot.sla.policy_file import load_policy
 from handlers.commands.admin import AdminCommands
+from handlers.commands.finding import BoardOpener, FindCommands, MiniApp
 from handlers.commands.steps import StepCommands
 from handlers.commands.views import ReportMaker, ViewCommands
 from handlers.commands.welcome import Welcome
@@ -217,6 +219,21 @@ def build_dispatcher(
         lookup=lookup,
         bot_usernames=bot_usernames,
     )
+    finding = FindCommands(
+        service=service,
+        uow=units,
+        tr=tr,
+        render=renderer,
+        lookup=lookup,
+        replies=replies,
+        opener=BoardOpener(
+            app=MiniApp(settings.webapp_url, settings.webapp_short_name),
+            links=BoardLinks(clock),
+            uow=units,
+            capabilities=capabilities,
+            bot_usernames=bot_usernames,
+        ),
+    )
     rate = settings.user_rate
     return Dispatcher(
         tr=tr,
@@ -224,7 +241,7 @@ def build_dispatcher(
         replies=replies,
         forms=forms,
         onboarding=onboarding,
-        welcome=Welcome(tr, replies, onboarding),
+        welcome=Welcome(tr, replies, onboarding, finding.start_words()),
         steps=StepCommands(
             service=service,
             uow=units,
@@ -247,6 +264,7 @@ def build_dispatcher(
         admin=AdminCommands(
             uow=units, tr=tr, lookup=lookup, replies=replies, forms=forms, onboarding=onboarding
         ),
+        finding=finding,
         bot_usernames=bot_usernames,
         limiter=CommandLimiter(rate.count, rate.seconds, clock) if rate else None,
     )

@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the channels, HTTP server and scheduler")
     demo = sub.add_parser("demo", help="a scripted day, offline, against the built-in sandbox")
     demo.add_argument("--channel", choices=CHANNELS, default="telegram")
+    demo.add_argument(
+        "--board",
+        action="store_true",
+        help="keep serving after the script, so the printed board URL opens (Ctrl-C ends it)",
+    )
     db = sub.add_parser("db", help="database schema")
     db.add_subparsers(dest="db_command", required=True).add_parser("upgrade")
     team = sub.add_parser("team", help="teams").add_subparsers(dest="team_command", required=True)
@@ -326,7 +331,7 @@ async def _run(settings: Settings) -> int:
 async def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from sandbox.demo import run_demo
 
-    return await run_demo(args.channel)
+    return await run_demo(args.channel, hold=args.board)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -181,6 +182,14 @@ class Settings(BaseSettings):
     #: `dispatchbot doctor` reads the platform's count of waiting updates twice, this far
     #: apart, to tell a backlog that is being worked off from one that grows.
     doctor_pending_interval_seconds: float = Field(default=5, ge=0, le=60)
+    # The lead's board (docs/board.md): its public address (HTTPS, through the reverse
+    # proxy, ending in /app/), the Mini App's short name from @BotFather's /newapp (for
+    # the button in groups), and the key its sessions are signed with.
+    webapp_url: str | None = None
+    webapp_short_name: str | None = None
+    webapp_secret: str | None = None
+    #: Where Leaflet's files are (default: node_modules/leaflet/dist, as `make` installs it).
+    webapp_leaflet_dir: Path | None = None
 
     @field_validator(
         "user_rate_limit",
@@ -209,6 +218,38 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("webapp_url")
+    @classmethod
+    def _webapp_url(cls, v: str | None) -> str | None:
+        """Telegram opens only HTTPS pages as Mini Apps; plain HTTP is for this machine."""
+        if v is None:
+            return None
+        parts = urlsplit(v.strip())
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not parts.netloc or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
+            raise ValueError(
+                "must be the board's public https:// address, e.g. https://bot.example.vn/app/"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("must have no query or fragment (the board adds its own)")
+        return v.strip().rstrip("/") + "/"
+
+    @field_validator("webapp_short_name")
+    @classmethod
+    def _short_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_]{3,30}", v.strip()):
+            raise ValueError(
+                "must be the Mini App's short name from @BotFather (3-30 of A-Z a-z 0-9 _)"
+            )
+        return v.strip() if v else v
+
+    @field_validator("webapp_secret")
+    @classmethod
+    def _webapp_secret(cls, v: str | None) -> str | None:
+        if v is not None and len(v) < 16:
+            raise ValueError("must be at least 16 characters")
+        return v
 
     @field_validator("admin_ids")
     @classmethod

@@ -7,6 +7,7 @@ Five families, each with its own prefix:
 - `l:LIST:PAGE`    a page of `/mine` or `/open`
 - `i:CODE:y|n`     a lead's answer to someone who opened a team invite
 - `k:CODE:y|n`     a member's answer to someone who opened their link code ("was it you?")
+- `s:PAGE:WORDS`   a page of `/find WORDS` (the words folded: plain ASCII, no colon)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ FORM_PREFIX = "f"
 LIST_PREFIX = "l"
 INVITE_PREFIX = "i"
 LINK_PREFIX = "k"
+SEARCH_PREFIX = "s"
 MAX_BYTES = 64
 MAX_OPTION = 99
 
@@ -116,7 +118,27 @@ class LinkPress(CodeAnswer):
     PREFIX: ClassVar[str] = LINK_PREFIX
 
 
-Press = CallbackData | FormPress | PagePress | InvitePress | LinkPress
+@dataclass(frozen=True)
+class SearchPress:
+    """Another page of a `/find`: the search is carried folded, as it is matched."""
+
+    words: str
+    page: int
+
+    def encode(self) -> str:
+        return _checked(f"{SEARCH_PREFIX}:{self.page}:{self.words}")
+
+    @classmethod
+    def fits(cls, words: str) -> bool:
+        """Whether these words can ride on a button (else the list has no pages)."""
+        return _search_words(words) and len(f"{SEARCH_PREFIX}:9999:{words}") <= MAX_BYTES
+
+
+def _search_words(text: str) -> bool:
+    return bool(text.strip()) and text.isascii() and text.isprintable() and ":" not in text
+
+
+Press = CallbackData | FormPress | PagePress | InvitePress | LinkPress | SearchPress
 #: The families that answer an opened code, by prefix: the same shape, another meaning.
 CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
     family.PREFIX: family for family in (InvitePress, LinkPress)
@@ -147,6 +169,10 @@ def decode_press(data: str) -> Press | None:
         return CallbackData(action, ref) if ref else None
     if prefix == FORM_PREFIX:
         return _form_press(middle, last)
+    if prefix == SEARCH_PREFIX:
+        if not _digits(middle) or len(middle) > 4 or not _search_words(last):
+            return None
+        return SearchPress(last, int(middle))
     if prefix == LIST_PREFIX:
         if middle not in ListKind._value2member_map_ or not _digits(last) or len(last) > 4:
             return None

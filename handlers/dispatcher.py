@@ -20,10 +20,12 @@ from handlers.callbacks import (
     InvitePress,
     LinkPress,
     PagePress,
+    SearchPress,
     decode_press,
 )
 from handlers.commands import CommandTable
 from handlers.commands.admin import AdminCommands
+from handlers.commands.finding import FindCommands
 from handlers.commands.steps import StepCommands
 from handlers.commands.views import ViewCommands
 from handlers.commands.welcome import Welcome
@@ -55,6 +57,7 @@ class Dispatcher:
         steps: StepCommands,
         views: ViewCommands,
         admin: AdminCommands,
+        finding: FindCommands,
         bot_usernames: dict[str, str],
         limiter: CommandLimiter | None,
     ) -> None:
@@ -65,6 +68,7 @@ class Dispatcher:
         self.onboarding = onboarding
         self.steps = steps
         self.views = views
+        self.finding = finding
         #: Each channel's bot @name, filled by the runner once the channel knows it: a
         #: command addressed to another bot in a group is not ours.
         self.bot_usernames = bot_usernames
@@ -75,6 +79,7 @@ class Dispatcher:
             **steps.table(),
             **views.table(),
             **admin.table(),
+            **finding.table(),
         }
 
     def command_menus(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -172,6 +177,9 @@ class Dispatcher:
                 return await self.forms.on_press(req, press)
             if isinstance(press, PagePress):
                 await self.replies.run(req, lambda: self.views.page(req, press.kind, press.page))
+                return HandleResult()
+            if isinstance(press, SearchPress):
+                await self.replies.run(req, lambda: self.finding.page(req, press.words, press.page))
                 return HandleResult()
             if isinstance(press, InvitePress | LinkPress):
                 return await self.onboarding.press(req, press)

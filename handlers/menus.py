@@ -30,6 +30,7 @@ def _steps(scope: MenuScope) -> tuple[CommandName, ...]:
 MENUS: dict[str, tuple[str, ...]] = {
     PRIVATE: _names(
         CommandName.MINE,
+        CommandName.FIND,
         CommandName.CASE,
         *_steps(MenuScope.PRIVATE),
         CommandName.NEW,
@@ -43,6 +44,8 @@ MENUS: dict[str, tuple[str, ...]] = {
         CommandName.MINE,
         CommandName.CASE,
         CommandName.OVERDUE,
+        CommandName.BOARD,
+        CommandName.FIND,
         CommandName.MEMBERS,
         CommandName.INVITE,
         CommandName.REPORT,

@@ -43,6 +43,8 @@ class CommandName(StrEnum):
     MEMBERS = "members"
     REMOVE = "remove"
     LANG = "lang"
+    FIND = "find"
+    BOARD = "board"
 
 
 REF_RE = re.compile(rf"^({TEAM_CODE_PATTERN})-(\d{{1,9}})$")

@@ -5,15 +5,28 @@ are alike."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import assert_never
+from typing import Any, Protocol, TypeVar, assert_never
 
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Case
 from bot.domain.steps import Records, step_of
 from bot.services.cases import CaseService
-from bot.services.commands import ClaimCase, RecordEstimate, RecordInstall, ReportStep
+from bot.services.commands import (
+    CaseCommand,
+    ClaimCase,
+    RecordEstimate,
+    RecordInstall,
+    ReportStep,
+)
 from bot.services.ports import UnitOfWork
-from handlers.request import Request
+
+CommandT = TypeVar("CommandT", bound=CaseCommand)
+
+
+class Speaker(Protocol):
+    """Who gives a step and from where: a chat's `Request`, or the board's session."""
+
+    def command(self, kind: type[CommandT], ref: str, **values: Any) -> CommandT: ...
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,7 @@ class StepAnswer:
 
 async def record(
     service: CaseService,
-    req: Request,
+    req: Speaker,
     action: Action,
     ref: str,
     answer: StepAnswer,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bot.channels.base import Button, Outbound
 from bot.domain.amounts import format_vnd
@@ -194,18 +194,32 @@ class Renderer:
         return lines
 
     def list_page(
-        self, lang: Lang, kind: ListKind, shown: Sequence[Case], page: int, total: int, title: str
+        self,
+        lang: Lang,
+        kind: ListKind,
+        shown: Sequence[Case],
+        page: int,
+        total: int,
+        title: str,
+        *,
+        head: str | None = None,
+        item: Callable[[Case], str] | None = None,
+        turn: Callable[[int], str | None] | None = None,
     ) -> Outbound:
         """A page of a list: one short line and one button per case, arrows between pages.
 
         `shown` is the page's cases (see `page_window`), `total` the whole list's count.
+        `head` replaces the titled count, `item` the line of a case, and `turn` gives the
+        data of the arrow to another page (None from it: no arrow).
         """
         pages = page_count(total)
         t = self.tr.t
-        head = t(lang, title, count=total)
+        head = head if head is not None else t(lang, title, count=total)
         if pages > 1:
             head = t(lang, "list.page", title=head, page=page, pages=pages)
-        lines = [head, *(self.list_item(lang, x) for x in shown)]
+        line = item or (lambda x: self.list_item(lang, x))
+        page_data: Callable[[int], str | None] = turn or (lambda n: PagePress(kind, n).encode())
+        lines = [head, *(line(x) for x in shown)]
         rows: list[tuple[Button, ...]] = [
             (
                 Button(
@@ -216,10 +230,10 @@ class Renderer:
             for x in shown
         ]
         nav: list[Button] = []
-        if page > 1:
-            nav.append(Button(t(lang, "list.prev"), PagePress(kind, page - 1).encode()))
-        if page < pages:
-            nav.append(Button(t(lang, "list.next"), PagePress(kind, page + 1).encode()))
+        for label, target in (("list.prev", page - 1), ("list.next", page + 1)):
+            data = page_data(target) if 1 <= target <= pages else None
+            if data is not None:
+                nav.append(Button(t(lang, label), data))
         if nav:
             rows.append(tuple(nav))
         return Outbound(text="\n".join(lines), buttons=tuple(rows))

@@ -120,6 +120,8 @@ class Button:
     url: str | None
     row: int
     column: int
+    #: The Mini App's URL, for a button that opens one.
+    web_app: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ class ChatMessage:
                     text=str(b["text"]),
                     callback_data=b.get("callback_data"),
                     url=b.get("url"),
+                    web_app=b.get("web_app"),
                     row=int(b["row"]),
                     column=int(b["column"]),
                 )
@@ -810,6 +813,28 @@ class SandboxClient(ControlClient[ChatRef, ChatMessage]):
         if chat is not None:
             body["chat_id"] = _chat_id(chat)
         return CallbackPress.from_json(await self._request("POST", "/callback", body))
+
+    async def open_web_app(
+        self,
+        user: UserRef,
+        url: str,
+        *,
+        auth_date: float | None = None,
+        chat_type: str = "private",
+        start_param: str | None = None,
+        token: str | None = None,
+    ) -> str:
+        """The URL a person's Telegram opens for the bot's Mini App at `url`: the launch
+        data signed in its fragment (`token`: signed as another bot's would be)."""
+        body: JSONDict = {"user_id": _user_id(user), "url": url, "chat_type": chat_type}
+        for key, value in (
+            ("auth_date", auth_date),
+            ("start_param", start_param),
+            ("token", token),
+        ):
+            if value is not None:
+                body[key] = value
+        return str((await self._request("POST", "/webapp", body))["url"])
 
     # ------------------------------------------------------------------ observe
     async def chat(self, chat: ChatRef) -> SandboxChat:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from bot.reports.period import Period
 from bot.reports.service import ReportDeps, build
 from bot.reports.text import summary
 from bot.runner import serve
+from bot.services.board_links import BoardLinks
 from sandbox.client import ChatMessage, SandboxClient, SandboxUser, ZaloSandboxClient
 from sandbox.phones import Person, Phone, Seen, TelegramPhone, ZaloPhone, say
 from sandbox.telegram import TelegramSandbox
@@ -332,6 +334,11 @@ async def _play(container: Container, cast: Cast, api: str) -> list[str]:
 
     await _guided(s, refs[2], other)  # issue 5: buttons and a form, no typed syntax
 
+    s.say("09:50 The lead asks who has what, and finds a customer typed without accents.")
+    for user, text in ((cast.lan, "/board"), (cast.thu, "/find le van toan")):
+        reply = await s.type(user, text)
+        s.say("  bot: " + reply.body.replace("\n", "\n       "))
+
     await _settle(container)
     s.say("")
     for chat in (cast.group, winner.user_id, other.user_id):
@@ -339,7 +346,22 @@ async def _play(container: Container, cast: Cast, api: str) -> list[str]:
         s.say("")
     s.say("The day's figures:")
     out.extend(await _kpis(container))
+    s.say("")
+    s.say("The lead's board (a Mini App; docs/board.md), open in a browser while the demo runs")
+    s.say("(`dispatchbot demo --board` keeps it running until Ctrl-C):")
+    s.say("  " + await _board_url(container, cast, api))
     return out
+
+
+async def _board_url(container: Container, cast: Cast, api: str) -> str:
+    """What Lan's Telegram opens for the board (signed launch data, valid for a day, by the
+    demo's clock); on Zalo, the one-time link the bot would send her."""
+    phone = cast.phone
+    if isinstance(phone, TelegramPhone):
+        at = container.clock.now().timestamp()
+        return await phone.client.open_web_app(int(cast.lan.user_id), f"{api}/app/", auth_date=at)
+    token = await BoardLinks(container.clock).issue(cast.lan.uid, container.uow())
+    return f"{api}/app/#link={token}"
 
 
 async def _guided(s: Script, ref: str, who: Person) -> None:
@@ -398,9 +420,11 @@ async def _settle(container: Container, timeout: float = 10.0) -> None:  # noqa:
         await asyncio.sleep(0.05)
 
 
-async def run_demo(channel: str = "telegram", echo: Callable[[str], None] = print) -> int:
+async def run_demo(
+    channel: str = "telegram", echo: Callable[[str], None] = print, *, hold: bool = False
+) -> int:
     """Run the scripted morning on `channel` and print what people saw; 0 when it all went
-    through."""
+    through. `hold`: then keep serving (the board's URL works) until SIGINT or SIGTERM."""
     if channel not in ("telegram", "zalo"):
         echo(f"There is no {channel} channel; use --channel telegram or --channel zalo.")
         return 2
@@ -425,6 +449,9 @@ async def run_demo(channel: str = "telegram", echo: Callable[[str], None] = prin
                 }
             settings = load_settings(
                 database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
+                # The board's public address, as the reverse proxy would serve it; the
+                # demo opens it on its own local port (printed at the end).
+                webapp_url="https://dispatch.example.vn/app/",
                 intake_token=INTAKE,
                 http_port=0,
                 media_dir=Path(tmp) / "media",
@@ -447,6 +474,12 @@ async def run_demo(channel: str = "telegram", echo: Callable[[str], None] = prin
                     people = await stack.enter_async_context(ZaloSandboxClient(zalo.root_url))
                     cast = await _zalo_cast(people, lambda: _settle(container))
                 lines = await _play(container, cast, api)
+                if hold:
+                    for line in lines:
+                        echo(line)
+                    lines = []
+                    echo("Serving until Ctrl-C …")
+                    await _until_stopped()
             finally:
                 stop.set()
                 with contextlib.suppress(Exception):
@@ -455,6 +488,18 @@ async def run_demo(channel: str = "telegram", echo: Callable[[str], None] = prin
     for line in lines:
         echo(line)
     return 0
+
+
+async def _until_stopped() -> None:
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 async def _wait_api(container: Container, timeout: float = 10.0) -> str:  # noqa: ASYNC109

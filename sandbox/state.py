@@ -529,6 +529,7 @@ class World:
                         "text": button.get("text", ""),
                         "callback_data": button.get("callback_data"),
                         "url": button.get("url"),
+                        "web_app": (button.get("web_app") or {}).get("url"),
                         "row": row_no,
                         "column": col_no,
                     }

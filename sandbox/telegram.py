@@ -123,6 +123,13 @@ Control API side (what the humans do), JSON in and out, errors as ``{"ok": false
                                               with parameters.retry_after. GET also tells
                                               how many calls were refused ("rejected").
 ``POST|GET|DELETE /_sandbox/answers``         inject any answer (see `sandbox.serving`)
+``POST /_sandbox/webapp``                     a user opens the bot's Mini App: {user_id, url,
+                                              chat_type? (private), start_param?,
+                                              auth_date? (the sandbox's clock), token? (the
+                                              bot's)} -> {init_data, url}: the URL with the
+                                              launch fragment Telegram's client appends
+                                              (``#tgWebAppData=…&tgWebAppVersion=…``), the
+                                              init data signed as Telegram signs it
 ``POST|DELETE /_sandbox/token/revoke``        revoke / restore the bot's token
 ``POST /_sandbox/token``                      {token}: the bot's new token
 ``POST|GET|DELETE /_sandbox/webhook``         push updates while a webhook is set, as
@@ -154,6 +161,8 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import json
 import math
 import mimetypes
@@ -167,7 +176,7 @@ from enum import IntEnum
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import web
 
@@ -856,6 +865,7 @@ class TelegramSandbox(Served[Params]):
             ("POST", "/limits", self._c_set_limits),
             ("GET", "/limits", self._c_limits),
             ("DELETE", "/limits", self._c_clear_limits),
+            ("POST", "/webapp", self._c_open_web_app),
             ("POST", "/webhook", self._c_set_push),
             ("GET", "/webhook", self._c_push),
             ("DELETE", "/webhook", self._c_clear_push),
@@ -1067,7 +1077,7 @@ class TelegramSandbox(Served[Params]):
         return plain, entities
 
     def _reply_markup(
-        self, p: Params, *, inline_only: bool
+        self, p: Params, chat: Chat, *, inline_only: bool
     ) -> tuple[list[list[JSONDict]] | None, JSONDict | None]:
         """(inline keyboard rows, other markup) from ``reply_markup``, validated."""
         markup = p.json("reply_markup")
@@ -1077,6 +1087,10 @@ class TelegramSandbox(Served[Params]):
             raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
         if "inline_keyboard" in markup:
             rows = self._inline_keyboard(markup["inline_keyboard"])
+            # "Available only in private chats between a user and the bot" (Bot API).
+            web_apps = any("web_app" in button for row in rows for button in row)
+            if web_apps and chat.type is not ChatType.PRIVATE:
+                raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
             return (rows or None), None
         if inline_only:
             raise ApiError(400, "Bad Request: inline keyboard expected")
@@ -1139,6 +1153,9 @@ class TelegramSandbox(Served[Params]):
                 url = button.get("url")
                 if url is not None and not _valid_button_url(url):
                     raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+                web_app = button.get("web_app")
+                if web_app is not None:
+                    _check_web_app(web_app)
                 clean_row.append({"text": button["text"], actions[0]: button[actions[0]]})
             if clean_row:
                 result.append(clean_row)
@@ -1172,7 +1189,7 @@ class TelegramSandbox(Served[Params]):
             chat.reply_keyboard = None
 
     def _bot_message(self, chat: Chat, p: Params, **fields: Any) -> JSONDict:
-        inline, other = self._reply_markup(p, inline_only=False)
+        inline, other = self._reply_markup(p, chat, inline_only=False)
         reply_to = self._reply_target(p, chat)
         msg = self.world.new_message(
             chat.id,
@@ -1366,12 +1383,12 @@ class TelegramSandbox(Served[Params]):
         )
 
     async def _edit_message_text(self, p: Params) -> JSONDict:
-        _chat, msg = self._editable(p)
+        chat, msg = self._editable(p)
         if msg.text is None:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
         text, entities, raw, mode = self._text(p)
         # Like Telegram: an edit without reply_markup removes the inline keyboard.
-        inline, _ = self._reply_markup(p, inline_only=True)
+        inline, _ = self._reply_markup(p, chat, inline_only=True)
         if (text, entities, inline) == (msg.text, msg.entities, msg.inline_keyboard):
             raise ApiError(400, NOT_MODIFIED)
         msg.text, msg.entities, msg.raw_text, msg.parse_mode = text, entities, raw, mode
@@ -1380,11 +1397,11 @@ class TelegramSandbox(Served[Params]):
         return self.world.message_api(msg)
 
     async def _edit_message_caption(self, p: Params) -> JSONDict:
-        _chat, msg = self._editable(p)
+        chat, msg = self._editable(p)
         if not msg.photo and msg.document is None:
             raise ApiError(400, "Bad Request: there is no caption in the message to edit")
         caption, entities = self._caption(p)
-        inline, _ = self._reply_markup(p, inline_only=True)
+        inline, _ = self._reply_markup(p, chat, inline_only=True)
         if (caption, entities, inline) == (msg.caption, msg.caption_entities, msg.inline_keyboard):
             raise ApiError(400, NOT_MODIFIED)
         msg.caption, msg.caption_entities, msg.inline_keyboard = caption, entities, inline
@@ -1392,8 +1409,8 @@ class TelegramSandbox(Served[Params]):
         return self.world.message_api(msg)
 
     async def _edit_message_reply_markup(self, p: Params) -> JSONDict:
-        _chat, msg = self._editable(p)
-        inline, _ = self._reply_markup(p, inline_only=True)
+        chat, msg = self._editable(p)
+        inline, _ = self._reply_markup(p, chat, inline_only=True)
         if inline == msg.inline_keyboard:
             raise ApiError(400, NOT_MODIFIED)
         msg.inline_keyboard = inline
@@ -1711,6 +1728,36 @@ class TelegramSandbox(Served[Params]):
         if not chat.members:
             raise ControlError(400, f"chat {chat.id} has no member; say who does it (by)")
         return self._user(min(chat.members))
+
+    async def _c_open_web_app(self, request: web.Request) -> web.Response:
+        """What Telegram's client does when a person opens the bot's Mini App: init data
+        with the user, signed per "Validating data received via the Mini App" (the key is
+        HMAC-SHA-256 of the bot's token under "WebAppData"), in the URL's fragment.
+        ``token`` signs with another token: another bot's launch data."""
+        body = await self._body(request)
+        user = self._user(str(body.get("user_id")))
+        url = str(body.get("url") or "")
+        if not url.startswith(("http://", "https://")):
+            raise ControlError(400, "url must be the Mini App's http(s) URL")
+        auth_date = body.get("auth_date")
+        fields = {
+            "query_id": f"AAE{user.id}{len(self.world.calls)}",
+            "user": json.dumps(user.to_api(), ensure_ascii=False, separators=(",", ":")),
+            "auth_date": str(int(auth_date if auth_date is not None else self.world.clock())),
+            "chat_type": str(body.get("chat_type") or "private"),
+        }
+        if body.get("start_param"):
+            fields["start_param"] = str(body["start_param"])
+        token = str(body.get("token") or self.token)
+        key = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
+        check = "\n".join(f"{k}={fields[k]}" for k in sorted(fields))
+        fields["hash"] = hmac.new(key, check.encode(), hashlib.sha256).hexdigest()
+        init_data = urlencode(fields, quote_via=quote)
+        launch = urlencode(
+            {"tgWebAppData": init_data, "tgWebAppVersion": "8.0", "tgWebAppPlatform": "web"},
+            quote_via=quote,
+        )
+        return self._json({"ok": True, "init_data": init_data, "url": f"{url}#{launch}"})
 
     async def _c_set_bot_status(self, request: web.Request) -> web.Response:
         """The bot is promoted, demoted, removed or banned in a group (and told so)."""
@@ -2256,6 +2303,22 @@ def _push_failure(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "Connection refused"
     return "Webhook connection closed"
+
+
+def _check_web_app(web_app: Any) -> None:
+    """A WebAppInfo: an object whose `url` is an HTTPS link (Telegram refuses others)."""
+    url = web_app.get("url") if isinstance(web_app, dict) else None
+    if not isinstance(url, str):
+        raise ApiError(
+            400, "Bad Request: can't parse inline keyboard button: Can't find field \"url\""
+        )
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ApiError(
+            400,
+            f"Bad Request: inline keyboard button Web App URL '{url}' is invalid: "
+            "Only HTTPS links are allowed",
+        )
 
 
 def _valid_button_url(url: Any) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.domain.folding import search_key
 from bot.domain.model import (
     Area,
     Case,
@@ -46,6 +47,7 @@ def case_values(case: Case) -> dict[str, Any]:
         "satisfaction": case.satisfaction,
         "reminder_count": case.reminder_count,
         "next_check_at": case.next_check_at,
+        "search_key": search_key(case.ref, case.external_ref, case.customer.name),
     }
 
 

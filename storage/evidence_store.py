@@ -13,6 +13,7 @@ import contextlib
 import os
 import secrets
 import shutil
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -187,6 +188,24 @@ class SqlEvidenceRepository:
             )
         ).first()
         return _evidence(row) if row is not None else None
+
+    async def last_locations(self, case_ids: Sequence[int]) -> dict[int, Evidence]:
+        """Each case's latest location (the map's marker), in one query per 500 cases."""
+        found: dict[int, Evidence] = {}
+        ids = sorted(set(case_ids))
+        for start in range(0, len(ids), 500):
+            rows = await self.conn.execute(
+                sa.select(tables.evidence)
+                .where(
+                    EVIDENCE.case_id.in_(ids[start : start + 500]),
+                    EVIDENCE.kind == EvidenceKind.LOCATION.value,
+                    EVIDENCE.latitude.is_not(None),
+                    EVIDENCE.longitude.is_not(None),
+                )
+                .order_by(EVIDENCE.at, EVIDENCE.id)
+            )
+            found.update((int(r.case_id), _evidence(r)) for r in rows)  # the latest stays
+        return found
 
     async def has_photo(self, case_id: int) -> bool:
         found = (

@@ -63,6 +63,10 @@ async def purge_closed_before(
                     customer_phone="",
                     customer_address="",
                     description="",
+                    # The folded name goes with the name: found by ref and dossier only.
+                    search_key=sa.func.lower(
+                        CASES.ref + " " + sa.func.coalesce(CASES.external_ref, "")
+                    ),
                     anonymised=True,
                     version=CASES.version + 1,
                 )

@@ -117,11 +117,15 @@ cases = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    # 0009: what `/find` matches, folded (bot.domain.folding.search_key), written with
+    # every save; and the customer's number looked up as a whole.
+    sa.Column("search_key", sa.String(400)),
     sa.UniqueConstraint("integration", "external_ref", name="uq_cases_integration_external_ref"),
     sa.Index("ix_cases_team_status", "team_code", "status"),
     sa.Index("ix_cases_status", "status"),
     sa.Index("ix_cases_assignee", "assignee"),
     sa.Index("ix_cases_next_check_at", "next_check_at"),
+    sa.Index("ix_cases_customer_phone", "customer_phone"),
 )
 
 case_events = sa.Table(
@@ -138,6 +142,8 @@ case_events = sa.Table(
     sa.Index("ix_case_events_case", "case_id", "id"),
     # The digest and the reports look up a day's events without reading all history.
     sa.Index("ix_case_events_at", "at"),
+    # 0009: the cases a clerk filed (her `/mine`): intake events by actor.
+    sa.Index("ix_case_events_actor", "actor", "action"),
 )
 
 outbox = sa.Table(
@@ -266,6 +272,19 @@ invites = sa.Table(
     sa.Column("created_via", sa.String(80)),
 )
 
+#: 0009: one-time links that open the lead's board outside Telegram (bot/services/board_links.py).
+#: Only the token's digest is kept: a database dump opens no board.
+board_links = sa.Table(
+    "board_links",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("account", sa.String(80), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
+    sa.Index("ix_board_links_expires_at", "expires_at"),
+)
+
 # Each table's columns, named as a query reads them: `CASES.status == "open"`.
 TEAMS = teams.c
 TEAM_CHATS = team_chats.c
@@ -281,3 +300,4 @@ PROCESSED_UPDATES = processed_updates.c
 EVIDENCE = evidence.c
 FORMS = forms.c
 INVITES = invites.c
+BOARD_LINKS = board_links.c

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.domain.clock import Clock
 from bot.domain.events import Event
 from bot.services.ports import EventSink
+from storage.board_links_store import SqlBoardLinkRepository
 from storage.evidence_store import SqlEvidenceRepository
 from storage.forms_store import SqlFormRepository
 from storage.invites_store import SqlInviteRepository
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     forms: SqlFormRepository
     invites: SqlInviteRepository
     reports: SqlReportReads
+    board_links: SqlBoardLinkRepository
 
     def __init__(
         self,
@@ -66,6 +68,7 @@ class SqlUnitOfWork:
         self.forms = SqlFormRepository(conn, now)
         self.invites = SqlInviteRepository(conn, now)
         self.reports = SqlReportReads(conn)
+        self.board_links = SqlBoardLinkRepository(conn, now)
         self._events = []
         return self
 

@@ -86,10 +86,20 @@ class Inbound:
         return self.address.channel
 
 
+class ButtonKind(StrEnum):
+    """What pressing a button does: our callback, a link, or a Mini App (Telegram)."""
+
+    CALLBACK = "callback"
+    URL = "url"
+    #: Opens `data` (an HTTPS URL) as a Mini App; Telegram allows it in private chats only.
+    WEB_APP = "web_app"
+
+
 @dataclass(frozen=True)
 class Button:
     text: str
-    data: str
+    data: str  # the callback data, or the URL of a link or a Mini App
+    kind: ButtonKind = ButtonKind.CALLBACK
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,7 @@ class Outbound:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "text": self.text,
-            "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in self.buttons],
+            "buttons": [[_button_json(b) for b in row] for row in self.buttons],
             "reply_to": self.reply_to,
             "claim_ref": self.claim_ref,
             "photo_path": self.photo_path,
@@ -163,7 +173,10 @@ class Outbound:
         return cls(
             text=str(data["text"]),
             buttons=tuple(
-                tuple(Button(str(b["text"]), str(b["data"])) for b in row)
+                tuple(
+                    Button(str(b["text"]), str(b["data"]), ButtonKind(b.get("kind", "callback")))
+                    for b in row
+                )
                 for row in data.get("buttons", [])
             ),
             reply_to=data.get("reply_to"),
@@ -179,6 +192,13 @@ class Outbound:
             lang=_lang(data.get("lang")),
             summary=tuple(str(line) for line in data.get("summary", [])),
         )
+
+
+def _button_json(button: Button) -> dict[str, str]:
+    data = {"text": button.text, "data": button.data}
+    if button.kind is not ButtonKind.CALLBACK:  # rows written before kinds read as callbacks
+        data["kind"] = button.kind.value
+    return data
 
 
 def _lang(value: object) -> Lang | None:
@@ -198,6 +218,8 @@ class Capabilities:
     photos_out: bool = True
     locations: bool = True
     groups: bool = True
+    #: Opens web pages as Mini Apps signed with the user's identity (Telegram).
+    mini_apps: bool = False
     #: How the platform counts a text's length against `max_text` and `max_caption`.
     measure: TextMeasure = TextMeasure.UTF16
     #: The longest caption of a photo or document (None: as long as a text).

@@ -76,6 +76,7 @@ class Source(StrEnum):
     CLI = "cli"
     SCHEDULER = "scheduler"
     IMPORT = "import"
+    WEBAPP = "webapp"  # the lead's board (bot/webapp)
 
 
 class Action(StrEnum):

@@ -62,6 +62,7 @@ from bot.services.case_reads import case_file, evidence_photo, find_cases, team_
 from bot.services.evidence import MediaError
 from bot.services.permissions import require_reach
 from bot.services.ports import CaseQuery
+from bot.webapp.api import install_board
 from storage.engine import driver_message
 from storage.evidence_store import MediaFiles
 
@@ -472,6 +473,7 @@ def build_http_app(
     app.router.add_get("/api/v1/cases/{ref}/evidence/{evidence_id}", get_evidence)
     app.router.add_get("/api/v1/openapi.json", openapi)
     install_ops_routes(app, container)
+    install_board(app, container)
     for install in installers:
         install(app)
     return app

@@ -6,7 +6,7 @@ through `CaseService` with the step, in its transaction; this is the rest.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,8 @@ from bot.domain.evidence import Evidence, NewEvidence
 from bot.domain.model import Action, Case, Source
 from bot.domain.people import Actor
 from bot.services.commands import CaseCommand
-from bot.services.permissions import authorize, can_view
+from bot.services.finding import visible_case
+from bot.services.permissions import authorize
 from bot.services.ports import UnitOfWork
 
 
@@ -29,6 +30,9 @@ class EvidenceRepository(Protocol):
     async def for_case(self, case_id: int) -> list[Evidence]: ...
     async def get(self, case_id: int, evidence_id: int) -> Evidence | None: ...
     async def has_photo(self, case_id: int) -> bool: ...
+    async def last_locations(self, case_ids: Sequence[int]) -> dict[int, Evidence]:
+        """Each of the cases' latest location with coordinates (none: no entry)."""
+        ...
 
 
 #: Fetch a file a person sent: (channel, the platform's file id, byte limit) -> bytes.
@@ -91,9 +95,6 @@ class EvidenceService:
 
     async def of_case(self, ref: str, actor: Actor, uow: UnitOfWork) -> tuple[Case, list[Evidence]]:
         async with uow:
-            case = await uow.cases.get_by_ref(ref)
-            if case is None or case.id is None:
-                raise errors.CaseNotFound(ref)
-            if not can_view(actor, case.team_code):
-                raise errors.NotMember(case.team_code)
+            case = await visible_case(uow, actor, ref)
+            assert case.id is not None
             return case, await uow.evidence.for_case(case.id)

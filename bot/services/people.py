@@ -133,3 +133,25 @@ async def recognise(account: Identity, uow: UnitOfWork) -> Member | None:
         if await uow.members.release_username(account) or changed:
             await uow.commit()
     return member
+
+
+async def actor_of_account(
+    account: str, uow: UnitOfWork, admin_ids: frozenset[str], lang: str | None = None
+) -> Actor | None:
+    """The actor behind a chat account (`telegram:123`) that is not in a chat: the lead's
+    board. A member (active), or an admin of ADMIN_IDS; None for anyone else."""
+    channel, _, external_id = account.partition(":")
+    async with uow:
+        member = await uow.members.by_identity(channel, external_id)
+    if member is not None and not member.active:
+        member = None
+    is_admin = account in admin_ids or (member is not None and member.uid in admin_ids)
+    if member is None and not is_admin:
+        return None
+    return Actor(
+        uid=member.uid if member else account,
+        name=member.name if member else account,
+        member=member,
+        is_admin=is_admin,
+        lang=(member.lang if member else None) or lang,
+    )

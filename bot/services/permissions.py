@@ -53,6 +53,24 @@ def can_view(actor: Actor, team_code: str) -> bool:
     )
 
 
+def visible_teams(actor: Actor) -> frozenset[str] | None:
+    """The teams whose cases `actor` may see (`can_view`), as a set; None: every team."""
+    if actor.is_admin or actor.is_system:
+        return actor.teams
+    m = actor.member
+    if m is None:
+        return frozenset()
+    if m.role is Role.CLERK and m.team_code is None:
+        return None
+    return frozenset({m.team_code}) if m.team_code else frozenset()
+
+
+def sees_full_phone(actor: Actor, case: Case) -> bool:
+    """The customer's whole number is for the one who has the case (as its private
+    message); everyone else sees it masked, as on the group's card."""
+    return case.assignee is not None and case.assignee == actor.uid
+
+
 def require_admin(actor: Actor) -> None:
     if not actor.is_admin:
         raise errors.AdminOnly()

@@ -14,6 +14,7 @@ from bot.domain.people import ChatBinding, Identity, Member, Team
 
 if TYPE_CHECKING:
     from bot.reports.timeline import CaseRecord
+    from bot.services.board_links import BoardLinkRepository
     from bot.services.evidence import EvidenceRepository
     from bot.services.forms import FormRepository
     from bot.services.invites import InviteRepository
@@ -25,6 +26,19 @@ class ConcurrentUpdate(Exception):
 
 class DuplicateExternalRef(Exception):
     """A concurrent intake stored the same external_ref first."""
+
+
+@dataclass(frozen=True)
+class CaseSearch:
+    """What `/find` typed, read once (`bot.services.finding.read_search`): a case matches
+    when every folded word is part of its search key (ref, dossier number, customer's
+    name, see `bot.domain.folding.search_key`), or when its customer's number is `phone`."""
+
+    words: tuple[str, ...] = ()
+    #: A whole phone number in national form (0912345678), however it was typed.
+    phone: str | None = None
+    #: The ref, when the text was one (PL-17): that case comes first.
+    ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,12 @@ class CaseQuery:
     limit: int = 200
     #: Rows to skip first (a list's later pages); the order is by receipt, then id.
     offset: int = 0
+    #: Cases `/find` matches (see CaseSearch).
+    search: CaseSearch | None = None
+    #: Cases this member filed (the actor of their intake): a clerk's `/mine`.
+    filed_by: str | None = None
+    #: Newest received first (a search, a clerk's list) instead of oldest first.
+    newest_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,6 +222,8 @@ class UnitOfWork(Protocol):
     def invites(self) -> InviteRepository: ...
     @property
     def reports(self) -> ReportReads: ...
+    @property
+    def board_links(self) -> BoardLinkRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

@@ -15,6 +15,7 @@ from bot.domain.people import Actor
 from bot.i18n import Lang, Translator
 from bot.reports.period import Period, PeriodError
 from bot.services.cases import CaseService
+from bot.services.finding import mine_query
 from bot.services.permissions import can_view
 from bot.services.ports import CaseQuery, UnitOfWork
 from bot.sla.overdue import late_since
@@ -111,8 +112,10 @@ class ViewCommands:
     async def page(self, req: Request, kind: ListKind, page: int) -> None:
         """A page of ten: short lines and a button per case (it shows the case)."""
         if kind is ListKind.MINE:
-            query = CaseQuery(assignee=req.actor.uid, active_only=True)
-            empty, title = "list.mine_empty", "list.mine_title"
+            query = mine_query(req.actor)  # a clerk's: the cases she filed
+            filed = query.filed_by is not None
+            empty = "list.filed_empty" if filed else "list.mine_empty"
+            title = "list.filed_title" if filed else "list.mine_title"
         else:
             team = await self._viewable_team(req)
             query = CaseQuery(team_code=team, statuses=(CaseStatus.OPEN,))

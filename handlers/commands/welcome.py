@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+
 from bot.domain.model import Role
 from bot.i18n import Translator
 from handlers.commands import CommandTable
@@ -12,16 +14,28 @@ from handlers.request import Request
 
 
 class Welcome:
-    def __init__(self, tr: Translator, replies: Replies, onboarding: Onboarding) -> None:
+    def __init__(
+        self,
+        tr: Translator,
+        replies: Replies,
+        onboarding: Onboarding,
+        start_words: Mapping[str, Callable[[Request], Awaitable[None]]] | None = None,
+    ) -> None:
         self.tr = tr
         self.replies = replies
         self.onboarding = onboarding
+        #: `/start WORD` links of our own (the board's, `board`), before invite codes.
+        self.start_words = dict(start_words or {})
 
     def table(self) -> CommandTable:
         return {CommandName.START: self.start, CommandName.HELP: self.help}
 
     async def start(self, req: Request, parsed: ParsedCommand) -> None:
         code = parsed.arg(0)
+        own = self.start_words.get(code or "")
+        if own is not None and req.is_private and not req.is_stranger:
+            await own(req)
+            return
         if code and req.is_private:
             await self.onboarding.start(req, code)  # an invite's deep link, or typed
             return

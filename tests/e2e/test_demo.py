@@ -51,3 +51,23 @@ async def test_an_unknown_channel_is_refused() -> None:
     lines: list[str] = []
     assert await run_demo("viber", echo=lines.append) == 2
     assert "--channel zalo" in lines[0]
+
+
+async def test_demo_shows_the_board_and_prints_its_url_with_valid_launch_data() -> None:
+    from datetime import datetime, time
+    from urllib.parse import parse_qs, urlsplit
+    from zoneinfo import ZoneInfo
+
+    from bot.webapp.launch import verify_launch
+    from sandbox.demo import DEMO_DAY, DEMO_TZ, TOKEN
+
+    lines: list[str] = []
+    assert await run_demo("telegram", echo=lines.append) == 0
+    out = "\n".join(lines)
+    assert "👷 Vũ Hùng (1): PL-3" in out or "👷 Đỗ Minh (1): PL-3" in out
+    assert "PL-3 · Lê Văn Toàn · 0356***123" in out
+    url = next(line.strip() for line in lines if "/app/#tgWebAppData=" in line)
+    launch = parse_qs(urlsplit(url).fragment)["tgWebAppData"][0]
+    later_that_day = datetime.combine(DEMO_DAY, time(17, 0), ZoneInfo(DEMO_TZ))
+    user = verify_launch(launch, TOKEN, later_that_day)
+    assert (user.id, user.first_name) == ("2001", "Lan")  # the demo's lead

@@ -742,7 +742,8 @@ SPECS: dict[str, Spec] = {
     "photo": spec("evidence.saved", effect=evidence_added),
     "/case": spec("card.title"),
     f"/case ({ELSEWHERE})": spec("card.title"),
-    "/mine": spec("list.mine_title", "list.mine_empty"),
+    # A clerk's /mine lists the cases she filed (list.filed_*), anyone else's their own.
+    "/mine": spec("list.mine_title", "list.mine_empty", "list.filed_title", "list.filed_empty"),
     "/open": spec("list.open_title"),
     "/overdue": spec("list.overdue_title"),
     "/members": spec("members.title"),

@@ -16,12 +16,14 @@ from typing import Self
 
 from bot.domain.events import Event
 from bot.domain.evidence import Evidence, EvidenceKind, NewEvidence
+from bot.domain.folding import search_key
 from bot.domain.model import Action, Case, CaseStatus, HistoryEntry, Source
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.domain.steps import TIMELINE_ACTIONS
 from bot.reports.timeline import CaseRecord, EventRecord
 from bot.services.ports import (
     CaseQuery,
+    CaseSearch,
     CaseTally,
     ConcurrentUpdate,
     DuplicateExternalRef,
@@ -30,8 +32,20 @@ from bot.services.ports import (
 )
 
 
-def _matches(case: Case, query: CaseQuery) -> bool:
-    """The rule of `SqlCaseRepository._matching`, over one case."""
+def _searched(case: Case, search: CaseSearch) -> bool:
+    """The rule of `storage.repository._searched`, over one case."""
+    key = search_key(case.ref, case.external_ref, case.customer.name)
+    by_words = bool(search.words) and all(word in key for word in search.words)
+    return by_words or (search.phone is not None and case.customer.phone == search.phone)
+
+
+def _matches(case: Case, query: CaseQuery, filed: set[int] | None = None) -> bool:
+    """The rule of `SqlCaseRepository._matching`, over one case (`filed`: the ids of
+    the cases `query.filed_by` filed)."""
+    if query.search is not None and not _searched(case, query.search):
+        return False
+    if filed is not None and case.id not in filed:
+        return False
     if query.team_code and case.team_code != query.team_code:
         return False
     if query.team_codes is not None and case.team_code not in query.team_codes:
@@ -117,8 +131,17 @@ class FakeCases:
         return f"{team_code}-{self.seq[team_code]}"
 
     def _matching(self, query: CaseQuery) -> list[Case]:
-        found = [c for c in self.rows.values() if _matches(c, query)]
-        found.sort(key=lambda c: (c.received_at, c.id or 0))
+        filed = None
+        if query.filed_by is not None:
+            filed = {
+                case_id
+                for case_id, entries in self.events.items()
+                if any(e.action is Action.INTAKE and e.actor == query.filed_by for e in entries)
+            }
+        found = [c for c in self.rows.values() if _matches(c, query, filed)]
+        found.sort(key=lambda c: (c.received_at, c.id or 0), reverse=query.newest_first)
+        if query.search is not None and query.search.ref is not None:
+            found.sort(key=lambda c: c.ref != query.search.ref if query.search else True)
         if query.overdue_at is not None:
             found.sort(key=lambda c: c.next_check_at or c.received_at)
         return found
@@ -285,6 +308,14 @@ class FakeEvidence:
     async def has_photo(self, case_id: int) -> bool:
         return any(e.kind is EvidenceKind.PHOTO for e in await self.for_case(case_id))
 
+    async def last_locations(self, case_ids: Iterable[int]) -> dict[int, Evidence]:
+        wanted = set(case_ids)
+        found: dict[int, Evidence] = {}
+        for e in sorted(self.rows, key=lambda e: (e.at, e.id)):
+            if e.case_id in wanted and e.kind is EvidenceKind.LOCATION and e.latitude is not None:
+                found[e.case_id] = e
+        return found
+
 
 class FakeOutbox:
     """Messages queued, in order; a dedupe key is taken for good, as in the table."""
@@ -375,6 +406,23 @@ class FakeReports:
         return {uid: (m.name, m.team_code) for uid, m in self.members.rows.items()}
 
 
+class FakeBoardLinks:
+    """One-time board links: spent once, and only before they end."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, datetime, datetime | None]] = {}
+
+    async def add(self, digest: str, account: str, expires_at: datetime) -> None:
+        self.rows[digest] = (account, expires_at, None)
+
+    async def spend(self, digest: str, at: datetime) -> str | None:
+        row = self.rows.get(digest)
+        if row is None or row[2] is not None or row[1] <= at:
+            return None
+        self.rows[digest] = (row[0], row[1], at)
+        return row[0]
+
+
 class FakeUnitOfWork:
     """Commits are counted; published events are kept for assertions.
 
@@ -389,6 +437,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox()
         self.evidence = FakeEvidence()
         self.reports = FakeReports(self.cases, self.teams, self.members)
+        self.board_links = FakeBoardLinks()
         self.published: list[Event] = []
         self.pending: list[Event] = []
         self.commits = 0

@@ -42,6 +42,9 @@ PREFIXES = [
     "relay",
     "doctor",
     "team",
+    "find",
+    "board",
+    "app",
 ]
 KEY_USE = re.compile(r"""["']((?:{})\.[a-z_]+(?:\.[a-z_]+)*)["']""".format("|".join(PREFIXES)))
 

@@ -16,10 +16,11 @@ from telegram import (
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    WebAppInfo,
 )
 
 from bot.channels.adapter import PartKind
-from bot.channels.base import Button, Capabilities, Key, Outbound, PermanentFailure
+from bot.channels.base import Button, ButtonKind, Capabilities, Key, Outbound, PermanentFailure
 from bot.channels.text import TextMeasure, clip
 from bot.domain.digits import whole_number
 
@@ -35,6 +36,7 @@ CAPABILITIES: Final = Capabilities(
     groups=True,
     measure=TextMeasure.UTF16,
     max_caption=MAX_CAPTION,
+    mini_apps=True,
 )
 
 #: What goes under a message: inline buttons, a keyboard under the input field, or its removal.
@@ -62,15 +64,18 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return replace(CAPABILITIES, max_text=limit).split(text)
 
 
+def inline_button(button: Button) -> InlineKeyboardButton:
+    if button.kind is ButtonKind.URL:
+        return InlineKeyboardButton(button.text, url=button.data)
+    if button.kind is ButtonKind.WEB_APP:
+        return InlineKeyboardButton(button.text, web_app=WebAppInfo(button.data))
+    return InlineKeyboardButton(button.text, callback_data=button.data)
+
+
 def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    return InlineKeyboardMarkup(
-        tuple(
-            tuple(InlineKeyboardButton(b.text, callback_data=b.data) for b in row)
-            for row in buttons
-        )
-    )
+    return InlineKeyboardMarkup(tuple(tuple(inline_button(b) for b in row) for row in buttons))
 
 
 def reply_keys(keys: tuple[tuple[Key, ...], ...]) -> ReplyKeyboardMarkup | None:
