@@ -56,7 +56,7 @@ def _telegram(settings: Settings) -> Channel | None:
     return TelegramChannel(
         settings.telegram_bot_token,
         settings.telegram_api_url,
-        mode=UpdateMode(settings.telegram_mode.value),
+        mode=settings.telegram_mode,
         webhook_url=settings.telegram_webhook_url,
         webhook_secret=settings.telegram_webhook_secret,
         request_timeout=settings.platform_timeout_seconds,
@@ -68,7 +68,7 @@ def _zalo(settings: Settings) -> Channel | None:
         return None
     from bot.channels.zalo import SECRET_LENGTHS, ZaloChannel
 
-    mode = UpdateMode(settings.zalo_mode.value)
+    mode = settings.zalo_mode
     secret = settings.zalo_webhook_secret
     if mode is UpdateMode.WEBHOOK and (secret is None or len(secret) not in SECRET_LENGTHS):
         raise ConfigError("ZALO_WEBHOOK_SECRET: Zalo accepts 8 to 256 characters")

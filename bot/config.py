@@ -16,13 +16,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.channels.base import UpdateMode
 from bot.domain.people import is_team_code
 from bot.i18n import Lang
-
-
-class Mode(StrEnum):
-    POLLING = "polling"
-    WEBHOOK = "webhook"
 
 
 class LogLevel(StrEnum):
@@ -141,12 +137,12 @@ class Settings(BaseSettings):
 
     telegram_bot_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
-    telegram_mode: Mode = Mode.POLLING
+    telegram_mode: UpdateMode = UpdateMode.POLLING
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     zalo_bot_token: str | None = None
     zalo_api_url: str = "https://bot-api.zaloplatforms.com"
-    zalo_mode: Mode = Mode.POLLING
+    zalo_mode: UpdateMode = UpdateMode.POLLING
     zalo_webhook_url: str | None = None
     zalo_webhook_secret: str | None = None
     database_url: str = "sqlite+aiosqlite:///./dispatch.db"
@@ -322,12 +318,12 @@ class Settings(BaseSettings):
 
     def check(self) -> None:
         """Cross-field rules, each a one-line error."""
-        if self.telegram_mode is Mode.WEBHOOK and self.telegram_bot_token:
+        if self.telegram_mode is UpdateMode.WEBHOOK and self.telegram_bot_token:
             if not self.telegram_webhook_url:
                 raise ConfigError("TELEGRAM_WEBHOOK_URL: required when TELEGRAM_MODE=webhook")
             if not self.telegram_webhook_secret:
                 raise ConfigError("TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_MODE=webhook")
-        if self.zalo_mode is Mode.WEBHOOK and self.zalo_bot_token:
+        if self.zalo_mode is UpdateMode.WEBHOOK and self.zalo_bot_token:
             if not self.zalo_webhook_url:
                 raise ConfigError("ZALO_WEBHOOK_URL: required when ZALO_MODE=webhook")
             if not self.zalo_webhook_secret:

@@ -21,22 +21,14 @@ from telegram import (
 
 from bot.channels.adapter import PartKind
 from bot.channels.base import Button, ButtonKind, Capabilities, Key, Outbound, PermanentFailure
-from bot.channels.text import TextMeasure, clip
+from bot.channels.text import clip
 from bot.domain.digits import whole_number
 
 MAX_TEXT: Final = 4096
 MAX_CAPTION: Final = 1024
+#: What Telegram adds to the defaults (photos both ways, locations, groups, UTF-16 lengths).
 CAPABILITIES: Final = Capabilities(
-    buttons=True,
-    edits=True,
-    max_text=MAX_TEXT,
-    photos_in=True,
-    photos_out=True,
-    locations=True,
-    groups=True,
-    measure=TextMeasure.UTF16,
-    max_caption=MAX_CAPTION,
-    mini_apps=True,
+    buttons=True, edits=True, max_text=MAX_TEXT, max_caption=MAX_CAPTION, mini_apps=True
 )
 
 #: What goes under a message: inline buttons, a keyboard under the input field, or its removal.

@@ -29,16 +29,10 @@ logger = logging.getLogger(__package__ or __name__)
 #: sendMessage and sendPhoto captions: "1 to 2000 characters" (Zalo Bot API docs).
 MAX_TEXT: Final = 2000
 #: Zalo cannot edit a message: `edit()` posts a short status message instead.
+#: What Zalo lacks against the defaults: buttons, edits, locations. Its docs do not say what
+#: a character is; see TextMeasure.UTF16 for the choice.
 CAPABILITIES: Final = Capabilities(
-    buttons=False,
-    edits=False,
-    max_text=MAX_TEXT,
-    photos_in=True,
-    photos_out=True,
-    locations=False,
-    groups=True,
-    # The docs do not say what a character is; see TextMeasure.UTF16 for the choice.
-    measure=TextMeasure.UTF16,
+    buttons=False, edits=False, max_text=MAX_TEXT, locations=False, measure=TextMeasure.UTF16
 )
 
 
