@@ -26,6 +26,27 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"oneOf": [schema, {"type": "null"}]}
 
 
+def _closed(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """An object with exactly these properties, all required unless `required` says which."""
+    return {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _param(where: str, name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """A query or path parameter (a path parameter is always required)."""
+    param: dict[str, Any] = {"name": name, "in": where}
+    if where == "path":
+        param["required"] = True
+    param["schema"] = schema
+    if description:
+        param["description"] = description
+    return param
+
+
 def _error(description: str, *, fields: bool = False) -> dict[str, Any]:
     ref = "#/components/schemas/Invalid" if fields else "#/components/schemas/Error"
     return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
@@ -42,16 +63,13 @@ def _case_schema(*, with_history: bool) -> dict[str, Any]:
         "team": {"type": "string"},
         "status": {"enum": STATUSES},
         "assignee": {**_NULLABLE_STRING, "description": "member id, e.g. telegram:123"},
-        "customer": {
-            "type": "object",
-            "required": ["name", "phone", "address"],
-            "additionalProperties": False,
-            "properties": {
+        "customer": _closed(
+            {
                 "name": {"type": "string"},
                 "phone": {"type": "string", "description": "national form, 0912345678"},
                 "address": {"type": "string"},
-            },
-        },
+            }
+        ),
         "area": {"enum": [*AREAS, None]},
         "purpose": {"enum": [*PURPOSES, None]},
         "received_at": _TIME,
@@ -60,51 +78,35 @@ def _case_schema(*, with_history: bool) -> dict[str, Any]:
             "description": "when the whole case is due, on working time (holds excluded)",
         },
         "estimate": _nullable(
-            {
-                "type": "object",
-                "required": ["customer_cost", "utility_cost"],
-                "additionalProperties": False,
-                "properties": {
+            _closed(
+                {
                     "customer_cost": {"type": "integer", "minimum": 0},
                     "utility_cost": {"type": "integer", "minimum": 0},
-                },
-            }
+                }
+            )
         ),
-        "meter": _nullable(
-            {
-                "type": "object",
-                "required": ["serial", "reading"],
-                "additionalProperties": False,
-                "properties": {"serial": {"type": "string"}, "reading": _NULLABLE_STRING},
-            }
-        ),
+        "meter": _nullable(_closed({"serial": {"type": "string"}, "reading": _NULLABLE_STRING})),
     }
     required = list(properties)
     if with_history:
         properties["history"] = {
             "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["at", "action", "actor", "status", "note"],
-                "additionalProperties": False,
-                "properties": {
+            "items": _closed(
+                {
                     "at": _TIME,
                     "action": {"enum": ACTIONS},
                     "actor": {"type": "string"},
                     "status": {"enum": STATUSES},
                     "note": _NULLABLE_STRING,
-                },
-            },
+                }
+            ),
         }
         required.append("history")
         properties["evidence"] = {
             "type": "array",
             "description": "photos and locations sent as evidence, oldest first",
-            "items": {
-                "type": "object",
-                "required": EVIDENCE_FIELDS,
-                "additionalProperties": False,
-                "properties": {
+            "items": _closed(
+                {
                     "id": {"type": "integer"},
                     "kind": {"enum": ["photo", "location"]},
                     "at": _TIME,
@@ -119,15 +121,11 @@ def _case_schema(*, with_history: bool) -> dict[str, Any]:
                         "or once purged",
                     },
                 },
-            },
+                EVIDENCE_FIELDS,
+            ),
         }
         required.append("evidence")
-    return {
-        "type": "object",
-        "required": required,
-        "additionalProperties": False,
-        "properties": properties,
-    }
+    return _closed(properties, required)
 
 
 def _intake_schema(description_max: int) -> dict[str, Any]:
@@ -156,16 +154,13 @@ def _intake_schema(description_max: int) -> dict[str, Any]:
             "area": {"enum": [*AREAS, None]},
             "purpose": {"enum": [*PURPOSES, None]},
             "needs_extra_works": {"type": ["boolean", "null"]},
-            "customer": {
-                "type": "object",
-                "required": ["name", "phone", "address"],
-                "additionalProperties": False,
-                "properties": {
+            "customer": _closed(
+                {
                     "name": {**text, "maxLength": 200},
                     "phone": {"type": "string", "examples": ["0912345678", "+84 912 345 678"]},
                     "address": {**text, "maxLength": 500},
-                },
-            },
+                }
+            ),
             "description": {"type": ["string", "null"], "maxLength": description_max},
             "received_at": {
                 "type": ["string", "null"],
@@ -183,6 +178,8 @@ def openapi_document(*, max_body: int, max_limit: int, body_seconds: float) -> d
     outside = _error("the token is limited to other teams (INTAKE_TOKENS name:SECRET:PL+LN)")
     case_ref = {"$ref": "#/components/schemas/CaseWithHistory"}
     as_json = {"application/json": {"schema": case_ref}}
+    ref_param = _param("path", "ref", {"type": "string"})
+    limit = {"type": "integer", "minimum": 1, "maximum": max_limit}
     health = {
         "application/json": {
             "schema": {
@@ -263,30 +260,25 @@ def openapi_document(*, max_body: int, max_limit: int, body_seconds: float) -> d
                     "summary": "Cases, oldest first, without history",
                     "security": auth,
                     "parameters": [
-                        {
-                            "name": "status",
-                            "in": "query",
-                            "schema": {"type": "string"},
-                            "description": "one status or several, comma-separated",
-                        },
-                        {
-                            "name": "team",
-                            "in": "query",
-                            "schema": {"type": "string"},
-                            "description": "a team code; a scoped token lists its teams' "
-                            "cases without it",
-                        },
-                        {
-                            "name": "overdue",
-                            "in": "query",
-                            "schema": {"enum": ["true", "false"]},
-                            "description": "true: only cases past a due time, on working time",
-                        },
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": max_limit},
-                        },
+                        _param(
+                            "query",
+                            "status",
+                            {"type": "string"},
+                            "one status or several, comma-separated",
+                        ),
+                        _param(
+                            "query",
+                            "team",
+                            {"type": "string"},
+                            "a team code; a scoped token lists its teams' cases without it",
+                        ),
+                        _param(
+                            "query",
+                            "overdue",
+                            {"enum": ["true", "false"]},
+                            "true: only cases past a due time, on working time",
+                        ),
+                        _param("query", "limit", limit),
                     ],
                     "responses": {
                         "200": {
@@ -311,14 +303,7 @@ def openapi_document(*, max_body: int, max_limit: int, body_seconds: float) -> d
                     "operationId": "getCase",
                     "summary": "One case with its history",
                     "security": auth,
-                    "parameters": [
-                        {
-                            "name": "ref",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
+                    "parameters": [ref_param],
                     "responses": {
                         "200": {"description": "the case", "content": as_json},
                         "401": unauthorized,
@@ -333,18 +318,8 @@ def openapi_document(*, max_body: int, max_limit: int, body_seconds: float) -> d
                     "summary": "A photo sent as evidence of the case",
                     "security": auth,
                     "parameters": [
-                        {
-                            "name": "ref",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                        {
-                            "name": "evidence_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer", "minimum": 1},
-                        },
+                        ref_param,
+                        _param("path", "evidence_id", {"type": "integer", "minimum": 1}),
                     ],
                     "responses": {
                         "200": {
