@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-from handlers.parsing import normalize_ref
+from handlers.parsing import CommandName, normalize_ref
 
 PREFIX = "c"
 FORM_PREFIX = "f"
@@ -29,16 +29,19 @@ MAX_OPTION = 99
 
 
 class ButtonAction(StrEnum):
-    CLAIM = "claim"
-    CASE = "case"
+    """What a case's button does: show the case, or one of its steps. A step's button
+    carries the command word of the step (one word for typing and pressing)."""
+
+    CLAIM = CommandName.CLAIM.value
+    CASE = CommandName.CASE.value
     # The next step of a case, as a guided form in the private chat.
-    SURVEY = "survey"
-    ESTIMATE = "estimate"
-    AGREE = "agree"
-    INSTALL = "install"
-    INSPECT = "inspect"
-    RESOLVE = "resolve"
-    CLOSE = "close"
+    SURVEY = CommandName.SURVEY.value
+    ESTIMATE = CommandName.ESTIMATE.value
+    AGREE = CommandName.AGREE.value
+    INSTALL = CommandName.INSTALL.value
+    INSPECT = CommandName.INSPECT.value
+    RESOLVE = CommandName.RESOLVE.value
+    CLOSE = CommandName.CLOSE.value
 
 
 def _checked(data: str) -> str:

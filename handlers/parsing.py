@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from bot.domain.amounts import AmountError, parse_vnd
 from bot.domain.digits import is_digits
+from bot.domain.model import Action
 from bot.domain.people import TEAM_CODE_PATTERN
 from handlers.refusals import BadAmount
 
@@ -16,27 +17,31 @@ MAX_TEXT = 4096
 
 
 class CommandName(StrEnum):
+    """The words people type after the slash. A word that reports a step or acts on a case
+    is that action's own word (`bot.domain.model.Action`), so the two cannot drift apart;
+    the rest (help, lists, set-up) belong to the chat alone."""
+
     START = "start"
     HELP = "help"
-    CLAIM = "claim"
-    SURVEY = "survey"
-    ESTIMATE = "estimate"
-    AGREE = "agree"
-    INSTALL = "install"
-    INSPECT = "inspect"
-    RESOLVE = "resolve"
-    CLOSE = "close"
-    RELEASE = "release"
-    HOLD = "hold"
-    RESUME = "resume"
-    ASSIGN = "assign"
-    CANCEL = "cancel"
+    CLAIM = Action.CLAIM.value
+    SURVEY = Action.SURVEY.value
+    ESTIMATE = Action.ESTIMATE.value
+    AGREE = Action.AGREE.value
+    INSTALL = Action.INSTALL.value
+    INSPECT = Action.INSPECT.value
+    RESOLVE = Action.RESOLVE.value
+    CLOSE = Action.CLOSE.value
+    RELEASE = Action.RELEASE.value
+    HOLD = Action.HOLD.value
+    RESUME = Action.RESUME.value
+    ASSIGN = Action.ASSIGN.value
+    CANCEL = Action.CANCEL.value
     CASE = "case"
     MINE = "mine"
     OPEN = "open"
     OVERDUE = "overdue"
     REPORT = "report"
-    RATE = "rate"
+    RATE = Action.RATE.value
     NEW = "new"
     BINDTEAM = "bindteam"
     INVITE = "invite"
