@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from bot.i18n import Lang, Translator
 from bot.reports.kpi import Report
-from bot.reports.text import CHART_CATEGORIES, category_name, scope_name
+from bot.reports.text import CHART_CATEGORIES, category_name, titled
 
 _BAR = "#2b6cb0"
 _LATE = "#c53030"
@@ -25,15 +25,7 @@ def draw_chart(report: Report, tr: Translator, lang: Lang, path: Path) -> Path:
     fig = Figure(figsize=(11, 4.8), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, width_ratios=(1, 1.3))
-    fig.suptitle(
-        tr.t(
-            lang,
-            "report.chart_title",
-            scope=scope_name(tr, lang, report),
-            period=report.period.label(),
-        ),
-        fontsize=11,
-    )
+    fig.suptitle(titled(tr, lang, report, "report.chart_title"), fontsize=11)
 
     names = [category_name(tr, lang, c) for c in CHART_CATEGORIES]
     values = [report.figures.days_of(c) for c in CHART_CATEGORIES]

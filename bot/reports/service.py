@@ -23,7 +23,7 @@ from bot.domain.people import Actor
 from bot.i18n import Lang, Translator
 from bot.reports.kpi import Report, build_report, trend_weeks
 from bot.reports.period import Period
-from bot.reports.text import scope_name, summary
+from bot.reports.text import summary, titled
 from bot.reports.timeline import timelines
 from bot.services.permissions import require_lead
 from bot.services.ports import UnitOfWork
@@ -120,16 +120,13 @@ def render_files(report: Report, tr: Translator, lang: Lang, folder: Path) -> Re
 def messages(report: Report, tr: Translator, lang: Lang, files: ReportFiles) -> list[Outbound]:
     """Three messages, each delivered (and retried) on its own: the summary, the chart,
     the workbook."""
-    scope = scope_name(tr, lang, report)
-    period = report.period.label()
     return [
         Outbound(text=summary(report, tr, lang)),
         Outbound(
-            text=tr.t(lang, "report.chart_caption", scope=scope, period=period),
-            photo_path=str(files.chart),
+            text=titled(tr, lang, report, "report.chart_caption"), photo_path=str(files.chart)
         ),
         Outbound(
-            text=tr.t(lang, "report.workbook_caption", scope=scope, period=period),
+            text=titled(tr, lang, report, "report.workbook_caption"),
             document_path=str(files.workbook),
         ),
     ]

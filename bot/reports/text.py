@@ -32,16 +32,25 @@ def scope_name(tr: Translator, lang: Lang, report: Report) -> str:
     return f"{report.team} · {name}"
 
 
+def titled(tr: Translator, lang: Lang, report: Report, key: str) -> str:
+    """A title naming the report's scope and period: the summary's, the chart's, the
+    workbook's and the captions all say them the same way."""
+    return tr.t(lang, key, scope=scope_name(tr, lang, report), period=report.period.label())
+
+
 def category_name(tr: Translator, lang: Lang, category: Category) -> str:
     return tr.t(lang, f"report.cat.{category.value}")
+
+
+def _item(tr: Translator, lang: Lang, key: str, figures: Figures, **more: object) -> str:
+    """A team's or a worker's line: what it completed and how much of it on time."""
+    return tr.t(lang, key, completed=figures.completed, rate=percent(lang, figures), **more)
 
 
 def summary(report: Report, tr: Translator, lang: Lang) -> str:
     f = report.figures
     lines = [
-        tr.t(
-            lang, "report.title", scope=scope_name(tr, lang, report), period=report.period.label()
-        ),
+        titled(tr, lang, report, "report.title"),
         tr.t(
             lang,
             "report.counts",
@@ -70,30 +79,15 @@ def summary(report: Report, tr: Translator, lang: Lang) -> str:
     if report.team is None and len(report.teams) > 1:
         lines.append(tr.t(lang, "report.teams_title"))
         lines += [
-            tr.t(
-                lang,
-                "report.team_item",
-                team=x.code,
-                received=x.figures.received,
-                completed=x.figures.completed,
-                rate=percent(lang, x.figures),
-            )
+            _item(tr, lang, "report.team_item", x.figures, team=x.code, received=x.figures.received)
             for x in report.teams
         ]
     shown = [w for w in report.workers if w.figures.completed][:MAX_WORKERS]
     if shown:
         lines.append(tr.t(lang, "report.workers_title"))
-        lines += [
-            tr.t(
-                lang,
-                "report.worker_item",
-                name=w.name,
-                completed=w.figures.completed,
-                days=number(lang, w.figures.days_avg),
-                rate=percent(lang, w.figures),
-            )
-            for w in shown
-        ]
+        for w in shown:
+            days = number(lang, w.figures.days_avg)
+            lines.append(_item(tr, lang, "report.worker_item", w.figures, name=w.name, days=days))
     lines.append(
         tr.t(
             lang,

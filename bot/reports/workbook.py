@@ -16,7 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from bot.i18n import Lang, Translator
 from bot.reports.formats import DECIMALS, FIGURE_FIELDS
 from bot.reports.kpi import Figures, Report
-from bot.reports.text import scope_name
+from bot.reports.text import titled
 from bot.reports.timeline import Category, Timeline
 
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
@@ -135,16 +135,7 @@ def write_workbook(report: Report, tr: Translator, lang: Lang, path: Path) -> Pa
 
 
 def _summary(ws: Worksheet, report: Report, tr: Translator, lang: Lang) -> None:
-    ws.append(
-        [
-            tr.t(
-                lang,
-                "report.title",
-                scope=scope_name(tr, lang, report),
-                period=report.period.label(),
-            )
-        ]
-    )
+    ws.append([titled(tr, lang, report, "report.title")])
     ws["A1"].font = _BOLD
     ws.append(["from", tr.t(lang, "report.col.from"), report.period.start])
     ws.append(["to", tr.t(lang, "report.col.to"), report.period.end])
