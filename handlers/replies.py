@@ -33,6 +33,7 @@ from bot.services.invites import (
     NotCodeOwner,
     SameChannel,
 )
+from bot.services.outbox import to_chat as to_chat  # the handlers' callers import it here
 from bot.services.ports import ConcurrentUpdate, OutboxItem, UnitOfWork
 from handlers.evidence import EvidenceInbox
 from handlers.refusals import (
@@ -50,19 +51,6 @@ from handlers.render import Renderer
 from handlers.request import Request
 
 Buttons = tuple[tuple[Button, ...], ...]
-
-
-def to_chat(
-    channel: str,
-    chat_id: str,
-    message: Outbound,
-    *,
-    card_key: str | None = None,
-    dedupe_key: str | None = None,
-    case_id: int | None = None,
-) -> OutboxItem:
-    """The outbox row that delivers `message` to a chat."""
-    return OutboxItem(channel, chat_id, message.to_json(), card_key, dedupe_key, case_id)
 
 
 def in_chat(origin: Origin, message: Outbound) -> OutboxItem:

@@ -11,7 +11,8 @@ from bot.channels.base import Outbound
 from bot.domain.model import Case, Role
 from bot.domain.people import Member, Team
 from bot.i18n import Translator
-from bot.services.ports import OutboxItem, UnitOfWork
+from bot.services.outbox import to_chat
+from bot.services.ports import UnitOfWork
 from bot.sla.policy import Policy
 
 #: Who the history names for what the pass does.
@@ -110,10 +111,11 @@ async def post(uow: UnitOfWork, actions: list[ReminderAction]) -> list[ReminderA
     """Queue the messages; those the outbox took (a dedupe key queued before is skipped)."""
     written: list[ReminderAction] = []
     for action in actions:
-        item = OutboxItem(
-            channel=action.channel,
-            chat_id=action.chat_id,
-            payload=Outbound(text=action.text).to_json(),
+        message = Outbound(text=action.text)
+        item = to_chat(
+            action.channel,
+            action.chat_id,
+            message,
             dedupe_key=action.dedupe_key,
             case_id=action.case_id,
         )

@@ -17,7 +17,7 @@ from bot.channels.base import Outbound
 from bot.i18n import Lang
 from bot.reports.period import Period
 from bot.reports.service import REPORTS_DIR, ReportDeps, build, messages, render_files
-from bot.services.ports import OutboxItem
+from bot.services.outbox import to_chat
 from bot.sla.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -98,12 +98,7 @@ async def _queue(deps: ReportDeps, r: Recipient, week: Period, parts: list[Outbo
     async with deps.uow() as uow:
         written = [
             await uow.outbox.add(
-                OutboxItem(
-                    channel=r.channel,
-                    chat_id=r.chat_id,
-                    payload=message.to_json(),
-                    dedupe_key=r.dedupe_key(week, part),
-                )
+                to_chat(r.channel, r.chat_id, message, dedupe_key=r.dedupe_key(week, part))
             )
             for part, message in zip(PARTS, parts, strict=True)
         ]
