@@ -28,7 +28,7 @@ SOURCE_OF_CHANNEL: Mapping[str, Source] = {s.value: s for s in (Source.TELEGRAM,
 
 
 #: What a channel can show when its adapter did not say (a test feeding the router directly).
-DEFAULT_CAPABILITIES = Capabilities(buttons=True, edits=True, max_text=4096)
+DEFAULT_CAPABILITIES = Capabilities()
 
 
 def capabilities_of(capabilities: Mapping[str, Capabilities], channel: str) -> Capabilities:

@@ -211,9 +211,12 @@ def _lang(value: object) -> Lang | None:
 
 @dataclass(frozen=True)
 class Capabilities:
-    buttons: bool
-    edits: bool
-    max_text: int
+    """What a platform can show. The defaults are a chat that can show everything, with
+    Telegram's text limit; each adapter states only where its platform differs."""
+
+    buttons: bool = True
+    edits: bool = True
+    max_text: int = 4096
     photos_in: bool = True
     photos_out: bool = True
     locations: bool = True

@@ -26,10 +26,9 @@ from bot.domain.digits import whole_number
 
 MAX_TEXT: Final = 4096
 MAX_CAPTION: Final = 1024
-#: What Telegram adds to the defaults (photos both ways, locations, groups, UTF-16 lengths).
-CAPABILITIES: Final = Capabilities(
-    buttons=True, edits=True, max_text=MAX_TEXT, max_caption=MAX_CAPTION, mini_apps=True
-)
+#: The defaults (buttons, edits, photos both ways, locations, groups, UTF-16 lengths) and
+#: what only Telegram has: a shorter caption, Mini Apps.
+CAPABILITIES: Final = Capabilities(max_text=MAX_TEXT, max_caption=MAX_CAPTION, mini_apps=True)
 
 #: What goes under a message: inline buttons, a keyboard under the input field, or its removal.
 ReplyMarkup: TypeAlias = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
