@@ -426,7 +426,7 @@ async def test_a_wrong_token_stops_start_up_and_never_shows_the_token(
     sandbox: ZaloSandbox,
 ) -> None:
     zalo = ZaloChannel("2708888:not-the-token", sandbox.root_url)
-    with pytest.raises(PermanentFailure) as err:
+    with pytest.raises(TokenRefused) as err:
         await zalo.start(Inbox())
     assert "not-the-token" not in str(err.value) and "getMe" in str(err.value)
     assert "not-the-token" not in repr(zalo)
