@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.relay")
 
+#: Longest a chat of a paused channel is left alone before it is looked at again.
+PAUSED_HOLD = 5.0
+
 
 @dataclass(frozen=True)
 class Deferral:
@@ -143,10 +146,15 @@ class Setbacks:
         self._last_ok[row.channel] = self._now()
 
     def paused_until(self, channel: str) -> float | None:
-        """While the channel's token is refused, when to look at its chats again."""
+        """While the channel's token is refused, when to look at its chats again: soon,
+        so another instance, or this one restarted with a new token, goes on at once."""
         if self.health is None or not self.health.is_paused(channel):
             return None
-        return self._now() + self.health.probe_seconds
+        return self._now() + self._paused_hold()
+
+    def _paused_hold(self) -> float:
+        probe = self.health.probe_seconds if self.health is not None else PAUSED_HOLD
+        return min(probe, PAUSED_HOLD)
 
     async def handle(self, row: OutboxRow, error: DeliveryError) -> Deferral | None:
         """Act on a failed call; a `Deferral` when the chat must wait, else None."""
@@ -159,7 +167,7 @@ class Setbacks:
             return Deferral(until)
         if isinstance(error, TokenRefused) and self.health is not None:
             await self.health.token_refused(row.channel, str(error))
-            until = self._now() + self.health.probe_seconds
+            until = self._now() + self._paused_hold()
             await self.store.retry(row, self._at(until), str(error), counted=False)
             return Deferral(until)
         if isinstance(error, ChatMoved) and self.mover is not None:
