@@ -202,7 +202,7 @@ class Setbacks:
 
     async def _platform_works(self, channel: str, since: float) -> bool:
         """Another call succeeded since this message first failed, or getMe answers."""
-        if self._last_ok.get(channel, -math.inf) > since:
+        if self._last_ok.get(channel, -math.inf) >= since:
             return True
         if self.health is None:
             return True  # nothing to ask: the bound alone decides
