@@ -6,10 +6,10 @@ The meaning comes from one table (`bot.channels.refusals`); here is what follows
 - A refusal that cannot succeed (blocked, chat gone, any other 4xx, a proxy's page):
   the message is final at once, the team is told (`LeadNotices`), the chat goes on.
 - An unknown or repeated failure (5xx, timeout): backoff, bounded. After
-  `give_up_attempts` tries or `give_up_seconds` since its first failure, while the
-  platform otherwise works (another send succeeded since, or getMe answers), the
-  message is given up, the team is told, the chat goes on. With the platform down as a
-  whole nothing is given up: the chat waits, every message kept.
+  `give_up_attempts` tries while another send succeeded since its first failure, or
+  after `give_up_seconds` while the platform answers at all (a send elsewhere, or
+  getMe), the message is given up, the team is told, the chat goes on. With the
+  platform down as a whole nothing is given up: the chat waits, every message kept.
 - A group upgraded to a supergroup: the team and the queue move (`bot.chat_moves`).
 - A refused token: the channel pauses (`bot.channel_health`), every message kept.
 """
@@ -184,8 +184,9 @@ class Setbacks:
         first = self._first_failure.setdefault(row.id, now)
         tries = row.attempts + 1
         deadline = first + self.rule.seconds
-        if (tries >= self.rule.attempts or now >= deadline) and await self._platform_works(
-            row.channel, first
+        over_tries, over_time = tries >= self.rule.attempts, now >= deadline
+        if (over_tries or over_time) and await self._platform_works(
+            row.channel, first, ask=over_time
         ):
             self._first_failure.pop(row.id, None)
             await self.give_up(row, f"{error} (after {tries} tries)", NoticeKey.GIVEN_UP)
@@ -200,12 +201,16 @@ class Setbacks:
         await self.store.retry(row, self._at(until), error)
         return Deferral(until)
 
-    async def _platform_works(self, channel: str, since: float) -> bool:
-        """Another call succeeded since this message first failed, or getMe answers."""
+    async def _platform_works(self, channel: str, since: float, *, ask: bool) -> bool:
+        """Another send succeeded since this message first failed; or, past the time
+        bound (`ask`), getMe answers. Sends failing everywhere (an outage, even one that
+        spares getMe) give nothing up before the time bound."""
         if self._last_ok.get(channel, -math.inf) >= since:
             return True
+        if not ask:
+            return False
         if self.health is None:
-            return True  # nothing to ask: the bound alone decides
+            return True  # nothing to ask: the time bound alone decides
         works = await self.health.answers(channel)
         if works:
             self._last_ok[channel] = self._now()

@@ -209,17 +209,34 @@ async def test_a_message_that_cannot_go_never_stalls_its_chat_and_the_lead_is_to
 
             await wait_until(lambda: lead_told(1), timeout=20, what="the lead to be told")
             assert "PL-1" in (await bot_messages(client, LAN.user_id))[0].body
-            # ... and Telegram itself keeps failing the second card, while it works for
-            # everyone else (the lead's notice went through): given up after three tries.
+            # ... and Telegram itself keeps failing the second card (and all in the group),
             await client.inject_answer(
                 500,
                 description="Internal Server Error",
-                count=3,
+                count=1000,
                 methods=["sendMessage"],
                 chat=GROUP,
             )
-            for ext in ("STALL-2", "STALL-3"):
-                assert (await post_intake(http, api, intake_body(ext)))[0] == 201
+            assert (await post_intake(http, api, intake_body("STALL-2")))[0] == 201
+
+            async def refused(n: int) -> bool:
+                return len([c for c in await client.calls() if c.error_code == 500]) >= n
+
+            await wait_until(lambda: refused(1), timeout=20, what="the second card refused")
+            # while it works for everyone else: a worker's private /help is answered.
+            await client.send_text(users[MINH], None, "/help")
+            await wait_until(
+                lambda: _answered(client, MINH.user_id), timeout=20, what="the /help answer"
+            )
+
+            async def given_up() -> bool:
+                return (await statuses(db)).get("failed", 0) == 2
+
+            await wait_until(given_up, timeout=30, what="the second card to be given up")
+            assert await cards(client, GROUP) == []
+            # The group works again: the chat goes on with what came next.
+            await client.clear_answers()
+            assert (await post_intake(http, api, intake_body("STALL-3")))[0] == 201
 
             async def third_card() -> bool:
                 return await cards(client, GROUP) == ["PL-3"]
@@ -349,3 +366,7 @@ async def test_a_restart_with_the_new_token_sends_everything_that_waited(
             await wait_until(all_sent, timeout=20, what="the waiting cards after the restart")
             assert await cards(client, GROUP) == ["PL-1", "PL-2"]
         await db.close()
+
+
+async def _answered(client: SandboxClient, chat: int) -> bool:
+    return bool(await bot_messages(client, chat))
