@@ -79,7 +79,7 @@ async def metrics(base: str) -> str:
 
 
 async def test_a_group_upgraded_to_a_supergroup_takes_its_team_queue_and_cards_along(
-    db_url: str, tmp_path: Path
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     await seed(db_url, tmp_path, [LAN, MINH], group=BASIC_GROUP)
     async with (
@@ -133,6 +133,11 @@ async def test_a_group_upgraded_to_a_supergroup_takes_its_team_queue_and_cards_a
             assert [(m.old_chat_id, m.new_chat_id, m.team_code) for m in moves] == [
                 (str(BASIC_GROUP), str(SUPERGROUP), "PL")
             ]
+            # Both service messages said so; it is logged once.
+            said = [
+                r for r in caplog.records if "(a group upgraded to a supergroup)" in r.getMessage()
+            ]
+            assert len(said) == 1 and str(SUPERGROUP) in said[0].getMessage()
         await db.close()
 
 
