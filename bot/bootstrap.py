@@ -158,6 +158,9 @@ async def bootstrap(
                 channels[name] = built
     store = OutboxStore(engine)
     relay = Relay.from_settings(settings, store, channels, clock, tr)
+    for channel in channels.values():  # a group that moves (Telegram): its team follows
+        if hasattr(channel, "chat_moved"):
+            channel.chat_moved = relay.setbacks.mover
     units = SqlUnits(engine, clock, Notifier(tr, renderer), relay.wake)
     media = MediaFiles(settings.media_dir)
     reports = ReportService(

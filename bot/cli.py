@@ -119,10 +119,12 @@ async def _team_add(settings: Settings, args: argparse.Namespace) -> int:
 async def _team_list(settings: Settings) -> int:
     from bot.bootstrap import bootstrap
     from bot.services.people import team_rosters
+    from storage.chat_moves import ChatMoveStore
 
     container = await bootstrap(settings, channels={})
     try:
         rosters = await team_rosters(container.uow())
+        moves = await ChatMoveStore(container.engine).all()
     finally:
         await container.close()
     tr, lang = container.tr, settings.language
@@ -132,7 +134,14 @@ async def _team_list(settings: Settings) -> int:
         team = roster.team
         print(tr.t(lang, "team.list.team", code=team.code, name=team.name))
         for chat in team.chats:
-            print("  " + tr.t(lang, "team.list.chat", channel=chat.channel, chat_id=chat.chat_id))
+            line = tr.t(lang, "team.list.chat", channel=chat.channel, chat_id=chat.chat_id)
+            for move in moves:  # a group upgraded to a supergroup: where it came from
+                if (move.channel, move.new_chat_id) == (chat.channel, chat.chat_id):
+                    at = tr.when(move.moved_at)
+                    line += " " + tr.t(
+                        lang, "team.list.moved", old=move.old_chat_id, new=move.new_chat_id, at=at
+                    )
+            print("  " + line)
         if not team.chats:
             print("  " + tr.t(lang, "team.list.no_chat", code=team.code, name=team.name))
         for person in roster.people:

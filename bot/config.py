@@ -166,6 +166,14 @@ class Settings(BaseSettings):
     zalo_rate_global: str = "off"
     relay_concurrency: int = Field(default=32, ge=1, le=256)
     relay_max_backoff_seconds: float = Field(default=300, gt=0)
+    #: One message that keeps failing (5xx, timeouts) while the platform otherwise works is
+    #: given up after this many tries or seconds, whichever first: it never holds its chat
+    #: longer than two minutes (bot/relay_setbacks.py).
+    relay_give_up_attempts: int = Field(default=5, ge=1, le=100)
+    relay_give_up_seconds: float = Field(default=120, gt=0, le=120)
+    #: How often each channel's token is checked (getMe): a refused one pauses the
+    #: channel, one that works again resumes it (bot/channel_health.py).
+    token_probe_seconds: float = Field(default=60, gt=0, le=3600)
     outbox_lease_seconds: float = Field(default=15, ge=1)
     shutdown_flush_seconds: float = Field(default=10, ge=0)
     scheduler_lock_check_seconds: float = Field(default=5, gt=0)

@@ -151,6 +151,19 @@ class Metrics:
             "Messages given up: the chat blocked the bot, is gone, or the request is bad.",
             ("channel",),
         )
+        self.given_up = Counter(
+            "dispatch_messages_given_up_total",
+            "Messages given up so their chat goes on, by why: undeliverable (the chat"
+            " refuses the bot), rejected (a 4xx or a proxy's page), given_up (kept failing"
+            " while the platform worked).",
+            ("channel", "reason"),
+        )
+        self.channel_paused = Gauge(
+            "dispatch_channel_paused",
+            "1 while the platform refuses the channel's token: nothing is sent or received"
+            " on it, every message waits.",
+            ("channel",),
+        )
         self.superseded = Counter(
             "dispatch_card_edits_coalesced_total",
             "Card edits never sent because a later edit of the same card was waiting.",
@@ -203,6 +216,8 @@ class Metrics:
             self.too_many_requests,
             self.retries,
             self.failed,
+            self.given_up,
+            self.channel_paused,
             self.superseded,
             self.uncertain,
             self.pacing_seconds,

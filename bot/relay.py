@@ -25,28 +25,32 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from bot.channel_health import ChannelHealth
 from bot.channels.base import (
     Channel,
     DeliveryError,
     MessageGone,
     NotModified,
     Outbound,
-    PermanentFailure,
-    RetryLater,
     Sent,
     TransientFailure,
 )
+from bot.chat_moves import ChatMover
 from bot.config import ChannelLimits, Settings
 from bot.domain.clock import Clock
 from bot.i18n import Translator
 from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
-from storage.outbox_store import ChatClaim, ChatKey, DeliveryState, OutboxRow, OutboxStore
+from bot.relay_setbacks import Backoff, Deferral, GiveUpRule, LeadNotices, Notices, Setbacks
+from storage.chat_moves import ChatMoveStore
+from storage.outbox_store import ChatClaim, ChatKey, OutboxRow, OutboxStore
+
+__all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +71,7 @@ class RelayOptions:
     max_backoff: float = MAX_BACKOFF
     idle_poll: float = 1.0
     batch: int = 50
-
-
-@dataclass(frozen=True)
-class Deferral:
-    """The chat must wait until `until` (epoch seconds)."""
-
-    until: float
+    give_up: GiveUpRule = field(default_factory=GiveUpRule)
 
 
 class Halted(Exception):
@@ -94,39 +92,6 @@ class _Worker:
     lease_deadline: float
     task: asyncio.Task[None] | None = None
     lost: bool = False
-
-
-class LeadNotices:
-    """Tells the people who can act that a chat refuses a case's messages, once per case."""
-
-    def __init__(self, store: OutboxStore, tr: Translator, clock: Clock) -> None:
-        self.store = store
-        self.tr = tr
-        self.clock = clock
-
-    async def __call__(self, row: OutboxRow) -> int:
-        if row.case_id is None:
-            return 0
-        plan = await self.store.notice_plan(row.case_id, row.key)
-        if plan is None:
-            return 0
-        queued = 0
-        for target in plan.targets:
-            text = self.tr.t(
-                target.lang, "relay.undeliverable", ref=plan.case_ref, who=plan.recipient
-            )
-            key = (
-                f"undeliverable:{row.case_id}:{row.channel}:{row.chat_id}"
-                f":{target.channel}:{target.chat_id}"
-            )
-            if await self.store.add_once(
-                target.channel, target.chat_id, Outbound(text=text).to_json(), key, self.clock.now()
-            ):
-                queued += 1
-        return queued
-
-
-Notices = Callable[[OutboxRow], Awaitable[int]]
 
 
 class Relay:
@@ -157,7 +122,16 @@ class Relay:
             opts = replace(opts, batch=batch)
         self.options = opts
         self.metrics = metrics or Metrics()
-        self.notices = notices
+        self.setbacks = Setbacks(
+            store,
+            self.metrics,
+            clock,
+            now,
+            self.wake,
+            backoff=Backoff(opts.base_backoff, opts.max_backoff),
+            rule=opts.give_up,
+            notices=notices,
+        )
         self.owner = owner or f"relay-{random.getrandbits(48):012x}"
         self._now = now
         self._sleep = sleep
@@ -182,7 +156,7 @@ class Relay:
         tr: Translator,
     ) -> Relay:
         """The relay `dispatchbot run` uses: limits, leases and backoff from the settings."""
-        return cls(
+        relay = cls(
             store,
             channels,
             clock,
@@ -192,10 +166,21 @@ class Relay:
                 lease_seconds=settings.outbox_lease_seconds,
                 max_backoff=settings.relay_max_backoff_seconds,
                 base_backoff=min(1.0, settings.relay_max_backoff_seconds),
+                give_up=GiveUpRule(settings.relay_give_up_attempts, settings.relay_give_up_seconds),
             ),
             notices=LeadNotices(store, tr, clock),
             owner=f"{settings.instance}/{random.getrandbits(32):08x}",
         )
+        relay.setbacks.health = ChannelHealth(
+            channels, relay.metrics, store, relay.wake, settings.token_probe_seconds
+        )
+        relay.setbacks.mover = ChatMover(ChatMoveStore(store.engine), clock, relay.wake)
+        return relay
+
+    @property
+    def health(self) -> ChannelHealth | None:
+        """Which channels run, and which wait for their token (bot.channel_health)."""
+        return self.setbacks.health
 
     # ------------------------------------------------------------------ control
 
@@ -381,6 +366,9 @@ class Relay:
             if channel is None:
                 not_before = self._now() + NO_CHANNEL_DELAY
                 return
+            not_before = self.setbacks.paused_until(key.channel)  # its token is refused
+            if not_before is not None:
+                return
             limits = self.limits.get(key.channel) or ChannelLimits(None, None, None)
             pacer = ChatPacer(
                 chat_windows(
@@ -489,40 +477,8 @@ class Relay:
                     pacer=pacer,
                 )
             return None
-        except RetryLater as e:
-            until = self._now() + max(0.0, e.retry_after)
-            self.metrics.too_many_requests.inc(row.channel)
-            self.metrics.retries.inc(row.channel, "429")
-            log.info("relay: %s asked us to wait %.1fs", row.key, e.retry_after)
-            await self.store.retry(row, self._at(until), str(e))
-            return Deferral(until)
-        except TransientFailure as e:
-            return await self._backoff(row, str(e))
-        except PermanentFailure as e:
-            await self._give_up(row, str(e))
-            return None
-
-    async def _backoff(self, row: OutboxRow, error: str) -> Deferral:
-        opts = self.options
-        delay = min(opts.max_backoff, opts.base_backoff * 2.0 ** min(row.attempts, 20))
-        delay *= random.uniform(0.5, 1.0)
-        until = self._now() + delay
-        self.metrics.retries.inc(row.channel, "error")
-        log.info("relay: sending to %s failed (%s); again in %.1fs", row.key, error, delay)
-        await self.store.retry(row, self._at(until), error)
-        return Deferral(until)
-
-    async def _give_up(self, row: OutboxRow, error: str) -> None:
-        log.warning("relay: message to %s given up: %s", row.key, error)
-        self.metrics.failed.inc(row.channel)
-        await self.store.mark(row, DeliveryState.FAILED, error)
-        await self.store.chat_failed(row.key, self.clock.now(), error)
-        if self.notices is not None:
-            try:
-                if await self.notices(row):
-                    self.wake()
-            except Exception:
-                log.exception("relay: telling the team about %s failed", row.key)
+        except DeliveryError as e:
+            return await self.setbacks.handle(row, e)
 
     async def _call(
         self,
@@ -595,6 +551,7 @@ class Relay:
                 log.warning("relay: recording a send to %s failed; retrying", row.key)
                 await self._sleep(delay)
                 delay = min(delay * 2, 2.0)
+        self.setbacks.sent(row)
         if last:
             self.sent += 1
             self.metrics.sent.inc(row.channel)

@@ -193,6 +193,16 @@ async def publish_commands(name: str, channel: Channel, container: Container) ->
         log.warning("channel %s: publishing the command menus failed: %s", name, e)
 
 
+async def start_channel(container: Container, name: str, channel: Channel) -> bool:
+    """Start a channel; with its token refused it pauses instead (False) and the rest runs."""
+    sink = timed(container.dispatcher.handle, name, container.relay.metrics)
+    health = container.relay.health
+    if health is None:
+        await channel.start(sink)
+        return True
+    return await health.start(name, channel, sink)
+
+
 async def serve(container: Container, stop: asyncio.Event) -> None:
     """Run until `stop` is set, then stop in order: take no more updates, let those in
     flight finish, flush the outbox for a bounded time, release what we hold."""
@@ -200,7 +210,6 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
     from bot.http.webhooks import webhook_installers
 
     settings = container.settings
-    metrics = container.relay.metrics
     runner = await start_http(
         container,
         settings.http_host,
@@ -216,13 +225,17 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
         name="relay",
     )
     scheduler = start_scheduler(container)
+    health = container.relay.health
+    probes = asyncio.create_task(health.run(stop), name="probes") if health else None
     http_open = True
     try:
         for name, channel in container.channels.items():
-            await channel.start(timed(container.dispatcher.handle, name, metrics))
+            running = await start_channel(container, name, channel)
+            started.append(channel)  # stopped at the end even when it started later
+            if not running:
+                continue  # its token is refused: paused until it works (bot.channel_health)
             if channel.bot_username is not None:
                 container.dispatcher.bot_usernames[name] = channel.bot_username
-            started.append(channel)
             await publish_commands(name, channel, container)
             log.info("channel %s started", name)
         log.info("listening on http://%s:%s", settings.http_host, container.http_port)
@@ -244,6 +257,9 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
             await scheduler.stop()
         container.relay.resume()
         relay_stop.set()
+        if probes is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(probes, HTTP_GRACE)
         grace = settings.shutdown_flush_seconds + 10.0
         try:
             await asyncio.wait_for(relay_task, grace)

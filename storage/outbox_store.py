@@ -391,8 +391,11 @@ class OutboxStore:
                 .values(status=DeliveryState.SUPERSEDED.value, sending_at=None)
             )
 
-    async def retry(self, row: OutboxRow, not_before: datetime, error: str) -> None:
-        """The send failed for now; the chat waits until `not_before` (see release_chat)."""
+    async def retry(
+        self, row: OutboxRow, not_before: datetime, error: str, *, counted: bool = True
+    ) -> None:
+        """The send failed for now; the chat waits until `not_before` (see release_chat).
+        Not `counted` when the message was not at fault (the channel's token refused)."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 sa.update(tables.outbox)
@@ -400,9 +403,18 @@ class OutboxStore:
                 .values(
                     not_before=not_before,
                     error=_short(error),
-                    attempts=row.attempts + 1,
+                    attempts=row.attempts + (1 if counted else 0),
                     sending_at=None,
                 )
+            )
+
+    async def resume_channel(self, channel: str) -> None:
+        """The channel works again: its chats held back while it was paused go at once."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(tables.outbox_chats)
+                .where(OUTBOX_CHATS.channel == channel)
+                .values(not_before=EPOCH)
             )
 
     async def chat_failed(self, key: ChatKey, at: datetime, error: str) -> None:

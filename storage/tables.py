@@ -285,6 +285,18 @@ board_links = sa.Table(
     sa.Index("ix_board_links_expires_at", "expires_at"),
 )
 
+#: 0010 (f14-chat): a chat that lives on under a new id (a Telegram group upgraded to a
+#: supergroup): where its team, its queue and its later posts went (storage/chat_moves.py).
+chat_moves = sa.Table(
+    "chat_moves",
+    metadata,
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("old_chat_id", sa.String(64), primary_key=True),
+    sa.Column("new_chat_id", sa.String(64), nullable=False),
+    sa.Column("team_code", sa.String(16)),
+    sa.Column("moved_at", UTCDateTime, nullable=False),
+)
+
 # Each table's columns, named as a query reads them: `CASES.status == "open"`.
 TEAMS = teams.c
 TEAM_CHATS = team_chats.c
@@ -301,3 +313,4 @@ EVIDENCE = evidence.c
 FORMS = forms.c
 INVITES = invites.c
 BOARD_LINKS = board_links.c
+CHAT_MOVES = chat_moves.c

@@ -269,6 +269,8 @@ class MessageGone(DeliveryError):
 
 
 InboundSink = Callable[[Inbound], Awaitable["HandleResult"]]
+#: Told (channel, old chat id, new chat id) when a chat lives on under a new id.
+ChatMovedSink = Callable[[str, str, str], Awaitable[None]]
 
 #: Command menus: (chat kind, language code) → [(command, description)]; the code ""
 #: is the menu for every language without its own.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
@@ -17,6 +18,7 @@ from bot.services.people import team_rosters
 from bot.sla.calendar import WorkingCalendar
 from bot.sla.policy import Policy, PolicyError
 from bot.sla.policy_file import load_policy
+from storage.chat_moves import ChatMoveStore
 from storage.engine import create_engine, driver_message
 from storage.schema import schema_state, sqlite_file
 from storage.uow import SqlUnitOfWork
@@ -114,6 +116,7 @@ async def check_database(settings: Settings, clock: Clock) -> DatabaseReport:
             rosters = await team_rosters(SqlUnitOfWork(engine, clock))
         except Exception:  # an old or foreign schema: the chats are then not checked
             return DatabaseReport(findings, None)
+        findings += await moved_chats(engine)
     finally:
         await engine.dispose()
     chats = [
@@ -133,6 +136,32 @@ async def check_database(settings: Settings, clock: Clock) -> DatabaseReport:
         for binding in roster.team.chats
     ]
     return DatabaseReport(findings, chats)
+
+
+async def moved_chats(engine: AsyncEngine) -> list[Finding]:
+    """Groups that became supergroups, and where their team went (storage.chat_moves)."""
+    try:
+        moves = await ChatMoveStore(engine).all()
+    except Exception:  # a schema before 0010: the migrations finding says so already
+        return []
+    return [
+        Finding(
+            Check.CHAT,
+            Status.OK,
+            "doctor.chat.moved",
+            None,
+            {
+                "old": move.old_chat_id,
+                "new": move.new_chat_id,
+                "team": move.team_code or "-",
+                "at": move.moved_at,
+            },
+            move.channel,
+            move.team_code,
+            move.new_chat_id,
+        )
+        for move in moves
+    ]
 
 
 def _first_line(text: str) -> str:

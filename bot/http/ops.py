@@ -27,14 +27,21 @@ def install_ops_routes(app: web.Application, container: Container) -> None:
     """Add /healthz and /metrics, both reading `container`."""
 
     async def healthz(request: web.Request) -> web.StreamResponse:
-        """200 when the database answers a round trip in time, else 503."""
+        """200 when the database answers a round trip in time, else 503 (the contract).
+
+        A channel whose token the platform refuses makes it `degraded`, still 200: the
+        instance serves (intake, the other channels) and keeps every message; taking it
+        out of a load balancer would help nothing (docs/operations.md)."""
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT):
                 await store_answers(container.uow())
         except Exception as e:
             log.warning("health check failed: %s", type(e).__name__)
             return web.json_response({"status": "unavailable"}, status=503)
-        return web.json_response({"status": "ok"})
+        health = container.relay.health
+        channels = health.states() if health is not None else {}
+        degraded = any(state != "ok" for state in channels.values())
+        return web.json_response({"status": "degraded" if degraded else "ok", "channels": channels})
 
     async def metrics(request: web.Request) -> web.StreamResponse:
         """Prometheus' text format."""

@@ -40,6 +40,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.refusals import ChatMoved, ChatRefuses, Rejected, TokenRefused
 from bot.channels.telegram import (
     MAX_CAPTION,
     MAX_TEXT,
@@ -272,11 +273,12 @@ def test_an_empty_message_is_refused() -> None:
     [
         (BadRequest("Message is not modified: specified new message content is"), NotModified),
         (BadRequest("Message to edit not found"), MessageGone),
-        (BadRequest("Chat not found"), PermanentFailure),
-        (BadRequest("Can't parse entities"), PermanentFailure),
-        (Forbidden("Forbidden: bot was blocked by the user"), PermanentFailure),
-        (InvalidToken("Unauthorized"), PermanentFailure),
-        (ChatMigrated(-100123), PermanentFailure),
+        (BadRequest("Chat not found"), ChatRefuses),
+        (BadRequest("Can't parse entities"), Rejected),
+        (Forbidden("Forbidden: bot was blocked by the user"), ChatRefuses),
+        (InvalidToken("Unauthorized"), TokenRefused),
+        (InvalidToken("Not Found"), TokenRefused),
+        (ChatMigrated(-100123), ChatMoved),
         (TimedOut(), TransientFailure),
         (NetworkError("Internal Server Error (500)"), TransientFailure),
         (NetworkError("Bad Gateway"), TransientFailure),
@@ -288,6 +290,9 @@ def test_telegram_errors_map_to_what_the_caller_should_do(
     error: TelegramError, expected: type[Exception]
 ) -> None:
     assert type(translate_error(error)) is expected
+    if expected is ChatMoved:
+        moved = translate_error(error)
+        assert isinstance(moved, ChatMoved) and moved.new_chat_id == "-100123"
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

@@ -21,6 +21,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.refusals import ChatRefuses, Rejected, TokenRefused
 from bot.channels.zalo import (
     MAX_TEXT,
     MediaLinks,
@@ -261,10 +262,12 @@ def test_media_links_resolve_only_what_the_bot_signed(tmp_path: Path) -> None:
         (ZaloApiError(429, 429, "slow down", retry_after=7), RetryLater),
         (ZaloApiError(500, None, "boom"), TransientFailure),
         (ZaloApiError(502, 502, "bad gateway"), TransientFailure),
-        (ZaloApiError(400, 400, "chat not found"), PermanentFailure),
-        (ZaloApiError(401, 401, "Unauthorized"), PermanentFailure),
-        (ZaloApiError(403, 403, "blocked"), PermanentFailure),
-        (ZaloApiError(200, 400, "ok false"), PermanentFailure),
+        (ZaloApiError(400, 400, "chat not found"), ChatRefuses),
+        (ZaloApiError(401, 401, "Unauthorized"), TokenRefused),
+        (ZaloApiError(404, 404, "Not Found"), TokenRefused),
+        (ZaloApiError(403, 403, "blocked"), ChatRefuses),
+        (ZaloApiError(200, 400, "ok false"), Rejected),
+        (ZaloApiError(413, None, "HTTP 413", is_json=False), Rejected),
     ],
 )
 def test_refusals_map_to_what_the_relay_should_do(error: ZaloApiError, expected: type) -> None:
@@ -423,7 +426,7 @@ async def test_a_wrong_token_stops_start_up_and_never_shows_the_token(
     sandbox: ZaloSandbox,
 ) -> None:
     zalo = ZaloChannel("2708888:not-the-token", sandbox.root_url)
-    with pytest.raises(PermanentFailure) as err:
+    with pytest.raises(TokenRefused) as err:
         await zalo.start(Inbox())
     assert "not-the-token" not in str(err.value) and "getMe" in str(err.value)
     assert "not-the-token" not in repr(zalo)

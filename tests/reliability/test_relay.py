@@ -17,13 +17,15 @@ import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import Container, bootstrap
-from bot.channels.base import Button, Outbound, PermanentFailure, RetryLater, TransientFailure
+from bot.channels.base import Button, Outbound, RetryLater, TransientFailure
+from bot.channels.refusals import ChatRefuses
 from bot.channels.text import split_text as split_lines
 from bot.config import ChannelLimits, RateLimit
 from bot.domain.clock import FixedClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Team
 from bot.relay import LeadNotices, Relay, RelayOptions
+from bot.relay_setbacks import GiveUpRule
 from bot.services.ports import OutboxItem
 from storage import tables as t
 from tests.conftest import make_settings
@@ -217,7 +219,10 @@ async def test_a_429_holds_back_only_that_chat_for_retry_after(kit: Kit) -> None
 
 
 async def test_errors_back_off_exponentially_with_jitter_up_to_the_cap(kit: Kit) -> None:
-    relay = kit.new_relay(base_backoff=1.0, max_backoff=20.0)
+    # The shape of the backoff alone: no give-up bound within these eight tries.
+    relay = kit.new_relay(
+        base_backoff=1.0, max_backoff=20.0, give_up=GiveUpRule(attempts=100, seconds=1e6)
+    )
     await kit.add(GROUP, "hello")
     kit.channel.fail(GROUP, *[TransientFailure("500 Internal Server Error")] * 8)
     waits = []
@@ -245,8 +250,8 @@ async def test_a_blocked_worker_is_not_retried_and_the_team_is_told_once(kit: Ki
     case_id = await kit.case_id()
     minh = await add_member(kit.container, 3002, "Minh", Role.WORKER)
     private = minh.identities[0].external_id
-    kit.channel.fail(private, PermanentFailure("Forbidden: bot was blocked by the user"))
-    kit.channel.fail(private, PermanentFailure("Forbidden: bot was blocked by the user"))
+    kit.channel.fail(private, ChatRefuses("Forbidden: bot was blocked by the user"))
+    kit.channel.fail(private, ChatRefuses("Forbidden: bot was blocked by the user"))
     await kit.add(private, "☎️ PL-1: 0912345678", case_id=case_id)
     await kit.add(private, "PL-1 again", case_id=case_id)
     await kit.relay.drain()
@@ -269,7 +274,7 @@ async def test_a_gone_team_group_is_told_to_the_leads_in_private(kit: Kit) -> No
     case_id = await kit.case_id()
     lan = await add_member(kit.container, 3001, "Lan", Role.LEAD)
     await add_member(kit.container, 3002, "Minh", Role.WORKER)
-    kit.channel.fail(GROUP, PermanentFailure("Bad Request: chat not found"))
+    kit.channel.fail(GROUP, ChatRefuses("Bad Request: chat not found"))
     await kit.add(GROUP, "card", case_id=case_id, card_key=f"case:{case_id}")
     await kit.relay.drain()
     await kit.relay.drain()
@@ -428,8 +433,6 @@ async def test_a_send_answered_late_still_frees_its_token_only_when_answered() -
     start = clock.now()
     await pacer.acquire()
     assert clock.now() - start >= 1.0
-
-
 
 
 async def test_a_chat_whose_lease_lapsed_under_its_own_worker_keeps_that_one_worker(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import logging
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,32 +24,21 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Conflict,
-    EndPointNotFound,
-    Forbidden,
-    InvalidToken,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import ChatMigrated, TelegramError
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.channels.adapter import PartKind, redact
 from bot.channels.base import (
     ChatKind,
     CommandMenus,
     DeliveryError,
-    MessageGone,
-    NotModified,
     PermanentFailure,
-    RetryLater,
     TransientFailure,
 )
+from bot.channels.refusals import ChatMoved, as_error
 from bot.channels.telegram.render import RenderedEdit, RenderedPart
+from bot.channels.telegram.wire import StatusRequest, refusal_of
+from bot.channels.telegram.wire import retry_after_seconds as retry_after_seconds
 from bot.channels.unreadable import LogEvery, UnreadableUpdates
 
 # One logger for the whole adapter, named after its package.
@@ -62,39 +50,10 @@ CALL_DEADLINE_FACTOR: Final = 5
 Result = TypeVar("Result")
 
 
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """PTB ≥ 22.2 may hand out an int or a timedelta (and warns about the int); take both."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value: int | float | dtm.timedelta = exc.retry_after
-    if isinstance(value, dtm.timedelta):
-        return value.total_seconds()
-    return float(value)
-
-
 def translate_error(exc: TelegramError) -> DeliveryError:
-    """Map a PTB exception to what the caller should do about it (retry, drop, re-post).
-
-    Telegram tells several 400s apart only by their description, so the texts are matched
-    here, once, and nowhere else.
-    """
-    reason = exc.message
-    lowered = reason.lower()
-    if isinstance(exc, RetryAfter):
-        return RetryLater(retry_after_seconds(exc), reason)
-    if isinstance(exc, ChatMigrated):
-        return PermanentFailure(f"group became supergroup {exc.new_chat_id}")
-    if isinstance(exc, BadRequest):  # before NetworkError: BadRequest subclasses it
-        if "message is not modified" in lowered:
-            return NotModified(reason)
-        if "message to edit not found" in lowered:
-            return MessageGone(reason)
-        return PermanentFailure(reason)  # "chat not found" and every other bad request
-    if isinstance(exc, Forbidden | InvalidToken | EndPointNotFound):
-        return PermanentFailure(reason)
-    if isinstance(exc, NetworkError | Conflict):  # TimedOut, 5xx, connection refused
-        return TransientFailure(reason)
-    return TransientFailure(reason)
+    """Map a PTB exception to what the caller should do about it (retry, drop, re-post,
+    pause the channel): the one table of `bot.channels.refusals` decides."""
+    return as_error(refusal_of(exc))
 
 
 def chat_target(chat_id: str) -> int | str:
@@ -117,9 +76,9 @@ class TelegramApi:
     def new_bot(self) -> PollingBot:
         seconds = self.timeout
 
-        def request(pool: int, media: float = 20.0) -> HTTPXRequest:
+        def request(pool: int, media: float = 20.0) -> StatusRequest:
             """Each step of a call (connect, send, wait, pool) bounded by the timeout."""
-            return HTTPXRequest(
+            return StatusRequest(
                 pool,
                 read_timeout=seconds,
                 write_timeout=seconds,
@@ -270,12 +229,8 @@ class TelegramApi:
         return (await self.call(bot.get_webhook_info())).to_dict()
 
 
-class ChatUpgraded(PermanentFailure):
+class ChatUpgraded(ChatMoved):
     """A basic group became a supergroup: its old id is dead, `new_chat_id` is the chat."""
-
-    def __init__(self, new_chat_id: str, reason: str) -> None:
-        super().__init__(reason)
-        self.new_chat_id = new_chat_id
 
 
 # --------------------------------------------------------------------------- polling

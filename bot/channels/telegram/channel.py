@@ -19,6 +19,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, 
 
 from bot.channels.adapter import check_settings, hand_on, secret_matches
 from bot.channels.base import (
+    ChatMovedSink,
     CommandMenus,
     HandleResult,
     InboundSink,
@@ -30,7 +31,13 @@ from bot.channels.base import (
 )
 from bot.channels.routes import Accepted, Refused, Route, WebhookRoute
 from bot.channels.telegram.api import CALL_DEADLINE_FACTOR, PollingBot, TelegramApi
-from bot.channels.telegram.inbound import CHANNEL_NAME, SECRET_HEADER, to_inbound, update_id_of
+from bot.channels.telegram.inbound import (
+    CHANNEL_NAME,
+    SECRET_HEADER,
+    chat_move_of,
+    to_inbound,
+    update_id_of,
+)
 from bot.channels.telegram.render import CAPABILITIES, render, render_edit
 from bot.domain.digits import whole_number
 
@@ -78,6 +85,8 @@ class TelegramChannel:
         self._timeout = request_timeout
         self._app: _App | None = None
         self._sink: InboundSink | None = None
+        #: Told when a group moves to a new id (upgraded to a supergroup): bot.chat_moves.
+        self.chat_moved: ChatMovedSink | None = None
         self._started = False
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -254,6 +263,12 @@ class TelegramChannel:
 
     async def _dispatch(self, update: Update) -> HandleResult | None:
         """Convert, hand to the sink, answer the button; a failing sink never stops polling."""
+        moved = chat_move_of(update)
+        if moved is not None and self.chat_moved is not None:
+            try:
+                await self.chat_moved(self.name, *moved)
+            except Exception:
+                logger.exception("following the group %s to its new id failed", moved[0])
         result = await hand_on(
             self._sink,
             lambda: to_inbound(update, self.bot_username),
@@ -298,6 +313,11 @@ class TelegramChannel:
     async def download(self, file_ref: str, max_bytes: int) -> bytes:
         """Fetch a file a person sent, refusing oversize ones before transferring a byte."""
         return await self._api.download(await self._bot(), file_ref, max_bytes)
+
+    async def probe(self) -> None:
+        """getMe on a bot of its own (started or not): `TokenRefused` while refused."""
+        async with self._api.reader() as bot:
+            await self._api.get_me(bot)
 
     async def set_commands(self, menus: CommandMenus) -> None:
         """Publish command menus; keys are (scope, language), language "" for the default."""

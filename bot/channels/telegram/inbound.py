@@ -58,6 +58,20 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
     )
 
 
+def chat_move_of(update: Update) -> tuple[str, str] | None:
+    """(old id, new id) when the update is Telegram's service message about a group
+    upgraded to a supergroup (`migrate_to_chat_id` in the group, `migrate_from_chat_id`
+    in the supergroup), else None."""
+    message = update.message
+    if message is None:
+        return None
+    if message.migrate_to_chat_id:
+        return str(message.chat.id), str(message.migrate_to_chat_id)
+    if message.migrate_from_chat_id:
+        return str(message.migrate_from_chat_id), str(message.chat.id)
+    return None
+
+
 def update_id_of(payload: object) -> str | None:
     """The update's id as stored, or None unless it is a whole number as Telegram sends it.
 

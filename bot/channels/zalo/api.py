@@ -12,12 +12,8 @@ from typing import Any, Final
 import aiohttp
 
 from bot.channels.adapter import PartKind, redact
-from bot.channels.base import (
-    DeliveryError,
-    PermanentFailure,
-    RetryLater,
-    TransientFailure,
-)
+from bot.channels.base import DeliveryError, PermanentFailure, TransientFailure
+from bot.channels.refusals import Refusal, as_error
 from bot.channels.zalo.render import ZaloPart
 from bot.domain.digits import whole_number
 
@@ -35,12 +31,15 @@ class ZaloApiError(Exception):
         error_code: int | None,
         description: str,
         retry_after: float | None = None,
+        *,
+        is_json: bool = True,
     ) -> None:
         super().__init__(f"{status}/{error_code}: {description}")
         self.status = status
         self.error_code = error_code
         self.description = description
         self.retry_after = retry_after
+        self.is_json = is_json
 
     @property
     def code(self) -> int:
@@ -53,15 +52,10 @@ class ZaloApiError(Exception):
 
 
 def translate_error(exc: ZaloApiError) -> DeliveryError:
-    """What the relay should do about a refused call, judged by its code, never its text."""
-    code = exc.code
-    if code == 429:
-        return RetryLater(exc.retry_after or DEFAULT_RETRY_AFTER, exc.description)
-    if code >= 500 or code == IDLE_STATUS:
-        return TransientFailure(exc.description)
-    if 400 <= code < 500:
-        return PermanentFailure(exc.description)  # bad request, bad token, unknown chat
-    return TransientFailure(exc.description)
+    """What the relay should do about a refused call: the one table of
+    `bot.channels.refusals`, fed Zalo's code (its `error_code`, else the HTTP status)."""
+    params = {"retry_after": exc.retry_after or DEFAULT_RETRY_AFTER}
+    return as_error(Refusal(exc.code, exc.description, params, json=exc.is_json))
 
 
 class ZaloApi:
@@ -149,7 +143,13 @@ class ZaloApi:
             retry_after = float(header_seconds)
         if status < 400 and code is None:
             code = 400  # `ok: false` on a 200: Zalo refused it
-        raise ZaloApiError(status, code, self.redact(f"{method}: {description}"), retry_after)
+        raise ZaloApiError(
+            status,
+            code,
+            self.redact(f"{method}: {description}"),
+            retry_after,
+            is_json=isinstance(data, dict),
+        )
 
     async def get_me(self) -> dict[str, Any]:
         """getMe: the bot's id, name and `can_join_groups`, as Zalo answers them."""

@@ -289,6 +289,10 @@ class ZaloChannel:
         ids = [await self._api.send(chat_id, part) for part in parts]
         return Sent(message_ids=tuple(i for i in ids if i is not None))
 
+    async def probe(self) -> None:
+        """getMe: `TokenRefused` while Zalo refuses the token (started or not)."""
+        await self._api.request("getMe")
+
     async def download(self, file_ref: str, max_bytes: int) -> bytes:
         """Fetch a photo a person sent: `file_ref` is the URL Zalo gave in the update."""
         return await self._api.fetch(file_ref, max_bytes)

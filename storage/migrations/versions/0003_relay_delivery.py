@@ -20,12 +20,22 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("processed_updates", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("state", sa.String(length=12), server_default="done", nullable=False))
+        batch_op.add_column(
+            sa.Column("state", sa.String(length=12), server_default="done", nullable=False)
+        )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("parts_sent", sa.Integer(), server_default="0", nullable=False))
-        batch_op.add_column(sa.Column("sending_at", storage.tables.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("uncertain", sa.Integer(), server_default="0", nullable=False))
-        batch_op.create_index("ix_outbox_chat_queue", ["channel", "chat_id", "status", "id"], unique=False)
+        batch_op.add_column(
+            sa.Column("parts_sent", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("sending_at", storage.tables.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("uncertain", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.create_index(
+            "ix_outbox_chat_queue", ["channel", "chat_id", "status", "id"], unique=False
+        )
 
     op.create_table(
         "outbox_chats",

@@ -30,12 +30,18 @@ def upgrade() -> None:
 
     with op.batch_alter_table("invites", schema=None) as batch_op:
         batch_op.alter_column("team_code", existing_type=sa.String(length=16), nullable=True)
-        batch_op.add_column(sa.Column("kind", sa.String(length=16), server_default="team", nullable=False))
-        batch_op.add_column(sa.Column("status", sa.String(length=16), server_default="open", nullable=False))
+        batch_op.add_column(
+            sa.Column("kind", sa.String(length=16), server_default="team", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("status", sa.String(length=16), server_default="open", nullable=False)
+        )
         batch_op.add_column(sa.Column("member_uid", sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column("joiner", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("decided_by", sa.String(length=80), nullable=True))
-        batch_op.add_column(sa.Column("decided_at", storage.tables.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("decided_at", storage.tables.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
