@@ -9,8 +9,8 @@ How it works (docs/operations.md, "How messages are delivered"):
   channel's overall limit (bot.pacing), so the platform never has to answer 429.
 - A 429 holds back just that chat for its ``retry_after``; a 5xx or a network error holds
   it back with capped exponential backoff and jitter; "message is not modified" counts as
-  sent; a chat that blocked the bot or is gone makes the message fail at once, and the
-  case's team (or, when the team's own group is gone, its leads) is told once.
+  sent; a person not reachable yet (never pressed Start) has it kept (bot.held); a chat
+  that is gone makes it fail at once, and the case's team (or its leads) is told once.
 - A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
   counts), each recorded when sent, so a retry never repeats a part. Each result is
   written right after its call; the start of a call is written before it, so a send
@@ -42,6 +42,7 @@ from bot.channels.base import (
 )
 from bot.config import ChannelLimits, Settings
 from bot.domain.clock import Clock
+from bot.held import HeldMessages
 from bot.i18n import Translator
 from bot.logs import case_context
 from bot.metrics import Metrics
@@ -140,6 +141,7 @@ class Relay:
         options: RelayOptions | None = None,
         metrics: Metrics | None = None,
         notices: Notices | None = None,
+        held: HeldMessages | None = None,
         owner: str | None = None,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -158,6 +160,7 @@ class Relay:
         self.options = opts
         self.metrics = metrics or Metrics()
         self.notices = notices
+        self.held = held
         self.owner = owner or f"relay-{random.getrandbits(48):012x}"
         self._now = now
         self._sleep = sleep
@@ -194,6 +197,7 @@ class Relay:
                 base_backoff=min(1.0, settings.relay_max_backoff_seconds),
             ),
             notices=LeadNotices(store, tr, clock),
+            held=HeldMessages(store, channels, tr, clock, settings.held_message_expiry),
             owner=f"{settings.instance}/{random.getrandbits(32):08x}",
         )
 
@@ -233,8 +237,7 @@ class Relay:
                 await beat
 
     async def pause(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Let the sends under way finish and start no new ones, for up to `timeout`
-        seconds; used while the channels stop, so no call is cut off halfway."""
+        """Let sends under way finish (up to `timeout` s), start none: the channels stop."""
         self._paused = True
         tasks = [w.task for w in self._workers.values() if w.task is not None]
         if tasks:
@@ -279,9 +282,8 @@ class Relay:
         for claim in claims:
             current = self._workers.get(claim.key)
             if current is not None:
-                # Our own chat, its lease lapsed while the database was slow to renew it
-                # and taken again here: the worker already on it goes on. A second one
-                # would send the same messages twice.
+                # Our own chat, its lease lapsed while the database was slow to renew it and
+                # taken again here: the worker on it goes on (a second would send twice).
                 current.lease_deadline = now + self.options.lease_seconds
                 continue
             worker = _Worker(claim, now + self.options.lease_seconds)
@@ -355,10 +357,7 @@ class Relay:
     # ------------------------------------------------------------------ one pass
 
     async def drain(self) -> int:
-        """Deliver everything deliverable now, chat by chat, and return how many went out.
-
-        For tools and tests; `run` is what serves.
-        """
+        """Deliver everything deliverable now, chat by chat; how many went out (tools, tests)."""
         before = self.sent
         while True:
             claims = await self._claim_more()
@@ -499,7 +498,8 @@ class Relay:
         except TransientFailure as e:
             return await self._backoff(row, str(e))
         except PermanentFailure as e:
-            await self._give_up(row, str(e))
+            if self.held is None or not await self.held.hold(row, e):  # kept: bot.held
+                await self._give_up(row, str(e))
             return None
 
     async def _backoff(self, row: OutboxRow, error: str) -> Deferral:

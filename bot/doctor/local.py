@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.reach import Unreach
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
-from bot.doctor.platform import TeamChat
+from bot.doctor.platform import CHANNEL_LABELS, TeamChat
 from bot.domain.clock import Clock
 from bot.i18n import Lang
 from bot.services.people import team_rosters
@@ -18,11 +20,14 @@ from bot.sla.calendar import WorkingCalendar
 from bot.sla.policy import Policy, PolicyError
 from bot.sla.policy_file import load_policy
 from storage.engine import create_engine, driver_message
+from storage.held_store import HeldStore
 from storage.schema import schema_state, sqlite_file
 from storage.uow import SqlUnitOfWork
 
 #: How the `holidays` library names a language we speak.
 HOLIDAY_LANGUAGES: dict[Lang, str] = {Lang.VI: "vi", Lang.EN: "en_US"}
+#: Why a message can be held, as `storage.held_store` keeps it.
+HELD_REASONS = frozenset(r.value for r in Unreach)
 #: Longest wait for the database to answer.
 DATABASE_SECONDS = 15.0
 
@@ -114,6 +119,7 @@ async def check_database(settings: Settings, clock: Clock) -> DatabaseReport:
             rosters = await team_rosters(SqlUnitOfWork(engine, clock))
         except Exception:  # an old or foreign schema: the chats are then not checked
             return DatabaseReport(findings, None)
+        findings += await check_held(engine, settings)
     finally:
         await engine.dispose()
     chats = [
@@ -133,6 +139,40 @@ async def check_database(settings: Settings, clock: Clock) -> DatabaseReport:
         for binding in roster.team.chats
     ]
     return DatabaseReport(findings, chats)
+
+
+async def check_held(engine: AsyncEngine, settings: Settings) -> list[Finding]:
+    """Members with private messages kept for them (bot.held): one line each, saying
+    what they have to do before the messages expire."""
+    people = await HeldStore(engine).people()
+    if not people:
+        return [Finding(Check.HELD, Status.OK, "doctor.held.none")]
+    hours = round(settings.held_message_hours)
+    found = []
+    for person in people:
+        reason = person.reason if person.reason in HELD_REASONS else Unreach.NOT_STARTED
+        hint = "doctor.held.deactivated.hint" if reason == Unreach.DEACTIVATED else None
+        values: dict[str, str | int | datetime] = {
+            "name": person.name,
+            "team": person.team_code or "—",
+            "channel": CHANNEL_LABELS.get(person.key.channel, person.key.channel),
+            "count": person.count,
+            "since": person.oldest,
+            "hours": hours,
+        }
+        found.append(
+            Finding(
+                Check.HELD,
+                Status.WARN,
+                f"doctor.held.{reason}",
+                hint or "doctor.held.hint",
+                values,
+                channel=person.key.channel,
+                team=person.team_code,
+                chat_id=person.key.chat_id,
+            )
+        )
+    return found
 
 
 def _first_line(text: str) -> str:

@@ -50,6 +50,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.reach import unreachable
 from bot.channels.telegram.render import RenderedEdit, RenderedPart
 from bot.channels.unreadable import LogEvery, UnreadableUpdates
 
@@ -90,7 +91,9 @@ def translate_error(exc: TelegramError) -> DeliveryError:
         if "message to edit not found" in lowered:
             return MessageGone(reason)
         return PermanentFailure(reason)  # "chat not found" and every other bad request
-    if isinstance(exc, Forbidden | InvalidToken | EndPointNotFound):
+    if isinstance(exc, Forbidden):  # a person who never pressed Start is kept waiting
+        return unreachable(reason) or PermanentFailure(reason)
+    if isinstance(exc, InvalidToken | EndPointNotFound):
         return PermanentFailure(reason)
     if isinstance(exc, NetworkError | Conflict):  # TimedOut, 5xx, connection refused
         return TransientFailure(reason)

@@ -18,6 +18,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.reach import unreachable
 from bot.channels.zalo.render import ZaloPart
 from bot.domain.digits import whole_number
 
@@ -59,6 +60,8 @@ def translate_error(exc: ZaloApiError) -> DeliveryError:
         return RetryLater(exc.retry_after or DEFAULT_RETRY_AFTER, exc.description)
     if code >= 500 or code == IDLE_STATUS:
         return TransientFailure(exc.description)
+    if code == 403:  # a person who never wrote to the bot is kept waiting (bot.held)
+        return unreachable(exc.description) or PermanentFailure(exc.description)
     if 400 <= code < 500:
         return PermanentFailure(exc.description)  # bad request, bad token, unknown chat
     return TransientFailure(exc.description)
