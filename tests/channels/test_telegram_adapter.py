@@ -40,6 +40,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.reach import PersonUnreachable
 from bot.channels.telegram import (
     MAX_CAPTION,
     MAX_TEXT,
@@ -274,7 +275,10 @@ def test_an_empty_message_is_refused() -> None:
         (BadRequest("Message to edit not found"), MessageGone),
         (BadRequest("Chat not found"), PermanentFailure),
         (BadRequest("Can't parse entities"), PermanentFailure),
-        (Forbidden("Forbidden: bot was blocked by the user"), PermanentFailure),
+        (Forbidden("Forbidden: bot was blocked by the user"), PersonUnreachable),
+        (Forbidden("Forbidden: bot can't initiate conversation with a user"), PersonUnreachable),
+        (Forbidden("Forbidden: user is deactivated"), PersonUnreachable),
+        (Forbidden("Forbidden: bot was kicked from the group chat"), PermanentFailure),
         (InvalidToken("Unauthorized"), PermanentFailure),
         (ChatMigrated(-100123), PermanentFailure),
         (TimedOut(), TransientFailure),

@@ -21,6 +21,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.reach import PersonUnreachable
 from bot.channels.zalo import (
     MAX_TEXT,
     MediaLinks,
@@ -264,6 +265,11 @@ def test_media_links_resolve_only_what_the_bot_signed(tmp_path: Path) -> None:
         (ZaloApiError(400, 400, "chat not found"), PermanentFailure),
         (ZaloApiError(401, 401, "Unauthorized"), PermanentFailure),
         (ZaloApiError(403, 403, "blocked"), PermanentFailure),
+        (
+            ZaloApiError(403, 403, "Forbidden: user has not started a conversation with the bot"),
+            PersonUnreachable,
+        ),
+        (ZaloApiError(403, 403, "Forbidden: bot was blocked by the user"), PersonUnreachable),
         (ZaloApiError(200, 400, "ok false"), PermanentFailure),
     ],
 )
