@@ -44,6 +44,7 @@ from bot.config import ChannelLimits, Settings
 from bot.domain.clock import Clock
 from bot.held import HeldMessages
 from bot.i18n import Translator
+from bot.late_sends import late_copies
 from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
@@ -187,7 +188,7 @@ class Relay:
         """The relay `dispatchbot run` uses: limits, leases and backoff from the settings."""
         return cls(
             store,
-            channels,
+            late_copies(channels, store, clock),  # learns of sends answered late
             clock,
             limits=settings.delivery_limits,
             options=RelayOptions(
@@ -416,8 +417,7 @@ class Relay:
             self._changed.set()
 
     async def _check(self, worker: _Worker) -> None:
-        """Go on only while we may: not stopping, and the chat's lease still ours (renewed
-        here when half used, and by the heartbeat while a slow call is under way)."""
+        """Go on only while we may: not stopping, the chat's lease ours (renewed when half used)."""
         if self._halt or self._paused or worker.lost:
             raise Halted
         now = self._now()
