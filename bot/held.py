@@ -35,7 +35,7 @@ from bot.domain.clock import Clock
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from storage.held_store import ExpiredHeld, HeldPlan, HeldStore, held_error
-from storage.outbox_model import ChatKey, OutboxRow
+from storage.outbox_model import ChatKey, NoticeTarget, OutboxRow
 from storage.outbox_store import OutboxStore
 
 log = logging.getLogger(__name__)
@@ -78,21 +78,28 @@ class HeldMessages:
         if plan is None:
             return True
         for target in plan.targets:
-            message = self._notice(row.key, error.reason, plan, target.lang)
+            message = self._notice(row.key, error.reason, plan, target)
             dedupe = f"held:{row.channel}:{row.chat_id}:{spell}:{target.channel}:{target.chat_id}"
             await self.outbox.add_once(
                 target.channel, target.chat_id, message.to_json(), dedupe, now
             )
         return True
 
-    def _notice(self, key: ChatKey, reason: Unreach, plan: HeldPlan, lang: str | None) -> Outbound:
+    def _notice(
+        self, key: ChatKey, reason: Unreach, plan: HeldPlan, target: NoticeTarget
+    ) -> Outbound:
+        lang = target.lang
         hours = _hours(self.expiry)
         text = self.tr.t(lang, f"held.{reason.value}", name=plan.name, hours=hours)
         if reason is Unreach.DEACTIVATED:
             return Outbound(text=text)  # nothing he can open: the lead has to act
         link = self._open_link(key.channel)
-        if link is None:
+        if link is None:  # Zalo: no links into a private chat
             return Outbound(text=text + "\n" + self.tr.t(lang, "held.open_text", name=plan.name))
+        shown_in = self.channels.get(target.channel)
+        if shown_in is None or not shown_in.capabilities.buttons:  # a Zalo group of the team
+            line = self.tr.t(lang, "held.open_link", name=plan.name, link=link)
+            return Outbound(text=text + "\n" + line)
         button = Button(self.tr.t(lang, "held.open_button"), link, ButtonKind.URL)
         return Outbound(text=text, buttons=((button,),))
 

@@ -134,3 +134,22 @@ async def test_blocked_or_deleted_accounts_have_their_words_and_expire_told(
         assert await held.expire(clock.now()) == []  # told once
         await s.settled()
         assert len(await notices(s, "telegram", gone)) == 1
+
+
+async def test_a_mixed_team_hears_it_in_each_group_as_that_group_can_show_it(
+    database_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Minh on Telegram never pressed Start; the team's Zalo group has no buttons, so it
+    gets the link as a line to tap."""
+    where = {"lead": "telegram", "minh": "telegram", "hung": "zalo", "clerk": "zalo"}
+    async with running_stage(database_url, tmp_path, clock, where, unstarted=("minh",)) as s:
+        await claimed_by_minh(s, "TTHCC-HELD-4", new_connection())
+        said = tr("vi", "held.not_started", name="Minh")
+        link = f"https://t.me/{BOT}?start=held"
+        await s.phones["telegram"].wait_for(s.groups["telegram"], said)
+        on_zalo = await s.phones["zalo"].wait_for(s.groups["zalo"], said)
+        assert tr("vi", "held.open_link", name="Minh", link=link) in on_zalo.body
+        await s.settled()
+        for channel in ("telegram", "zalo"):
+            assert len(await notices(s, channel, said)) == 1
+            assert PHONES[0] not in await s.phones[channel].transcript(s.groups[channel])
