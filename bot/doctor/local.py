@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channels.reach import Unreach
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
-from bot.doctor.platform import CHANNEL_LABELS, TeamChat
+from bot.doctor.platform import TeamChat
 from bot.domain.clock import Clock
 from bot.i18n import Lang
 from bot.services.people import team_rosters
@@ -155,7 +155,6 @@ async def check_held(engine: AsyncEngine, settings: Settings) -> list[Finding]:
         values: dict[str, str | int | datetime] = {
             "name": person.name,
             "team": person.team_code or "—",
-            "channel": CHANNEL_LABELS.get(person.key.channel, person.key.channel),
             "count": person.count,
             "since": person.oldest,
             "hours": hours,
