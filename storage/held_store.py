@@ -97,6 +97,10 @@ class HeldStore:
 
     async def release(self, key: ChatKey, at: datetime) -> int:
         """The person wrote to the bot: their held messages go out now, in order."""
+        async with self.engine.connect() as conn:  # a read first: most people have none
+            found = await conn.execute(sa.select(OUTBOX.id).where(*_held_in(key)).limit(1))
+            if found.first() is None:
+                return 0
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 sa.update(tables.outbox)
