@@ -9,6 +9,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -178,6 +179,9 @@ class Settings(BaseSettings):
     shutdown_flush_seconds: float = Field(default=10, ge=0)
     scheduler_lock_check_seconds: float = Field(default=5, gt=0)
     instance_name: str | None = None
+    #: Hours a private message waits for a person who never pressed Start (or blocked
+    #: the bot) before it is given up and the team told (docs/operations.md).
+    held_message_hours: float = Field(default=72, gt=0, le=24 * 30)
     # Abuse limits (docs/operations.md, "Abuse limits").
     #: Commands and button presses one person may send, COUNT/SECONDS or off.
     user_rate_limit: str = "30/60"
@@ -297,6 +301,10 @@ class Settings(BaseSettings):
         """Every token of the intake API; INTAKE_TOKEN is named `intake` and reaches every team."""
         plain = (IntakeToken("intake", self.intake_token),) if self.intake_token else ()
         return plain + IntakeToken.parse_all(self.intake_tokens or "")
+
+    @property
+    def held_message_expiry(self) -> timedelta:
+        return timedelta(hours=self.held_message_hours)
 
     @property
     def delivery_limits(self) -> dict[str, ChannelLimits]:

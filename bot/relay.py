@@ -9,8 +9,8 @@ How it works (docs/operations.md, "How messages are delivered"):
   channel's overall limit (bot.pacing), so the platform never has to answer 429.
 - A 429 holds back just that chat for its ``retry_after``; a 5xx or a network error holds
   it back with capped exponential backoff and jitter; "message is not modified" counts as
-  sent; a chat that blocked the bot or is gone makes the message fail at once, and the
-  case's team (or, when the team's own group is gone, its leads) is told once.
+  sent; a person not reachable yet (never pressed Start) has it kept (bot.held); a chat
+  that is gone makes it fail at once, and the case's team (or its leads) is told once.
 - A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
   counts), each recorded when sent, so a retry never repeats a part. Each result is
   written right after its call; the start of a call is written before it, so a send
@@ -39,10 +39,13 @@ from bot.channels.base import (
     Sent,
     TransientFailure,
 )
+from bot.channels.reach import PersonUnreachable
 from bot.chat_moves import ChatMover
 from bot.config import ChannelLimits, Settings
 from bot.domain.clock import Clock
+from bot.held import HeldMessages
 from bot.i18n import Translator
+from bot.late_sends import late_copies
 from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
@@ -105,6 +108,7 @@ class Relay:
         options: RelayOptions | None = None,
         metrics: Metrics | None = None,
         notices: Notices | None = None,
+        held: HeldMessages | None = None,
         owner: str | None = None,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -132,6 +136,7 @@ class Relay:
             rule=opts.give_up,
             notices=notices,
         )
+        self.held = held
         self.owner = owner or f"relay-{random.getrandbits(48):012x}"
         self._now = now
         self._sleep = sleep
@@ -158,7 +163,7 @@ class Relay:
         """The relay `dispatchbot run` uses: limits, leases and backoff from the settings."""
         relay = cls(
             store,
-            channels,
+            late_copies(channels, store, clock),  # learns of sends answered late
             clock,
             limits=settings.delivery_limits,
             options=RelayOptions(
@@ -169,6 +174,7 @@ class Relay:
                 give_up=GiveUpRule(settings.relay_give_up_attempts, settings.relay_give_up_seconds),
             ),
             notices=LeadNotices(store, tr, clock),
+            held=HeldMessages(store, channels, tr, clock, settings.held_message_expiry),
             owner=f"{settings.instance}/{random.getrandbits(32):08x}",
         )
         relay.setbacks.health = ChannelHealth(
@@ -218,8 +224,7 @@ class Relay:
                 await beat
 
     async def pause(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Let the sends under way finish and start no new ones, for up to `timeout`
-        seconds; used while the channels stop, so no call is cut off halfway."""
+        """Let sends under way finish (up to `timeout` s), start none: the channels stop."""
         self._paused = True
         tasks = [w.task for w in self._workers.values() if w.task is not None]
         if tasks:
@@ -264,9 +269,8 @@ class Relay:
         for claim in claims:
             current = self._workers.get(claim.key)
             if current is not None:
-                # Our own chat, its lease lapsed while the database was slow to renew it
-                # and taken again here: the worker already on it goes on. A second one
-                # would send the same messages twice.
+                # Our own chat, its lease lapsed while the database was slow to renew it and
+                # taken again here: the worker on it goes on (a second would send twice).
                 current.lease_deadline = now + self.options.lease_seconds
                 continue
             worker = _Worker(claim, now + self.options.lease_seconds)
@@ -340,10 +344,7 @@ class Relay:
     # ------------------------------------------------------------------ one pass
 
     async def drain(self) -> int:
-        """Deliver everything deliverable now, chat by chat, and return how many went out.
-
-        For tools and tests; `run` is what serves.
-        """
+        """Deliver everything deliverable now, chat by chat; how many went out (tools, tests)."""
         before = self.sent
         while True:
             claims = await self._claim_more()
@@ -405,8 +406,7 @@ class Relay:
             self._changed.set()
 
     async def _check(self, worker: _Worker) -> None:
-        """Go on only while we may: not stopping, and the chat's lease still ours (renewed
-        here when half used, and by the heartbeat while a slow call is under way)."""
+        """Go on only while we may: not stopping, the chat's lease ours (renewed when half used)."""
         if self._halt or self._paused or worker.lost:
             raise Halted
         now = self._now()
@@ -478,6 +478,9 @@ class Relay:
                 )
             return None
         except DeliveryError as e:
+            held = self.held
+            if isinstance(e, PersonUnreachable) and held is not None and await held.hold(row, e):
+                return None  # kept until the person writes: bot.held
             return await self.setbacks.handle(row, e)
 
     async def _call(

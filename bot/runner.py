@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import Container
 from bot.channels.base import Channel, HandleResult, Inbound, InboundSink
+from bot.held import releasing
 from bot.leadership import Leadership
 from bot.metrics import Metrics
 from bot.reminders import ReminderDeps, remind_pass
@@ -50,6 +51,7 @@ class Pass(StrEnum):
 
     REMINDERS = "reminders"
     WEEKLY_REPORT = "weekly_report"
+    HELD_EXPIRY = "held_expiry"
 
 
 #: The job that keeps (or takes) the scheduler lock; not a pass, it runs everywhere.
@@ -159,6 +161,9 @@ def schedule_passes(scheduler: Scheduler, container: Container) -> None:
     scheduler.add(Pass.REMINDERS, IntervalTrigger(seconds=tick), reminders)
     # On the same tick, judged by the application's clock: the pass itself knows its day.
     scheduler.add(Pass.WEEKLY_REPORT, IntervalTrigger(seconds=tick), weekly)
+    held = container.relay.held
+    if held is not None:  # private messages nobody could be reached for, given up in time
+        scheduler.add(Pass.HELD_EXPIRY, IntervalTrigger(seconds=tick), held.expire)
 
 
 def start_scheduler(container: Container) -> Scheduler:
@@ -195,7 +200,9 @@ async def publish_commands(name: str, channel: Channel, container: Container) ->
 
 async def start_channel(container: Container, name: str, channel: Channel) -> bool:
     """Start a channel; with its token refused it pauses instead (False) and the rest runs."""
-    sink = timed(container.dispatcher.handle, name, container.relay.metrics)
+    # A private message from someone with held messages sends them first (bot.held).
+    handle = releasing(container.relay.held, container.relay.wake, container.dispatcher.handle)
+    sink = timed(handle, name, container.relay.metrics)
     health = container.relay.health
     if health is None:
         await channel.start(sink)

@@ -17,6 +17,9 @@ class DeliveryState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SUPERSEDED = "superseded"
+    #: The person's private chat refuses the bot for now (never pressed Start, blocked):
+    #: kept until they write to the bot, or until it expires (storage.held_store).
+    HELD = "held"
 
 
 @dataclass(frozen=True, order=True)

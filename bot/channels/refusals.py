@@ -22,6 +22,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.reach import unreachable
 
 #: Seconds to wait after a 429 that did not say how long.
 DEFAULT_RETRY_AFTER: Final = 5.0
@@ -36,6 +37,7 @@ class Outcome(StrEnum):
     TRANSIENT = "transient"  # 5xx, timeout, no answer: back off, bounded (RELAY_GIVE_UP_*)
     CHAT_MOVED = "chat_moved"  # the group became a supergroup: send there
     TOKEN_REFUSED = "token_refused"  # 401/404: the whole channel pauses, nothing is lost
+    PERSON_UNREACHABLE = "person_unreachable"  # a private chat not opened/blocked: kept (bot.held)
     CHAT_REFUSES = "chat_refuses"  # blocked, kicked, chat gone: final, the team is told
     REJECTED = "rejected"  # any other 4xx, or a non-JSON 4xx page: final, the team is told
 
@@ -68,7 +70,11 @@ RULES: Final[tuple[tuple[Rule, Outcome], ...]] = (
     (lambda r: r.status == 404 and (not r.json or r.says("not found")), Outcome.TOKEN_REFUSED),
     (lambda r: r.json and r.says("message is not modified"), Outcome.NOT_MODIFIED),
     (lambda r: r.json and r.says("message to edit not found"), Outcome.MESSAGE_GONE),
-    # Issue 14 item 1 (a person who never pressed Start) slots in here as its own row.
+    # A person who never pressed Start, blocked the bot or is gone: kept, not failed.
+    (
+        lambda r: r.status == 403 and unreachable(r.description) is not None,
+        Outcome.PERSON_UNREACHABLE,
+    ),
     (lambda r: r.status == 403, Outcome.CHAT_REFUSES),
     (lambda r: r.status == 400 and r.says("chat not found"), Outcome.CHAT_REFUSES),
     # 408: Zalo's long poll that ended empty; 409: another getUpdates or a webhook.
@@ -112,6 +118,10 @@ def as_error(refusal: Refusal) -> DeliveryError:
         seconds = refusal.parameters.get("retry_after")
         wait = float(seconds) if isinstance(seconds, int | float) else DEFAULT_RETRY_AFTER
         return RetryLater(wait, text)
+    if outcome is Outcome.PERSON_UNREACHABLE:
+        found = unreachable(text)
+        assert found is not None  # the rule matched on exactly this
+        return found
     if outcome is Outcome.CHAT_MOVED:
         return ChatMoved(str(refusal.parameters["migrate_to_chat_id"]), text)
     errors: dict[Outcome, type[DeliveryError]] = {

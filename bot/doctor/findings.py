@@ -43,6 +43,8 @@ class Check(StrEnum):
     MIGRATIONS = "migrations"
     POLICY = "policy"
     HOLIDAYS = "holidays"
+    #: Members with private messages kept for them (never pressed Start, blocked the bot).
+    HELD = "held"
 
 
 #: A time is shown as the deployment's local time; in JSON as ISO 8601.

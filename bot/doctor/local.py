@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.channels.reach import Unreach
 from bot.config import Settings
 from bot.doctor.findings import Check, Finding, Status
 from bot.doctor.platform import TeamChat
@@ -20,11 +21,14 @@ from bot.sla.policy import Policy, PolicyError
 from bot.sla.policy_file import load_policy
 from storage.chat_moves import ChatMoveStore
 from storage.engine import create_engine, driver_message
+from storage.held_store import HeldStore
 from storage.schema import schema_state, sqlite_file
 from storage.uow import SqlUnitOfWork
 
 #: How the `holidays` library names a language we speak.
 HOLIDAY_LANGUAGES: dict[Lang, str] = {Lang.VI: "vi", Lang.EN: "en_US"}
+#: Why a message can be held, as `storage.held_store` keeps it.
+HELD_REASONS = frozenset(r.value for r in Unreach)
 #: Longest wait for the database to answer.
 DATABASE_SECONDS = 15.0
 
@@ -117,6 +121,7 @@ async def check_database(settings: Settings, clock: Clock) -> DatabaseReport:
         except Exception:  # an old or foreign schema: the chats are then not checked
             return DatabaseReport(findings, None)
         findings += await moved_chats(engine)
+        findings += await check_held(engine, settings)
     finally:
         await engine.dispose()
     chats = [
@@ -162,6 +167,37 @@ async def moved_chats(engine: AsyncEngine) -> list[Finding]:
         )
         for move in moves
     ]
+async def check_held(engine: AsyncEngine, settings: Settings) -> list[Finding]:
+    """Members with private messages kept for them (bot.held): one line each, saying
+    what they have to do before the messages expire."""
+    people = await HeldStore(engine).people()
+    if not people:
+        return [Finding(Check.HELD, Status.OK, "doctor.held.none")]
+    hours = round(settings.held_message_hours)
+    found = []
+    for person in people:
+        reason = person.reason if person.reason in HELD_REASONS else Unreach.NOT_STARTED
+        hint = "doctor.held.deactivated.hint" if reason == Unreach.DEACTIVATED else None
+        values: dict[str, str | int | datetime] = {
+            "name": person.name,
+            "team": person.team_code or "—",
+            "count": person.count,
+            "since": person.oldest,
+            "hours": hours,
+        }
+        found.append(
+            Finding(
+                Check.HELD,
+                Status.WARN,
+                f"doctor.held.{reason}",
+                hint or "doctor.held.hint",
+                values,
+                channel=person.key.channel,
+                team=person.team_code,
+                chat_id=person.key.chat_id,
+            )
+        )
+    return found
 
 
 def _first_line(text: str) -> str:

@@ -23,6 +23,7 @@ SCOPES: Mapping[Check, str] = {
     Check.MIGRATIONS: "doctor.scope.database",
     Check.POLICY: "doctor.scope.policy",
     Check.HOLIDAYS: "doctor.scope.holidays",
+    Check.HELD: "doctor.scope.held",
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
+from bot.channels.reach import HELD_START
 from bot.domain.model import Role
 from bot.i18n import Translator
 from handlers.commands import CommandTable
@@ -32,6 +33,8 @@ class Welcome:
 
     async def start(self, req: Request, parsed: ParsedCommand) -> None:
         code = parsed.arg(0)
+        if code == HELD_START:  # the link of a held notice: kept messages already went out
+            code = None
         own = self.start_words.get(code or "")
         if own is not None and req.is_private and not req.is_stranger:
             await own(req)

@@ -40,6 +40,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.reach import PersonUnreachable
 from bot.channels.refusals import ChatMoved, ChatRefuses, Rejected, TokenRefused
 from bot.channels.telegram import (
     MAX_CAPTION,
@@ -275,7 +276,10 @@ def test_an_empty_message_is_refused() -> None:
         (BadRequest("Message to edit not found"), MessageGone),
         (BadRequest("Chat not found"), ChatRefuses),
         (BadRequest("Can't parse entities"), Rejected),
-        (Forbidden("Forbidden: bot was blocked by the user"), ChatRefuses),
+        (Forbidden("Forbidden: bot was blocked by the user"), PersonUnreachable),
+        (Forbidden("Forbidden: bot can't initiate conversation with a user"), PersonUnreachable),
+        (Forbidden("Forbidden: user is deactivated"), PersonUnreachable),
+        (Forbidden("Forbidden: bot was kicked from the group chat"), ChatRefuses),
         (InvalidToken("Unauthorized"), TokenRefused),
         (InvalidToken("Not Found"), TokenRefused),
         (ChatMigrated(-100123), ChatMoved),

@@ -21,6 +21,7 @@ from bot.channels.base import (
     RetryLater,
     TransientFailure,
 )
+from bot.channels.reach import PersonUnreachable
 from bot.channels.refusals import ChatRefuses, Rejected, TokenRefused
 from bot.channels.zalo import (
     MAX_TEXT,
@@ -266,6 +267,11 @@ def test_media_links_resolve_only_what_the_bot_signed(tmp_path: Path) -> None:
         (ZaloApiError(401, 401, "Unauthorized"), TokenRefused),
         (ZaloApiError(404, 404, "Not Found"), TokenRefused),
         (ZaloApiError(403, 403, "blocked"), ChatRefuses),
+        (
+            ZaloApiError(403, 403, "Forbidden: user has not started a conversation with the bot"),
+            PersonUnreachable,
+        ),
+        (ZaloApiError(403, 403, "Forbidden: bot was blocked by the user"), PersonUnreachable),
         (ZaloApiError(200, 400, "ok false"), Rejected),
         (ZaloApiError(413, None, "HTTP 413", is_json=False), Rejected),
     ],

@@ -218,17 +218,18 @@ CAST: dict[str, tuple[str, Role, str | None, int, str, str]] = {
 }
 
 
-async def seat_on_telegram(client: SandboxClient, key: str) -> Identity:
-    """Someone of the CAST as a person of the Telegram sandbox."""
+async def seat_on_telegram(client: SandboxClient, key: str, started: bool = True) -> Identity:
+    """Someone of the CAST as a person of the Telegram sandbox (`started` False: never
+    pressed Start, so the bot cannot write to them first)."""
     name, _, _, tg_id, username, _ = CAST[key]
-    await client.add_user(tg_id, name, username=username, language_code="vi")
+    await client.add_user(tg_id, name, username=username, language_code="vi", started=started)
     return Identity("telegram", str(tg_id), username)
 
 
-async def seat_on_zalo(client: ZaloSandboxClient, key: str) -> Identity:
+async def seat_on_zalo(client: ZaloSandboxClient, key: str, started: bool = True) -> Identity:
     """Someone of the CAST as a person of the Zalo sandbox (Zalo has no usernames)."""
     name, _, _, _, _, zalo_id = CAST[key]
-    await client.add_user(zalo_id, name)
+    await client.add_user(zalo_id, name, started=started)
     return Identity("zalo", zalo_id, None)
 
 
@@ -306,11 +307,14 @@ async def running_stage(
     where: Mapping[str, str],
     admins: str = "telegram:9001",
     also: Iterable[str] = (),
+    unstarted: Iterable[str] = (),
+    team_lang: str | None = None,
     **settings: object,
 ) -> AsyncIterator[Stage]:
     """Team PL with a group on every channel someone in `where` (person -> channel) uses.
 
     `also`: channels to run besides, with nobody on them yet and no team group.
+    `unstarted`: people who never wrote to the bot (a private message to them is refused).
     """
     peopled = set(where.values())
     channels = sorted(peopled | set(also))
@@ -335,12 +339,13 @@ async def running_stage(
         people: dict[str, Person] = {}
         idents: dict[str, Identity] = {}
         for key, channel in where.items():
+            opened = key not in set(unstarted)
             if channel == "telegram":
                 assert telegram is not None
-                idents[key] = await seat_on_telegram(telegram, key)
+                idents[key] = await seat_on_telegram(telegram, key, opened)
             else:
                 assert zalo is not None
-                idents[key] = await seat_on_zalo(zalo, key)
+                idents[key] = await seat_on_zalo(zalo, key, opened)
             people[key] = Person(key, CAST[key][0], channel, idents[key].external_id)
         groups: dict[str, str] = {}
         phones: dict[str, Phone] = {}
@@ -359,7 +364,7 @@ async def running_stage(
                 groups["zalo"] = ZGROUP
         async with container.uow() as uow:
             bindings = tuple(ChatBinding(c, chat) for c, chat in sorted(groups.items()))
-            await uow.teams.add(Team("PL", "Phủ Lý", bindings))
+            await uow.teams.add(Team("PL", "Phủ Lý", bindings, team_lang))
             await uow.teams.add(Team("DL", "Duy Tiên", (ChatBinding("telegram", "-100777"),)))
             for key, person in people.items():
                 _, role, team, _, _, _ = CAST[key]

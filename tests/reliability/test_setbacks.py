@@ -134,9 +134,10 @@ def test_the_table_reads_telegram_s_and_a_proxy_s_answers() -> None:
         (Refusal(404, "Not Found"), Outcome.TOKEN_REFUSED),
         (
             Refusal(403, "Forbidden: bot can't initiate conversation with a user"),
-            Outcome.CHAT_REFUSES,
+            Outcome.PERSON_UNREACHABLE,
         ),
-        (Refusal(403, "Forbidden: bot was blocked by the user"), Outcome.CHAT_REFUSES),
+        (Refusal(403, "Forbidden: bot was blocked by the user"), Outcome.PERSON_UNREACHABLE),
+        (Refusal(403, "Forbidden: bot was kicked from the group chat"), Outcome.CHAT_REFUSES),
         (Refusal(400, "Bad Request: chat not found"), Outcome.CHAT_REFUSES),
         (Refusal(400, "Bad Request: message is not modified: ..."), Outcome.NOT_MODIFIED),
         (Refusal(400, "Bad Request: message to edit not found"), Outcome.MESSAGE_GONE),

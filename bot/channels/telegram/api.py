@@ -35,6 +35,7 @@ from bot.channels.base import (
     PermanentFailure,
     TransientFailure,
 )
+from bot.channels.late import waited
 from bot.channels.refusals import ChatMoved, as_error
 from bot.channels.telegram.render import RenderedEdit, RenderedPart
 from bot.channels.telegram.wire import StatusRequest, refusal_of
@@ -123,11 +124,21 @@ class TelegramApi:
             if part.reply_to is not None
             else None
         )
-        if part.kind is PartKind.TEXT:
-            return await self.call(
-                bot.send_message(
-                    chat, part.text or "", reply_markup=part.keyboard, reply_parameters=reply
-                )
+        if part.kind is PartKind.TEXT:  # an answer past the wait is still listened for
+            late = self.timeout * CALL_DEADLINE_FACTOR
+            return await waited(
+                self.call(
+                    bot.send_message(
+                        chat,
+                        part.text or "",
+                        reply_markup=part.keyboard,
+                        reply_parameters=reply,
+                        read_timeout=late,
+                    )
+                ),
+                self.timeout,
+                f"no answer from Telegram within {self.timeout:g}s; it may still post it",
+                lambda message: (str(message.message_id),),
             )
         assert part.path is not None
         path = Path(part.path)

@@ -7,6 +7,7 @@ The PTB `Application` runs inside our own event loop: polling through its `Updat
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeAlias
@@ -29,6 +30,7 @@ from bot.channels.base import (
     TransientFailure,
     UpdateMode,
 )
+from bot.channels.late import LateAnswer, then
 from bot.channels.routes import Accepted, Refused, Route, WebhookRoute
 from bot.channels.telegram.api import CALL_DEADLINE_FACTOR, PollingBot, TelegramApi
 from bot.channels.telegram.inbound import (
@@ -298,7 +300,13 @@ class TelegramChannel:
         bot = await self._bot()
         ids: list[str] = []
         for part in parts:
-            sent = await self._api.send(bot, chat_id, part)
+            try:
+                sent = await self._api.send(bot, chat_id, part)
+            except LateAnswer as e:  # what went before comes with the late part's id
+                if not ids:
+                    raise
+                late = then(e.late, functools.partial(_after, tuple(ids)))
+                raise LateAnswer(str(e), late) from e
             ids.append(str(sent.message_id))
         return Sent(message_ids=tuple(ids))
 
@@ -322,3 +330,8 @@ class TelegramChannel:
     async def set_commands(self, menus: CommandMenus) -> None:
         """Publish command menus; keys are (scope, language), language "" for the default."""
         await self._api.set_commands(await self._bot(), menus)
+
+
+def _after(before: tuple[str, ...], sent: Sent) -> Sent:
+    """A late part's ids after those of the parts sent before it."""
+    return Sent(before + sent.message_ids)

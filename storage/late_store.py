@@ -1,0 +1,151 @@
+"""What the relay learns when a send's answer comes after it stopped waiting (bot.late_sends).
+
+The platform may post a message and answer late; by then the relay has retried, or will.
+If the message is still waiting untouched, the late answer *is* its delivery: it is
+recorded as sent and never posted again. Otherwise the late post is an extra copy: its
+ids are kept with the case (a reply or a button press on it acts on the case), and a
+card's extra copy under the card's key plus `EXTRA`, so later edits reach it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage import tables
+from storage.engine import insert_ignoring_duplicates
+from storage.outbox_model import ChatKey, DeliveryState
+from storage.tables import CHAT_MESSAGES, OUTBOX
+
+#: Appended to a card's key for a copy of it posted by a send that answered late.
+EXTRA = "#late"
+
+
+class LateOutcome(StrEnum):
+    #: The message was still waiting: the late post is its delivery, nothing is repeated.
+    DELIVERED = "delivered"
+    #: It had been sent again meanwhile: the late post is an extra copy, now known.
+    EXTRA_COPY = "extra_copy"
+    #: The row is gone (purged): nothing to record.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The message a chat's sender was waiting on when its wait ended."""
+
+    row_id: int
+    parts_sent: int
+    payload: dict[str, Any]
+
+
+class LateStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def in_flight(self, key: ChatKey) -> InFlight | None:
+        """The chat's message whose send is under way (its start is written before the
+        call, and one sender holds a chat at a time)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(OUTBOX.id, OUTBOX.parts_sent, OUTBOX.payload)
+                    .where(
+                        OUTBOX.channel == key.channel,
+                        OUTBOX.chat_id == key.chat_id,
+                        OUTBOX.status == DeliveryState.PENDING.value,
+                        OUTBOX.sending_at.is_not(None),
+                    )
+                    .order_by(OUTBOX.id)
+                    .limit(1)
+                )
+            ).first()
+        return InFlight(row.id, row.parts_sent, row.payload) if row is not None else None
+
+    async def arrived(
+        self, flight: InFlight, message_ids: Sequence[str], at: datetime, *, last: bool
+    ) -> LateOutcome:
+        """Record a late post of `flight`'s part (`last`: the message's last part)."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        OUTBOX.channel, OUTBOX.chat_id, OUTBOX.case_id, OUTBOX.card_key
+                    ).where(OUTBOX.id == flight.row_id)
+                )
+            ).first()
+            if row is None:
+                return LateOutcome.UNKNOWN
+            values: dict[str, Any] = {"parts_sent": flight.parts_sent + 1}
+            if message_ids:
+                values["message_id"] = message_ids[-1]
+            if last:
+                values.update(status=DeliveryState.SENT.value, sent_at=at)
+            still_waiting = await conn.execute(
+                sa.update(tables.outbox)
+                .where(
+                    OUTBOX.id == flight.row_id,
+                    OUTBOX.status == DeliveryState.PENDING.value,
+                    OUTBOX.sending_at.is_(None),
+                    OUTBOX.parts_sent == flight.parts_sent,
+                )
+                .values(**values)
+            )
+            delivered = bool(still_waiting.rowcount)
+            card = row.card_key if last else None
+            if card is not None and not delivered:
+                card += EXTRA
+            await _remember(conn, row, message_ids, card, at)
+        return LateOutcome.DELIVERED if delivered else LateOutcome.EXTRA_COPY
+
+    async def extra_copies(self, key: ChatKey, message_id: str) -> list[str]:
+        """The late copies of the card shown by `message_id`, to edit alongside it."""
+        async with self.engine.connect() as conn:
+            card = (
+                await conn.execute(
+                    sa.select(CHAT_MESSAGES.card_key).where(
+                        CHAT_MESSAGES.channel == key.channel,
+                        CHAT_MESSAGES.chat_id == key.chat_id,
+                        CHAT_MESSAGES.message_id == message_id,
+                    )
+                )
+            ).scalar()
+            if card is None or card.endswith(EXTRA):
+                return []
+            found = await conn.execute(
+                sa.select(CHAT_MESSAGES.message_id)
+                .where(
+                    CHAT_MESSAGES.channel == key.channel,
+                    CHAT_MESSAGES.chat_id == key.chat_id,
+                    CHAT_MESSAGES.card_key == card + EXTRA,
+                )
+                .order_by(CHAT_MESSAGES.created_at, CHAT_MESSAGES.message_id)
+            )
+            return [str(m) for m in found.scalars()]
+
+
+async def _remember(
+    conn: AsyncConnection, row: Any, message_ids: Sequence[str], card: str | None, at: datetime
+) -> None:
+    """The posted ids, with their case, as `OutboxStore.part_sent` keeps a send's."""
+    if row.case_id is None and row.card_key is None:
+        return
+    for i, mid in enumerate(message_ids):
+        await conn.execute(
+            insert_ignoring_duplicates(conn, tables.chat_messages)
+            .values(
+                channel=row.channel,
+                chat_id=row.chat_id,
+                message_id=mid,
+                case_id=row.case_id,
+                card_key=card if i == len(message_ids) - 1 else None,
+                created_at=at,
+            )
+            .on_conflict_do_nothing()
+        )
