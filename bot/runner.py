@@ -34,6 +34,7 @@ from bot.metrics import Metrics
 from bot.reminders import ReminderDeps, remind_pass
 from bot.reports.service import ReportDeps
 from bot.reports.weekly import weekly_report_tick
+from storage.outbox_wakeup import OutboxListener
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,8 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
         name="relay",
     )
     scheduler = start_scheduler(container)
+    listener = OutboxListener(container.engine, container.relay.wake)  # other instances' posts
+    await listener.start()
     http_open = True
     try:
         for name, channel in container.channels.items():
@@ -242,6 +245,7 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
                 await runner.cleanup()
         with contextlib.suppress(Exception):
             await scheduler.stop()
+        await listener.stop()
         container.relay.resume()
         relay_stop.set()
         grace = settings.shutdown_flush_seconds + 10.0

@@ -95,8 +95,10 @@ async def profile(kind: str, tmp: Path) -> Path:
             profiler.stop()
             elapsed = time.perf_counter() - start
             await _drained(bot)
-    print(f"{kind}: {queued} updates (claims and /survey) in {elapsed:.2f}s = "
-          f"{queued / elapsed:.0f}/s")
+    print(
+        f"{kind}: {queued} updates (claims and /survey) in {elapsed:.2f}s = "
+        f"{queued / elapsed:.0f}/s"
+    )
     print(profiler.output_text(unicode=True, color=False, show_all=False))
     out = Path(tempfile.gettempdir()) / f"dispatch-profile-{kind}.html"
     out.write_text(profiler.output_html())
