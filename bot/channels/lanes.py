@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
-#: Updates handled at once by default: enough to overlap the database's and the
-#: platform's waits, few enough that a burst does not hold hundreds of connections.
-DEFAULT_LANE_LIMIT = 32
+#: Updates handled at once by default: enough to overlap the waits on Telegram's answers
+#: (answerCallbackQuery, downloads), few enough that writers do not queue up on SQLite's
+#: one write lock or exhaust the connection pool (5 + 10 by default).
+DEFAULT_LANE_LIMIT = 8
 
 
 class ChatLanes:
