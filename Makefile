@@ -42,6 +42,7 @@ test: lint $(NODE_STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/python -m tests.bench_speed
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench_import
 	$(BIN)/python -m tests.bench_delivery

@@ -35,6 +35,7 @@ from bot.metrics import Metrics
 from bot.reminders import ReminderDeps, remind_pass
 from bot.reports.service import ReportDeps
 from bot.reports.weekly import weekly_report_tick
+from storage.outbox_wakeup import OutboxListener
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,8 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
     scheduler = start_scheduler(container)
     health = container.relay.health
     probes = asyncio.create_task(health.run(stop), name="probes") if health else None
+    listener = OutboxListener(container.engine, container.relay.wake)  # other instances' posts
+    await listener.start()
     http_open = True
     try:
         for name, channel in container.channels.items():
@@ -262,6 +265,7 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
                 await runner.cleanup()
         with contextlib.suppress(Exception):
             await scheduler.stop()
+        await listener.stop()
         container.relay.resume()
         relay_stop.set()
         if probes is not None:

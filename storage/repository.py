@@ -251,9 +251,13 @@ def _searched(search: CaseSearch) -> sa.ColumnElement[bool]:
 
 
 class SqlTeamRepository:
+    """Teams and their chats. Within one unit of work (one update) a team is read once:
+    the card, the reply and the permission check all ask for it; a write forgets it."""
+
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
+        self._read: dict[str, Team | None] = {}
 
     async def _chats(self, code: str) -> tuple[ChatBinding, ...]:
         rows = await self.conn.execute(
@@ -269,12 +273,15 @@ class SqlTeamRepository:
         return Team(row.code, row.name, await self._chats(row.code), row.lang)
 
     async def get(self, code: str) -> Team | None:
-        row = (
-            await self.conn.execute(sa.select(tables.teams).where(TEAMS.code == code.upper()))
-        ).first()
-        return await self._team(row)
+        key = code.upper()
+        if key in self._read:
+            return self._read[key]
+        row = (await self.conn.execute(sa.select(tables.teams).where(TEAMS.code == key))).first()
+        team = self._read[key] = await self._team(row)
+        return team
 
     async def add(self, team: Team) -> None:
+        self._read.clear()
         await self.conn.execute(
             sa.insert(tables.teams).values(
                 code=team.code, name=team.name, lang=team.lang, next_seq=0, created_at=self.now
@@ -285,6 +292,7 @@ class SqlTeamRepository:
 
     async def bind_chat(self, code: str, chat: ChatBinding) -> None:
         """A chat shows one team; binding it again moves it."""
+        self._read.clear()
         await self.conn.execute(
             sa.delete(tables.team_chats).where(
                 TEAM_CHATS.channel == chat.channel,
@@ -299,6 +307,7 @@ class SqlTeamRepository:
 
     async def unbind_chat(self, code: str, chat: ChatBinding) -> bool:
         """The chat no longer shows the team; False when it did not."""
+        self._read.clear()
         gone = await self.conn.execute(
             sa.delete(tables.team_chats).where(
                 TEAM_CHATS.team_code == code.upper(),
@@ -325,9 +334,14 @@ class SqlTeamRepository:
 
 
 class SqlMemberRepository:
+    """People and their accounts. Within one unit of work (one update) a member is read
+    once (the speaker, then the assignee on the card is usually the same person); any
+    write through this repository forgets what was read."""
+
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
         self.conn = conn
         self.now = now
+        self._read: dict[str, Member | None] = {}
 
     async def _member(self, row: sa.Row[Any] | None) -> Member | None:
         if row is None:
@@ -346,8 +360,11 @@ class SqlMemberRepository:
         )
 
     async def get(self, uid: str) -> Member | None:
+        if uid in self._read:
+            return self._read[uid]
         row = (await self.conn.execute(sa.select(tables.members).where(MEMBERS.uid == uid))).first()
-        return await self._member(row)
+        member = self._read[uid] = await self._member(row)
+        return member
 
     async def by_identity(self, channel: str, external_id: str) -> Member | None:
         uid = (
@@ -399,11 +416,13 @@ class SqlMemberRepository:
             )
         ).scalar_one()
         if stale:
+            self._read.clear()
             await self.conn.execute(sa.update(tables.identities).where(*same).values(username=None))
         return int(stale)
 
     async def add(self, member: Member) -> None:
         """Create or update a person, keeping their identities."""
+        self._read.clear()
         values = {
             "name": member.name,
             "role": member.role.value,
@@ -426,6 +445,7 @@ class SqlMemberRepository:
     async def enrol(self, member: Member) -> bool:
         """Revive an inactive row or insert a new one, never touching an active member:
         two leads letting one person in at once, one of them finds the row taken."""
+        self._read.clear()
         values = {
             "name": member.name,
             "role": member.role.value,
@@ -451,11 +471,13 @@ class SqlMemberRepository:
         return True
 
     async def set_lang(self, uid: str, lang: str) -> None:
+        self._read.clear()
         await self.conn.execute(
             sa.update(tables.members).where(MEMBERS.uid == uid).values(lang=lang)
         )
 
     async def update_identity(self, uid: str, identity: Identity) -> None:
+        self._read.clear()
         await self.conn.execute(
             sa.delete(tables.identities).where(
                 IDENTITIES.channel == identity.channel,

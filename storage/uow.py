@@ -16,6 +16,7 @@ from storage.board_links_store import SqlBoardLinkRepository
 from storage.evidence_store import SqlEvidenceRepository
 from storage.forms_store import SqlFormRepository
 from storage.invites_store import SqlInviteRepository
+from storage.outbox_wakeup import announce, announces
 from storage.report_queries import SqlReportReads
 from storage.repository import (
     SqlCaseRepository,
@@ -98,6 +99,8 @@ class SqlUnitOfWork:
         while self._events and self.sink is not None:
             batch, self._events = self._events, []
             await self.sink(batch, self)
+        if self.outbox.added and announces(self.connection):
+            await announce(self.connection)  # the other instances' relays, at the commit
         await self.connection.commit()
         if self.outbox.added and self.on_outbox is not None:
             self.on_outbox()

@@ -786,3 +786,38 @@ async def test_an_unreadable_update_is_retried_with_a_pause_then_skipped_and_lat
     assert all(r.name == "bot.channels.telegram" for r in said)
     assert "0912345678" not in caplog.text and "nobody" not in caplog.text
     assert channel.running
+
+
+async def test_polled_updates_of_other_chats_pass_a_slow_one_and_one_chat_keeps_order(
+    sandbox: TelegramSandbox, humans: SandboxClient, lan: SandboxUser, team: SandboxChat
+) -> None:
+    other = await humans.add_chat(type=ChatType.SUPERGROUP, title="Đội Kim Bảng", members=[lan])
+    held = asyncio.Event()
+    seen: list[str] = []
+    other_seen = asyncio.Event()
+    second_seen = asyncio.Event()
+
+    async def sink(inbound: Inbound) -> HandleResult:
+        seen.append(inbound.text)
+        if inbound.text == "/first":
+            await asyncio.wait_for(held.wait(), WAIT)  # slow: until the other group is served
+        if inbound.address.chat_id == str(other.id):
+            other_seen.set()
+        if inbound.text == "/second":
+            second_seen.set()
+        return HandleResult()
+
+    adapter = TelegramChannel(DEFAULT_TOKEN, sandbox.root_url, request_timeout=5.0)
+    await humans.send_text(lan, team, "/first")
+    await humans.send_text(lan, team, "/second")
+    await humans.send_text(lan, other, "/elsewhere")
+    await adapter.start(sink)  # all three come in one getUpdates answer
+    try:
+        await asyncio.wait_for(other_seen.wait(), WAIT)
+        assert "/second" not in seen  # behind /first, in its own chat
+        held.set()
+
+        await asyncio.wait_for(second_seen.wait(), WAIT)
+        assert seen.index("/first") < seen.index("/second")
+    finally:
+        await adapter.stop()

@@ -31,6 +31,7 @@ from bot.channels.base import (
     UpdateMode,
 )
 from bot.channels.late import LateAnswer, then
+from bot.channels.lanes import ChatLanes
 from bot.channels.routes import Accepted, Refused, Route, WebhookRoute
 from bot.channels.telegram.api import CALL_DEADLINE_FACTOR, PollingBot, TelegramApi
 from bot.channels.telegram.inbound import (
@@ -92,6 +93,8 @@ class TelegramChannel:
         self._started = False
         self._stopping = False
         self._lock = asyncio.Lock()
+        #: Polled updates of different chats run side by side, one chat's in order.
+        self._lanes = ChatLanes()
 
     def __repr__(self) -> str:  # never the token
         return f"TelegramChannel(api_url={self._api.api_url!r}, mode={self.mode.value})"
@@ -167,6 +170,8 @@ class TelegramChannel:
                 await self._bounded("updater.stop", updater.stop)
             if app.running:
                 await self._bounded("application.stop", app.stop)
+            if not await self._lanes.drain(self._timeout + 5.0):
+                logger.warning("Telegram updates still in hand at stop: %d", self._lanes.busy)
             self._app = None
             await self._bounded("application.shutdown", app.shutdown)
         finally:
@@ -252,8 +257,9 @@ class TelegramChannel:
         return secret_matches(self._webhook_secret, header_value, when_unset=True)
 
     async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A polled update, queued in its chat's lane (PTB hands them on in order)."""
         if isinstance(update, Update):
-            await self._dispatch(update)
+            await self._lanes.submit(lane_of(update), lambda: self._dispatch(update))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -335,3 +341,12 @@ class TelegramChannel:
 def _after(before: tuple[str, ...], sent: Sent) -> Sent:
     """A late part's ids after those of the parts sent before it."""
     return Sent(before + sent.message_ids)
+
+
+def lane_of(update: Update) -> str:
+    """The chat whose order an update keeps: its chat, else (an inline press) its sender."""
+    chat = update.effective_chat
+    if chat is not None:
+        return f"chat:{chat.id}"
+    user = update.effective_user
+    return f"user:{user.id}" if user is not None else f"update:{update.update_id}"

@@ -1,0 +1,118 @@
+"""`python -m tests.profile_update [sqlite|postgres]`: where an update's time goes.
+
+Claim presses and `/survey` commands, polled from the sandbox by a real `dispatchbot run`
+(in this process), profiled with pyinstrument from the first update to the last. The
+text tree is printed (time in our own code, the libraries folded); the HTML report is
+written beside it and its path printed. Figures for docs/performance.md, not a test.
+
+PROFILE_CASES sets how many cards (each one press and one /survey); PostgreSQL is the
+local server (TEST_POSTGRES_URL), in a database of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+from pyinstrument import Profiler
+
+from sandbox.client import SandboxClient
+from sandbox.telegram import TelegramSandbox
+from tests.bench_delivery import TOKEN, _drained, _intake, _queue_updates, _seed, _until, running
+
+CASES = int(os.environ.get("PROFILE_CASES", "100"))
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+async def _admin(sql: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(sql)
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def database(kind: str, tmp: Path, name: str) -> AsyncIterator[str]:
+    """A fresh database of `kind` (sqlite or postgres) for one measurement."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / name}.db"
+        return
+    db = f"dispatch_bench_{os.getpid()}_{name}"
+    await _admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    await _admin(f"CREATE DATABASE {db}")
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + db
+    finally:
+        await _admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+async def profile(kind: str, tmp: Path) -> Path:
+    group = -3001
+    async with (
+        database(kind, tmp, "profile") as db,
+        TelegramSandbox(token=TOKEN) as sandbox,
+        SandboxClient(sandbox.root_url) as client,
+    ):
+        workers = [
+            await client.add_user(4000 + i, f"Thợ {i}", username=f"tho{i}") for i in range(10)
+        ]
+        await client.add_chat(group, type="group", title="PL", members=workers)
+        await _seed(db, tmp, sandbox.root_url, {"PL": group}, workers)
+        async with running(db, tmp, sandbox.root_url) as bot, aiohttp.ClientSession() as http:
+            api = f"http://127.0.0.1:{bot.http_port}"
+            for i in range(CASES):
+                await _intake(http, api, f"PRF-{i}")
+            await _drained(bot)
+        cards = [
+            (m.message_id, m.buttons[0].callback_data or "", m.body.split(" ")[1])
+            for m in await client.messages(group)
+            if m.from_bot and m.buttons
+        ]
+        queued = await _queue_updates(client, workers, cards, group)
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        async with running(db, tmp, sandbox.root_url) as bot:
+            handled = bot.relay.metrics.update_seconds
+
+            async def all_handled() -> bool:
+                seen = handled.count("telegram", "button") + handled.count("telegram", "message")
+                return seen >= queued
+
+            start = time.perf_counter()
+            profiler.start()
+            await _until(all_handled, 0.002)
+            profiler.stop()
+            elapsed = time.perf_counter() - start
+            await _drained(bot)
+    print(
+        f"{kind}: {queued} updates (claims and /survey) in {elapsed:.2f}s = "
+        f"{queued / elapsed:.0f}/s"
+    )
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    out = Path(tempfile.gettempdir()) / f"dispatch-profile-{kind}.html"
+    out.write_text(profiler.output_html())
+    return out
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    kinds = sys.argv[1:] or ["sqlite", "postgres"]
+    with tempfile.TemporaryDirectory(prefix="dispatch-profile-") as tmp:
+        for kind in kinds:
+            (Path(tmp) / kind).mkdir()
+            print(f"profile written to {await profile(kind, Path(tmp) / kind)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
