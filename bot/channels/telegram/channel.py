@@ -30,8 +30,8 @@ from bot.channels.base import (
     TransientFailure,
     UpdateMode,
 )
-from bot.channels.late import LateAnswer, then
 from bot.channels.lanes import ChatLanes
+from bot.channels.late import LateAnswer, then
 from bot.channels.routes import Accepted, Refused, Route, WebhookRoute
 from bot.channels.telegram.api import CALL_DEADLINE_FACTOR, PollingBot, TelegramApi
 from bot.channels.telegram.inbound import (
