@@ -17,6 +17,7 @@ from bot.reports.service import ReportDeps, ReportService
 from bot.services.board_links import BoardLinks
 from bot.services.cases import CaseService
 from bot.services.evidence import Download, EvidenceService, MediaError
+from bot.services.handover import HandoverDesk
 from bot.services.invites import InviteService
 from bot.services.ports import EventSink
 from bot.sla.policy import Policy
@@ -24,6 +25,7 @@ from bot.sla.policy_file import load_policy
 from handlers.commands.admin import AdminCommands
 from handlers.commands.finding import BoardOpener, FindCommands, MiniApp
 from handlers.commands.steps import StepCommands
+from handlers.commands.undo import UndoCommands
 from handlers.commands.views import ReportMaker, ViewCommands
 from handlers.commands.welcome import Welcome
 from handlers.dispatcher import Dispatcher
@@ -265,6 +267,14 @@ def build_dispatcher(
             uow=units, tr=tr, lookup=lookup, replies=replies, forms=forms, onboarding=onboarding
         ),
         finding=finding,
+        undo=UndoCommands(
+            desk=HandoverDesk(service, clock),
+            uow=units,
+            tr=tr,
+            lookup=lookup,
+            replies=replies,
+            onboarding=onboarding,
+        ),
         bot_usernames=bot_usernames,
         limiter=CommandLimiter(rate.count, rate.seconds, clock) if rate else None,
     )

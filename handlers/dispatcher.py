@@ -17,9 +17,12 @@ from handlers.callbacks import (
     ButtonAction,
     CallbackData,
     FormPress,
+    HandoverPress,
     InvitePress,
     LinkPress,
     PagePress,
+    RatePress,
+    RemovePress,
     SearchPress,
     decode_press,
 )
@@ -27,6 +30,7 @@ from handlers.commands import CommandTable
 from handlers.commands.admin import AdminCommands
 from handlers.commands.finding import FindCommands
 from handlers.commands.steps import StepCommands
+from handlers.commands.undo import UndoCommands
 from handlers.commands.views import ViewCommands
 from handlers.commands.welcome import Welcome
 from handlers.evidence import EvidenceInbox
@@ -58,6 +62,7 @@ class Dispatcher:
         views: ViewCommands,
         admin: AdminCommands,
         finding: FindCommands,
+        undo: UndoCommands,
         bot_usernames: dict[str, str],
         limiter: CommandLimiter | None,
     ) -> None:
@@ -69,6 +74,7 @@ class Dispatcher:
         self.steps = steps
         self.views = views
         self.finding = finding
+        self.undo = undo
         #: Each channel's bot @name, filled by the runner once the channel knows it: a
         #: command addressed to another bot in a group is not ours.
         self.bot_usernames = bot_usernames
@@ -80,6 +86,7 @@ class Dispatcher:
             **views.table(),
             **admin.table(),
             **finding.table(),
+            **undo.table(),
         }
 
     def command_menus(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -183,6 +190,12 @@ class Dispatcher:
                 return HandleResult()
             if isinstance(press, InvitePress | LinkPress):
                 return await self.onboarding.press(req, press)
+            if isinstance(press, RatePress):
+                return await self.steps.rate_press(req, press.ref, press.score)
+            if isinstance(press, HandoverPress):
+                return await self.undo.handover_press(req, press)
+            if isinstance(press, RemovePress):
+                return await self.undo.remove_press(req, press)
             return await self._case_press(req, press)
         except Exception as e:
             return self.replies.toast(req.lang, e)

@@ -40,6 +40,7 @@ from bot.services.commands import (
     ReleaseCase,
     ReportStep,
     ResumeCase,
+    TakeOver,
 )
 from bot.services.permissions import authorize, authorize_intake, can_view, require_reach
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
@@ -281,7 +282,38 @@ class CaseService:
             refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.ASSIGN, cmd, member.name, now)
-            uow.publish(CaseAssigned(case, cmd.origin, member=member, previous=previous))
+            uow.publish(
+                CaseAssigned(
+                    case, cmd.origin, member=member, previous=previous, actor_name=cmd.actor.name
+                )
+            )
+            await uow.commit()
+        return case
+
+    async def take_over(self, cmd: TakeOver, uow: UnitOfWork) -> Case:
+        """A handover accepted: the case moves only if it is still the giver's."""
+        now = self.clock.now()
+        taker = self._member(cmd.actor)
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            case.require_active()
+            if case.assignee != cmd.giver.uid:
+                raise errors.HandoverGone(case.ref)  # released or reassigned meanwhile
+            case.assignee = taker.uid
+            case.last_progress_at = now
+            refresh_clocks(case, self.policy)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.ASSIGN, cmd, taker.name, now)
+            uow.publish(
+                CaseAssigned(
+                    case,
+                    cmd.origin,
+                    member=taker,
+                    previous=cmd.giver.uid,
+                    actor_name=cmd.giver.name,
+                    handover=True,
+                )
+            )
             await uow.commit()
         return case
 

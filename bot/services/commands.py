@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.domain.events import Origin
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Area, CaseKind, Customer, Purpose, Source
-from bot.domain.people import Actor
+from bot.domain.people import Actor, Member
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,10 @@ class CancelCase(CaseCommand):
 @dataclass(frozen=True)
 class RateCase(CaseCommand):
     score: int
+
+
+@dataclass(frozen=True)
+class TakeOver(CaseCommand):
+    """The colleague accepts a handover: the case moves from `giver` to the actor."""
+
+    giver: Member

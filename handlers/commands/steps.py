@@ -194,6 +194,11 @@ class StepCommands:
             raise UsageError("usage.rate", ref)
         await self.service.rate(req.command(RateCase, ref, score=score), self.uow())
 
+    async def rate_press(self, req: Request, ref: str, score: int) -> HandleResult:
+        """A score button under the clerk's "case closed" message; the answer is the reply."""
+        await self.service.rate(req.command(RateCase, ref, score=score), self.uow())
+        return HandleResult()
+
     async def _with_reason(
         self, req: Request, parsed: ParsedCommand, usage: str
     ) -> tuple[str, str]:
