@@ -18,6 +18,7 @@ from bot.domain.model import Case, Role
 from bot.domain.people import Actor, Member
 from bot.services.cases import CaseService
 from bot.services.commands import CaseCommand, TakeOver
+from bot.services.permissions import can_view
 from bot.services.ports import UnitOfWork
 
 #: How long an offer waits for the colleague's answer.
@@ -52,9 +53,11 @@ class HandoverDesk:
 
     async def offer(self, cmd: OfferHandover, uow: UnitOfWork) -> Offer:
         """Only the worker who has the case offers it, to someone of its team who works."""
-        giver = _member(cmd.actor)
         async with uow:
             case = await _load(uow, cmd.ref)
+            if not can_view(cmd.actor, case.team_code):
+                raise errors.NotMember(case.team_code)
+            giver = _member(cmd.actor)
             case.require_active()
             if case.assignee is None:
                 raise errors.NotClaimed(case.ref)

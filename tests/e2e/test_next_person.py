@@ -7,17 +7,21 @@ import pytest
 
 from bot.domain.model import Area, CaseKind, Customer, Purpose, Role, Source
 from bot.domain.people import Actor, Member
+from bot.i18n import Lang, load_catalogue
 from bot.services.commands import IntakeCase
 from sandbox.phones import Person, Seen, TelegramPhone
 from tests.e2e.conftest import CAST, Stage
 from tests.e2e.fieldkit import LANGS, tr
 
 
+class _Blanks(dict[str, object]):
+    def __missing__(self, key: str) -> object:
+        return "\x00"
+
+
 def opening(lang: str, key: str, **values: object) -> str:
-    """The message's words up to its first blank: what a person reads first."""
-    blanks: dict[str, object] = dict.fromkeys(("usage", "name", "actor", "kind", "ref"), "\x00")
-    text = tr(lang, key, **{**blanks, **values})
-    return text.split("\x00", 1)[0]
+    """The message's words up to its first value not given: what a person reads first."""
+    return load_catalogue(Lang(lang))[key].format_map(_Blanks(values)).split("\x00", 1)[0]
 
 
 async def speak(stage: Stage, who: Person, lang: str) -> None:
