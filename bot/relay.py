@@ -46,6 +46,7 @@ from bot.i18n import Translator
 from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
+from bot.relay_notices import LeadNotices
 from storage.outbox_store import ChatClaim, ChatKey, DeliveryState, OutboxRow, OutboxStore
 
 log = logging.getLogger(__name__)
@@ -94,36 +95,6 @@ class _Worker:
     lease_deadline: float
     task: asyncio.Task[None] | None = None
     lost: bool = False
-
-
-class LeadNotices:
-    """Tells the people who can act that a chat refuses a case's messages, once per case."""
-
-    def __init__(self, store: OutboxStore, tr: Translator, clock: Clock) -> None:
-        self.store = store
-        self.tr = tr
-        self.clock = clock
-
-    async def __call__(self, row: OutboxRow) -> int:
-        if row.case_id is None:
-            return 0
-        plan = await self.store.notice_plan(row.case_id, row.key)
-        if plan is None:
-            return 0
-        queued = 0
-        for target in plan.targets:
-            text = self.tr.t(
-                target.lang, "relay.undeliverable", ref=plan.case_ref, who=plan.recipient
-            )
-            key = (
-                f"undeliverable:{row.case_id}:{row.channel}:{row.chat_id}"
-                f":{target.channel}:{target.chat_id}"
-            )
-            if await self.store.add_once(
-                target.channel, target.chat_id, Outbound(text=text).to_json(), key, self.clock.now()
-            ):
-                queued += 1
-        return queued
 
 
 Notices = Callable[[OutboxRow], Awaitable[int]]
