@@ -42,6 +42,7 @@ from handlers.ratelimit import CommandLimiter
 from handlers.render import Renderer
 from handlers.replies import Replies
 from handlers.request import Identify
+from handlers.unheard import Unheard
 from storage import schema
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
@@ -236,6 +237,16 @@ def build_dispatcher(
             bot_usernames=bot_usernames,
         ),
     )
+    steps = StepCommands(
+        service=service,
+        uow=units,
+        tr=tr,
+        lookup=lookup,
+        replies=replies,
+        forms=forms,
+        evidence=evidence,
+        evidence_service=EvidenceService(clock),
+    )
     rate = settings.user_rate
     return Dispatcher(
         tr=tr,
@@ -244,16 +255,7 @@ def build_dispatcher(
         forms=forms,
         onboarding=onboarding,
         welcome=Welcome(tr, replies, onboarding, finding.start_words()),
-        steps=StepCommands(
-            service=service,
-            uow=units,
-            tr=tr,
-            lookup=lookup,
-            replies=replies,
-            forms=forms,
-            evidence=evidence,
-            evidence_service=EvidenceService(clock),
-        ),
+        steps=steps,
         views=ViewCommands(
             service=service,
             uow=units,
@@ -274,6 +276,15 @@ def build_dispatcher(
             lookup=lookup,
             replies=replies,
             onboarding=onboarding,
+        ),
+        unheard=Unheard(
+            service=service,
+            steps=steps,
+            uow=units,
+            tr=tr,
+            lookup=lookup,
+            replies=replies,
+            clock=clock,
         ),
         bot_usernames=bot_usernames,
         limiter=CommandLimiter(rate.count, rate.seconds, clock) if rate else None,

@@ -11,6 +11,7 @@ Five families, each with its own prefix:
 - `r:REF:SCORE`    the clerk's score (1–10) for a closed case she filed
 - `h:REF:y|n`      a colleague's answer to `/handover REF @user`
 - `m:UID:y|n`      a lead's confirmation of `/remove @user` (the uid's colon as a dot)
+- `p:REF:ID`       put what the bot kept for the person (a photo, a note: number ID) on REF
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ SEARCH_PREFIX = "s"
 RATE_PREFIX = "r"
 HANDOVER_PREFIX = "h"
 REMOVE_PREFIX = "m"
+HELD_PREFIX = "p"
+MAX_HELD = 10**9
 MAX_BYTES = 64
 MAX_OPTION = 99
 
@@ -178,6 +181,17 @@ class RemovePress:
         return _checked(f"{REMOVE_PREFIX}:{uid}:{YES if self.confirm else NO}")
 
 
+@dataclass(frozen=True)
+class HeldPress:
+    """«Đính kèm vào PL-2» under a stray photo, «Lưu làm ghi chú» under a reply to a card."""
+
+    ref: str
+    held_id: int
+
+    def encode(self) -> str:
+        return _checked(f"{HELD_PREFIX}:{self.ref}:{self.held_id}")
+
+
 Press = (
     CallbackData
     | FormPress
@@ -188,6 +202,7 @@ Press = (
     | RatePress
     | HandoverPress
     | RemovePress
+    | HeldPress
 )
 #: The families that answer an opened code, by prefix: the same shape, another meaning.
 CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
@@ -227,7 +242,7 @@ def decode_press(data: str) -> Press | None:
         if middle not in ListKind._value2member_map_ or not _digits(last) or len(last) > 4:
             return None
         return PagePress(ListKind(middle), int(last))
-    if prefix in (RATE_PREFIX, HANDOVER_PREFIX, REMOVE_PREFIX):
+    if prefix in (RATE_PREFIX, HANDOVER_PREFIX, REMOVE_PREFIX, HELD_PREFIX):
         return _small_press(prefix, middle, last)
     answer = CODE_ANSWERS.get(prefix)
     if answer is not None:
@@ -251,6 +266,10 @@ def _small_press(prefix: str, middle: str, last: str) -> Press | None:
         if not _digits(last) or not 1 <= int(last) <= 10:
             return None
         return RatePress(ref, int(last))
+    if prefix == HELD_PREFIX:
+        if not _digits(last) or len(last) > 9:
+            return None
+        return HeldPress(ref, int(last))
     return HandoverPress(ref, last == YES) if last in (YES, NO) else None
 
 

@@ -27,6 +27,7 @@ from bot.domain.people import Actor, Member
 from bot.domain.phone import redact_phones
 from bot.domain.steps import step_of
 from bot.services.commands import (
+    AddNote,
     AssignCase,
     CancelCase,
     CaseCommand,
@@ -314,6 +315,16 @@ class CaseService:
                     handover=True,
                 )
             )
+            await uow.commit()
+        return case
+
+    async def add_note(self, cmd: AddNote, uow: UnitOfWork) -> Case:
+        """Anyone who may see the case may add a word to its history; nothing else moves."""
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.NOTE, case)
+            await self._record(uow, case, Action.NOTE, cmd, cmd.note, now)
             await uow.commit()
         return case
 

@@ -101,3 +101,10 @@ class TakeOver(CaseCommand):
     """The colleague accepts a handover: the case moves from `giver` to the actor."""
 
     giver: Member
+
+
+@dataclass(frozen=True)
+class AddNote(CaseCommand):
+    """A word about the case, kept in its history: "khách hẹn 2h chiều"."""
+
+    note: str
