@@ -280,6 +280,7 @@ def build_dispatcher(
         unheard=Unheard(
             service=service,
             steps=steps,
+            forms=forms,
             uow=units,
             tr=tr,
             lookup=lookup,

@@ -12,6 +12,7 @@ Five families, each with its own prefix:
 - `h:REF:y|n`      a colleague's answer to `/handover REF @user`
 - `m:UID:y|n`      a lead's confirmation of `/remove @user` (the uid's colon as a dot)
 - `p:REF:ID`       put what the bot kept for the person (a photo, a note: number ID) on REF
+                   (`p:new:ID`: a forwarded message kept while a form was open, as a new case)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ RATE_PREFIX = "r"
 HANDOVER_PREFIX = "h"
 REMOVE_PREFIX = "m"
 HELD_PREFIX = "p"
+NEW_CASE = "new"
 MAX_HELD = 10**9
 MAX_BYTES = 64
 MAX_OPTION = 99
@@ -185,11 +187,11 @@ class RemovePress:
 class HeldPress:
     """«Đính kèm vào PL-2» under a stray photo, «Lưu làm ghi chú» under a reply to a card."""
 
-    ref: str
+    ref: str | None  # None: file it as a new case
     held_id: int
 
     def encode(self) -> str:
-        return _checked(f"{HELD_PREFIX}:{self.ref}:{self.held_id}")
+        return _checked(f"{HELD_PREFIX}:{self.ref or NEW_CASE}:{self.held_id}")
 
 
 Press = (
@@ -259,6 +261,8 @@ def _small_press(prefix: str, middle: str, last: str) -> Press | None:
         if not (dot and _word(channel) and ident and ident.isascii() and ident.isalnum()):
             return None
         return RemovePress(f"{channel}:{ident}", last == YES) if last in (YES, NO) else None
+    if prefix == HELD_PREFIX and middle == NEW_CASE:
+        return HeldPress(None, int(last)) if _digits(last) and len(last) <= 9 else None
     ref = normalize_ref(middle)
     if not ref:
         return None

@@ -184,7 +184,7 @@ class Dispatcher:
     async def _message(self, req: Request) -> None:
         """Not a command: an answer to a form, a forwarded customer message, evidence."""
         if req.is_private and req.inbound.forwarded:
-            await self.forms.start_intake(req, req.inbound.text)
+            await self.unheard.forwarded(req)
             return
         if req.is_private and await self.forms.on_message(req):
             return

@@ -5,6 +5,7 @@ met with silence, and what they sent is kept until they say where it goes.
 - A photo in the private chat, replying to nothing: "attach to PL-2?", one button per
   active case (on Zalo, which has no buttons: typing the ref attaches it).
 - A file that is no photo (a PDF): what the bot keeps instead (photos, a location).
+- A forwarded message while a form is under way: asked before it replaces the form.
 - A plain reply to a case's card in the group ("em nhận", "khách hẹn 2h chiều"): claim
   it, or keep the words as a note of the case. Nobody outside the team is answered,
   and nothing of theirs is kept.
@@ -31,6 +32,7 @@ from bot.services.ports import CaseQuery, UnitOfWork
 from handlers.callbacks import ButtonAction, CallbackData, HeldPress
 from handlers.commands.steps import StepCommands
 from handlers.evidence import EvidenceInbox
+from handlers.forms.flow import Forms
 from handlers.lookup import Lookup
 from handlers.parsing import normalize_ref
 from handlers.replies import Buttons, Replies, in_chat
@@ -52,6 +54,7 @@ class Held:
     at: datetime
     inbound: Inbound | None = None  # a photo (its message, fetched only when placed)
     note: str | None = None  # words replying to a card
+    forward: str | None = None  # a forwarded message, while a form was open
     ref: str | None = None  # the case they replied to (a note goes there only)
 
 
@@ -61,6 +64,7 @@ class Unheard:
         *,
         service: CaseService,
         steps: StepCommands,
+        forms: Forms,
         uow: Callable[[], UnitOfWork],
         tr: Translator,
         lookup: Lookup,
@@ -69,6 +73,7 @@ class Unheard:
     ) -> None:
         self.service = service
         self.steps = steps
+        self.forms = forms
         self.uow = uow
         self.tr = tr
         self.lookup = lookup
@@ -76,6 +81,17 @@ class Unheard:
         self.clock = clock
         self._held: dict[int, Held] = {}
         self._ids = itertools.count(1)
+
+    async def forwarded(self, req: Request) -> None:
+        """A forwarded customer message starts a new case; while another form is under
+        way, the clerk is asked first, and that form is kept."""
+        if not await self.forms.is_open(req):
+            await self.forms.start_intake(req, req.inbound.text)
+            return
+        held_id = self._keep(Held(req.actor.uid, self.clock.now(), forward=req.inbound.text))
+        label = self.tr.t(req.lang, "button.start_new_case")
+        buttons = ((Button(label, HeldPress(None, held_id).encode()),),)
+        await self._answer(req, self.tr.t(req.lang, "unheard.second_forward"), buttons)
 
     async def message(self, req: Request) -> None:
         """Anything not a command nor a form's answer (the router asked the forms first)."""
@@ -174,13 +190,17 @@ class Unheard:
         item = self._held.get(press.held_id)
         if item is None or item.uid != req.actor.uid or self._stale(item):
             return HandleResult(toast=self.tr.t(req.lang, "unheard.gone"), alert=True)
-        if item.note is not None and item.ref != press.ref:
+        if (item.note is not None and item.ref != press.ref) or (
+            (item.forward is None) == (press.ref is None)
+        ):
             return HandleResult(toast=self.tr.t(req.lang, "unheard.gone"), alert=True)
         del self._held[press.held_id]
-        if item.note is not None:
+        if item.forward is not None:
+            await self.forms.start_intake(req, item.forward or None)
+        elif item.note is not None and press.ref is not None:
             await self.service.add_note(req.command(AddNote, press.ref, note=item.note), self.uow())
             await self.replies.say(req, self.tr.t(req.lang, "unheard.note_kept", ref=press.ref))
-        elif item.inbound is not None:
+        elif item.inbound is not None and press.ref is not None:
             await self.steps.attach_to(req, press.ref, item.inbound)
         return HandleResult()
 

@@ -136,6 +136,11 @@ class Forms:
 
     # ------------------------------------------------------------ input
 
+    async def is_open(self, req: Request) -> bool:
+        """Whether the person has a form under way (a new one would replace it)."""
+        async with self.uow() as uow:
+            return await uow.forms.get(req.inbound.channel, req.inbound.user.id) is not None
+
     async def cancel(self, req: Request) -> bool:
         """Drop the person's form, if any; True when there was one."""
         async with self.uow() as uow:

@@ -10,7 +10,8 @@ import pytest
 
 from sandbox import make_png
 from sandbox.phones import Person, Seen, TelegramPhone, ZaloPhone
-from tests.e2e.conftest import GROUP, Stage, new_connection
+from tests.e2e import fieldkit as kit
+from tests.e2e.conftest import GROUP, Stage, System, new_connection
 from tests.e2e.fieldkit import LANGS, tr
 from tests.e2e.test_handover_and_undo import a_case, press, telegram
 from tests.e2e.test_next_person import mark, opening, speak, told
@@ -138,3 +139,34 @@ async def test_a_reply_to_a_card_offers_claim_or_note_and_strangers_get_nothing(
     await stage.settled()
     answers = [m for m in await phone.client.messages(GROUP) if m.reply_to == outsider.message_id]
     assert answers == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_second_forward_asks_before_it_replaces_the_open_form(
+    system: System, lang: str
+) -> None:
+    """Telegram only: Zalo does not mark a message as forwarded."""
+    s, clerk = system, system.clerk
+    await kit.speak(s, clerk, lang)
+    first = await s.client.forward_text(
+        clerk, clerk.id, "xin lắp điện nhà mới", hidden_sender_name="A"
+    )
+    kinds = await kit.bot_message(
+        s, clerk.id, after=first.message_id, contains=tr(lang, "form.ask.kind")
+    )
+    second = await s.client.forward_text(
+        clerk, clerk.id, "công tơ quay nhanh", hidden_sender_name="B"
+    )
+    asked = await s.client.wait_for_message(
+        clerk.id, where=lambda m: m.reply_to == second.message_id
+    )
+    assert asked.body == tr(lang, "unheard.second_forward")
+    # The first form is still there: its question is answered as before.
+    await kit.press(s, clerk, kinds, tr(lang, "kind.meter_complaint"))
+    await kit.bot_message(s, clerk.id, after=asked.message_id, contains=tr(lang, "form.ask.team"))
+    # Pressing the question's button drops it for the second message's case.
+    await kit.press(s, clerk, asked, tr(lang, "button.start_new_case"))
+    fresh = await kit.bot_message(
+        s, clerk.id, after=asked.message_id + 1, contains=tr(lang, "form.ask.kind")
+    )
+    assert fresh.message_id > kinds.message_id
