@@ -86,9 +86,10 @@ class Unheard:
         """A forwarded customer message starts a new case; while another form is under
         way, the clerk is asked first, and that form is kept."""
         if not await self.forms.is_open(req):
-            await self.forms.start_intake(req, req.inbound.text)
+            await self.forms.start_intake(req, req.inbound.text, req.inbound)
             return
-        held_id = self._keep(Held(req.actor.uid, self.clock.now(), forward=req.inbound.text))
+        held = Held(req.actor.uid, self.clock.now(), inbound=req.inbound, forward=req.inbound.text)
+        held_id = self._keep(held)
         label = self.tr.t(req.lang, "button.start_new_case")
         buttons = ((Button(label, HeldPress(None, held_id).encode()),),)
         await self._answer(req, self.tr.t(req.lang, "unheard.second_forward"), buttons)
@@ -196,7 +197,7 @@ class Unheard:
             return HandleResult(toast=self.tr.t(req.lang, "unheard.gone"), alert=True)
         del self._held[press.held_id]
         if item.forward is not None:
-            await self.forms.start_intake(req, item.forward or None)
+            await self.forms.start_intake(req, item.forward or None, item.inbound)
         elif item.note is not None and press.ref is not None:
             await self.service.add_note(req.command(AddNote, press.ref, note=item.note), self.uow())
             await self.replies.say(req, self.tr.t(req.lang, "unheard.note_kept", ref=press.ref))
@@ -231,6 +232,6 @@ class Unheard:
         mine = [
             (k, v)
             for k, v in self._held.items()
-            if v.uid == uid and v.inbound is not None and not self._stale(v)
+            if v.uid == uid and v.inbound is not None and v.forward is None and not self._stale(v)
         ]
         return mine[-1] if mine else None

@@ -115,6 +115,9 @@ class CaseService:
             refresh_clocks(case, self.policy)
             case = await uow.cases.add(case)
             await self._record(uow, case, Action.INTAKE, cmd, None, now)
+            assert case.id is not None
+            for item in cmd.evidence:
+                await uow.evidence.add(case.id, item, cmd.actor.uid, now, cmd.source)
             uow.publish(CaseReceived(case, cmd.origin, silent=cmd.source is Source.IMPORT))
             await uow.commit()
         return case, True

@@ -29,6 +29,8 @@ class IntakeCase(Command):
     purpose: Purpose | None = None
     needs_extra_works: bool = False
     received_at: datetime | None = None
+    #: Photos that came with it (a customer's message forwarded with its photo).
+    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,42 @@ async def test_a_second_forward_asks_before_it_replaces_the_open_form(
         s, clerk.id, after=asked.message_id + 1, contains=tr(lang, "form.ask.kind")
     )
     assert fresh.message_id > kinds.message_id
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_forwarded_photo_is_filed_with_the_case(system: System, lang: str) -> None:
+    """Telegram only: Zalo does not mark a message as forwarded."""
+    s, clerk = system, system.clerk
+    await kit.speak(s, clerk, lang)
+    text = "Công tơ nhà tôi cháy, ảnh đây"
+    photo = {"photo": {"width": 64, "height": 48}, "caption": text}
+    forwarded = await s.client.send_message(clerk, clerk.id, **photo, forward_sender_name="Bà Mai")
+    kinds = await kit.bot_message(
+        s, clerk.id, after=forwarded.message_id, contains=tr(lang, "form.ask.kind")
+    )
+    await kit.press(s, clerk, kinds, tr(lang, "kind.meter_complaint"))
+    teams = await kit.bot_message(
+        s, clerk.id, after=kinds.message_id, contains=tr(lang, "form.ask.team")
+    )
+    await kit.press(s, clerk, teams, tr(lang, "form.team_option", code="PL", name="Phủ Lý"))
+    await kit.bot_message(s, clerk.id, after=teams.message_id, contains=tr(lang, "form.ask.name"))
+    for typed, next_question in (
+        ("Nguyễn Thị Mai", "form.ask.phone"),
+        ("0987 654 321", "form.ask.address"),
+        ("5 Lê Lợi, Phủ Lý", "form.confirm"),
+    ):
+        sent = await s.client.send_text(clerk, clerk.id, typed)
+        summary = await kit.bot_message(
+            s, clerk.id, after=sent.message_id, contains=tr(lang, next_question)
+        )
+    await kit.press(s, clerk, summary, tr(lang, "form.btn.confirm"))
+    await kit.bot_message(
+        s,
+        clerk.id,
+        after=summary.message_id,
+        contains=tr(lang, "reply.created", ref="PL-1", team="PL"),
+    )
+    async with s.container.uow() as uow:
+        case = await uow.cases.get_by_ref("PL-1")
+        assert case is not None and case.id is not None
+        assert await uow.evidence.has_photo(case.id)
