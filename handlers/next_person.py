@@ -14,6 +14,7 @@ from bot.channels.base import Button, Outbound
 from bot.domain.events import CaseAssigned, CaseMoved
 from bot.domain.model import Action, Case, CaseStatus, Role
 from bot.domain.people import Member
+from bot.domain.steps import ACTION_OF_STEP
 from bot.i18n import Lang, Translator
 from bot.services.ports import UnitOfWork
 from handlers.callbacks import ButtonAction, CallbackData, RatePress
@@ -39,10 +40,16 @@ class NextPerson:
                 await self._tell(uow, owner, case, "next.agreed", self._steps)
         elif event.action is Action.CLOSE:
             await self._tell_filer(uow, case, actor)
-        elif self.render.next_action(case) is Action.CLOSE and case.is_active:
+        elif self._completes(event) and self.render.next_action(case) is Action.CLOSE:
             for lead in await uow.members.in_team(case.team_code):
                 if lead.active and lead.role is Role.LEAD and lead.uid != actor:
                     await self._tell(uow, lead, case, "next.ready_to_close", self._close)
+
+    def _completes(self, event: CaseMoved) -> bool:
+        """The step that finished the work (installed, resolved): not a rating or a
+        resume that leaves the case where it was."""
+        done = self.render.workflow.completion_step(event.case.kind)
+        return ACTION_OF_STEP.get(done) is event.action
 
     async def moved_away(self, uow: UnitOfWork, event: CaseAssigned) -> None:
         """The worker a case was taken from learns who has it now, and stops (after a
