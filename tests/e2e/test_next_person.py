@@ -10,7 +10,7 @@ from bot.domain.people import Actor, Member
 from bot.i18n import Lang, load_catalogue
 from bot.services.commands import IntakeCase
 from sandbox.phones import Person, Seen, TelegramPhone
-from tests.e2e.conftest import CAST, Stage
+from tests.e2e.conftest import CAST, Stage, meter_complaint
 from tests.e2e.fieldkit import LANGS, tr
 
 
@@ -129,3 +129,23 @@ async def test_a_moved_case_tells_who_gave_it_and_who_lost_it(stage: Stage, lang
     )
     assert ref in lost.body and "Hùng" in lost.body
     assert "0356789123" not in lost.body
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_lead_hears_ready_to_close_once_not_again_on_a_rating(
+    stage: Stage, lang: str
+) -> None:
+    await speak(stage, stage.lead, lang)
+    _, body = await stage.intake(meter_complaint())
+    ref = str(body["ref"])
+    await stage.settled()
+    await stage.say(stage.minh, f"/claim {ref}")
+    await stage.say(stage.minh, f"/inspect {ref} công tơ chạy nhanh")
+    before = await mark(stage, stage.lead)
+    await stage.say(stage.minh, f"/resolve {ref} đã thay công tơ")
+    first = opening(lang, "next.ready_to_close", ref=ref)
+    await told(stage, stage.lead, before, first)
+    await stage.say(stage.clerk, f"/rate {ref} 9", chat=stage.clerk.user_id)
+    await stage.settled()
+    said = await stage.phone(stage.lead).messages(stage.lead.user_id)
+    assert [m.body.startswith(first) for m in said if m.index > before].count(True) == 1
