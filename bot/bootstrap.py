@@ -17,6 +17,7 @@ from bot.reports.service import ReportDeps, ReportService
 from bot.services.board_links import BoardLinks
 from bot.services.cases import CaseService
 from bot.services.evidence import Download, EvidenceService, MediaError
+from bot.services.handover import HandoverDesk
 from bot.services.invites import InviteService
 from bot.services.ports import EventSink
 from bot.sla.policy import Policy
@@ -24,6 +25,7 @@ from bot.sla.policy_file import load_policy
 from handlers.commands.admin import AdminCommands
 from handlers.commands.finding import BoardOpener, FindCommands, MiniApp
 from handlers.commands.steps import StepCommands
+from handlers.commands.undo import UndoCommands
 from handlers.commands.views import ReportMaker, ViewCommands
 from handlers.commands.welcome import Welcome
 from handlers.dispatcher import Dispatcher
@@ -40,6 +42,7 @@ from handlers.ratelimit import CommandLimiter
 from handlers.render import Renderer
 from handlers.replies import Replies
 from handlers.request import Identify
+from handlers.unheard import Unheard
 from storage import schema
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
@@ -237,6 +240,16 @@ def build_dispatcher(
             bot_usernames=bot_usernames,
         ),
     )
+    steps = StepCommands(
+        service=service,
+        uow=units,
+        tr=tr,
+        lookup=lookup,
+        replies=replies,
+        forms=forms,
+        evidence=evidence,
+        evidence_service=EvidenceService(clock),
+    )
     rate = settings.user_rate
     return Dispatcher(
         tr=tr,
@@ -245,16 +258,7 @@ def build_dispatcher(
         forms=forms,
         onboarding=onboarding,
         welcome=Welcome(tr, replies, onboarding, finding.start_words()),
-        steps=StepCommands(
-            service=service,
-            uow=units,
-            tr=tr,
-            lookup=lookup,
-            replies=replies,
-            forms=forms,
-            evidence=evidence,
-            evidence_service=EvidenceService(clock),
-        ),
+        steps=steps,
         views=ViewCommands(
             service=service,
             uow=units,
@@ -268,6 +272,24 @@ def build_dispatcher(
             uow=units, tr=tr, lookup=lookup, replies=replies, forms=forms, onboarding=onboarding
         ),
         finding=finding,
+        undo=UndoCommands(
+            desk=HandoverDesk(service, clock),
+            uow=units,
+            tr=tr,
+            lookup=lookup,
+            replies=replies,
+            onboarding=onboarding,
+        ),
+        unheard=Unheard(
+            service=service,
+            steps=steps,
+            forms=forms,
+            uow=units,
+            tr=tr,
+            lookup=lookup,
+            replies=replies,
+            clock=clock,
+        ),
         bot_usernames=bot_usernames,
         limiter=CommandLimiter(rate.count, rate.seconds, clock) if rate else None,
     )

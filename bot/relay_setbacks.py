@@ -71,8 +71,10 @@ class NoticeKey:
 
 
 class LeadNotices:
-    """Tells the people who can act that a case's message did not arrive, once per case,
-    chat and reason: the team's group, or its leads when the group is what refuses."""
+    """Tells the people who can act that a case's message did not arrive: a person's chat
+    to the team's group once per case, chat and reason (someone must call the customer);
+    a team's own group that refuses the bot to its leads once per group, not once per
+    case, naming the group and how to take it off the team."""
 
     def __init__(self, store: OutboxStore, tr: Translator, clock: Clock) -> None:
         self.store = store
@@ -88,11 +90,21 @@ class LeadNotices:
         queued = 0
         kind = "undeliverable" if key == NoticeKey.REFUSED else key
         for target in plan.targets:
-            text = self.tr.t(target.lang, key, ref=plan.case_ref, who=plan.recipient)
-            dedupe = (
-                f"{kind}:{row.case_id}:{row.channel}:{row.chat_id}"
-                f":{target.channel}:{target.chat_id}"
-            )
+            where = f"{row.channel}:{row.chat_id}:{target.channel}:{target.chat_id}"
+            if plan.team_chat and key == NoticeKey.REFUSED:
+                text = self.tr.t(
+                    target.lang,
+                    "relay.team_chat_undeliverable",
+                    ref=plan.case_ref,
+                    team=plan.team_code,
+                    name=plan.recipient,
+                    channel=row.channel,
+                    chat=row.chat_id,
+                )
+                dedupe = f"undeliverable-chat:{where}"
+            else:
+                text = self.tr.t(target.lang, key, ref=plan.case_ref, who=plan.recipient)
+                dedupe = f"{kind}:{row.case_id}:{where}"
             if await self.store.add_once(
                 target.channel,
                 target.chat_id,

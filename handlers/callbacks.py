@@ -8,6 +8,11 @@ Five families, each with its own prefix:
 - `i:CODE:y|n`     a lead's answer to someone who opened a team invite
 - `k:CODE:y|n`     a member's answer to someone who opened their link code ("was it you?")
 - `s:PAGE:WORDS`   a page of `/find WORDS` (the words folded: plain ASCII, no colon)
+- `r:REF:SCORE`    the clerk's score (1–10) for a closed case she filed
+- `h:REF:y|n`      a colleague's answer to `/handover REF @user`
+- `m:UID:y|n`      a lead's confirmation of `/remove @user` (the uid's colon as a dot)
+- `p:REF:ID`       put what the bot kept for the person (a photo, a note: number ID) on REF
+                   (`p:new:ID`: a forwarded message kept while a form was open, as a new case)
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ LIST_PREFIX = "l"
 INVITE_PREFIX = "i"
 LINK_PREFIX = "k"
 SEARCH_PREFIX = "s"
+RATE_PREFIX = "r"
+HANDOVER_PREFIX = "h"
+REMOVE_PREFIX = "m"
+HELD_PREFIX = "p"
+NEW_CASE = "new"
+MAX_HELD = 10**9
 MAX_BYTES = 64
 MAX_OPTION = 99
 
@@ -141,7 +152,63 @@ def _search_words(text: str) -> bool:
     return bool(text.strip()) and text.isascii() and text.isprintable() and ":" not in text
 
 
-Press = CallbackData | FormPress | PagePress | InvitePress | LinkPress | SearchPress
+@dataclass(frozen=True)
+class RatePress:
+    """A score button under the clerk's "case closed" message."""
+
+    ref: str
+    score: int
+
+    def encode(self) -> str:
+        return _checked(f"{RATE_PREFIX}:{self.ref}:{self.score}")
+
+
+@dataclass(frozen=True)
+class HandoverPress:
+    """«Nhận bàn giao» / «Không nhận» under a colleague's handover offer."""
+
+    ref: str
+    accept: bool
+
+    def encode(self) -> str:
+        return _checked(f"{HANDOVER_PREFIX}:{self.ref}:{YES if self.accept else NO}")
+
+
+@dataclass(frozen=True)
+class RemovePress:
+    """«Xoá» / «Thôi» under the question `/remove @user` asks the lead first."""
+
+    member_uid: str
+    confirm: bool
+
+    def encode(self) -> str:
+        uid = self.member_uid.replace(":", ".", 1)
+        return _checked(f"{REMOVE_PREFIX}:{uid}:{YES if self.confirm else NO}")
+
+
+@dataclass(frozen=True)
+class HeldPress:
+    """«Đính kèm vào PL-2» under a stray photo, «Lưu làm ghi chú» under a reply to a card."""
+
+    ref: str | None  # None: file it as a new case
+    held_id: int
+
+    def encode(self) -> str:
+        return _checked(f"{HELD_PREFIX}:{self.ref or NEW_CASE}:{self.held_id}")
+
+
+Press = (
+    CallbackData
+    | FormPress
+    | PagePress
+    | InvitePress
+    | LinkPress
+    | SearchPress
+    | RatePress
+    | HandoverPress
+    | RemovePress
+    | HeldPress
+)
 #: The families that answer an opened code, by prefix: the same shape, another meaning.
 CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
     family.PREFIX: family for family in (InvitePress, LinkPress)
@@ -180,12 +247,37 @@ def decode_press(data: str) -> Press | None:
         if middle not in ListKind._value2member_map_ or not _digits(last) or len(last) > 4:
             return None
         return PagePress(ListKind(middle), int(last))
+    if prefix in (RATE_PREFIX, HANDOVER_PREFIX, REMOVE_PREFIX, HELD_PREFIX):
+        return _small_press(prefix, middle, last)
     answer = CODE_ANSWERS.get(prefix)
     if answer is not None:
         if not _word(middle) or len(middle) > MAX_CODE or last not in (YES, NO):
             return None
         return answer(middle, last == YES)
     return None
+
+
+def _small_press(prefix: str, middle: str, last: str) -> Press | None:
+    """The rate, handover and remove families: a ref (or uid) and a score or a yes/no."""
+    if prefix == REMOVE_PREFIX:
+        channel, dot, ident = middle.partition(".")
+        if not (dot and _word(channel) and ident and ident.isascii() and ident.isalnum()):
+            return None
+        return RemovePress(f"{channel}:{ident}", last == YES) if last in (YES, NO) else None
+    if prefix == HELD_PREFIX and middle == NEW_CASE:
+        return HeldPress(None, int(last)) if _digits(last) and len(last) <= 9 else None
+    ref = normalize_ref(middle)
+    if not ref:
+        return None
+    if prefix == RATE_PREFIX:
+        if not _digits(last) or not 1 <= int(last) <= 10:
+            return None
+        return RatePress(ref, int(last))
+    if prefix == HELD_PREFIX:
+        if not _digits(last) or len(last) > 9:
+            return None
+        return HeldPress(ref, int(last))
+    return HandoverPress(ref, last == YES) if last in (YES, NO) else None
 
 
 def _form_press(form_id: str, op_text: str) -> FormPress | None:

@@ -9,6 +9,7 @@ knows which chat platform the message came from.
 
 from __future__ import annotations
 
+import difflib
 import logging
 
 from bot.channels.base import HandleResult, Inbound
@@ -17,9 +18,13 @@ from handlers.callbacks import (
     ButtonAction,
     CallbackData,
     FormPress,
+    HandoverPress,
+    HeldPress,
     InvitePress,
     LinkPress,
     PagePress,
+    RatePress,
+    RemovePress,
     SearchPress,
     decode_press,
 )
@@ -27,9 +32,9 @@ from handlers.commands import CommandTable
 from handlers.commands.admin import AdminCommands
 from handlers.commands.finding import FindCommands
 from handlers.commands.steps import StepCommands
+from handlers.commands.undo import UndoCommands
 from handlers.commands.views import ViewCommands
 from handlers.commands.welcome import Welcome
-from handlers.evidence import EvidenceInbox
 from handlers.forms.flow import Forms
 from handlers.menus import command_menus
 from handlers.onboarding import Onboarding
@@ -38,8 +43,17 @@ from handlers.ratelimit import CommandLimiter, Verdict
 from handlers.replies import Replies
 from handlers.request import Identify, Request
 from handlers.steps import FORM_OF_BUTTON
+from handlers.unheard import Unheard
 
 log = logging.getLogger(__name__)
+
+
+def nearest_command(word: str, table: CommandTable) -> str | None:
+    """The real command a mistyped one most likely meant (`/inpsect` → `/inspect`),
+    from the command table; None when nothing is close."""
+    names = [name.value for name in table]
+    found = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.6)
+    return "/" + found[0] if found else None
 
 
 class Dispatcher:
@@ -58,6 +72,8 @@ class Dispatcher:
         views: ViewCommands,
         admin: AdminCommands,
         finding: FindCommands,
+        undo: UndoCommands,
+        unheard: Unheard,
         bot_usernames: dict[str, str],
         limiter: CommandLimiter | None,
     ) -> None:
@@ -69,6 +85,8 @@ class Dispatcher:
         self.steps = steps
         self.views = views
         self.finding = finding
+        self.undo = undo
+        self.unheard = unheard
         #: Each channel's bot @name, filled by the runner once the channel knows it: a
         #: command addressed to another bot in a group is not ours.
         self.bot_usernames = bot_usernames
@@ -80,6 +98,7 @@ class Dispatcher:
             **views.table(),
             **admin.table(),
             **finding.table(),
+            **undo.table(),
         }
 
     def command_menus(self) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -152,7 +171,12 @@ class Dispatcher:
     async def _command(self, req: Request, parsed: ParsedCommand) -> None:
         handler = self.commands.get(parsed.name) if parsed.name else None
         if handler is None:
-            text = self.tr.t(req.lang, "err.unknown_command", command="/" + parsed.word)
+            typed = "/" + parsed.word
+            near = nearest_command(parsed.word, self.commands)
+            if near is not None:
+                text = self.tr.t(req.lang, "err.unknown_command_near", command=typed, near=near)
+            else:
+                text = self.tr.t(req.lang, "err.unknown_command", command=typed)
             await self.replies.say(req, text)
             return
         await self.replies.run(req, lambda: handler(req, parsed))
@@ -160,12 +184,11 @@ class Dispatcher:
     async def _message(self, req: Request) -> None:
         """Not a command: an answer to a form, a forwarded customer message, evidence."""
         if req.is_private and req.inbound.forwarded:
-            await self.forms.start_intake(req, req.inbound.text)
+            await self.unheard.forwarded(req)
             return
         if req.is_private and await self.forms.on_message(req):
             return
-        if EvidenceInbox.has_evidence(req.inbound):
-            await self.steps.attach(req)
+        await self.unheard.message(req)
 
     async def _press(self, req: Request) -> HandleResult:
         assert req.inbound.callback is not None
@@ -183,6 +206,14 @@ class Dispatcher:
                 return HandleResult()
             if isinstance(press, InvitePress | LinkPress):
                 return await self.onboarding.press(req, press)
+            if isinstance(press, RatePress):
+                return await self.steps.rate_press(req, press.ref, press.score)
+            if isinstance(press, HandoverPress):
+                return await self.undo.handover_press(req, press)
+            if isinstance(press, RemovePress):
+                return await self.undo.remove_press(req, press)
+            if isinstance(press, HeldPress):
+                return await self.unheard.press(req, press)
             return await self._case_press(req, press)
         except Exception as e:
             return self.replies.toast(req.lang, e)

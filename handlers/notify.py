@@ -22,6 +22,7 @@ from bot.domain.model import Action, Case
 from bot.domain.people import Member
 from bot.i18n import Lang, Translator
 from bot.services.ports import UnitOfWork
+from handlers.next_person import NextPerson
 from handlers.render import Renderer
 from handlers.replies import reply_to, to_chat
 
@@ -34,6 +35,7 @@ class Notifier:
     def __init__(self, tr: Translator, renderer: Renderer) -> None:
         self.tr = tr
         self.render = renderer
+        self.next_person = NextPerson(tr, renderer)
 
     async def __call__(self, events: Sequence[Event], uow: UnitOfWork) -> None:
         for event in events:
@@ -59,16 +61,19 @@ class Notifier:
                 text = self.tr.t(lang, "reply.claimed", ref=case.ref, name=event.member.name)
                 await self.reply(uow, origin, text, case)
         elif isinstance(event, CaseAssigned):
-            await self._send_contact(uow, event.member, case, None)
+            await self._send_contact(uow, event.member, case, None, event.actor_name)
+            await self.next_person.moved_away(uow, event)
             if origin is not None:
                 text = self.tr.t(lang, "reply.assigned", ref=case.ref, name=event.member.name)
                 await self.reply(uow, origin, text, case)
         elif isinstance(event, CaseReleased):
             if origin is not None:
                 await self.reply(uow, origin, self.tr.t(lang, "reply.released", ref=case.ref), case)
-        elif isinstance(event, CaseMoved) and origin is not None:
-            buttons = await self._next_step_buttons(uow, origin, case, lang)
-            await self.reply(uow, origin, self._moved_text(lang, event), case, buttons)
+        elif isinstance(event, CaseMoved):
+            if origin is not None:
+                buttons = await self._next_step_buttons(uow, origin, case, lang)
+                await self.reply(uow, origin, self._moved_text(lang, event), case, buttons)
+            await self.next_person.moved(uow, event)
 
     async def _next_step_buttons(
         self, uow: UnitOfWork, origin: Origin, case: Case, lang: Lang
@@ -118,7 +123,12 @@ class Notifier:
         return team.code
 
     async def _send_contact(
-        self, uow: UnitOfWork, member: Member, case: Case, origin: Origin | None
+        self,
+        uow: UnitOfWork,
+        member: Member,
+        case: Case,
+        origin: Origin | None,
+        assigned_by: str | None = None,
     ) -> None:
         """The full phone goes only to the person who has the case, privately."""
         ident = member.identity_on(origin.channel) if origin else None
@@ -126,7 +136,7 @@ class Notifier:
         if ident is None:
             return
         lang = self.tr.lang(member.lang, origin.lang if origin else None)
-        contact = self.render.contact(lang, case)
+        contact = self.render.contact(lang, case, assigned_by)
         await uow.outbox.add(to_chat(ident.channel, ident.external_id, contact, case_id=case.id))
 
     @staticmethod

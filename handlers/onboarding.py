@@ -119,13 +119,15 @@ class Onboarding:
         )
         return HandleResult(toast=self._answered_text(req.lang, invite, member))
 
-    async def remove(self, req: Request, team: str, who_text: str) -> None:
+    async def remove(self, req: Request, team: str, who_text: str) -> Member:
+        """Take the person out; the lead is answered, and the person returned to be told."""
         member, cases = await self.service.remove(req.actor, team, who_text, self.uow())
         text = self.tr.t(req.lang, "member.removed", name=member.name, team=team)
         if cases:
             refs = ", ".join(x.ref for x in cases[:10])
             text += "\n" + self.tr.t(req.lang, "member.removed_cases", count=len(cases), refs=refs)
         await self.replies.say(req, text)
+        return member
 
     # ------------------------------------------------------------ texts
 

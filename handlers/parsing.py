@@ -50,6 +50,8 @@ class CommandName(StrEnum):
     LANG = "lang"
     FIND = "find"
     BOARD = "board"
+    HANDOVER = "handover"
+    UNBINDTEAM = "unbindteam"
 
 
 REF_RE = re.compile(rf"^({TEAM_CODE_PATTERN})-(\d{{1,9}})$")

@@ -120,11 +120,18 @@ class Renderer:
             summary=tuple(summary),
         )
 
-    def contact(self, lang: Lang, case: Case) -> Outbound:
-        """Sent privately to whoever has the case: the only place the full phone appears."""
+    def contact(self, lang: Lang, case: Case, assigned_by: str | None = None) -> Outbound:
+        """Sent privately to whoever has the case: the only place the full phone appears.
+        Given by someone else, it says who gave it."""
         t = self.tr.t
+        kind = self.kind_line(lang, case)
+        title = (
+            t(lang, "contact.title_assigned", ref=case.ref, kind=kind, actor=assigned_by)
+            if assigned_by
+            else t(lang, "contact.title", ref=case.ref, kind=kind)
+        )
         lines = [
-            t(lang, "contact.title", ref=case.ref, kind=self.kind_line(lang, case)),
+            title,
             t(lang, "contact.customer", name=case.customer.name),
             t(lang, "contact.phone", phone=case.customer.phone),
             t(lang, "contact.address", address=case.customer.address),

@@ -192,6 +192,12 @@ class Replies:
                 return t(lang, "err.release_too_late", ref=e.ref)
             case errors.BadRating():
                 return t(lang, "err.bad_rating")
+            case errors.HandoverGone():
+                return t(lang, "err.handover_gone", ref=e.ref)
+            case errors.HandoverToSelf():
+                return t(lang, "err.handover_self", ref=e.ref)
+            case errors.LastChatBusy():
+                return t(lang, "err.unbind_busy", waiting=e.waiting)
             case AmountError():
                 return t(lang, "err.bad_amount", text=e.text[:40])
             case PhotoRequired():

@@ -81,6 +81,8 @@ class NoticePlan:
     team_code: str
     recipient: str
     targets: tuple[NoticeTarget, ...]
+    #: The chat that refuses is one of the team's groups (else a person's private chat).
+    team_chat: bool = False
 
 
 @dataclass(frozen=True)

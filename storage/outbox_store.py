@@ -529,7 +529,7 @@ class OutboxStore:
                     if (x.channel, x.external_id) != (key.channel, key.chat_id)
                 )
         recipient = person or (case.name if is_team_chat else key.chat_id)
-        return NoticePlan(case.ref, case.team_code, str(recipient), targets)
+        return NoticePlan(case.ref, case.team_code, str(recipient), targets, is_team_chat)
 
     async def add_once(
         self, channel: str, chat_id: str, payload: dict[str, Any], dedupe_key: str, at: datetime

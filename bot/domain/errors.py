@@ -177,3 +177,18 @@ class ExternalRefTaken(DomainError):
         super().__init__(team_code)  # never the external_ref: it may be personal data
         self.external_ref = external_ref
         self.team_code = team_code
+
+
+class HandoverGone(DomainError):
+    """No handover of this case waits for this person (answered, expired, never made),
+    or the case left its giver before the answer."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref
+
+
+class HandoverToSelf(DomainError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(ref)
+        self.ref = ref

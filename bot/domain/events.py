@@ -40,6 +40,10 @@ class CaseClaimed(Event):
 class CaseAssigned(Event):
     member: Member
     previous: str | None
+    #: Who gave it (a lead by `/assign`, or the colleague who handed it over).
+    actor_name: str | None = None
+    #: Taken over from `previous`, who offered it (`/handover`), rather than assigned.
+    handover: bool = False
 
 
 @dataclass(frozen=True)

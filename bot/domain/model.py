@@ -99,6 +99,8 @@ class Action(StrEnum):
     REMIND = "remind"
     ESCALATE = "escalate"
     AUTO_RELEASE = "auto_release"
+    #: A word about the case kept in its history (a reply to its card), no step taken.
+    NOTE = "note"
 
 
 #: From the site visit to the energised meter: a new connection, or a meter moved.

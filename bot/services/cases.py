@@ -27,6 +27,7 @@ from bot.domain.people import Actor, Member
 from bot.domain.phone import redact_phones
 from bot.domain.steps import step_of
 from bot.services.commands import (
+    AddNote,
     AssignCase,
     CancelCase,
     CaseCommand,
@@ -40,6 +41,7 @@ from bot.services.commands import (
     ReleaseCase,
     ReportStep,
     ResumeCase,
+    TakeOver,
 )
 from bot.services.permissions import authorize, authorize_intake, can_view, require_reach
 from bot.services.ports import DuplicateExternalRef, UnitOfWork
@@ -113,6 +115,9 @@ class CaseService:
             refresh_clocks(case, self.policy)
             case = await uow.cases.add(case)
             await self._record(uow, case, Action.INTAKE, cmd, None, now)
+            assert case.id is not None
+            for item in cmd.evidence:
+                await uow.evidence.add(case.id, item, cmd.actor.uid, now, cmd.source)
             uow.publish(CaseReceived(case, cmd.origin, silent=cmd.source is Source.IMPORT))
             await uow.commit()
         return case, True
@@ -281,7 +286,48 @@ class CaseService:
             refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, Action.ASSIGN, cmd, member.name, now)
-            uow.publish(CaseAssigned(case, cmd.origin, member=member, previous=previous))
+            uow.publish(
+                CaseAssigned(
+                    case, cmd.origin, member=member, previous=previous, actor_name=cmd.actor.name
+                )
+            )
+            await uow.commit()
+        return case
+
+    async def take_over(self, cmd: TakeOver, uow: UnitOfWork) -> Case:
+        """A handover accepted: the case moves only if it is still the giver's."""
+        now = self.clock.now()
+        taker = self._member(cmd.actor)
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            case.require_active()
+            if case.assignee != cmd.giver.uid:
+                raise errors.HandoverGone(case.ref)  # released or reassigned meanwhile
+            case.assignee = taker.uid
+            case.last_progress_at = now
+            refresh_clocks(case, self.policy)
+            await uow.cases.save(case)
+            await self._record(uow, case, Action.ASSIGN, cmd, taker.name, now)
+            uow.publish(
+                CaseAssigned(
+                    case,
+                    cmd.origin,
+                    member=taker,
+                    previous=cmd.giver.uid,
+                    actor_name=cmd.giver.name,
+                    handover=True,
+                )
+            )
+            await uow.commit()
+        return case
+
+    async def add_note(self, cmd: AddNote, uow: UnitOfWork) -> Case:
+        """Anyone who may see the case may add a word to its history; nothing else moves."""
+        now = self.clock.now()
+        async with uow:
+            case = await self._load(uow, cmd.ref)
+            await self._authorize(uow, cmd.actor, Action.NOTE, case)
+            await self._record(uow, case, Action.NOTE, cmd, cmd.note, now)
             await uow.commit()
         return case
 

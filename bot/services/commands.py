@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.domain.events import Origin
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Area, CaseKind, Customer, Purpose, Source
-from bot.domain.people import Actor
+from bot.domain.people import Actor, Member
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class IntakeCase(Command):
     purpose: Purpose | None = None
     needs_extra_works: bool = False
     received_at: datetime | None = None
+    #: Photos that came with it (a customer's message forwarded with its photo).
+    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,17 @@ class CancelCase(CaseCommand):
 @dataclass(frozen=True)
 class RateCase(CaseCommand):
     score: int
+
+
+@dataclass(frozen=True)
+class TakeOver(CaseCommand):
+    """The colleague accepts a handover: the case moves from `giver` to the actor."""
+
+    giver: Member
+
+
+@dataclass(frozen=True)
+class AddNote(CaseCommand):
+    """A word about the case, kept in its history: "khách hẹn 2h chiều"."""
+
+    note: str

@@ -455,21 +455,32 @@ class InviteService:
         await uow.commit()
         return invite, member if approve else None
 
+    async def removable(self, actor: Actor, team_code: str, who: str, uow: UnitOfWork) -> Member:
+        """The member `/remove` would take out, checked as the removal checks; nothing
+        changes (the lead is asked first)."""
+        async with uow:
+            return await self._removable(actor, team_code, who, uow)
+
+    async def _removable(self, actor: Actor, team_code: str, who: str, uow: UnitOfWork) -> Member:
+        require_lead(actor, team_code)
+        member = (
+            await uow.members.by_username(who)
+            if who.startswith("@")
+            else await uow.members.get(who)
+        )
+        if member is None or not member.active or member.team_code != team_code:
+            raise errors.UnknownMember(who)
+        if member.uid == actor.uid:
+            raise CannotRemoveSelf()
+        return member
+
     async def remove(
         self, actor: Actor, team_code: str, who: str, uow: UnitOfWork
     ) -> tuple[Member, list[Case]]:
-        """Take a person out of the team; returns them and the cases a lead must reassign."""
+        """Take a person out of the team; returns them (as they were, their accounts
+        included, so they can be told) and the cases a lead must reassign."""
         async with uow:
-            require_lead(actor, team_code)
-            member = (
-                await uow.members.by_username(who)
-                if who.startswith("@")
-                else await uow.members.get(who)
-            )
-            if member is None or not member.active or member.team_code != team_code:
-                raise errors.UnknownMember(who)
-            if member.uid == actor.uid:
-                raise CannotRemoveSelf()
+            member = await self._removable(actor, team_code, who, uow)
             await uow.members.add(replace(member, active=False, identities=()))
             cases = await uow.cases.find(CaseQuery(assignee=member.uid, active_only=True))
             await uow.commit()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from bot.domain import errors
 from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
-from bot.services.permissions import require_admin
+from bot.services.permissions import require_admin, require_lead
 from bot.services.ports import UnitOfWork
 
 
@@ -76,9 +76,11 @@ async def unbind_chat(cmd: UnbindChat, uow: UnitOfWork) -> Unbound:
     another chat the messages waiting for this one have their twins there, and the rest
     answered people in a group that no longer shows the team. The team's only chat is
     kept while messages wait for it: the admin binds the new group first.
+
+    An admin may, and the team's lead (`/unbindteam` in a group bound by mistake).
     """
-    require_admin(cmd.actor)
     code = cmd.team_code.upper()
+    require_lead(cmd.actor, code)
     chat = cmd.chat
     async with uow:
         team = await uow.teams.get(code)

@@ -34,6 +34,7 @@ RULES: dict[Action, Rule] = {
     Action.ASSIGN: Rule.LEAD,
     Action.CANCEL: Rule.LEAD,
     Action.RATE: Rule.CLERK_OR_LEAD,
+    Action.NOTE: Rule.VIEWER,
 }
 
 

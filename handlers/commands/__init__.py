@@ -4,7 +4,8 @@
 - `steps`: the commands that change a case: its steps (read from the step table), and
   release, hold, resume, assign, cancel, rate; evidence sent in reply to a case;
 - `views`: what only reads: `/case`, `/mine`, `/open`, `/overdue`, `/members`, `/report`;
-- `admin`: the team and the bot's set-up: `/bindteam`, `/lang`, `/invite`, `/remove`, `/new`.
+- `admin`: the team and the bot's set-up: `/bindteam`, `/lang`, `/invite`, `/new`;
+- `undo`: handing over and undoing: `/handover`, `/unbindteam`, `/remove` (asked first).
 """
 
 from __future__ import annotations

@@ -43,7 +43,6 @@ class AdminCommands:
             CommandName.BINDTEAM: self.bindteam,
             CommandName.LANG: self.lang,
             CommandName.INVITE: self.invite,
-            CommandName.REMOVE: self.remove,
             CommandName.NEW: self.new,
         }
 
@@ -73,13 +72,6 @@ class AdminCommands:
 
     async def invite(self, req: Request, parsed: ParsedCommand) -> None:
         await self.onboarding.invite(req, parsed)
-
-    async def remove(self, req: Request, parsed: ParsedCommand) -> None:
-        who = parsed.arg(0)
-        if not who:
-            raise UsageError("usage.remove")
-        team = await self.lookup.team_of_chat(req)
-        await self.onboarding.remove(req, team, who)
 
     async def new(self, req: Request, parsed: ParsedCommand) -> None:
         await self.forms.start_intake(req)

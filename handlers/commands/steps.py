@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-from bot.channels.base import HandleResult
+from bot.channels.base import HandleResult, Inbound
 from bot.domain.digits import whole_number
 from bot.domain.evidence import EvidenceKind, NewEvidence
 from bot.domain.steps import NoteRule, Records
@@ -194,6 +194,11 @@ class StepCommands:
             raise UsageError("usage.rate", ref)
         await self.service.rate(req.command(RateCase, ref, score=score), self.uow())
 
+    async def rate_press(self, req: Request, ref: str, score: int) -> HandleResult:
+        """A score button under the clerk's "case closed" message; the answer is the reply."""
+        await self.service.rate(req.command(RateCase, ref, score=score), self.uow())
+        return HandleResult()
+
     async def _with_reason(
         self, req: Request, parsed: ParsedCommand, usage: str
     ) -> tuple[str, str]:
@@ -212,16 +217,21 @@ class StepCommands:
             if req.is_private:
                 await self.replies.say(req, self.tr.t(req.lang, "evidence.how"))
             return
-        async with self.evidence.collected(req.inbound) as items:
+        await self.attach_to(req, case.ref, req.inbound)
+
+    async def attach_to(self, req: Request, ref: str, inbound: Inbound) -> None:
+        """The photos and location of `inbound` (this message, or one kept until the
+        person said which case) become evidence of case `ref`."""
+        async with self.evidence.collected(inbound) as items:
             if not items:
                 return
             attach = AttachEvidence(
-                actor=req.actor, source=req.source, origin=req.origin, ref=case.ref, items=items
+                actor=req.actor, source=req.source, origin=req.origin, ref=ref, items=items
             )
             await self.evidence_service.attach(attach, self.uow())
         photos = sum(1 for x in items if x.kind is EvidenceKind.PHOTO)
         places = len(items) - photos
-        text = self.tr.t(req.lang, "evidence.saved", ref=case.ref, photos=photos, places=places)
+        text = self.tr.t(req.lang, "evidence.saved", ref=ref, photos=photos, places=places)
         await self.replies.say(req, text)
 
 

@@ -22,7 +22,7 @@ async def execute(
 ) -> None:
     values = state.values
     if state.kind is Action.INTAKE:
-        await service.intake(intake_of(req, values), uow)
+        await service.intake(intake_of(req, values, evidence), uow)
         return
     assert state.ref is not None
     answer = StepAnswer(
@@ -36,7 +36,9 @@ async def execute(
     await record(service, req, state.kind, state.ref, answer, uow)
 
 
-def intake_of(req: Request, values: dict[str, str]) -> IntakeCase:
+def intake_of(
+    req: Request, values: dict[str, str], evidence: tuple[NewEvidence, ...] = ()
+) -> IntakeCase:
     area, purpose = values.get(FieldName.AREA), values.get(FieldName.PURPOSE)
     return IntakeCase(
         actor=req.actor,
@@ -50,4 +52,5 @@ def intake_of(req: Request, values: dict[str, str]) -> IntakeCase:
         description=values.get(FieldName.DESCRIPTION, ""),
         area=Area(area) if area else None,
         purpose=Purpose(purpose) if purpose else None,
+        evidence=evidence,
     )

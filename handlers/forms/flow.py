@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 
-from bot.channels.base import Capabilities, HandleResult, Outbound
+from bot.channels.base import Capabilities, HandleResult, Inbound, Outbound
 from bot.domain import errors
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Area, Purpose, Role
@@ -107,8 +107,11 @@ class Forms:
         )
         await self._begin(req, state)
 
-    async def start_intake(self, req: Request, description: str | None = None) -> None:
-        """A clerk's (or a lead's) new case, asked field by field."""
+    async def start_intake(
+        self, req: Request, description: str | None = None, forwarded: Inbound | None = None
+    ) -> None:
+        """A clerk's (or a lead's) new case, asked field by field; the photos of a
+        forwarded customer message are kept with it, and filed with the case."""
         if not req.is_private:
             raise PrivateOnly()
         actor = req.actor
@@ -119,6 +122,8 @@ class Forms:
         member = actor.member
         own_team = member.team_code if member is not None and not actor.is_admin else None
         state = intake_form(_new_id(), req.origin.chat_id, req.lang.value, own_team, description)
+        if forwarded is not None and forwarded.attachments:
+            state.photos.extend((await self.reader.read(forwarded, state.id)).photos)
         await self._begin(req, state)
 
     async def _begin(self, req: Request, state: FormState) -> None:
@@ -135,6 +140,11 @@ class Forms:
             await self.store.drop_files(old)
 
     # ------------------------------------------------------------ input
+
+    async def is_open(self, req: Request) -> bool:
+        """Whether the person has a form under way (a new one would replace it)."""
+        async with self.uow() as uow:
+            return await uow.forms.get(req.inbound.channel, req.inbound.user.id) is not None
 
     async def cancel(self, req: Request) -> bool:
         """Drop the person's form, if any; True when there was one."""

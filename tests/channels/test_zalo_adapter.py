@@ -139,7 +139,7 @@ def test_an_image_becomes_a_photo_attachment_with_its_caption_as_text() -> None:
     "raw",
     [
         update(None, event="message.sticker.received", sticker="abc"),
-        update(None, event="message.unsupported.received"),
+        update(None, event="message.unsupported.received", chat_type="GROUP"),
         update("   "),
         update("/mine", chat_type="CHANNEL"),
         {"event_name": "message.text.received"},
@@ -151,6 +151,14 @@ def test_an_image_becomes_a_photo_attachment_with_its_caption_as_text() -> None:
 )
 def test_what_carries_nothing_for_the_handlers_is_dropped(raw: dict[str, Any]) -> None:
     assert to_inbound(raw) is None
+
+
+def test_a_file_in_the_private_chat_becomes_a_document_to_answer() -> None:
+    """Zalo sends a PDF, a voice note or a video as "unsupported", with nothing in it."""
+    inbound = to_inbound(update(None, event="message.unsupported.received"))
+    assert inbound is not None
+    (attachment,) = inbound.attachments
+    assert attachment.kind is AttachmentKind.DOCUMENT and attachment.file_ref is None
 
 
 def test_getupdates_wraps_the_update_and_the_webhook_does_not() -> None:

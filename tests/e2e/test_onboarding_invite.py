@@ -101,7 +101,7 @@ async def test_a_worker_joins_by_invite_link_and_claims_a_case(system: System, l
     await s.client.wait_for_message(GROUP, contains="👷 Người làm: @tam_pl")
 
     # The lead takes Tâm out again; the case is named for reassignment.
-    removed = await s.say(lead, "/remove @tam_pl")
+    removed = await s.say(lead, "/remove ok @tam_pl")
     assert tr(lang, "member.removed", name="Tâm", team="PL") in removed.body
     assert ref in removed.body
     after = await s.say(tam, "/mine", chat=tam.id)
@@ -212,7 +212,7 @@ async def test_a_person_approved_by_two_teams_stays_in_the_first_and_both_leads_
     # Pressed again, Lan is not told twice; once PL lets Tâm go, DL's approval works.
     again = await s.client.press(quang, quang.id, asked_dl.message_id, approve)
     assert (await s.client.wait_for_answer(again)).text == answer.text
-    await s.say(lan, "/remove @tam_moi", chat=lan.id)
+    await s.say(lan, "/remove ok @tam_moi", chat=lan.id)
     last = await s.client.press(quang, quang.id, asked_dl.message_id, approve)
     assert (await s.client.wait_for_answer(last)).text == tr(
         "vi", "invite.approved", name="Tâm", team="DL"

@@ -36,7 +36,7 @@ from bot.channels.zalo import ZaloChannel
 from bot.domain.clock import FixedClock
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Area, CaseKind, CaseStatus, Customer, Purpose, Role, Source
-from bot.domain.people import Actor, Identity, Member
+from bot.domain.people import Actor, ChatBinding, Identity, Member
 from bot.i18n import Lang
 from bot.services import commands as c
 from bot.services.invites import InviteService, Joiner
@@ -66,7 +66,7 @@ CONTRACT_COMMANDS = (
     *("claim", "survey", "estimate", "agree", "install", "inspect", "resolve", "close"),
     *("release", "hold", "resume", "assign", "cancel", "case", "mine", "open", "overdue"),
     *("report", "rate", "new", "bindteam", "invite", "members", "remove", "lang", "help"),
-    "start",
+    *("start", "handover", "unbindteam"),
 )
 
 
@@ -414,7 +414,8 @@ LINK_ROWS = frozenset({"/invite ok CODE"})
 #: Team DL's group (the stage binds DL to it); everyone of the table is in it.
 ELSEWHERE = "DL's group"
 DL_GROUP = -100777
-CHATS = ("group", "private", "new group", ELSEWHERE)
+SECOND = "second group"
+CHATS = ("group", "private", "new group", ELSEWHERE, SECOND)
 
 
 async def prepare(m: Matrix, cell: Cell) -> None:
@@ -436,6 +437,12 @@ async def prepare(m: Matrix, cell: Cell) -> None:
     elif cell.row.chat == "new group":
         everyone = [p.tg_id for p in COLUMNS.values()]
         cell.chat = (await m.client.add_chat(title="Nhóm mới", members=everyone)).id
+    elif cell.row.chat == SECOND:
+        everyone = [p.tg_id for p in COLUMNS.values()]
+        cell.chat = (await m.client.add_chat(title="Đội PL (2)", members=everyone)).id
+        async with m.container.uow() as uow:
+            await uow.teams.bind_chat("PL", ChatBinding("telegram", str(cell.chat)))
+            await uow.commit()
     if "@user" in cell.row.typed:
         cell.target = await m.spare_worker()
     if "CODE" in cell.row.typed:
@@ -672,6 +679,15 @@ def removed(cell: Cell, before: Snapshot, after: Snapshot) -> list[str]:
     return only("members")(before, after) + ([] if rows == want else [f"members became {rows}"])
 
 
+def group_unbound(cell: Cell, before: Snapshot, after: Snapshot) -> list[str]:
+    gone = [
+        (r["team_code"], r["chat_id"]) for r in before["team_chats"] if r not in after["team_chats"]
+    ]
+    return only("team_chats")(before, after) + (
+        [] if gone == [("PL", str(cell.chat))] else [f"team_chats lost {gone}"]
+    )
+
+
 def lang_kept(cell: Cell, before: Snapshot, after: Snapshot) -> list[str]:
     if cell.who.role is None:  # nothing to store for someone who is no member
         return nothing(cell, before, after)
@@ -753,7 +769,10 @@ SPECS: dict[str, Spec] = {
     "/invite": spec("invite.sent_privately", effect=invited),
     "/invite link": spec("invite.link_created", effect=link_made),
     "/invite ok CODE": spec("invite.link_confirmed", effect=linked),
-    "/remove": spec("member.removed", effect=removed),
+    "/remove": spec("member.remove_ask"),
+    "/remove ok": spec("member.removed", effect=removed),
+    "/handover": spec("handover.offered"),
+    "/unbindteam": spec("unbind.done", effect=group_unbound),
     "/lang": spec("lang.set", effect=lang_kept, answer_lang="en"),
     "/help": spec("help.worker"),
     "/start": spec("start.member"),

@@ -134,7 +134,7 @@ async def test_the_only_group_goes_when_nothing_waits_for_it(uow: FakeUnitOfWork
     assert done.team.chats == () and done.dropped == 0
 
 
-async def test_unbinding_refuses_another_team_s_group_or_none_and_non_admins(
+async def test_unbinding_refuses_another_team_s_group_or_none_and_anyone_but_its_lead(
     uow: FakeUnitOfWork,
 ) -> None:
     await uow.teams.add(Team("LN", "Lý Nhân"))
@@ -147,10 +147,19 @@ async def test_unbinding_refuses_another_team_s_group_or_none_and_non_admins(
     assert nowhere.value.bound_to is None and nowhere.value.channel == "zalo"
     with pytest.raises(errors.UnknownTeam):
         await unbind_chat(UnbindChat(ADMIN, "XX", GROUP), uow)
-    lead = Member("telegram:3", "Lan", Role.LEAD, "LN")
-    with pytest.raises(errors.AdminOnly):
-        await unbind_chat(UnbindChat(Actor(lead.uid, lead.name, member=lead), "LN", GROUP), uow)
+    other_lead = Member("telegram:3", "Lan", Role.LEAD, "PL")
+    with pytest.raises(errors.NotMember):
+        await unbind_chat(
+            UnbindChat(Actor(other_lead.uid, "Lan", member=other_lead), "LN", GROUP), uow
+        )
+    worker = Member("telegram:4", "Tâm", Role.WORKER, "LN")
+    with pytest.raises(errors.Forbidden):
+        await unbind_chat(UnbindChat(Actor(worker.uid, "Tâm", member=worker), "LN", GROUP), uow)
     assert (await uow.teams.get("LN")) == Team("LN", "Lý Nhân", (GROUP,))
+    # The team's own lead may (`/unbindteam` in the group bound by mistake).
+    lead = Member("telegram:5", "Hoa", Role.LEAD, "LN")
+    done = await unbind_chat(UnbindChat(Actor(lead.uid, "Hoa", member=lead), "LN", GROUP), uow)
+    assert done.team.chats == ()
 
 
 async def test_rosters_list_every_team_with_its_chats_and_active_people(

@@ -113,8 +113,9 @@ def to_inbound(update: Mapping[str, Any], bot_names: Iterable[str] = ()) -> Inbo
     """The neutral form of an update, or None when there is nothing a person said to us."""
     event = str(update.get("event_name") or "")
     message = update.get("message")
-    if event not in (ZaloEvent.TEXT, ZaloEvent.IMAGE) or not isinstance(message, Mapping):
-        return None  # stickers and "unsupported" messages carry nothing the handlers use
+    wanted = (ZaloEvent.TEXT, ZaloEvent.IMAGE, ZaloEvent.UNSUPPORTED)
+    if event not in wanted or not isinstance(message, Mapping):
+        return None  # stickers carry nothing the handlers use
     sender, chat = message.get("from"), message.get("chat")
     if not isinstance(sender, Mapping) or not isinstance(chat, Mapping):
         return None
@@ -130,6 +131,12 @@ def to_inbound(update: Mapping[str, Any], bot_names: Iterable[str] = ()) -> Inbo
     photo = message.get("photo_url") or message.get("photo")
     if event == ZaloEvent.IMAGE and isinstance(photo, str) and photo:
         attachments = (Attachment(AttachmentKind.PHOTO, file_ref=photo),)
+    if event == ZaloEvent.UNSUPPORTED:
+        # A file, a voice note, a video: Zalo says only that it came. Privately it is
+        # answered (what the bot keeps instead); in a group it is chatter, not for us.
+        if kind is not ChatKind.PRIVATE:
+            return None
+        attachments = (Attachment(AttachmentKind.DOCUMENT),)
     if not text and not attachments:
         return None
     user_id = str(sender["id"])
