@@ -3,7 +3,7 @@
 Five families, each with its own prefix:
 
 - `c:ACTION:REF`   a case's button: claim it, show it, start the form of a step
-- `f:FORM:OP`      a button of a guided form (`OP` done, skip, confirm, cancel, `oN`)
+- `f:FORM:OP`      a button of a guided form (`OP` done, skip, confirm, cancel, `oN`, `eN`)
 - `l:LIST:PAGE`    a page of `/mine` or `/open`
 - `i:CODE:y|n`     a lead's answer to someone who opened a team invite
 - `k:CODE:y|n`     a member's answer to someone who opened their link code ("was it you?")
@@ -62,6 +62,11 @@ class FormOp(StrEnum):
     CONFIRM = "y"
     CANCEL = "x"
     PICK = "o"  # followed by the option's number
+    EDIT = "e"  # followed by the number of the summary's field to answer again
+
+
+#: The form buttons that carry a number: an option, a field of the summary.
+NUMBERED = frozenset({FormOp.PICK, FormOp.EDIT})
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ class FormPress:
     option: int | None = None
 
     def encode(self) -> str:
-        tail = str(self.option) if self.op is FormOp.PICK and self.option is not None else ""
+        numbered = self.op in NUMBERED and self.option is not None
+        tail = str(self.option) if numbered else ""
         return _checked(f"{FORM_PREFIX}:{self.form_id}:{self.op.value}{tail}")
 
 
@@ -193,7 +199,7 @@ def _form_press(form_id: str, op_text: str) -> FormPress | None:
     except ValueError:
         return None
     rest = op_text[1:]
-    if op is FormOp.PICK:
+    if op in NUMBERED:
         if not _digits(rest) or not 0 < int(rest) <= MAX_OPTION:
             return None
         return FormPress(form_id, op, int(rest))

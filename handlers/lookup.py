@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.domain import errors
+from bot.domain.digits import is_digits
 from bot.domain.model import Case, Role
 from bot.domain.people import Member
 from bot.services.ports import CaseQuery, UnitOfWork
-from handlers.parsing import ParsedCommand, normalize_ref
-from handlers.refusals import MissingRef, UnboundGroup
+from handlers.parsing import ParsedCommand, looks_like_ref, read_ref
+from handlers.refusals import BadRef, MissingRef, UnboundGroup
 from handlers.request import Request
 
 
@@ -33,11 +34,10 @@ class Lookup:
             )
 
     async def named_or_replied(self, req: Request, parsed: ParsedCommand) -> str | None:
-        """REF from the first argument, else the case replied to."""
-        first = parsed.arg(0)
-        ref = normalize_ref(first) if first else None
-        if ref is not None:
-            return ref
+        """REF from the first argument (as people mistype it), else the case replied to."""
+        named = await self.named(req, parsed.args, "usage.claim")
+        if named is not None:
+            return named[0]
         case = await self.replied_case(req)
         return case.ref if case else None
 
@@ -46,10 +46,9 @@ class Lookup:
     ) -> tuple[str, tuple[str, ...]]:
         """REF and the words after it: named, else the case replied to, else the worker's
         only case."""
-        first = parsed.arg(0)
-        ref = normalize_ref(first) if first else None
-        if ref is not None:
-            return ref, parsed.args[1:]
+        named = await self.named(req, parsed.args, usage_key)
+        if named is not None:
+            return named
         case = await self.replied_case(req)
         if case is not None:
             return case.ref, parsed.args
@@ -60,6 +59,40 @@ class Lookup:
             if len(mine) == 1:
                 return mine[0].ref, parsed.args
         raise MissingRef(usage_key)
+
+    async def named(
+        self, req: Request, args: tuple[str, ...], usage_key: str
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """The ref the first words name, as typed in a hurry (`pl6`, `#PL-6`, `PL 6`,
+        `6` for a case of the team), and the words after it; None when they name none.
+        A word that was meant as a ref but is none is refused with how refs look."""
+        if not args:
+            return None
+        team = await self._team_of(req)
+        first = args[0]
+        ref = read_ref(first, team)
+        if ref is not None:
+            return ref, args[1:]
+        split = len(args) > 1 and is_digits(args[1]) and len(args[1]) <= 9
+        if team is not None and split and first.upper() == team.upper():
+            return f"{team.upper()}-{int(args[1])}", args[2:]
+        if team is not None and is_digits(first) and len(first) <= 9:
+            ref = f"{team.upper()}-{int(first)}"
+            async with self.uow() as uow:
+                if await uow.cases.get_by_ref(ref) is not None:
+                    return ref, args[1:]
+        if looks_like_ref(first):
+            raise BadRef(usage_key, first)
+        return None
+
+    async def _team_of(self, req: Request) -> str | None:
+        """The team whose refs a bare number or code names: the group's, else the person's."""
+        if not req.is_private:
+            shown = await self.team_shown_here(req)
+            if shown is not None:
+                return shown
+        member = req.actor.member
+        return member.team_code if member is not None else None
 
     async def member(self, who: str) -> Member:
         """`@username` or a member's id, as a lead names someone."""

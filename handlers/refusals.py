@@ -21,6 +21,32 @@ class MissingRef(UsageError):
     """No case named, none replied to, and not exactly one of the person's own."""
 
 
+class BadRef(UsageError):
+    """A word meant as the case's ref that is none (`PL-6a`, `#6x`): show how refs look."""
+
+    def __init__(self, usage_key: str, text: str) -> None:
+        super().__init__(usage_key)
+        self.text = text
+
+
+class AmountDoubt(UsageError):
+    """An amount that may mean more than one sum (`1tr5k`, `1500`), typed where no form
+    can ask (a group): its readings, and how to type it unmistakably."""
+
+    def __init__(self, usage_key: str, ref: str, text: str, readings: tuple[int, ...]) -> None:
+        super().__init__(usage_key, ref)
+        self.text = text
+        self.readings = readings
+
+
+class NoteLikeRef(UsageError):
+    """A note that is only a mistyped ref (`/survey PL 4`), typed where no form can ask."""
+
+    def __init__(self, usage_key: str, ref: str, text: str) -> None:
+        super().__init__(usage_key, ref)
+        self.text = text
+
+
 class BadAmount(Exception):
     def __init__(self, text: str) -> None:
         super().__init__(text)

@@ -145,6 +145,26 @@ class Renderer:
         action = ACTION_OF_STEP.get(step) if step else None
         return action if action is not None and has_form(action) else None
 
+    def recorded(self, lang: Lang, case: Case, action: Action, note: str | None) -> list[str]:
+        """What a step wrote on the case, in the words of the form's summary: the person
+        sees what was understood (groups see it too, so numbers in a note are masked)."""
+        t = self.tr.t
+        lines: list[str] = []
+        if action is Action.ESTIMATE and case.estimate is not None:
+            lines.append(
+                t(lang, "form.sum.customer_cost", value=format_vnd(case.estimate.customer_cost))
+            )
+            lines.append(
+                t(lang, "form.sum.utility_cost", value=format_vnd(case.estimate.utility_cost))
+            )
+        if action is Action.INSTALL and case.meter is not None:
+            lines.append(t(lang, "form.sum.serial", value=case.meter.serial))
+            if case.meter.reading:
+                lines.append(t(lang, "form.sum.reading", value=case.meter.reading))
+        if note:
+            lines.append(t(lang, "form.sum.note", value=redact_phones(note)[:NOTE_SHOWN]))
+        return lines
+
     def step_buttons(self, lang: Lang, case: Case) -> tuple[tuple[Button, ...], ...]:
         """One button for the case's next step (it starts that step's form)."""
         action = self.next_action(case)

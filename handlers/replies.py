@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.channels.base import Button, HandleResult, Outbound
 from bot.domain import errors
-from bot.domain.amounts import AmountError
+from bot.domain.amounts import AmountError, format_vnd
 from bot.domain.events import Origin
 from bot.domain.evidence import PhotoRequired
 from bot.domain.steps import ACTION_OF_STEP
@@ -36,11 +36,14 @@ from bot.services.invites import (
 from bot.services.ports import ConcurrentUpdate, OutboxItem, UnitOfWork
 from handlers.evidence import EvidenceInbox
 from handlers.refusals import (
+    AmountDoubt,
     BadAmount,
+    BadRef,
     GroupOnly,
     InviteUsage,
     LinkPrivateOnly,
     MissingRef,
+    NoteLikeRef,
     OtherTeamsChat,
     PrivateOnly,
     UnboundGroup,
@@ -135,6 +138,17 @@ class Replies:
                 return self.domain_words(lang, e)
             case ConcurrentUpdate():
                 return t(lang, "err.concurrent")
+            case BadRef():
+                return t(
+                    lang, "err.bad_ref", text=e.text[:40], usage=t(lang, e.usage_key, ref=e.ref)
+                )
+            case AmountDoubt():
+                options = " / ".join(format_vnd(r) for r in e.readings)
+                usage = t(lang, e.usage_key, ref=e.ref)
+                return t(lang, "err.amount_doubt", text=e.text[:40], options=options, usage=usage)
+            case NoteLikeRef():
+                usage = t(lang, e.usage_key, ref=e.ref)
+                return t(lang, "err.note_like_ref", text=e.text[:40], usage=usage)
             case UsageError():
                 key = "err.no_ref" if isinstance(e, MissingRef) else "err.usage"
                 return t(lang, key, usage=t(lang, e.usage_key, ref=e.ref))

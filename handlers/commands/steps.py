@@ -32,12 +32,13 @@ from bot.services.evidence import AttachEvidence, EvidenceService
 from bot.services.ports import UnitOfWork
 from handlers.commands import CommandTable, Handler
 from handlers.evidence import EvidenceInbox
-from handlers.forms.flow import Forms
-from handlers.forms.spec import MAX_READING, MAX_SERIAL
+from handlers.forms.flow import Forms, Typed
+from handlers.forms.machine import Line, doubt_line
+from handlers.forms.spec import MAX_READING, MAX_SERIAL, FieldName
 from handlers.lookup import Lookup
-from handlers.parsing import CommandName, ParsedCommand, take_amount
+from handlers.parsing import CommandName, ParsedCommand, TypedAmount, note_like_ref, take_amount
 from handlers.record import StepAnswer, record
-from handlers.refusals import MissingRef, UsageError
+from handlers.refusals import AmountDoubt, MissingRef, NoteLikeRef, UsageError
 from handlers.replies import Replies
 from handlers.request import Request
 from handlers.steps import BY_COMMAND, CHAT_STEPS, ChatStep
@@ -107,6 +108,13 @@ class StepCommands:
         note = " ".join(rest).strip() or None
         if row.step.note is NoteRule.REQUIRED and note is None:
             raise UsageError(row.usage, ref)
+        if note is not None and note_like_ref(note):  # `/survey PL 4`: a ref, not a finding
+            if not req.is_private or row.form is None:
+                raise NoteLikeRef(row.usage, ref, note)
+            line = Line("form.note_like_ref", {"text": note[:40]})
+            typed = Typed({FieldName.NOTE: note}, notes=(line,))
+            await self.forms.question_typed(req, row.action, ref, typed)
+            return
         await self._record(req, row, ref, StepAnswer(note=note))
 
     async def estimate(self, req: Request, parsed: ParsedCommand) -> None:
@@ -121,8 +129,40 @@ class StepCommands:
         except IndexError:
             raise UsageError(row.usage, ref) from None
         note = " ".join(rest[i:]).strip() or None
-        answer = StepAnswer(note=note, customer_cost=customer, utility_cost=utility)
+        if not (customer.sure and utility.sure):  # `1tr5k`, `1500`: asked, never guessed
+            await self._question_costs(req, row, ref, customer, utility, note)
+            return
+        answer = StepAnswer(note=note, customer_cost=customer.value, utility_cost=utility.value)
         await self._record(req, row, ref, answer)
+
+    async def _question_costs(
+        self,
+        req: Request,
+        row: ChatStep,
+        ref: str,
+        customer: TypedAmount,
+        utility: TypedAmount,
+        note: str | None,
+    ) -> None:
+        """An estimate with an amount in doubt: its form asks which sum was meant (in a
+        group, the answer says how to type it unmistakably)."""
+        doubtful, name = (
+            (customer, FieldName.CUSTOMER_COST)
+            if not customer.sure
+            else (utility, FieldName.UTILITY_COST)
+        )
+        if not req.is_private:
+            raise AmountDoubt(row.usage, ref, doubtful.text, doubtful.readings)
+        given = {FieldName.NOTE: note} if note else {}
+        for amount, field in (
+            (customer, FieldName.CUSTOMER_COST),
+            (utility, FieldName.UTILITY_COST),
+        ):
+            if amount.sure:
+                given[field] = str(amount.value)
+        line = doubt_line(doubtful.text, doubtful.readings)
+        typed = Typed(given, notes=(line,), doubt=name, readings=doubtful.readings)
+        await self.forms.question_typed(req, row.action, ref, typed)
 
     async def install(self, req: Request, parsed: ParsedCommand) -> None:
         """`/install PL-17 SERIAL [reading] [ghi chú]`."""
