@@ -220,11 +220,12 @@ def prefill(
     `doubt` asked again with its `readings` offered."""
     for spec in fields(state, ctx):
         if spec.name is doubt:
-            state.offered = [str(r) for r in readings]
-        elif spec.name in given:
+            continue
+        if spec.name in given:
             _take(state, spec.name, given[spec.name])
         elif spec.optional:
             state.done.append(spec.name)
+    state.offered = [str(r) for r in readings] if doubt is not None else []
 
 
 def doubt_line(text: str, readings: tuple[int, ...]) -> Line:

@@ -94,7 +94,10 @@ class Prompts:
             key = f"form.ask.note_{state.kind.value}"
         lines.append(t(lang, key))
         if spec.kind is FieldKind.AMOUNT and state.offered:  # the readings of a doubtful amount
-            readings = [format_vnd(int(value)) for value in state.offered]
+            readings = [
+                t(lang, "form.amount_option", amount=format_vnd(int(value)))
+                for value in state.offered
+            ]
             return self._buttons(lang, state, lines, ops, caps, readings)
         return self._buttons(lang, state, lines, ops, caps)
 
