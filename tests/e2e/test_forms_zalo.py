@@ -46,3 +46,39 @@ async def test_a_survey_form_is_answered_by_typing_on_zalo(zalo: Stage) -> None:
     case = await s.case(ref)
     assert case["status"] == "surveyed"
     assert [e["kind"] for e in case["evidence"]] == ["photo"]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+async def test_an_amount_in_doubt_and_an_edit_are_answered_by_typing_on_zalo(
+    zalo: Stage, lang: str
+) -> None:
+    """Issue 15, item 1 on Zalo: the readings and the summary's fields are numbered
+    lines; «1» picks a reading, «sửa 2» answers the second field again."""
+    s = zalo
+    minh = s.minh
+    phone = s.phone(minh)
+    _, body = await s.intake(new_connection())
+    ref = body["ref"]
+    await s.card("zalo", ref)
+    if lang == "en":
+        await say(phone, minh, minh.user_id, "/lang en")
+    await say(phone, minh, minh.user_id, f"/claim {ref}")
+    await say(phone, minh, minh.user_id, f"/survey {ref} Cột gần nhà")
+    asked = await say(phone, minh, minh.user_id, f"/estimate {ref} 1tr5k 2tr")
+    shown = "1.500.000 đ / 1.005.000 đ"
+    assert tr(lang, "form.amount_doubt", text="1tr5k", options=shown) in asked.body
+    first = tr(lang, "form.amount_option", amount="1.500.000 đ")
+    assert tr(lang, "form.option_line", n=1, label=first) in asked.body
+    summary = await say(phone, minh, minh.user_id, "1")
+    assert tr(lang, "form.sum.customer_cost", value="1.500.000 đ") in summary.body
+    utility = tr(lang, "form.field.utility_cost")
+    assert tr(lang, "form.option_line", n=2, label=utility) in summary.body
+    assert tr(lang, "form.type.edit") in summary.body
+    again = await say(phone, minh, minh.user_id, "sửa 2" if lang == "vi" else "edit 2")
+    assert tr(lang, "form.ask.utility_cost") in again.body
+    summary = await say(phone, minh, minh.user_id, "0")
+    assert tr(lang, "form.sum.utility_cost", value="0 đ") in summary.body
+    done = await say(phone, minh, minh.user_id, "ok")
+    assert tr(lang, "form.sum.customer_cost", value="1.500.000 đ") in done.body
+    case = await s.case(ref)
+    assert case["estimate"] == {"customer_cost": 1_500_000, "utility_cost": 0}
