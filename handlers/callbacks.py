@@ -8,6 +8,9 @@ Five families, each with its own prefix:
 - `i:CODE:y|n`     a lead's answer to someone who opened a team invite
 - `k:CODE:y|n`     a member's answer to someone who opened their link code ("was it you?")
 - `s:PAGE:WORDS`   a page of `/find WORDS` (the words folded: plain ASCII, no colon)
+- `d:WORD:ARGS`    a command offered as a button: pressing it types `/WORD ARGS` (a case
+                   picked, a score, a language, a worker); the person's rights are checked
+                   as for the typed command, so a forged one gains nothing
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ LIST_PREFIX = "l"
 INVITE_PREFIX = "i"
 LINK_PREFIX = "k"
 SEARCH_PREFIX = "s"
+COMMAND_PREFIX = "d"
 MAX_BYTES = 64
 MAX_OPTION = 99
 
@@ -144,7 +148,28 @@ def _search_words(text: str) -> bool:
     return bool(text.strip()) and text.isascii() and text.isprintable() and ":" not in text
 
 
-Press = CallbackData | FormPress | PagePress | InvitePress | LinkPress | SearchPress
+@dataclass(frozen=True)
+class CommandPress:
+    """A command typed by pressing: `/WORD ARGS`, offered instead of a lesson in its syntax."""
+
+    word: str
+    args: str
+
+    def encode(self) -> str:
+        return _checked(f"{COMMAND_PREFIX}:{self.word}:{self.args}")
+
+    @classmethod
+    def fits(cls, word: str, args: str) -> bool:
+        """Whether it rides on a button: Telegram refuses more than 64 bytes."""
+        text = f"{COMMAND_PREFIX}:{word}:{args}"
+        return len(text.encode()) <= MAX_BYTES and _command_args(args)
+
+
+def _command_args(text: str) -> bool:
+    return bool(text.strip()) and text.isprintable() and "\n" not in text
+
+
+Press = CallbackData | FormPress | PagePress | InvitePress | LinkPress | SearchPress | CommandPress
 #: The families that answer an opened code, by prefix: the same shape, another meaning.
 CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
     family.PREFIX: family for family in (InvitePress, LinkPress)
@@ -162,6 +187,11 @@ def decode_press(data: str) -> Press | None:
     """Any of our buttons, validated; None for anything else."""
     if len(data.encode()) > MAX_BYTES:
         return None
+    if data.startswith(COMMAND_PREFIX + ":"):
+        _, word, args = [*data.split(":", 2), "", ""][:3]
+        if not word.isascii() or not word.isalpha() or len(word) > 16 or not _command_args(args):
+            return None
+        return CommandPress(word, args)
     parts = data.split(":")
     if len(parts) != 3:
         return None

@@ -11,12 +11,19 @@ from collections.abc import Callable
 
 from bot.domain import errors
 from bot.domain.digits import is_digits
+from bot.domain.folding import fold
 from bot.domain.model import Case, Role
 from bot.domain.people import Member
+from bot.domain.phone import redact_phones
 from bot.services.ports import CaseQuery, UnitOfWork
 from handlers.parsing import ParsedCommand, looks_like_ref, read_ref
-from handlers.refusals import BadRef, MissingRef, UnboundGroup
+from handlers.refusals import BadRef, Choose, MissingRef, Offer, UnboundGroup
 from handlers.request import Request
+
+#: Cases offered as buttons when none was named: a phone's screen of them.
+PICKED = 8
+#: Characters of the address on a case's button.
+ADDRESS_SHOWN = 28
 
 
 class Lookup:
@@ -52,13 +59,33 @@ class Lookup:
         case = await self.replied_case(req)
         if case is not None:
             return case.ref, parsed.args
-        if req.actor.member is not None:
-            query = CaseQuery(assignee=req.actor.member.uid, active_only=True, limit=2)
-            async with self.uow() as uow:
-                mine = await uow.cases.find(query)
-            if len(mine) == 1:
-                return mine[0].ref, parsed.args
-        raise MissingRef(usage_key)
+        mine = await self.active_cases(req)
+        if len(mine) == 1 and mine[0].assignee == req.actor.uid:
+            return mine[0].ref, parsed.args
+        command = usage_key.removeprefix("usage.")  # `usage.<command>`, by the step table's rule
+        offers = tuple(
+            Offer(
+                "pick.case",
+                f"{command} {case.ref}",
+                {"ref": case.ref, "address": redact_phones(case.customer.address)[:ADDRESS_SHOWN]},
+            )
+            for case in mine
+        )
+        raise MissingRef(usage_key, offers=offers)
+
+    async def active_cases(self, req: Request) -> list[Case]:
+        """The cases a person may mean when they name none: their own active ones, else,
+        for a lead, the team's."""
+        member = req.actor.member
+        if member is None:
+            return []
+        async with self.uow() as uow:
+            query = CaseQuery(assignee=member.uid, active_only=True, limit=PICKED)
+            mine = await uow.cases.find(query)
+            if not mine and member.team_code is not None and member.role is Role.LEAD:
+                team = CaseQuery(team_code=member.team_code, active_only=True, limit=PICKED)
+                mine = await uow.cases.find(team)
+        return list(mine)
 
     async def named(
         self, req: Request, args: tuple[str, ...], usage_key: str
@@ -93,6 +120,39 @@ class Lookup:
                 return shown
         member = req.actor.member
         return member.team_code if member is not None else None
+
+    async def workers(self, team: str, command: str) -> tuple[Offer, ...]:
+        """The team's workers as buttons typing `command UID`, each with their active cases."""
+        offers: list[Offer] = []
+        async with self.uow() as uow:
+            for member in await uow.members.in_team(team):
+                if member.role is not Role.WORKER:
+                    continue
+                count = await uow.cases.count(CaseQuery(assignee=member.uid, active_only=True))
+                values = {"name": member.name, "count": count}
+                offers.append(Offer("pick.worker", f"{command} {member.uid}", values))
+        return tuple(offers)
+
+    async def member_named(self, who: str, team: str, command: str) -> Member:
+        """`@username`, an id, or a part of a team member's name (diacritics optional);
+        several names that fit are offered as buttons typing `command UID`."""
+        try:
+            return await self.member(who)
+        except errors.UnknownMember:
+            if who.startswith("@"):
+                raise
+        wanted = fold(who)
+        async with self.uow() as uow:
+            people = await uow.members.in_team(team)
+        fits = [m for m in people if wanted and wanted in fold(m.name)]
+        if len(fits) == 1:
+            return fits[0]
+        if not fits:
+            raise errors.UnknownMember(who)
+        offers = tuple(
+            Offer("pick.member", f"{command} {m.uid}", {"name": m.name}) for m in fits[:PICKED]
+        )
+        raise Choose("pick.which_member", {"who": who}, offers)
 
     async def member(self, who: str) -> Member:
         """`@username` or a member's id, as a lead names someone."""

@@ -34,11 +34,13 @@ from bot.services.invites import (
     SameChannel,
 )
 from bot.services.ports import ConcurrentUpdate, OutboxItem, UnitOfWork
+from handlers.callbacks import CommandPress
 from handlers.evidence import EvidenceInbox
 from handlers.refusals import (
     AmountDoubt,
     BadAmount,
     BadRef,
+    Choose,
     GroupOnly,
     InviteUsage,
     LinkPrivateOnly,
@@ -119,7 +121,19 @@ class Replies:
             text = self.words(req.lang, e)
             if text is None:
                 raise
-            await self.say(req, text)
+            buttons = self.offered(req.lang, e) if isinstance(e, UsageError) else ()
+            await self.send(reply_to(req.origin, text, buttons))
+
+    def offered(self, lang: Lang, e: UsageError) -> Buttons:
+        """The buttons a refusal offers instead of its syntax (those that fit a button)."""
+        buttons: list[Button] = []
+        for offer in e.offers:
+            word, _, args = offer.command.partition(" ")
+            if CommandPress.fits(word, args):
+                data = CommandPress(word, args).encode()
+                buttons.append(Button(self.tr.t(lang, offer.key, **offer.values), data))
+        size = max(1, e.per_row)
+        return tuple(tuple(buttons[i : i + size]) for i in range(0, len(buttons), size))
 
     def toast(self, lang: Lang, error: Exception) -> HandleResult:
         """A refusal of a button press, shown over the buttons; re-raised if no refusal."""
@@ -146,14 +160,18 @@ class Replies:
                 options = " / ".join(format_vnd(r) for r in e.readings)
                 usage = t(lang, e.usage_key, ref=e.ref)
                 return t(lang, "err.amount_doubt", text=e.text[:40], options=options, usage=usage)
+            case Choose():
+                return t(lang, e.usage_key, **e.values)
+            case InviteUsage():
+                return t(lang, "err.usage", usage=t(lang, "usage.invite"))
             case NoteLikeRef():
                 usage = t(lang, e.usage_key, ref=e.ref)
                 return t(lang, "err.note_like_ref", text=e.text[:40], usage=usage)
+            case MissingRef() if e.offers:
+                return t(lang, "pick.which_case", usage=t(lang, e.usage_key, ref=e.ref))
             case UsageError():
                 key = "err.no_ref" if isinstance(e, MissingRef) else "err.usage"
                 return t(lang, key, usage=t(lang, e.usage_key, ref=e.ref))
-            case InviteUsage():
-                return t(lang, "err.usage", usage=t(lang, "usage.invite"))
             case BadAmount():
                 return t(lang, "err.bad_amount", text=e.text[:40])
             case GroupOnly():

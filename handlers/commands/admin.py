@@ -15,7 +15,7 @@ from handlers.forms.flow import Forms
 from handlers.lookup import Lookup
 from handlers.onboarding import Onboarding
 from handlers.parsing import CommandName, ParsedCommand
-from handlers.refusals import GroupOnly, UsageError
+from handlers.refusals import Choose, GroupOnly, Offer, UsageError
 from handlers.replies import Replies
 from handlers.request import Request
 
@@ -63,9 +63,9 @@ class AdminCommands:
     async def lang(self, req: Request, parsed: ParsedCommand) -> None:
         """`/lang vi|en`: a member's choice is kept; a stranger's holds for this answer."""
         choice = (parsed.arg(0) or "").lower()
-        if choice not in Lang._value2member_map_:
-            await self.replies.say(req, self.tr.t(req.lang, "err.bad_lang"))
-            return
+        if choice not in Lang._value2member_map_:  # the languages as buttons
+            offers = tuple(Offer(f"pick.lang_{x.value}", f"lang {x.value}") for x in Lang)
+            raise Choose("pick.ask_lang", {}, offers, per_row=len(offers))
         lang = Lang(choice)
         if req.actor.member is not None:
             await set_language(SetLanguage(req.actor.member.uid, lang.value), self.uow())

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from bot.channels.base import HandleResult
+from bot.domain import errors
 from bot.domain.digits import whole_number
 from bot.domain.evidence import EvidenceKind, NewEvidence
 from bot.domain.steps import NoteRule, Records
@@ -38,10 +39,13 @@ from handlers.forms.spec import MAX_READING, MAX_SERIAL, FieldName
 from handlers.lookup import Lookup
 from handlers.parsing import CommandName, ParsedCommand, TypedAmount, note_like_ref, take_amount
 from handlers.record import StepAnswer, record
-from handlers.refusals import AmountDoubt, MissingRef, NoteLikeRef, UsageError
+from handlers.refusals import AmountDoubt, Choose, MissingRef, NoteLikeRef, Offer, UsageError
 from handlers.replies import Replies
 from handlers.request import Request
 from handlers.steps import BY_COMMAND, CHAT_STEPS, ChatStep
+
+#: A customer's satisfaction, as the buttons of `/rate` offer it.
+SCORES = range(1, 11)
 
 
 class StepCommands:
@@ -218,9 +222,15 @@ class StepCommands:
 
     async def assign(self, req: Request, parsed: ParsedCommand) -> None:
         ref, rest = await self.lookup.ref(req, parsed, "usage.assign")
-        if not rest:
-            raise UsageError("usage.assign", ref)
-        member = await self.lookup.member(rest[0])
+        async with self.uow() as uow:
+            case = await uow.cases.get_by_ref(ref)
+        if case is None:
+            raise errors.CaseNotFound(ref)
+        who = " ".join(rest).strip()
+        if not who:  # the team's workers, each with how much they have
+            offers = await self.lookup.workers(case.team_code, f"assign {ref}")
+            raise Choose("pick.ask_worker", {"ref": ref}, offers)
+        member = await self.lookup.member_named(who, case.team_code, f"assign {ref}")
         await self.service.assign(req.command(AssignCase, ref, member_uid=member.uid), self.uow())
 
     async def cancel(self, req: Request, parsed: ParsedCommand) -> None:
@@ -230,8 +240,9 @@ class StepCommands:
     async def rate(self, req: Request, parsed: ParsedCommand) -> None:
         ref, rest = await self.lookup.ref(req, parsed, "usage.rate")
         score = whole_number(rest[0]) if len(rest) == 1 else None
-        if score is None:
-            raise UsageError("usage.rate", ref)
+        if score is None:  # the scores as buttons, not the syntax
+            offers = tuple(Offer("pick.score", f"rate {ref} {n}", {"n": n}) for n in SCORES)
+            raise Choose("pick.ask_score", {"ref": ref}, offers, per_row=5)
         await self.service.rate(req.command(RateCase, ref, score=score), self.uow())
 
     async def _with_reason(
