@@ -21,7 +21,7 @@ from bot.services.invites import InviteService
 from bot.services.ports import EventSink
 from bot.sla.policy import Policy
 from bot.sla.policy_file import load_policy
-from handlers.commands.admin import AdminCommands
+from handlers.commands.admin import NEW_WORD, AdminCommands
 from handlers.commands.finding import BoardOpener, FindCommands, MiniApp
 from handlers.commands.steps import StepCommands
 from handlers.commands.views import ReportMaker, ViewCommands
@@ -241,7 +241,9 @@ def build_dispatcher(
         replies=replies,
         forms=forms,
         onboarding=onboarding,
-        welcome=Welcome(tr, replies, onboarding, finding.start_words()),
+        welcome=Welcome(
+            tr, replies, onboarding, {**finding.start_words(), NEW_WORD: forms.start_intake}
+        ),
         steps=StepCommands(
             service=service,
             uow=units,

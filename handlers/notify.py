@@ -81,7 +81,7 @@ class Notifier:
         ident = owner.identity_on(origin.channel) if owner else None
         if ident is None or ident.external_id != origin.chat_id:
             return ()
-        return self.render.step_buttons(lang, case)
+        return self.render.private_buttons(lang, case)
 
     def _moved_text(self, lang: Lang, event: CaseMoved) -> str:
         case = event.case

@@ -133,6 +133,13 @@ class Onboarding:
 
     # ------------------------------------------------------------ texts
 
+    def deep_link(self, channel: str, word: str) -> str | None:
+        """The link that opens the bot's private chat with `/start WORD`, where the
+        channel has such links and its bot's name is known."""
+        pattern = DEEP_LINKS.get(channel)
+        bot = self.bot_usernames.get(channel)
+        return pattern.format(bot=bot, code=word) if pattern and bot else None
+
     def _links(self, lang: Lang, code: str) -> list[str]:
         lines: list[str] = []
         for channel, pattern in DEEP_LINKS.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.channels.base import Button, ButtonKind
 from bot.domain.people import ChatBinding
 from bot.i18n import Lang, Translator
 from bot.services.people import BindChat, SetLanguage, bind_chat, set_language
@@ -16,8 +17,11 @@ from handlers.lookup import Lookup
 from handlers.onboarding import Onboarding
 from handlers.parsing import CommandName, ParsedCommand
 from handlers.refusals import Choose, GroupOnly, Offer, UsageError
-from handlers.replies import Replies
+from handlers.replies import Replies, reply_to
 from handlers.request import Request
+
+#: `/start new`: the deep link of a `/new` typed in a group opens the new-case form.
+NEW_WORD = "new"
 
 
 class AdminCommands:
@@ -82,4 +86,13 @@ class AdminCommands:
         await self.onboarding.remove(req, team, who)
 
     async def new(self, req: Request, parsed: ParsedCommand) -> None:
-        await self.forms.start_intake(req)
+        """A new case is filed in the private chat; typed in a group, a button opens it."""
+        if req.is_private:
+            await self.forms.start_intake(req)
+            return
+        self.forms.check_intake(req)
+        link = self.onboarding.deep_link(req.origin.channel, NEW_WORD)
+        label = self.tr.t(req.lang, "button.open_private")
+        buttons = ((Button(label, link, ButtonKind.URL),),) if link else ()
+        text = self.tr.t(req.lang, "new.in_private")
+        await self.replies.send(reply_to(req.origin, text, buttons))

@@ -46,6 +46,8 @@ from handlers.steps import BY_COMMAND, CHAT_STEPS, ChatStep
 
 #: A customer's satisfaction, as the buttons of `/rate` offer it.
 SCORES = range(1, 11)
+#: Why work stops, as `/hold` offers it (`hold.reason.<key>` in the catalogue).
+HOLD_REASONS = ("customer", "materials", "weather")
 
 
 class StepCommands:
@@ -213,7 +215,15 @@ class StepCommands:
         await self.service.release(req.command(ReleaseCase, ref), self.uow())
 
     async def hold(self, req: Request, parsed: ParsedCommand) -> None:
-        ref, reason = await self._with_reason(req, parsed, "usage.hold")
+        ref, rest = await self.lookup.ref(req, parsed, "usage.hold")
+        reason = " ".join(rest).strip()
+        if not reason:  # the usual reasons as buttons; any other is typed
+            reasons = (self.tr.t(req.lang, f"hold.reason.{key}") for key in HOLD_REASONS)
+            offers = tuple(
+                Offer("pick.hold_reason", f"hold {ref} {r}", {"reason": r}) for r in reasons
+            )
+            usage = self.tr.t(req.lang, "usage.hold", ref=ref)
+            raise Choose("pick.ask_hold", {"ref": ref, "usage": usage}, offers)
         await self.service.hold(req.command(HoldCase, ref, reason=reason), self.uow())
 
     async def resume(self, req: Request, parsed: ParsedCommand) -> None:

@@ -134,15 +134,21 @@ class Forms:
         """A clerk's (or a lead's) new case, asked field by field."""
         if not req.is_private:
             raise PrivateOnly()
+        self.check_intake(req)
+        actor = req.actor
+        member = actor.member
+        own_team = member.team_code if member is not None and not actor.is_admin else None
+        state = intake_form(_new_id(), req.origin.chat_id, req.lang.value, own_team, description)
+        await self._begin(req, state)
+
+    @staticmethod
+    def check_intake(req: Request) -> None:
+        """Whether this person may file a new case here (a clerk, a lead, an admin)."""
         actor = req.actor
         if not (actor.is_admin or actor.has_role(Role.CLERK, Role.LEAD)):
             if actor.member is None:
                 raise errors.NotMember(None)
             raise errors.Forbidden((Role.CLERK, Role.LEAD))
-        member = actor.member
-        own_team = member.team_code if member is not None and not actor.is_admin else None
-        state = intake_form(_new_id(), req.origin.chat_id, req.lang.value, own_team, description)
-        await self._begin(req, state)
 
     async def _begin(self, req: Request, state: FormState, notes: tuple[Line, ...] = ()) -> None:
         await self.sweep()
