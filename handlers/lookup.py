@@ -123,15 +123,16 @@ class Lookup:
 
     async def workers(self, team: str, command: str) -> tuple[Offer, ...]:
         """The team's workers as buttons typing `command UID`, each with their active cases."""
-        offers: list[Offer] = []
+        load: list[tuple[int, str, str]] = []
         async with self.uow() as uow:
             for member in await uow.members.in_team(team):
-                if member.role is not Role.WORKER:
-                    continue
-                count = await uow.cases.count(CaseQuery(assignee=member.uid, active_only=True))
-                values = {"name": member.name, "count": count}
-                offers.append(Offer("pick.worker", f"{command} {member.uid}", values))
-        return tuple(offers)
+                if member.role is Role.WORKER:
+                    query = CaseQuery(assignee=member.uid, active_only=True)
+                    load.append((await uow.cases.count(query), member.name, member.uid))
+        return tuple(  # the least loaded first
+            Offer("pick.worker", f"{command} {uid}", {"name": name, "count": count})
+            for count, name, uid in sorted(load)
+        )
 
     async def member_named(self, who: str, team: str, command: str) -> Member:
         """`@username`, an id, or a part of a team member's name (diacritics optional);
