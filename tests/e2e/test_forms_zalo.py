@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 
@@ -82,3 +83,26 @@ async def test_an_amount_in_doubt_and_an_edit_are_answered_by_typing_on_zalo(
     assert tr(lang, "form.sum.customer_cost", value="1.500.000 đ") in done.body
     case = await s.case(ref)
     assert case["estimate"] == {"customer_cost": 1_500_000, "utility_cost": 0}
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+async def test_the_claimers_message_shows_a_map_link_and_the_phone_on_zalo(
+    zalo: Stage, lang: str
+) -> None:
+    """Issue 15, item 4 on Zalo: no buttons, so the map is a link in the text; the
+    phone number is text a phone makes a call link of."""
+    s = zalo
+    minh = s.minh
+    phone = s.phone(minh)
+    _, body = await s.intake(new_connection())
+    ref = body["ref"]
+    await s.card("zalo", ref)
+    if lang == "en":
+        await say(phone, minh, minh.user_id, "/lang en")
+    await say(phone, minh, s.group(minh), f"/claim {ref}")
+    contact = await phone.wait_for(minh.user_id, "0912345678")
+    url = "https://www.google.com/maps/search/?api=1&query=" + quote_plus(
+        "12 Trần Hưng Đạo, Phủ Lý"
+    )
+    assert tr(lang, "zalo.link", label=tr(lang, "button.map"), url=url) in contact.body
+    assert "0912345678" in contact.body
