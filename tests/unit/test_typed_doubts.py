@@ -7,7 +7,7 @@ import pytest
 
 from bot.domain.amounts import amount_readings
 from bot.domain.model import Action
-from handlers.callbacks import FormOp, FormPress, decode_press
+from handlers.callbacks import CommandPress, FormOp, FormPress, decode_press
 from handlers.forms.machine import (
     Context,
     FormState,
@@ -127,3 +127,14 @@ def test_an_edit_press_rides_on_a_short_payload() -> None:
     data = FormPress("a1b2c3d4", FormOp.EDIT, 12).encode()
     assert decode_press(data) == FormPress("a1b2c3d4", FormOp.EDIT, 12)
     assert len(data.encode()) <= 64
+
+
+def test_a_command_press_is_typed_back_and_never_over_64_bytes() -> None:
+    press = CommandPress("assign", "PL-12 telegram:3002")
+    assert decode_press(press.encode()) == press
+    assert decode_press("d:rate:PL-3 8") == CommandPress("rate", "PL-3 8")
+    assert decode_press("d:rate:") is None and decode_press("d:r4te:PL-3") is None
+    long_uid = "zalo:" + "9" * 60
+    assert not CommandPress.fits("assign", f"PL-12 {long_uid}")  # left out, not sent
+    with pytest.raises(ValueError, match="64 bytes"):
+        CommandPress("assign", f"PL-12 {long_uid}").encode()
