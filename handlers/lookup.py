@@ -26,6 +26,11 @@ PICKED = 8
 ADDRESS_SHOWN = 28
 
 
+#: Commands whose first words may be a number of their own (`/estimate 1500 2tr` with
+#: one case, `/rate 8` replying to it): a bare number there is never read as a ref.
+NUMBERS_FIRST = frozenset({"usage.estimate", "usage.install", "usage.rate"})
+
+
 class Lookup:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self.uow = uow
@@ -103,7 +108,8 @@ class Lookup:
         split = len(args) > 1 and is_digits(args[1]) and len(args[1]) <= 9
         if team is not None and split and first.upper() == team.upper():
             return f"{team.upper()}-{int(args[1])}", args[2:]
-        if team is not None and is_digits(first) and len(first) <= 9:
+        bare = is_digits(first) and len(first) <= 9 and usage_key not in NUMBERS_FIRST
+        if team is not None and bare:
             ref = f"{team.upper()}-{int(first)}"
             async with self.uow() as uow:
                 if await uow.cases.get_by_ref(ref) is not None:
