@@ -198,7 +198,7 @@ def build_dispatcher(
     capabilities = {name: channel.capabilities for name, channel in channels.items()}
     bot_usernames: dict[str, str] = {}  # filled by the runner as each channel starts
     evidence = EvidenceInbox(media, channel_downloads(channels), clock)
-    replies = Replies(units, tr, renderer, evidence)
+    replies = Replies(units, tr, renderer, evidence, capabilities)
     lookup = Lookup(units)
     forms = Forms(
         service=service,

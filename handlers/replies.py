@@ -13,9 +13,9 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
-from bot.channels.base import Button, HandleResult, Outbound
+from bot.channels.base import Button, Capabilities, HandleResult, Outbound
 from bot.domain import errors
 from bot.domain.amounts import AmountError, format_vnd
 from bot.domain.events import Origin
@@ -52,7 +52,7 @@ from handlers.refusals import (
     UsageError,
 )
 from handlers.render import Renderer
-from handlers.request import Request
+from handlers.request import Request, capabilities_of
 
 Buttons = tuple[tuple[Button, ...], ...]
 
@@ -92,11 +92,14 @@ class Replies:
         tr: Translator,
         render: Renderer,
         evidence: EvidenceInbox,
+        capabilities: Mapping[str, Capabilities] | None = None,
     ) -> None:
         self.uow = uow
         self.tr = tr
         self.render = render
         self.evidence = evidence
+        #: Per channel: where there are no buttons (Zalo), offers are typed lines.
+        self.capabilities = capabilities or {}
 
     async def send(self, *items: OutboxItem) -> None:
         """Write the rows in one transaction; the relay delivers them after the commit."""
@@ -122,6 +125,10 @@ class Replies:
             if text is None:
                 raise
             buttons = self.offered(req.lang, e) if isinstance(e, UsageError) else ()
+            caps = capabilities_of(self.capabilities, req.inbound.channel)
+            if buttons and not caps.buttons and isinstance(e, UsageError):
+                typed = (self.tr.t(req.lang, "pick.typed", command=o.command) for o in e.offers)
+                text = "\n".join((text, *typed))
             await self.send(reply_to(req.origin, text, buttons))
 
     def offered(self, lang: Lang, e: UsageError) -> Buttons:

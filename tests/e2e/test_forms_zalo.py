@@ -106,3 +106,21 @@ async def test_the_claimers_message_shows_a_map_link_and_the_phone_on_zalo(
     )
     assert tr(lang, "zalo.link", label=tr(lang, "button.map"), url=url) in contact.body
     assert "0912345678" in contact.body
+
+
+async def test_offers_are_lines_to_type_on_zalo(zalo: Stage) -> None:
+    """Issue 15, item 4 on Zalo: what Telegram offers as buttons is listed to type."""
+    s = zalo
+    minh = s.minh
+    phone = s.phone(minh)
+    first, second = [], []
+    for n, found in ((1, first), (2, second)):
+        _, body = await s.intake(new_connection(f"TTHCC-PL-2026-{n:05d}"))
+        found.append(body["ref"])
+        await s.card("zalo", body["ref"])
+        await say(phone, minh, s.group(minh), f"/claim {body['ref']}")
+    asked = await say(phone, minh, minh.user_id, "/survey")
+    assert tr("vi", "pick.typed", command=f"survey {first[0]}") in asked.body
+    assert tr("vi", "pick.typed", command=f"survey {second[0]}") in asked.body
+    asked = await say(phone, minh, minh.user_id, "/lang")
+    assert tr("vi", "pick.typed", command="lang en") in asked.body
