@@ -65,8 +65,15 @@ class AmountDoubt(UsageError):
     """An amount that may mean more than one sum (`1tr5k`, `1500`), typed where no form
     can ask (a group): its readings, and how to type it unmistakably."""
 
-    def __init__(self, usage_key: str, ref: str, text: str, readings: tuple[int, ...]) -> None:
-        super().__init__(usage_key, ref)
+    def __init__(
+        self,
+        usage_key: str,
+        ref: str,
+        text: str,
+        readings: tuple[int, ...],
+        offers: tuple[Offer, ...] = (),
+    ) -> None:
+        super().__init__(usage_key, ref, offers)
         self.text = text
         self.readings = readings
 

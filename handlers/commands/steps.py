@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from bot.channels.base import HandleResult
 from bot.domain import errors
+from bot.domain.amounts import format_vnd
 from bot.domain.digits import whole_number
 from bot.domain.evidence import EvidenceKind, NewEvidence
 from bot.domain.steps import NoteRule, Records
@@ -157,8 +158,19 @@ class StepCommands:
             if not customer.sure
             else (utility, FieldName.UTILITY_COST)
         )
-        if not req.is_private:
-            raise AmountDoubt(row.usage, ref, doubtful.text, doubtful.readings)
+        if not req.is_private:  # each reading a button typing the estimate unmistakably
+            other = utility if doubtful is customer else customer
+            offers: tuple[Offer, ...] = ()
+            if other.sure and note is None:
+                offers = tuple(
+                    Offer(
+                        "form.amount_option",
+                        _estimate(row, ref, r, other.value, doubtful is customer),
+                        {"amount": format_vnd(r)},
+                    )
+                    for r in doubtful.readings
+                )
+            raise AmountDoubt(row.usage, ref, doubtful.text, doubtful.readings, offers)
         given = {FieldName.NOTE: note} if note else {}
         for amount, field in (
             (customer, FieldName.CUSTOMER_COST),
@@ -284,6 +296,12 @@ class StepCommands:
         places = len(items) - photos
         text = self.tr.t(req.lang, "evidence.saved", ref=case.ref, photos=photos, places=places)
         await self.replies.say(req, text)
+
+
+def _estimate(row: ChatStep, ref: str, doubted: int, other: int, customer_doubted: bool) -> str:
+    """The estimate typed unmistakably (a currency mark: never asked about again)."""
+    customer, utility = (doubted, other) if customer_doubted else (other, doubted)
+    return f"{row.command.value} {ref} {customer}đ {utility}đ"
 
 
 def _row(parsed: ParsedCommand) -> ChatStep:

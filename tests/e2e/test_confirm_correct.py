@@ -31,6 +31,14 @@ async def _claimed(s: System, lang: str) -> str:
     return ref
 
 
+def _labels(message: Any) -> list[str]:
+    return [b.text for b in message.buttons]
+
+
+def offered_values(offered: tuple[str, ...]) -> list[int]:
+    return [int(x.removesuffix(" đ").replace(".", "")) for x in offered]
+
+
 def _steps(case: dict[str, Any], action: str) -> list[str | None]:
     return [h["note"] for h in case["history"] if h["action"] == action]
 
@@ -151,6 +159,16 @@ async def test_an_amount_in_doubt_is_asked_with_buttons_before_it_is_saved(
         in told.body
     )
     assert len(_steps(await s.case(ref), "estimate")) == 1
+    # ... with a button for each reading, which types the estimate unmistakably.
+    assert _labels(told) == labels
+    await press(s, minh, told, labels[1])
+    await s.settled()
+    case = await s.case(ref)
+    assert case["estimate"] == {
+        "customer_cost": offered_values(offered)[1],
+        "utility_cost": 2_000_000,
+    }
+    assert len(_steps(case, "estimate")) == 2
     await assert_catalogued(s.client, {me: None, GROUP: None})
 
 
