@@ -22,7 +22,7 @@ from bot.services.invites import InviteService
 from bot.services.ports import EventSink
 from bot.sla.policy import Policy
 from bot.sla.policy_file import load_policy
-from handlers.commands.admin import AdminCommands
+from handlers.commands.admin import NEW_WORD, AdminCommands
 from handlers.commands.finding import BoardOpener, FindCommands, MiniApp
 from handlers.commands.steps import StepCommands
 from handlers.commands.undo import UndoCommands
@@ -204,7 +204,7 @@ def build_dispatcher(
     capabilities = {name: channel.capabilities for name, channel in channels.items()}
     bot_usernames: dict[str, str] = {}  # filled by the runner as each channel starts
     evidence = EvidenceInbox(media, channel_downloads(channels), clock)
-    replies = Replies(units, tr, renderer, evidence)
+    replies = Replies(units, tr, renderer, evidence, capabilities)
     lookup = Lookup(units)
     forms = Forms(
         service=service,
@@ -257,7 +257,9 @@ def build_dispatcher(
         replies=replies,
         forms=forms,
         onboarding=onboarding,
-        welcome=Welcome(tr, replies, onboarding, finding.start_words()),
+        welcome=Welcome(
+            tr, replies, onboarding, {**finding.start_words(), NEW_WORD: forms.start_intake}
+        ),
         steps=steps,
         views=ViewCommands(
             service=service,

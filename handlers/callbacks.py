@@ -3,7 +3,7 @@
 Five families, each with its own prefix:
 
 - `c:ACTION:REF`   a case's button: claim it, show it, start the form of a step
-- `f:FORM:OP`      a button of a guided form (`OP` done, skip, confirm, cancel, `oN`)
+- `f:FORM:OP`      a button of a guided form (`OP` done, skip, confirm, cancel, `oN`, `eN`)
 - `l:LIST:PAGE`    a page of `/mine` or `/open`
 - `i:CODE:y|n`     a lead's answer to someone who opened a team invite
 - `k:CODE:y|n`     a member's answer to someone who opened their link code ("was it you?")
@@ -13,6 +13,9 @@ Five families, each with its own prefix:
 - `m:UID:y|n`      a lead's confirmation of `/remove @user` (the uid's colon as a dot)
 - `p:REF:ID`       put what the bot kept for the person (a photo, a note: number ID) on REF
                    (`p:new:ID`: a forwarded message kept while a form was open, as a new case)
+- `d:WORD:ARGS`    a command offered as a button: pressing it types `/WORD ARGS` (a case
+                   picked, a score, a language, a worker); the person's rights are checked
+                   as for the typed command, so a forged one gains nothing
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ REMOVE_PREFIX = "m"
 HELD_PREFIX = "p"
 NEW_CASE = "new"
 MAX_HELD = 10**9
+COMMAND_PREFIX = "d"
 MAX_BYTES = 64
 MAX_OPTION = 99
 
@@ -76,6 +80,11 @@ class FormOp(StrEnum):
     CONFIRM = "y"
     CANCEL = "x"
     PICK = "o"  # followed by the option's number
+    EDIT = "e"  # followed by the number of the summary's field to answer again
+
+
+#: The form buttons that carry a number: an option, a field of the summary.
+NUMBERED = frozenset({FormOp.PICK, FormOp.EDIT})
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,8 @@ class FormPress:
     option: int | None = None
 
     def encode(self) -> str:
-        tail = str(self.option) if self.op is FormOp.PICK and self.option is not None else ""
+        numbered = self.op in NUMBERED and self.option is not None
+        tail = str(self.option) if numbered else ""
         return _checked(f"{FORM_PREFIX}:{self.form_id}:{self.op.value}{tail}")
 
 
@@ -197,6 +207,27 @@ class HeldPress:
         return _checked(f"{HELD_PREFIX}:{self.ref or NEW_CASE}:{self.held_id}")
 
 
+@dataclass(frozen=True)
+class CommandPress:
+    """A command typed by pressing: `/WORD ARGS`, offered instead of a lesson in its syntax."""
+
+    word: str
+    args: str
+
+    def encode(self) -> str:
+        return _checked(f"{COMMAND_PREFIX}:{self.word}:{self.args}")
+
+    @classmethod
+    def fits(cls, word: str, args: str) -> bool:
+        """Whether it rides on a button: Telegram refuses more than 64 bytes."""
+        text = f"{COMMAND_PREFIX}:{word}:{args}"
+        return len(text.encode()) <= MAX_BYTES and _command_args(args)
+
+
+def _command_args(text: str) -> bool:
+    return bool(text.strip()) and text.isprintable() and "\n" not in text
+
+
 Press = (
     CallbackData
     | FormPress
@@ -208,6 +239,7 @@ Press = (
     | HandoverPress
     | RemovePress
     | HeldPress
+    | CommandPress
 )
 #: The families that answer an opened code, by prefix: the same shape, another meaning.
 CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
@@ -226,6 +258,11 @@ def decode_press(data: str) -> Press | None:
     """Any of our buttons, validated; None for anything else."""
     if len(data.encode()) > MAX_BYTES:
         return None
+    if data.startswith(COMMAND_PREFIX + ":"):
+        _, word, args = [*data.split(":", 2), "", ""][:3]
+        if not word.isascii() or not word.isalpha() or len(word) > 16 or not _command_args(args):
+            return None
+        return CommandPress(word, args)
     parts = data.split(":")
     if len(parts) != 3:
         return None
@@ -288,7 +325,7 @@ def _form_press(form_id: str, op_text: str) -> FormPress | None:
     except ValueError:
         return None
     rest = op_text[1:]
-    if op is FormOp.PICK:
+    if op in NUMBERED:
         if not _digits(rest) or not 0 < int(rest) <= MAX_OPTION:
             return None
         return FormPress(form_id, op, int(rest))

@@ -17,6 +17,7 @@ from bot.i18n import Lang, Translator
 from handlers.callbacks import (
     ButtonAction,
     CallbackData,
+    CommandPress,
     FormPress,
     HandoverPress,
     HeldPress,
@@ -42,10 +43,26 @@ from handlers.parsing import MAX_TEXT, CommandName, ParsedCommand, parse_command
 from handlers.ratelimit import CommandLimiter, Verdict
 from handlers.replies import Replies
 from handlers.request import Identify, Request
-from handlers.steps import FORM_OF_BUTTON
+from handlers.steps import CHAT_STEPS, FORM_OF_BUTTON
 from handlers.unheard import Unheard
 
 log = logging.getLogger(__name__)
+
+#: The commands a button may type (`d:WORD:ARGS`): those whose answers offer buttons.
+PRESSABLE = frozenset(
+    {
+        *(row.command for row in CHAT_STEPS),
+        CommandName.RELEASE,
+        CommandName.HOLD,
+        CommandName.RESUME,
+        CommandName.ASSIGN,
+        CommandName.CANCEL,
+        CommandName.RATE,
+        CommandName.CASE,
+        CommandName.LANG,
+        CommandName.INVITE,
+    }
+)
 
 
 def nearest_command(word: str, table: CommandTable) -> str | None:
@@ -214,9 +231,19 @@ class Dispatcher:
                 return await self.undo.remove_press(req, press)
             if isinstance(press, HeldPress):
                 return await self.unheard.press(req, press)
+            if isinstance(press, CommandPress):
+                return await self._typed_by_press(req, press)
             return await self._case_press(req, press)
         except Exception as e:
             return self.replies.toast(req.lang, e)
+
+    async def _typed_by_press(self, req: Request, press: CommandPress) -> HandleResult:
+        """An offered command pressed: run as if typed, with the presser's own rights."""
+        parsed = parse_command(f"/{press.word} {press.args}")
+        if parsed is None or parsed.name not in PRESSABLE:
+            return HandleResult()
+        await self._command(req, parsed)
+        return HandleResult()
 
     async def _case_press(self, req: Request, data: CallbackData) -> HandleResult:
         """A case's button: claim it, show it, or start the form of its next step."""

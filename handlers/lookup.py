@@ -10,12 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.domain import errors
+from bot.domain.digits import is_digits
+from bot.domain.folding import fold
 from bot.domain.model import Case, Role
 from bot.domain.people import Member
+from bot.domain.phone import redact_phones
 from bot.services.ports import CaseQuery, UnitOfWork
-from handlers.parsing import ParsedCommand, normalize_ref
-from handlers.refusals import MissingRef, UnboundGroup
+from handlers.parsing import ParsedCommand, looks_like_ref, read_ref
+from handlers.refusals import BadRef, Choose, MissingRef, Offer, UnboundGroup
 from handlers.request import Request
+
+#: Cases offered as buttons when none was named: a phone's screen of them.
+PICKED = 8
+#: Characters of the address on a case's button.
+ADDRESS_SHOWN = 28
+
+
+#: Commands whose first words may be a number of their own (`/estimate 1500 2tr` with
+#: one case, `/rate 8` replying to it): a bare number there is never read as a ref.
+NUMBERS_FIRST = frozenset({"usage.estimate", "usage.install", "usage.rate"})
 
 
 class Lookup:
@@ -33,11 +46,10 @@ class Lookup:
             )
 
     async def named_or_replied(self, req: Request, parsed: ParsedCommand) -> str | None:
-        """REF from the first argument, else the case replied to."""
-        first = parsed.arg(0)
-        ref = normalize_ref(first) if first else None
-        if ref is not None:
-            return ref
+        """REF from the first argument (as people mistype it), else the case replied to."""
+        named = await self.named(req, parsed.args, "usage.claim")
+        if named is not None:
+            return named[0]
         case = await self.replied_case(req)
         return case.ref if case else None
 
@@ -46,20 +58,108 @@ class Lookup:
     ) -> tuple[str, tuple[str, ...]]:
         """REF and the words after it: named, else the case replied to, else the worker's
         only case."""
-        first = parsed.arg(0)
-        ref = normalize_ref(first) if first else None
-        if ref is not None:
-            return ref, parsed.args[1:]
+        named = await self.named(req, parsed.args, usage_key)
+        if named is not None:
+            return named
         case = await self.replied_case(req)
         if case is not None:
             return case.ref, parsed.args
-        if req.actor.member is not None:
-            query = CaseQuery(assignee=req.actor.member.uid, active_only=True, limit=2)
+        mine = await self.active_cases(req)
+        if len(mine) == 1 and mine[0].assignee == req.actor.uid:
+            return mine[0].ref, parsed.args
+        command = usage_key.removeprefix("usage.")  # `usage.<command>`, by the step table's rule
+        offers = tuple(
+            Offer(
+                "pick.case",
+                f"{command} {case.ref}",
+                {"ref": case.ref, "address": redact_phones(case.customer.address)[:ADDRESS_SHOWN]},
+            )
+            for case in mine
+        )
+        raise MissingRef(usage_key, offers=offers)
+
+    async def active_cases(self, req: Request) -> list[Case]:
+        """The cases a person may mean when they name none: their own active ones, else,
+        for a lead, the team's."""
+        member = req.actor.member
+        if member is None:
+            return []
+        async with self.uow() as uow:
+            query = CaseQuery(assignee=member.uid, active_only=True, limit=PICKED)
+            mine = await uow.cases.find(query)
+            if not mine and member.team_code is not None and member.role is Role.LEAD:
+                team = CaseQuery(team_code=member.team_code, active_only=True, limit=PICKED)
+                mine = await uow.cases.find(team)
+        return list(mine)
+
+    async def named(
+        self, req: Request, args: tuple[str, ...], usage_key: str
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """The ref the first words name, as typed in a hurry (`pl6`, `#PL-6`, `PL 6`,
+        `6` for a case of the team), and the words after it; None when they name none.
+        A word that was meant as a ref but is none is refused with how refs look."""
+        if not args:
+            return None
+        team = await self._team_of(req)
+        first = args[0]
+        ref = read_ref(first, team)
+        if ref is not None:
+            return ref, args[1:]
+        split = len(args) > 1 and is_digits(args[1]) and len(args[1]) <= 9
+        if team is not None and split and first.upper() == team.upper():
+            return f"{team.upper()}-{int(args[1])}", args[2:]
+        bare = is_digits(first) and len(first) <= 9 and usage_key not in NUMBERS_FIRST
+        if team is not None and bare:
+            ref = f"{team.upper()}-{int(first)}"
             async with self.uow() as uow:
-                mine = await uow.cases.find(query)
-            if len(mine) == 1:
-                return mine[0].ref, parsed.args
-        raise MissingRef(usage_key)
+                if await uow.cases.get_by_ref(ref) is not None:
+                    return ref, args[1:]
+        if looks_like_ref(first):
+            raise BadRef(usage_key, first)
+        return None
+
+    async def _team_of(self, req: Request) -> str | None:
+        """The team whose refs a bare number or code names: the group's, else the person's."""
+        if not req.is_private:
+            shown = await self.team_shown_here(req)
+            if shown is not None:
+                return shown
+        member = req.actor.member
+        return member.team_code if member is not None else None
+
+    async def workers(self, team: str, command: str) -> tuple[Offer, ...]:
+        """The team's workers as buttons typing `command UID`, each with their active cases."""
+        load: list[tuple[int, str, str]] = []
+        async with self.uow() as uow:
+            for member in await uow.members.in_team(team):
+                if member.role is Role.WORKER:
+                    query = CaseQuery(assignee=member.uid, active_only=True)
+                    load.append((await uow.cases.count(query), member.name, member.uid))
+        return tuple(  # the least loaded first
+            Offer("pick.worker", f"{command} {uid}", {"name": name, "count": count})
+            for count, name, uid in sorted(load)
+        )
+
+    async def member_named(self, who: str, team: str, command: str) -> Member:
+        """`@username`, an id, or a part of a team member's name (diacritics optional);
+        several names that fit are offered as buttons typing `command UID`."""
+        try:
+            return await self.member(who)
+        except errors.UnknownMember:
+            if who.startswith("@"):
+                raise
+        wanted = fold(who)
+        async with self.uow() as uow:
+            people = await uow.members.in_team(team)
+        fits = [m for m in people if wanted and wanted in fold(m.name)]
+        if len(fits) == 1:
+            return fits[0]
+        if not fits:
+            raise errors.UnknownMember(who)
+        offers = tuple(
+            Offer("pick.member", f"{command} {m.uid}", {"name": m.name}) for m in fits[:PICKED]
+        )
+        raise Choose("pick.which_member", {"who": who}, offers)
 
     async def member(self, who: str) -> Member:
         """`@username` or a member's id, as a lead names someone."""

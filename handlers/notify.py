@@ -20,6 +20,7 @@ from bot.domain.events import (
 )
 from bot.domain.model import Action, Case
 from bot.domain.people import Member
+from bot.domain.steps import STEP_BY_ACTION, step_of
 from bot.i18n import Lang, Translator
 from bot.services.ports import UnitOfWork
 from handlers.next_person import NextPerson
@@ -85,7 +86,7 @@ class Notifier:
         ident = owner.identity_on(origin.channel) if owner else None
         if ident is None or ident.external_id != origin.chat_id:
             return ()
-        return self.render.step_buttons(lang, case)
+        return self.render.private_buttons(lang, case)
 
     def _moved_text(self, lang: Lang, event: CaseMoved) -> str:
         case = event.case
@@ -93,9 +94,20 @@ class Notifier:
             return self.tr.t(lang, "reply.rated", ref=case.ref, score=event.note or "")
         status = self.render.status(lang, case.status)
         usage = self.render.next_usage(lang, case) if case.is_active else None
-        if usage:
-            return self.tr.t(lang, "reply.moved_next", ref=case.ref, status=status, usage=usage)
-        return self.tr.t(lang, "reply.moved", ref=case.ref, status=status)
+        if event.corrected:
+            step = self.tr.t(lang, f"form.kind.{event.action.value}")
+            head = self.tr.t(lang, "reply.corrected", ref=case.ref, step=step)
+        elif usage:
+            head = self.tr.t(lang, "reply.moved_next", ref=case.ref, status=status, usage=usage)
+        else:
+            head = self.tr.t(lang, "reply.moved", ref=case.ref, status=status)
+        if event.action not in STEP_BY_ACTION:
+            return head
+        lines = [head, *self.render.recorded(lang, case, event.action, event.note)]
+        if step_of(event.action).correctable and case.is_active:
+            fix = self.render.usage(lang, event.action, case.ref)
+            lines.append(self.tr.t(lang, "reply.fix_hint", usage=fix))
+        return "\n".join(lines)
 
     async def _is_team_chat(self, origin: Origin, case: Case, uow: UnitOfWork) -> bool:
         team = await uow.teams.by_chat(origin.channel, origin.chat_id)

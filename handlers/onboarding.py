@@ -36,7 +36,7 @@ from handlers.callbacks import InvitePress, LinkPress
 from handlers.invite_notices import channel_name, minutes, who
 from handlers.lookup import Lookup
 from handlers.parsing import ParsedCommand
-from handlers.refusals import InviteUsage, LinkPrivateOnly
+from handlers.refusals import InviteUsage, LinkPrivateOnly, Offer
 from handlers.replies import Replies, reply_to, to_chat
 from handlers.request import Request
 
@@ -99,8 +99,12 @@ class Onboarding:
                 req.actor, _account(req), code, ANSWERS[word], req.origin, self.uow()
             )
             await self.replies.say(req, self._answered_text(req.lang, invite, member))
-        else:
-            raise InviteUsage()
+        else:  # its roles as buttons (and, in private, a link code)
+            words = [*ROLES, "link"] if req.is_private else list(ROLES)
+            keys = {
+                w: f"role.{ROLES[w].value}" if w in ROLES else "pick.invite_link" for w in words
+            }
+            raise InviteUsage(tuple(Offer(keys[w], f"invite {w}") for w in words))
 
     async def start(self, req: Request, code_text: str) -> None:
         """`/start CODE`: a deep link opened, or the code typed (Zalo)."""
@@ -130,6 +134,13 @@ class Onboarding:
         return member
 
     # ------------------------------------------------------------ texts
+
+    def deep_link(self, channel: str, word: str) -> str | None:
+        """The link that opens the bot's private chat with `/start WORD`, where the
+        channel has such links and its bot's name is known."""
+        pattern = DEEP_LINKS.get(channel)
+        bot = self.bot_usernames.get(channel)
+        return pattern.format(bot=bot, code=word) if pattern and bot else None
 
     def _links(self, lang: Lang, code: str) -> list[str]:
         lines: list[str] = []

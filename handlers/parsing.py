@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.domain.amounts import AmountError, parse_vnd
+from bot.domain.amounts import AmountError, amount_readings
 from bot.domain.digits import is_digits
 from bot.domain.model import Action
 from bot.domain.people import TEAM_CODE_PATTERN
@@ -78,6 +78,48 @@ def normalize_ref(text: str) -> str | None:
     return f"{m.group(1).upper()}-{int(m.group(2))}"
 
 
+_LOOSE_REF_RE = re.compile(r"^#?([A-Za-z][A-Za-z0-9]{0,15}?)[-_.]?(\d{1,9})$")
+_REF_ATTEMPT_RE = re.compile(r"^(#\S*|[A-Za-z]{1,16}-\S*)$")
+
+
+def read_ref(text: str, team: str | None) -> str | None:
+    """A ref as people mistype it: `pl6`, `PL6`, `#PL-6`, `PL_6`; None if it is none.
+
+    Without the separator only the person's team's code is read (`PL21` is PL-21 for
+    team PL; `CT12345` may be a meter serial); a bare number needs the case to exist
+    and is read by the caller (`Lookup`).
+    """
+    word = text.strip()
+    ref = normalize_ref(word.lstrip("#"))
+    if ref is not None:
+        return ref
+    if team is not None:
+        upper, code = word.lstrip("#").upper(), team.upper()
+        tail = upper[len(code) :].lstrip("-_.")
+        if upper.startswith(code) and tail.isascii() and tail.isdigit() and len(tail) <= 9:
+            return f"{code}-{int(tail)}"
+    m = _LOOSE_REF_RE.match(word)
+    if m is None or not m.group(1).isalpha() or not word.startswith("#"):
+        return None  # `CT12345` may be a meter serial: only the team's own code is read
+    return f"{m.group(1).upper()}-{int(m.group(2))}"
+
+
+def looks_like_ref(text: str) -> bool:
+    """A word meant as a ref but not one (`#6x`, `PL-`, `PL-6a`): say how refs look."""
+    word = text.strip()
+    return word.isascii() and _REF_ATTEMPT_RE.match(word) is not None
+
+
+_NOTE_LIKE_REF_RE = re.compile(r"^#?[A-Za-z]{0,16}[ \-_.]?\d{1,9}$")
+
+
+def note_like_ref(note: str) -> bool:
+    """A note that is nothing but a ref typed wrong (`PL 4`, `pl4`, `#4`): asked about,
+    not saved as the finding of a survey."""
+    text = note.strip()
+    return text.isascii() and _NOTE_LIKE_REF_RE.match(text) is not None
+
+
 def parse_command(text: str, bot_username: str | None = None) -> ParsedCommand | None:
     """A command is `/word` at the start, optionally `/word@ourbot`, after an optional mention.
 
@@ -130,7 +172,23 @@ UNIT_WORDS = frozenset(
 )
 
 
-def take_amount(args: tuple[str, ...], i: int) -> tuple[int, int]:
+@dataclass(frozen=True)
+class TypedAmount:
+    """An amount as typed, and what it may mean (the likeliest first)."""
+
+    text: str
+    readings: tuple[int, ...]
+
+    @property
+    def sure(self) -> bool:
+        return len(self.readings) == 1
+
+    @property
+    def value(self) -> int:
+        return self.readings[0]
+
+
+def take_amount(args: tuple[str, ...], i: int) -> tuple[TypedAmount, int]:
     """The amount starting at args[i], and where the next word starts.
 
     `1.5 triệu` and `1 500 000` span several words. IndexError when nothing is left;
@@ -146,7 +204,8 @@ def take_amount(args: tuple[str, ...], i: int) -> tuple[int, int]:
     if j < len(args) and args[j].lower() in UNIT_WORDS:
         token += args[j]
         j += 1
+    typed = " ".join(args[i:j])
     try:
-        return parse_vnd(token), j
+        return TypedAmount(typed, amount_readings(token)), j
     except AmountError as e:
-        raise BadAmount(" ".join(args[i:j])) from e
+        raise BadAmount(typed) from e

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import quote_plus
 
-from bot.channels.base import Button, Outbound
+from bot.channels.base import Button, ButtonKind, Outbound
 from bot.domain.amounts import format_vnd
 from bot.domain.evidence import Evidence, EvidenceKind
 from bot.domain.model import Action, Case, CaseStatus, HistoryEntry, Workflow
 from bot.domain.phone import mask_phone, redact_phones
 from bot.domain.steps import ACTION_OF_STEP
 from bot.i18n import Lang, Translator
-from handlers.callbacks import ButtonAction, CallbackData, ListKind, PagePress
+from handlers.callbacks import ButtonAction, CallbackData, CommandPress, ListKind, PagePress
 from handlers.steps import chat_step, has_form
 
+#: A maps search for an address: opens the phone's map app, or the web map.
+MAPS_SEARCH = "https://www.google.com/maps/search/?api=1&query="
 #: Cases per page of /mine and /open: ten buttons still fit a phone's screen.
 PAGE_SIZE = 10
 #: Characters of a description a card shows, and of a note in `/case`'s history.
@@ -142,7 +145,7 @@ class Renderer:
         usage = self.next_usage(lang, case)
         if usage:
             lines.append(t(lang, "contact.next", usage=usage))
-        return Outbound(text="\n".join(lines), buttons=self.step_buttons(lang, case))
+        return Outbound(text="\n".join(lines), buttons=self.private_buttons(lang, case))
 
     def next_action(self, case: Case) -> Action | None:
         """The step a guided form can report next, if any."""
@@ -151,6 +154,45 @@ class Renderer:
         step = self.workflow.next_step(case.kind, case.status)
         action = ACTION_OF_STEP.get(step) if step else None
         return action if action is not None and has_form(action) else None
+
+    def recorded(self, lang: Lang, case: Case, action: Action, note: str | None) -> list[str]:
+        """What a step wrote on the case, in the words of the form's summary: the person
+        sees what was understood (groups see it too, so numbers in a note are masked)."""
+        t = self.tr.t
+        lines: list[str] = []
+        if action is Action.ESTIMATE and case.estimate is not None:
+            lines.append(
+                t(lang, "form.sum.customer_cost", value=format_vnd(case.estimate.customer_cost))
+            )
+            lines.append(
+                t(lang, "form.sum.utility_cost", value=format_vnd(case.estimate.utility_cost))
+            )
+        if action is Action.INSTALL and case.meter is not None:
+            lines.append(t(lang, "form.sum.serial", value=case.meter.serial))
+            if case.meter.reading:
+                lines.append(t(lang, "form.sum.reading", value=case.meter.reading))
+        if note:
+            lines.append(t(lang, "form.sum.note", value=redact_phones(note)[:NOTE_SHOWN]))
+        return lines
+
+    def private_buttons(self, lang: Lang, case: Case) -> tuple[tuple[Button, ...], ...]:
+        """Under the case in its worker's private chat: the next step, hold or resume and
+        release (pressed, not typed), and the address on a map (the phone number is
+        in the text, where a phone makes it a call link)."""
+        t = self.tr.t
+        rows = list(self.step_buttons(lang, case))
+        if case.is_active:
+            pause = "resume" if case.status is CaseStatus.ON_HOLD else "hold"
+            row = [Button(t(lang, f"button.{pause}"), CommandPress(pause, case.ref).encode())]
+            if case.status is CaseStatus.CLAIMED:
+                row.append(
+                    Button(t(lang, "button.release"), CommandPress("release", case.ref).encode())
+                )
+            rows.append(tuple(row))
+        if case.customer.address.strip():
+            url = MAPS_SEARCH + quote_plus(case.customer.address.strip())
+            rows.append((Button(t(lang, "button.map"), url, ButtonKind.URL),))
+        return tuple(rows)
 
     def step_buttons(self, lang: Lang, case: Case) -> tuple[tuple[Button, ...], ...]:
         """One button for the case's next step (it starts that step's form)."""

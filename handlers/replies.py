@@ -13,11 +13,11 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
-from bot.channels.base import Button, HandleResult, Outbound
+from bot.channels.base import Button, Capabilities, HandleResult, Outbound
 from bot.domain import errors
-from bot.domain.amounts import AmountError
+from bot.domain.amounts import AmountError, format_vnd
 from bot.domain.events import Origin
 from bot.domain.evidence import PhotoRequired
 from bot.domain.steps import ACTION_OF_STEP
@@ -35,20 +35,25 @@ from bot.services.invites import (
 )
 from bot.services.outbox import to_chat as to_chat  # the handlers' callers import it here
 from bot.services.ports import ConcurrentUpdate, OutboxItem, UnitOfWork
+from handlers.callbacks import CommandPress
 from handlers.evidence import EvidenceInbox
 from handlers.refusals import (
+    AmountDoubt,
     BadAmount,
+    BadRef,
+    Choose,
     GroupOnly,
     InviteUsage,
     LinkPrivateOnly,
     MissingRef,
+    NoteLikeRef,
     OtherTeamsChat,
     PrivateOnly,
     UnboundGroup,
     UsageError,
 )
 from handlers.render import Renderer
-from handlers.request import Request
+from handlers.request import Request, capabilities_of
 
 Buttons = tuple[tuple[Button, ...], ...]
 
@@ -75,11 +80,14 @@ class Replies:
         tr: Translator,
         render: Renderer,
         evidence: EvidenceInbox,
+        capabilities: Mapping[str, Capabilities] | None = None,
     ) -> None:
         self.uow = uow
         self.tr = tr
         self.render = render
         self.evidence = evidence
+        #: Per channel: where there are no buttons (Zalo), offers are typed lines.
+        self.capabilities = capabilities or {}
 
     async def send(self, *items: OutboxItem) -> None:
         """Write the rows in one transaction; the relay delivers them after the commit."""
@@ -104,7 +112,23 @@ class Replies:
             text = self.words(req.lang, e)
             if text is None:
                 raise
-            await self.say(req, text)
+            buttons = self.offered(req.lang, e) if isinstance(e, UsageError) else ()
+            caps = capabilities_of(self.capabilities, req.inbound.channel)
+            if buttons and not caps.buttons and isinstance(e, UsageError):
+                typed = (self.tr.t(req.lang, "pick.typed", command=o.command) for o in e.offers)
+                text = "\n".join((text, *typed))
+            await self.send(reply_to(req.origin, text, buttons))
+
+    def offered(self, lang: Lang, e: UsageError) -> Buttons:
+        """The buttons a refusal offers instead of its syntax (those that fit a button)."""
+        buttons: list[Button] = []
+        for offer in e.offers:
+            word, _, args = offer.command.partition(" ")
+            if CommandPress.fits(word, args):
+                data = CommandPress(word, args).encode()
+                buttons.append(Button(self.tr.t(lang, offer.key, **offer.values), data))
+        size = max(1, e.per_row)
+        return tuple(tuple(buttons[i : i + size]) for i in range(0, len(buttons), size))
 
     def toast(self, lang: Lang, error: Exception) -> HandleResult:
         """A refusal of a button press, shown over the buttons; re-raised if no refusal."""
@@ -123,11 +147,26 @@ class Replies:
                 return self.domain_words(lang, e)
             case ConcurrentUpdate():
                 return t(lang, "err.concurrent")
+            case BadRef():
+                return t(
+                    lang, "err.bad_ref", text=e.text[:40], usage=t(lang, e.usage_key, ref=e.ref)
+                )
+            case AmountDoubt():
+                options = " / ".join(format_vnd(r) for r in e.readings)
+                usage = t(lang, e.usage_key, ref=e.ref)
+                return t(lang, "err.amount_doubt", text=e.text[:40], options=options, usage=usage)
+            case Choose():
+                return t(lang, e.usage_key, **e.values)
+            case InviteUsage():
+                return t(lang, "err.usage", usage=t(lang, "usage.invite"))
+            case NoteLikeRef():
+                usage = t(lang, e.usage_key, ref=e.ref)
+                return t(lang, "err.note_like_ref", text=e.text[:40], usage=usage)
+            case MissingRef() if e.offers:
+                return t(lang, "pick.which_case", usage=t(lang, e.usage_key, ref=e.ref))
             case UsageError():
                 key = "err.no_ref" if isinstance(e, MissingRef) else "err.usage"
                 return t(lang, key, usage=t(lang, e.usage_key, ref=e.ref))
-            case InviteUsage():
-                return t(lang, "err.usage", usage=t(lang, "usage.invite"))
             case BadAmount():
                 return t(lang, "err.bad_amount", text=e.text[:40])
             case GroupOnly():

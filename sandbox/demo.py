@@ -304,6 +304,8 @@ async def _play(container: Container, cast: Cast, api: str) -> list[str]:
     ref = refs[0]
     for user, text in (
         (winner, f"/survey {ref} Đã khảo sát, cần 25m cáp vặn xoắn"),
+        # Typed again while the case stands at the survey: a correction (issue 15).
+        (winner, f"/survey {ref} Đã khảo sát, cần 30m cáp vặn xoắn"),
         (winner, f"/estimate {ref} 1,5tr 2.000.000 vật tư theo đơn giá"),
         (cast.thu, f"/agree {ref}"),
         (winner, f"/install {ref} CT-2026-778899 0"),
@@ -328,6 +330,7 @@ async def _play(container: Container, cast: Cast, api: str) -> list[str]:
         (winner, "/survey PL-99 ghi chú"),
         (winner, f"/estimate {refs[2]} mười nghìn 2tr"),
         (other, f"/install {refs[2]} CT-1"),
+        (cast.lan, f"/assign {refs[2]}"),  # a picker: the workers and their load (issue 15)
     ):
         reply = await s.type(user, text)
         s.say(f"  bot: {reply.body}")

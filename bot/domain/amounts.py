@@ -255,3 +255,43 @@ def _grouped_value(groups: list[_Group], tail: str, text: str) -> int:
             raise AmountError(AmountErrorReason.FRACTIONAL, text)
         total += scaled // denominator
     return total
+
+
+SENSIBLE_FLOOR = 10_000
+"""No cost on a bill is this small: a bare ``1500`` is more likely thousands dropped."""
+
+_SPOKEN_DECIMAL = re.compile(
+    r"\A(?P<whole>[0-9]+)\s*(?P<big>tr|triệu|trieu|tỷ|tỉ|ty|ti)\s*"
+    r"(?P<digit>[0-9])\s*(?P<small>k|n|ng|nghìn|nghin|ngàn|ngan|tr|triệu|trieu)\Z"
+)
+_HAS_UNIT = re.compile(r"[^\W\d_]|₫")
+
+
+def amount_readings(text: str) -> tuple[int, ...]:
+    """Every amount `text` may mean, the likeliest first; one when the bot is sure.
+
+    Two shorthands fool a strict reading and are asked about instead of guessed:
+
+    * ``1tr5k``: added up it is 1 005 000, but it is said as "một triệu rưỡi", so
+      1 500 000 comes first;
+    * a bare number under `SENSIBLE_FLOOR` (``1500``): đồng as typed, or thousands
+      (and millions, for ``2``) left off.
+
+    AmountError (from `parse_vnd`) when it is no amount at all.
+    """
+    value = parse_vnd(text)
+    cleaned = unicodedata.normalize("NFC", text.strip().translate(_TRANSLATE)).casefold()
+    spoken = _SPOKEN_DECIMAL.match(cleaned)
+    if spoken is not None:
+        big = _UNITS[spoken.group("big")]
+        small = _UNITS[spoken.group("small")]
+        if small < big:
+            decimal = int(spoken.group("whole")) * big + int(spoken.group("digit")) * big // 10
+            if decimal != value and decimal <= MAX_VND:
+                return (decimal, value)
+    if 0 < value < SENSIBLE_FLOOR and _HAS_UNIT.search(cleaned) is None:
+        scaled = [value * 1_000]
+        if value < 1_000:
+            scaled.append(value * 1_000_000)
+        return (value, *scaled)
+    return (value,)

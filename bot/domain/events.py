@@ -53,6 +53,9 @@ class CaseMoved(Event):
     action: Action
     actor_name: str
     note: str | None
+    #: The step was given again while the case still stood at it: what it recorded
+    #: is replaced, and the history keeps both.
+    corrected: bool = False
 
 
 @dataclass(frozen=True)

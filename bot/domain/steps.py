@@ -51,6 +51,12 @@ class Step:
     note: NoteRule
     photo: PhotoRule = PhotoRule.OPTIONAL
 
+    @property
+    def correctable(self) -> bool:
+        """Given again while the case still stands at it, the step corrects itself (a
+        claim is no report to correct, and a closed case is finished)."""
+        return self.records is not Records.ASSIGNEE and self.action is not Action.CLOSE
+
     def needs_photo(self, policy_requires_photo: bool) -> bool:
         """Whether this step is refused without a photo under the policy in force."""
         return self.photo is PhotoRule.POLICY and policy_requires_photo

@@ -185,7 +185,7 @@ class CaseService:
             case = await self._load(uow, cmd.ref)
             await self._authorize(uow, cmd.actor, action, case)
             step = step_of(action)
-            case.advance(self.policy.workflow, step.moves_to)
+            corrected = self._take_step(case, action)
             assert case.id is not None
             need_photo = step.needs_photo(self.policy.install_requires_photo)
             photo_missing = need_photo and not has_photo(list(evidence))
@@ -199,9 +199,19 @@ class CaseService:
             refresh_clocks(case, self.policy)
             await uow.cases.save(case)
             await self._record(uow, case, action, cmd, note, now)
-            uow.publish(CaseMoved(case, cmd.origin, action, cmd.actor.name, note))
+            uow.publish(CaseMoved(case, cmd.origin, action, cmd.actor.name, note, corrected))
             await uow.commit()
         return case
+
+    def _take_step(self, case: Case, action: Action) -> bool:
+        """Move the case on by the step, or, while it still stands at that step, take the
+        step again as a correction (True); else the workflow's refusal."""
+        step = step_of(action)
+        if step.correctable and case.status is step.moves_to:
+            case.require_active()
+            return True
+        case.advance(self.policy.workflow, step.moves_to)
+        return False
 
     # ------------------------------------------------------ lead and upkeep
     async def release(self, cmd: ReleaseCase, uow: UnitOfWork) -> Case:
@@ -378,7 +388,7 @@ class CaseService:
         case = await self.view(ref, actor, uow)
         async with uow:
             await self._authorize(uow, actor, action, case)
-        copy.copy(case).advance(self.policy.workflow, step_of(action).moves_to)
+        self._take_step(copy.copy(case), action)
         return case
 
     # ---------------------------------------------------------------- helpers

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.channels.base import Button, ButtonKind
 from bot.domain.people import ChatBinding
 from bot.i18n import Lang, Translator
 from bot.services.people import BindChat, SetLanguage, bind_chat, set_language
@@ -15,9 +16,12 @@ from handlers.forms.flow import Forms
 from handlers.lookup import Lookup
 from handlers.onboarding import Onboarding
 from handlers.parsing import CommandName, ParsedCommand
-from handlers.refusals import GroupOnly, UsageError
-from handlers.replies import Replies
+from handlers.refusals import Choose, GroupOnly, Offer, UsageError
+from handlers.replies import Replies, reply_to
 from handlers.request import Request
+
+#: `/start new`: the deep link of a `/new` typed in a group opens the new-case form.
+NEW_WORD = "new"
 
 
 class AdminCommands:
@@ -62,9 +66,9 @@ class AdminCommands:
     async def lang(self, req: Request, parsed: ParsedCommand) -> None:
         """`/lang vi|en`: a member's choice is kept; a stranger's holds for this answer."""
         choice = (parsed.arg(0) or "").lower()
-        if choice not in Lang._value2member_map_:
-            await self.replies.say(req, self.tr.t(req.lang, "err.bad_lang"))
-            return
+        if choice not in Lang._value2member_map_:  # the languages as buttons
+            offers = tuple(Offer(f"pick.lang_{x.value}", f"lang {x.value}") for x in Lang)
+            raise Choose("pick.ask_lang", {}, offers, per_row=len(offers))
         lang = Lang(choice)
         if req.actor.member is not None:
             await set_language(SetLanguage(req.actor.member.uid, lang.value), self.uow())
@@ -74,4 +78,13 @@ class AdminCommands:
         await self.onboarding.invite(req, parsed)
 
     async def new(self, req: Request, parsed: ParsedCommand) -> None:
-        await self.forms.start_intake(req)
+        """A new case is filed in the private chat; typed in a group, a button opens it."""
+        if req.is_private:
+            await self.forms.start_intake(req)
+            return
+        self.forms.check_intake(req)
+        link = self.onboarding.deep_link(req.origin.channel, NEW_WORD)
+        label = self.tr.t(req.lang, "button.open_private")
+        buttons = ((Button(label, link, ButtonKind.URL),),) if link else ()
+        text = self.tr.t(req.lang, "new.in_private")
+        await self.replies.send(reply_to(req.origin, text, buttons))

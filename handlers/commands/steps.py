@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from bot.channels.base import HandleResult, Inbound
+from bot.domain import errors
+from bot.domain.amounts import format_vnd
 from bot.domain.digits import whole_number
 from bot.domain.evidence import EvidenceKind, NewEvidence
 from bot.domain.steps import NoteRule, Records
@@ -32,15 +34,21 @@ from bot.services.evidence import AttachEvidence, EvidenceService
 from bot.services.ports import UnitOfWork
 from handlers.commands import CommandTable, Handler
 from handlers.evidence import EvidenceInbox
-from handlers.forms.flow import Forms
-from handlers.forms.spec import MAX_READING, MAX_SERIAL
+from handlers.forms.flow import Forms, Typed
+from handlers.forms.machine import Line, doubt_line
+from handlers.forms.spec import MAX_READING, MAX_SERIAL, FieldName
 from handlers.lookup import Lookup
-from handlers.parsing import CommandName, ParsedCommand, take_amount
+from handlers.parsing import CommandName, ParsedCommand, TypedAmount, note_like_ref, take_amount
 from handlers.record import StepAnswer, record
-from handlers.refusals import MissingRef, UsageError
+from handlers.refusals import AmountDoubt, Choose, MissingRef, NoteLikeRef, Offer, UsageError
 from handlers.replies import Replies
 from handlers.request import Request
 from handlers.steps import BY_COMMAND, CHAT_STEPS, ChatStep
+
+#: A customer's satisfaction, as the buttons of `/rate` offer it.
+SCORES = range(1, 11)
+#: Why work stops, as `/hold` offers it (`hold.reason.<key>` in the catalogue).
+HOLD_REASONS = ("customer", "materials", "weather")
 
 
 class StepCommands:
@@ -107,6 +115,13 @@ class StepCommands:
         note = " ".join(rest).strip() or None
         if row.step.note is NoteRule.REQUIRED and note is None:
             raise UsageError(row.usage, ref)
+        if note is not None and note_like_ref(note):  # `/survey PL 4`: a ref, not a finding
+            if not req.is_private or row.form is None:
+                raise NoteLikeRef(row.usage, ref, note)
+            line = Line("form.note_like_ref", {"text": note[:40]})
+            typed = Typed({FieldName.NOTE: note}, notes=(line,))
+            await self.forms.question_typed(req, row.action, ref, typed)
+            return
         await self._record(req, row, ref, StepAnswer(note=note))
 
     async def estimate(self, req: Request, parsed: ParsedCommand) -> None:
@@ -121,8 +136,51 @@ class StepCommands:
         except IndexError:
             raise UsageError(row.usage, ref) from None
         note = " ".join(rest[i:]).strip() or None
-        answer = StepAnswer(note=note, customer_cost=customer, utility_cost=utility)
+        if not (customer.sure and utility.sure):  # `1tr5k`, `1500`: asked, never guessed
+            await self._question_costs(req, row, ref, customer, utility, note)
+            return
+        answer = StepAnswer(note=note, customer_cost=customer.value, utility_cost=utility.value)
         await self._record(req, row, ref, answer)
+
+    async def _question_costs(
+        self,
+        req: Request,
+        row: ChatStep,
+        ref: str,
+        customer: TypedAmount,
+        utility: TypedAmount,
+        note: str | None,
+    ) -> None:
+        """An estimate with an amount in doubt: its form asks which sum was meant (in a
+        group, the answer says how to type it unmistakably)."""
+        doubtful, name = (
+            (customer, FieldName.CUSTOMER_COST)
+            if not customer.sure
+            else (utility, FieldName.UTILITY_COST)
+        )
+        if not req.is_private:  # each reading a button typing the estimate unmistakably
+            other = utility if doubtful is customer else customer
+            offers: tuple[Offer, ...] = ()
+            if other.sure and note is None:
+                offers = tuple(
+                    Offer(
+                        "form.amount_option",
+                        _estimate(row, ref, r, other.value, doubtful is customer),
+                        {"amount": format_vnd(r)},
+                    )
+                    for r in doubtful.readings
+                )
+            raise AmountDoubt(row.usage, ref, doubtful.text, doubtful.readings, offers)
+        given = {FieldName.NOTE: note} if note else {}
+        for amount, field in (
+            (customer, FieldName.CUSTOMER_COST),
+            (utility, FieldName.UTILITY_COST),
+        ):
+            if amount.sure:
+                given[field] = str(amount.value)
+        line = doubt_line(doubtful.text, doubtful.readings)
+        typed = Typed(given, notes=(line,), doubt=name, readings=doubtful.readings)
+        await self.forms.question_typed(req, row.action, ref, typed)
 
     async def install(self, req: Request, parsed: ParsedCommand) -> None:
         """`/install PL-17 SERIAL [reading] [ghi chú]`."""
@@ -169,7 +227,15 @@ class StepCommands:
         await self.service.release(req.command(ReleaseCase, ref), self.uow())
 
     async def hold(self, req: Request, parsed: ParsedCommand) -> None:
-        ref, reason = await self._with_reason(req, parsed, "usage.hold")
+        ref, rest = await self.lookup.ref(req, parsed, "usage.hold")
+        reason = " ".join(rest).strip()
+        if not reason:  # the usual reasons as buttons; any other is typed
+            reasons = (self.tr.t(req.lang, f"hold.reason.{key}") for key in HOLD_REASONS)
+            offers = tuple(
+                Offer("pick.hold_reason", f"hold {ref} {r}", {"reason": r}) for r in reasons
+            )
+            usage = self.tr.t(req.lang, "usage.hold", ref=ref)
+            raise Choose("pick.ask_hold", {"ref": ref, "usage": usage}, offers)
         await self.service.hold(req.command(HoldCase, ref, reason=reason), self.uow())
 
     async def resume(self, req: Request, parsed: ParsedCommand) -> None:
@@ -178,9 +244,15 @@ class StepCommands:
 
     async def assign(self, req: Request, parsed: ParsedCommand) -> None:
         ref, rest = await self.lookup.ref(req, parsed, "usage.assign")
-        if not rest:
-            raise UsageError("usage.assign", ref)
-        member = await self.lookup.member(rest[0])
+        async with self.uow() as uow:
+            case = await uow.cases.get_by_ref(ref)
+        if case is None:
+            raise errors.CaseNotFound(ref)
+        who = " ".join(rest).strip()
+        if not who:  # the team's workers, each with how much they have
+            offers = await self.lookup.workers(case.team_code, f"assign {ref}")
+            raise Choose("pick.ask_worker", {"ref": ref}, offers)
+        member = await self.lookup.member_named(who, case.team_code, f"assign {ref}")
         await self.service.assign(req.command(AssignCase, ref, member_uid=member.uid), self.uow())
 
     async def cancel(self, req: Request, parsed: ParsedCommand) -> None:
@@ -190,8 +262,9 @@ class StepCommands:
     async def rate(self, req: Request, parsed: ParsedCommand) -> None:
         ref, rest = await self.lookup.ref(req, parsed, "usage.rate")
         score = whole_number(rest[0]) if len(rest) == 1 else None
-        if score is None:
-            raise UsageError("usage.rate", ref)
+        if score is None:  # the scores as buttons, not the syntax
+            offers = tuple(Offer("pick.score", f"rate {ref} {n}", {"n": n}) for n in SCORES)
+            raise Choose("pick.ask_score", {"ref": ref}, offers, per_row=5)
         await self.service.rate(req.command(RateCase, ref, score=score), self.uow())
 
     async def rate_press(self, req: Request, ref: str, score: int) -> HandleResult:
@@ -233,6 +306,12 @@ class StepCommands:
         places = len(items) - photos
         text = self.tr.t(req.lang, "evidence.saved", ref=ref, photos=photos, places=places)
         await self.replies.say(req, text)
+
+
+def _estimate(row: ChatStep, ref: str, doubted: int, other: int, customer_doubted: bool) -> str:
+    """The estimate typed unmistakably (a currency mark: never asked about again)."""
+    customer, utility = (doubted, other) if customer_doubted else (other, doubted)
+    return f"{row.command.value} {ref} {customer}đ {utility}đ"
 
 
 def _row(parsed: ParsedCommand) -> ChatStep:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.channels.base import Capabilities, HandleResult, Inbound, Outbound
@@ -39,6 +40,7 @@ from handlers.forms.machine import (
     current,
     feed,
     intake_form,
+    prefill,
     step_form,
 )
 from handlers.forms.prompts import Prompts
@@ -50,6 +52,18 @@ from handlers.replies import Replies, in_chat
 from handlers.request import Request, capabilities_of
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A typed step's words as its form's answers, with what to ask about them."""
+
+    given: Mapping[FieldName, str]
+    notes: tuple[Line, ...] = ()
+    doubt: FieldName | None = None
+    readings: tuple[int, ...] = ()
+
+
 #: Tries at applying one input while other messages of the same person move the form.
 FEED_TRIES = 5
 
@@ -97,15 +111,24 @@ class Forms:
 
     async def start_step(self, req: Request, action: Action, ref: str) -> None:
         """The form of a step of `ref`, refused at once if that step cannot be taken now."""
+        await self._begin(req, await self._step_state(req, action, ref))
+
+    async def question_typed(self, req: Request, action: Action, ref: str, typed: Typed) -> None:
+        """A typed step with odd input, put in its form and asked about before anything
+        is saved: the doubtful amount's readings as buttons, or the summary to confirm."""
+        state = await self._step_state(req, action, ref)
+        prefill(state, typed.given, self._context(req), typed.doubt, typed.readings)
+        await self._begin(req, state, typed.notes)
+
+    async def _step_state(self, req: Request, action: Action, ref: str) -> FormState:
         if not req.is_private:
             raise PrivateOnly()
         case = await self.service.check_step(ref, req.actor, action, self.uow())
         policy = self.service.policy
         required_photo = step_of(action).needs_photo(policy.install_requires_photo)
-        state = step_form(
+        return step_form(
             _new_id(), action, req.origin.chat_id, req.lang.value, case.ref, required_photo
         )
-        await self._begin(req, state)
 
     async def start_intake(
         self, req: Request, description: str | None = None, forwarded: Inbound | None = None
@@ -114,11 +137,8 @@ class Forms:
         forwarded customer message are kept with it, and filed with the case."""
         if not req.is_private:
             raise PrivateOnly()
+        self.check_intake(req)
         actor = req.actor
-        if not (actor.is_admin or actor.has_role(Role.CLERK, Role.LEAD)):
-            if actor.member is None:
-                raise errors.NotMember(None)
-            raise errors.Forbidden((Role.CLERK, Role.LEAD))
         member = actor.member
         own_team = member.team_code if member is not None and not actor.is_admin else None
         state = intake_form(_new_id(), req.origin.chat_id, req.lang.value, own_team, description)
@@ -126,12 +146,21 @@ class Forms:
             state.photos.extend((await self.reader.read(forwarded, state.id)).photos)
         await self._begin(req, state)
 
-    async def _begin(self, req: Request, state: FormState) -> None:
+    @staticmethod
+    def check_intake(req: Request) -> None:
+        """Whether this person may file a new case here (a clerk, a lead, an admin)."""
+        actor = req.actor
+        if not (actor.is_admin or actor.has_role(Role.CLERK, Role.LEAD)):
+            if actor.member is None:
+                raise errors.NotMember(None)
+            raise errors.Forbidden((Role.CLERK, Role.LEAD))
+
+    async def _begin(self, req: Request, state: FormState, notes: tuple[Line, ...] = ()) -> None:
         await self.sweep()
         channel, user = req.inbound.channel, req.inbound.user.id
         async with self.uow() as uow:
             old = await uow.forms.get(channel, user)
-            question = await self._ask(uow, req, state, self._context(req))
+            question = await self._ask(uow, req, state, self._context(req), notes)
             if not await uow.forms.put(self.store.row(channel, user, state)):
                 return  # another form of the same person started at this very moment
             await uow.outbox.add(in_chat(req.origin, question))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.domain.amounts import AmountError, parse_vnd
+from bot.domain.amounts import AmountError, amount_readings, format_vnd
 from bot.domain.model import Action, CaseKind, needs_area_and_purpose
 from bot.domain.phone import PhoneError, normalize_phone
 from bot.i18n import Lang
@@ -196,15 +196,57 @@ def asks(state: FormState, ctx: Context, name: FieldName) -> bool:
     return any(spec.name is name for spec in fields(state, ctx))
 
 
-def has_button(spec: FieldSpec, op: FormOp | None) -> bool:
-    """Whether the question offers `op` (else a typed `xong`, `2` is just text)."""
+def has_button(spec: FieldSpec, op: FormOp | None, offered: bool = False) -> bool:
+    """Whether the question offers `op` (else a typed `xong`, `2` is just text); an
+    amount offers its readings when the typed one was in doubt."""
     if op is FormOp.SKIP:
         return True  # refused with a reason where the question must be answered
     if op is FormOp.DONE:
         return spec.kind is FieldKind.PHOTOS
     if op is FormOp.PICK:
-        return spec.kind is FieldKind.CHOICE
+        return spec.kind is FieldKind.CHOICE or (spec.kind is FieldKind.AMOUNT and offered)
     return False
+
+
+def prefill(
+    state: FormState,
+    given: Mapping[FieldName, str],
+    ctx: Context,
+    doubt: FieldName | None = None,
+    readings: tuple[int, ...] = (),
+) -> None:
+    """A typed step put in its form, to be asked about before it is saved: what was
+    given is answered, the optional rest skipped (it was not typed), and the field in
+    `doubt` asked again with its `readings` offered."""
+    for spec in fields(state, ctx):
+        if spec.name is doubt:
+            continue
+        if spec.name in given:
+            _take(state, spec.name, given[spec.name])
+        elif spec.optional:
+            state.done.append(spec.name)
+    state.offered = [str(r) for r in readings] if doubt is not None else []
+
+
+def doubt_line(text: str, readings: tuple[int, ...]) -> Line:
+    """Why an amount is asked again: what was typed and what it may mean."""
+    shown = " / ".join(format_vnd(r) for r in readings)
+    return Line("form.amount_doubt", {"text": text[:40], "options": shown})
+
+
+def edit(state: FormState, ctx: Context, number: int) -> bool:
+    """Answer the summary's field `number` (from 1) again; False when there is none."""
+    wanted = fields(state, ctx)
+    if not 0 < number <= len(wanted):
+        return False
+    name = wanted[number - 1].name
+    state.done = [x for x in state.done if x != name]
+    state.values.pop(name, None)
+    if name is FieldName.PHOTOS:
+        state.photos.clear()
+    if name is FieldName.LOCATION:
+        state.location = None
+    return True
 
 
 # ------------------------------------------------------------ one input
@@ -217,6 +259,10 @@ def feed(state: FormState, given: Input, ctx: Context) -> Reaction:
     before = current(state, ctx)
     if given.op is FormOp.CONFIRM and before is None:
         return Reaction(Outcome.CONFIRM)
+    if given.op is FormOp.EDIT:
+        if before is not None or not edit(state, ctx, given.option or 0):
+            return Reaction(Outcome.MOVED, notes=(Line("form.use_buttons"),), ask=True)
+        return Reaction(Outcome.MOVED, ask=True)
     said: list[Said] = []
     notes: list[Line] = []
     if given.photo_error is not None:
@@ -249,7 +295,7 @@ def feed(state: FormState, given: Input, ctx: Context) -> Reaction:
 def answer(state: FormState, spec: FieldSpec, given: Input, ctx: Context) -> Line | None:
     """Take the answer to `spec`; returns the reason to ask again, if it is refused."""
     name = spec.name
-    if given.typed is not None and not has_button(spec, given.op):
+    if given.typed is not None and not has_button(spec, given.op, bool(state.offered)):
         given = Input(text=given.typed)
     if given.op is FormOp.SKIP and spec.optional:
         state.done.append(name)
@@ -258,6 +304,12 @@ def answer(state: FormState, spec: FieldSpec, given: Input, ctx: Context) -> Lin
         if not state.photos and (state.required_photo or not spec.optional):
             return Line("form.photo_needed")
         state.done.append(name)
+        return None
+    if given.op is FormOp.PICK and spec.kind is FieldKind.AMOUNT and state.offered:
+        index = (given.option or 0) - 1
+        if not 0 <= index < len(state.offered):
+            return Line("form.pick_one")
+        _take(state, name, state.offered[index])
         return None
     if given.op is FormOp.PICK and spec.kind is FieldKind.CHOICE:
         index = (given.option or 0) - 1
@@ -288,9 +340,13 @@ def _typed(state: FormState, spec: FieldSpec, text: str, ctx: Context) -> Line |
         value = picked[0]
     elif spec.kind is FieldKind.AMOUNT:
         try:
-            value = str(parse_vnd(text))
+            readings = amount_readings(text)
         except AmountError:
             return Line("err.bad_amount", {"text": text[:40]})
+        if len(readings) > 1:  # `1tr5k`, `1500`: asked, never guessed
+            state.offered = [str(r) for r in readings]
+            return doubt_line(text, readings)
+        value = str(readings[0])
     elif spec.kind is FieldKind.PHONE:
         try:
             value = normalize_phone(text)
@@ -308,3 +364,4 @@ def _typed(state: FormState, spec: FieldSpec, text: str, ctx: Context) -> Line |
 def _take(state: FormState, name: FieldName, value: str) -> None:
     state.values[name] = value
     state.done.append(name)
+    state.offered = []

@@ -10,7 +10,7 @@ from bot.domain.amounts import format_vnd
 from bot.domain.model import Action
 from bot.i18n import Lang, Translator
 from handlers.callbacks import FormOp, FormPress
-from handlers.forms.machine import FORMS, FormState, Line, Said
+from handlers.forms.machine import FORMS, Context, FormState, Line, Said, fields
 from handlers.forms.spec import FieldKind, FieldName, FieldSpec
 
 BUTTON_KEYS: dict[FormOp, str] = {
@@ -70,7 +70,7 @@ class Prompts:
         if spec is None:
             lines += self._summary(lang, state)
             lines.append(t(lang, "form.confirm"))
-            return self._buttons(lang, state, lines, [FormOp.CONFIRM, FormOp.CANCEL], caps)
+            return self._summary_buttons(lang, state, lines, caps)
         ops = [FormOp.SKIP] if spec.optional else []
         if spec.kind is FieldKind.PHOTOS:
             count = len(state.photos)
@@ -93,7 +93,36 @@ class Prompts:
         if spec.name is FieldName.NOTE:
             key = f"form.ask.note_{state.kind.value}"
         lines.append(t(lang, key))
+        if spec.kind is FieldKind.AMOUNT and state.offered:  # the readings of a doubtful amount
+            readings = [
+                t(lang, "form.amount_option", amount=format_vnd(int(value)))
+                for value in state.offered
+            ]
+            return self._buttons(lang, state, lines, ops, caps, readings)
         return self._buttons(lang, state, lines, ops, caps)
+
+    def _summary_buttons(
+        self, lang: Lang, state: FormState, lines: list[str], caps: Capabilities
+    ) -> Outbound:
+        """Confirm, cancel, and «✏️ Sửa» for each answer: a wrong one is answered again."""
+        t = self.tr.t
+        names = [spec.name for spec in fields(state, Context(locations=caps.locations))]
+        labels = [t(lang, "form.btn.edit", field=t(lang, f"form.field.{n.value}")) for n in names]
+        presses = [FormPress(state.id, FormOp.EDIT, i).encode() for i in range(1, len(names) + 1)]
+        buttons = [Button(label, data) for label, data in zip(labels, presses, strict=True)]
+        rows = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
+        ops = (FormOp.CONFIRM, FormOp.CANCEL)
+        rows.append(
+            tuple(Button(t(lang, BUTTON_KEYS[op]), FormPress(state.id, op).encode()) for op in ops)
+        )
+        if not caps.buttons:  # say what to type instead
+            for i, name in enumerate(names, start=1):
+                lines.append(
+                    t(lang, "form.option_line", n=i, label=t(lang, f"form.field.{name.value}"))
+                )
+            lines.append(t(lang, "form.type.edit"))
+            lines += [t(lang, f"form.type.{op.name.lower()}") for op in ops]
+        return Outbound(text="\n".join(lines), buttons=tuple(rows))
 
     def _buttons(
         self,

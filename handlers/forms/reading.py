@@ -7,6 +7,7 @@ files under MEDIA_DIR/pending/<form> until the form is confirmed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.channels.base import AttachmentKind, Inbound
@@ -26,6 +27,10 @@ WORDS: dict[FormOp, frozenset[str]] = {
     FormOp.CANCEL: frozenset({"hủy", "huỷ", "huy", "cancel"}),
     FormOp.CONFIRM: frozenset({"ok", "xác nhận", "xac nhan", "confirm"}),
 }
+
+
+#: A typed «sửa 2» / «edit 2»: answer the summary's second field again.
+EDIT_RE = re.compile(r"^(?:sửa|sua|edit) (\d{1,2})$")
 
 
 class Reader:
@@ -67,6 +72,9 @@ class Reader:
             number = whole_number(plain_text, max_digits=2) if op is None else None
             if number is not None:
                 op, option = FormOp.PICK, number
+            edited = EDIT_RE.match(plain_text) if op is None else None
+            if edited is not None:  # «sửa 2» where there are no buttons (Zalo)
+                op, option = FormOp.EDIT, int(edited.group(1))
             if op is not None:
                 text = None
         typed = inbound.text.strip() if op is not None else None

@@ -30,8 +30,8 @@ async def _claimed_case(s: System) -> tuple[str, dict[str, Any]]:
         ("minh", "/frobnicate", "Không hiểu lệnh"),
         ("clerk", "/install {ref} CT-1", "là việc của Minh"),
         # `²` passes str.isdigit() and fails int(): it was answered with an internal error.
-        ("lead", "/rate {ref} ²", "Cách dùng: /rate {ref}"),
-        ("lead", "/rate {ref} ①", "Cách dùng: /rate {ref}"),
+        ("lead", "/rate {ref} ²", "Khách chấm {ref} mấy điểm"),  # asked, with buttons
+        ("lead", "/rate {ref} ①", "Khách chấm {ref} mấy điểm"),
     ],
 )
 async def test_refusal_is_explained_and_nothing_changes(

@@ -240,6 +240,12 @@ async def test_a_step_done_meanwhile_by_a_command_ends_the_form_with_the_reason(
         ),
         app.uow(),
     )
+    await app.service.estimate(  # and the case moved past the survey: no correction now
+        c.RecordEstimate(
+            actor_of(member), Source.TELEGRAM, origin(), ref="PL-1", customer_cost=1, utility_cost=0
+        ),
+        app.uow(),
+    )
     await first.press(await first.button(tr("vi", "form.btn.confirm")))
     told = (await first.last())["text"]
     assert tr("vi", "form.not_saved") in told and "PL-1" in told

@@ -19,7 +19,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from bot.channels.adapter import PartKind
-from bot.channels.base import Capabilities, Outbound, PermanentFailure
+from bot.channels.base import ButtonKind, Capabilities, Outbound, PermanentFailure
 from bot.channels.text import TextMeasure
 from bot.i18n import Lang, Translator
 
@@ -142,6 +142,10 @@ class ZaloRenderer:
         hint = self.claim_hint(message, lang)
         if hint:
             lines.append(hint)
+        for row in message.buttons:  # no buttons on Zalo: a link is shown in the text
+            for button in row:
+                if button.kind is ButtonKind.URL:
+                    lines.append(self.tr.t(lang, "zalo.link", label=button.text, url=button.data))
         if message.document_path:
             name = Path(message.document_path).name
             lines.append(self.tr.t(lang, "card.no_document", name=name))
