@@ -105,4 +105,3 @@ def chat_step(action: Action) -> ChatStep:
 def has_form(action: Action) -> bool:
     row = BY_ACTION.get(action)
     return row is not None and row.form is not None
-

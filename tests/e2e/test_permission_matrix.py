@@ -755,8 +755,8 @@ SPECS: dict[str, Spec] = {
     "/invite ok CODE": spec("invite.link_confirmed", effect=linked),
     "/remove": spec("member.removed", effect=removed),
     "/lang": spec("lang.set", effect=lang_kept, answer_lang="en"),
-    "/help": spec("help.worker"),
-    "/start": spec("start.member"),
+    "/help": spec("help.title"),
+    "/start": spec("start.member", "start.admin"),
     "/start CODE": spec("invite.waiting", effect=join_asked),
 }
 

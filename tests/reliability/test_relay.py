@@ -430,8 +430,6 @@ async def test_a_send_answered_late_still_frees_its_token_only_when_answered() -
     assert clock.now() - start >= 1.0
 
 
-
-
 async def test_a_chat_whose_lease_lapsed_under_its_own_worker_keeps_that_one_worker(
     kit: Kit,
 ) -> None:
