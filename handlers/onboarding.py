@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from bot.channels.base import HandleResult, Outbound
+from bot.domain.folding import fold
 from bot.domain.model import Role
 from bot.domain.people import Identity, Member
 from bot.i18n import Lang, Translator
@@ -42,9 +43,22 @@ from handlers.request import Request
 
 #: How a person opens a code in one tap, where the channel has deep links.
 DEEP_LINKS: dict[str, str] = {"telegram": "https://t.me/{bot}?start={code}"}
-ROLES = {r.value: r for r in Role}
-#: `/invite ok CODE` and `/invite no CODE`: a typed yes or no to an opened code.
-ANSWERS = {"ok": True, "no": False}
+#: What may follow `/invite`, in either language; diacritics, spaces and case optional
+#: (`/invite nhân viên`, `/invite doi truong`, `/invite worker`).
+ROLES: dict[str, Role] = {
+    **{r.value: r for r in Role},
+    "nhanvien": Role.WORKER,
+    "doitruong": Role.LEAD,
+    "giaodichvien": Role.CLERK,
+}
+LINK_WORDS = frozenset({"link", "lienket"})
+#: `/invite ok CODE` and `/invite không CODE`: a typed yes or no to an opened code.
+ANSWERS = {"ok": True, "co": True, "no": False, "khong": False}
+
+
+def _word(text: str) -> str:
+    """What a person typed, as the tables above spell it: "Nhân viên" -> "nhanvien"."""
+    return fold(text).replace(" ", "").replace("_", "")
 
 
 def _account(req: Request) -> Identity:
@@ -77,16 +91,17 @@ class Onboarding:
     # ------------------------------------------------------------ commands
 
     async def invite(self, req: Request, parsed: ParsedCommand) -> None:
-        word = (parsed.arg(0) or "").lower()
-        if word in ROLES:
+        word, whole = _word(parsed.arg(0) or ""), _word(parsed.rest)
+        role = ROLES.get(whole)
+        if role is not None:
             team = await self.lookup.team_of_chat(req)
-            invite = await self.service.create(req.actor, team, ROLES[word], self.uow())
+            invite = await self.service.create(req.actor, team, role, self.uow())
             text = self._invite_text(req.lang, invite)
             if req.is_private:
                 await self.replies.say(req, text)
             else:
-                await self._say_privately(req, text, f"/invite {word}")
-        elif word == "link":
+                await self._say_privately(req, text, f"/invite {parsed.rest.strip()}")
+        elif whole in LINK_WORDS:
             if not req.is_private:
                 raise LinkPrivateOnly()
             invite = await self.service.create_link(req.actor, _account(req), self.uow())

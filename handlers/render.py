@@ -45,6 +45,8 @@ class Renderer:
         extras = [self.tr.t(lang, f"area.{case.area.value}")] if case.area else []
         if case.purpose:
             extras.append(self.tr.t(lang, f"purpose.{case.purpose.value}"))
+        # The options are capitalised as the form's buttons; inside the line they are not.
+        extras = [x[:1].lower() + x[1:] for x in extras]
         return f"{kind} ({', '.join(extras)})" if extras else kind
 
     def status(self, lang: Lang, status: CaseStatus) -> str:
@@ -230,7 +232,13 @@ class Renderer:
             return []
         t = self.tr.t
         lines = [t(lang, "evidence.title", count=len(items))]
-        for item in items[-20:]:
+        # Photos are numbered within the case (1, 2, 3…), not by the store's ids.
+        numbered: list[tuple[Evidence, int]] = []
+        count = 0
+        for item in items:
+            count += item.kind is EvidenceKind.PHOTO
+            numbered.append((item, count))
+        for item, number in numbered[-20:]:
             who = names.get(item.actor, item.actor)
             at = self.tr.when(item.at)
             if item.kind is EvidenceKind.LOCATION and item.latitude is not None:
@@ -239,7 +247,7 @@ class Renderer:
             elif item.kind is EvidenceKind.LOCATION:
                 lines.append(t(lang, "evidence.location_gone", at=at, who=who))
             else:
-                lines.append(t(lang, "evidence.photo_item", at=at, who=who, id=item.id))
+                lines.append(t(lang, "evidence.photo_item", at=at, who=who, number=number))
         return lines
 
     def list_page(

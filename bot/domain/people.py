@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.domain.folding import fold
 from bot.domain.model import Role
 
 #: What a team code may look like: it starts every case ref (`PL-17`), so a letter first,
@@ -15,6 +16,76 @@ _TEAM_CODE = re.compile(TEAM_CODE_PATTERN)
 
 def is_team_code(text: str) -> bool:
     return _TEAM_CODE.fullmatch(text) is not None
+
+
+#: The commonest Vietnamese family names, folded (nine in ten people carry one of them).
+FAMILY_NAMES = frozenset(
+    [
+        "nguyen",
+        "tran",
+        "le",
+        "pham",
+        "hoang",
+        "huynh",
+        "phan",
+        "vu",
+        "vo",
+        "dang",
+        "bui",
+        "do",
+        "ho",
+        "ngo",
+        "duong",
+        "ly",
+        "dinh",
+        "truong",
+        "lam",
+        "mai",
+        "trinh",
+        "doan",
+        "cao",
+        "luu",
+        "ha",
+        "ta",
+        "chu",
+        "kieu",
+        "quach",
+        "ton",
+        "thai",
+        "lai",
+        "luong",
+        "to",
+        "trieu",
+        "la",
+        "vuong",
+        "tang",
+        "phung",
+        "dao",
+        "hua",
+        "giang",
+        "tieu",
+        "khuc",
+        "thach",
+        "mac",
+    ]
+)
+
+
+def person_name(first: str, last: str | None, lang: str | None = None) -> str:
+    """A person's name as a Vietnamese team says it: "Nguyễn Văn Tâm", family name first.
+
+    Telegram keeps a first and a last name and joins them as "first last", so someone who
+    typed "Tâm" and "Nguyễn Văn" reads "Tâm Nguyễn Văn". The last name goes first when the
+    account speaks Vietnamese or the last name starts with a Vietnamese family name.
+    """
+    first, last = first.strip(), (last or "").strip()
+    if not last:
+        return first
+    if not first:
+        return last
+    family = fold(last).split()[0]
+    vietnamese = (lang or "").lower().startswith("vi") or family in FAMILY_NAMES
+    return f"{last} {first}" if vietnamese else f"{first} {last}"
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,14 @@ _NUMBER_COLUMNS = frozenset(
     {"claim_hours", "hold_days", "days_to_complete", "days_open", "target_days"}
 )
 
-#: Sheet names are keys too, so tests and tools find sheets whatever the language.
+#: The sheets' keys, in their order; a sheet's name is `report.sheet.<key>` in the
+#: reader's language, so tools find a sheet by its place (or by `sheet_name`).
 SUMMARY, TEAMS, WORKERS, WEEKS, CASES = "summary", "teams", "workers", "weeks", "cases"
+SHEETS = (SUMMARY, TEAMS, WORKERS, WEEKS, CASES)
+
+
+def sheet_name(tr: Translator, lang: Lang, key: str) -> str:
+    return tr.t(lang, f"report.sheet.{key}")
 
 
 def write_workbook(report: Report, tr: Translator, lang: Lang, path: Path) -> Path:
@@ -105,30 +111,30 @@ def write_workbook(report: Report, tr: Translator, lang: Lang, path: Path) -> Pa
     wb = Workbook()
     summary = wb.active
     assert summary is not None
-    summary.title = SUMMARY
+    summary.title = sheet_name(tr, lang, SUMMARY)
     _summary(summary, report, tr, lang)
     _figure_table(
-        wb.create_sheet(TEAMS),
+        wb.create_sheet(sheet_name(tr, lang, TEAMS)),
         [name("report.col.team"), name("report.col.name")],
         [([x.code, x.name], x.figures) for x in report.teams],
         tr,
         lang,
     )
     _figure_table(
-        wb.create_sheet(WORKERS),
+        wb.create_sheet(sheet_name(tr, lang, WORKERS)),
         [name("report.col.member"), name("report.col.name"), name("report.col.team")],
         [([w.uid, w.name, w.team], w.figures) for w in report.workers],
         tr,
         lang,
     )
     _figure_table(
-        wb.create_sheet(WEEKS),
+        wb.create_sheet(sheet_name(tr, lang, WEEKS)),
         [name("report.col.week_from"), name("report.col.week_to")],
         [([w.week.start, w.week.end], w.figures) for w in report.weeks],
         tr,
         lang,
     )
-    _cases(wb.create_sheet(CASES), report, name)
+    _cases(wb.create_sheet(sheet_name(tr, lang, CASES)), report, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

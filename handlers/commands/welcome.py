@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from bot.channels.reach import HELD_START
-from bot.domain.model import Role
 from bot.i18n import Translator
 from handlers.commands import CommandTable
+from handlers.menus import STEPS, help_lines
 from handlers.onboarding import Onboarding
 from handlers.parsing import CommandName, ParsedCommand
 from handlers.replies import Replies
@@ -43,6 +43,10 @@ class Welcome:
             await self.onboarding.start(req, code)  # an invite's deep link, or typed
             return
         member = req.actor.member
+        if member is None and req.actor.is_admin:  # listed in ADMIN_IDS, no team of their own
+            text = self.tr.t(req.lang, "start.admin", name=req.actor.name)
+            await self.replies.say(req, text + "\n\n" + self.help_text(req))
+            return
         if member is None:
             await self.replies.say(req, self.tr.t(req.lang, "start.stranger", uid=req.actor.uid))
             return
@@ -59,14 +63,14 @@ class Welcome:
         await self.replies.say(req, self.help_text(req))
 
     def help_text(self, req: Request) -> str:
-        """The commands this person may use, by role."""
-        actor = req.actor
-        files_cases = actor.is_admin or actor.has_role(Role.LEAD, Role.CLERK)
-        leads = actor.is_admin or actor.has_role(Role.LEAD)
-        keys = ["help.worker"]
-        keys += ["help.lead"] if files_cases else []
-        keys += ["help.report"] if leads else []
-        keys.append("help.forms")
-        keys += ["help.new"] if files_cases else []
-        keys += ["help.invite"] if leads else []
-        return "\n".join(self.tr.t(req.lang, key) for key in keys)
+        """Short: a line per topic of what this person's role may use (handlers/menus.py's
+        table); the steps of a case in one line, since their buttons do the work."""
+        t = self.tr.t
+        lines = [t(req.lang, "help.title")]
+        for topic, commands in help_lines(req.actor):
+            typed = " ".join(commands)
+            if topic == STEPS:
+                lines.append(t(req.lang, STEPS, commands=typed))
+            else:
+                lines.append(t(req.lang, "help.line", commands=typed, text=t(req.lang, topic)))
+        return "\n".join(lines)

@@ -97,7 +97,7 @@ def test_group_command_replying_to_a_card_becomes_a_neutral_inbound() -> None:
     assert inbound is not None
     assert inbound.address == ChannelAddress("telegram", "-1001")
     assert inbound.chat_kind is ChatKind.GROUP
-    assert inbound.user == InboundUser(id="42", name="Lan Nguyễn", username="lan_ng", lang="vi")
+    assert inbound.user == InboundUser(id="42", name="Nguyễn Lan", username="lan_ng", lang="vi")
     assert inbound.text == "/claim PL-1"
     assert inbound.message_id == "7"
     assert inbound.reply_to_message_id == "3"
@@ -395,7 +395,7 @@ async def test_command_replying_to_a_card_reaches_the_sink(
     inbound = await sink.next()
     assert inbound.address == ChannelAddress("telegram", str(team.id))
     assert inbound.chat_kind is ChatKind.GROUP
-    assert inbound.user == InboundUser(id="1001", name="Lan Nguyễn", lang="vi")
+    assert inbound.user == InboundUser(id="1001", name="Nguyễn Lan", lang="vi")
     assert inbound.text == "/claim PL-1"
     assert inbound.message_id == str(said.message_id)
     assert inbound.reply_to_message_id == card.message_ids[0]

@@ -88,18 +88,18 @@ async def test_button_presses_count_and_are_turned_away_with_a_toast(
     await s.say(s.hung, "/help")
     await s.say(s.hung, "/mine")
 
-    pressed = await s.client.press_button(s.hung, GROUP, card.message_id, "Nhận việc / Claim")
+    pressed = await s.client.press_button(s.hung, GROUP, card.message_id, "✋ Nhận việc")
     answer = await s.client.wait_for_answer(pressed)
     assert answer.text == told("err.rate_limited", seconds=60)
     again = await s.client.wait_for_answer(
-        await s.client.press_button(s.hung, GROUP, card.message_id, "Nhận việc / Claim")
+        await s.client.press_button(s.hung, GROUP, card.message_id, "✋ Nhận việc")
     )
     assert again.answered and not again.text  # quiet: answered, so the spinner stops
     assert (await s.case(ref))["status"] == "open"
 
     clock.advance(timedelta(seconds=60))
     claimed = await s.client.wait_for_answer(
-        await s.client.press_button(s.hung, GROUP, card.message_id, "Nhận việc / Claim")
+        await s.client.press_button(s.hung, GROUP, card.message_id, "✋ Nhận việc")
     )
     assert claimed.text and ref in claimed.text
     assert (await s.case(ref))["status"] == "claimed"

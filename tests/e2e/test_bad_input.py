@@ -24,7 +24,7 @@ async def _claimed_case(s: System) -> tuple[str, dict[str, Any]]:
         ("minh", "/install {ref} CT-1", "Bước tiếp theo: /survey {ref}"),
         ("hung", "/survey {ref} ghi chú", "là việc của Minh"),
         ("minh", "/estimate {ref} abc 2tr", "không phải số tiền"),
-        ("minh", "/cancel {ref} khách hủy", "Chỉ trưởng nhóm"),
+        ("minh", "/cancel {ref} khách hủy", "Chỉ đội trưởng"),
         ("minh", "/survey {ref}", "Cách dùng: /survey {ref}"),
         ("hung", "/claim {ref}", "đã có người nhận: Minh"),
         ("minh", "/frobnicate", "Không hiểu lệnh"),

@@ -137,11 +137,11 @@ async def test_a_forwarded_customer_message_starts_the_form_with_its_text(
 async def test_a_worker_cannot_file_a_case_and_new_is_for_the_private_chat(system: System) -> None:
     s = system
     refused = await s.say(s.minh, "/new", chat=s.minh.id)
-    assert "Chỉ giao dịch viên / trưởng nhóm" in refused.body
+    assert "Chỉ giao dịch viên / đội trưởng" in refused.body
     in_group = await s.say(s.clerk, "/new")  # issue 15: a button opens the private chat
     assert in_group.body == tr("vi", "new.in_private") and len(in_group.buttons) == 1
     forwarded = await s.client.forward_text(
         s.minh, s.minh.id, "xin lắp điện", hidden_sender_name="X"
     )
     told = await bot_message(s, s.minh.id, after=forwarded.message_id)
-    assert "Chỉ giao dịch viên / trưởng nhóm" in told.body
+    assert "Chỉ giao dịch viên / đội trưởng" in told.body

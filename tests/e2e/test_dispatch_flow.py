@@ -10,7 +10,7 @@ from tests.e2e.conftest import Stage, System, meter_complaint, new_connection
 
 #: How the card offers the claim: Telegram's button, Zalo's instruction line.
 CLAIM_OFFER = {
-    "telegram": "Nhận việc / Claim",
+    "telegram": "✋ Nhận việc",
     "zalo": "👉 Trả lời /claim {ref} để nhận việc",
 }
 #: How the card names Minh: by @username, and by name on Zalo, which has no usernames.

@@ -56,7 +56,7 @@ async def test_find_in_english(stage: Stage) -> None:
     hung, _ = await two_cases(stage)
     await stage.say(stage.minh, "/lang en", chat=stage.minh.user_id)
     found = await stage.say(stage.minh, "/find hung", chat=stage.minh.user_id)
-    assert found.body.startswith("Search «hung»: 1 case(s)") and hung in found.body
+    assert found.body.startswith('Search "hung": 1 found') and hung in found.body
 
 
 async def test_privately_the_whole_phone_shows_only_on_the_finders_own_case(
@@ -139,7 +139,7 @@ async def test_board_privately_is_for_leads_and_opens_the_mini_app(
             )
             assert [b.web_app for b in shown.buttons] == [BOARD_URL]
         refused = await stage.say(stage.minh, "/board", chat=stage.minh.user_id)
-        assert "trưởng nhóm" in refused.body and "📋" not in refused.body
+        assert "đội trưởng" in refused.body and "📋" not in refused.body
 
 
 async def test_board_on_zalo_sends_a_one_time_link_privately(

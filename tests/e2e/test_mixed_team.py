@@ -14,7 +14,7 @@ async def test_a_case_is_posted_to_both_groups_once(mixed: Stage) -> None:
     ref = body["ref"]
     on_telegram = await s.card("telegram", ref)
     on_zalo = await s.card("zalo", ref)
-    assert on_telegram.offers == ("Nhận việc / Claim",)
+    assert on_telegram.offers == ("✋ Nhận việc",)
     assert on_zalo.offers == (f"👉 Trả lời /claim {ref} để nhận việc",)
     await s.settled()
     for channel in ("telegram", "zalo"):

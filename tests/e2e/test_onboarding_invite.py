@@ -132,9 +132,9 @@ async def test_an_invite_is_refused_when_the_lead_says_no(system: System, lang: 
 async def test_only_a_lead_invites_and_a_wrong_code_is_explained(system: System) -> None:
     s = system
     refused = await s.say(s.minh, "/invite worker")
-    assert "Chỉ trưởng nhóm" in refused.body
+    assert "Chỉ đội trưởng" in refused.body
     usage = await s.say(s.lead, "/invite boss")
-    assert "/invite worker|lead|clerk|link" in usage.body
+    assert "/invite nhân viên, /invite đội trưởng, /invite giao dịch viên" in usage.body
     wrong = await s.say(s.stranger, "/start ABCDEFGHJK", chat=s.stranger.id)
     assert wrong.body == tr("vi", "invite.invalid.unknown")
 
@@ -174,6 +174,23 @@ async def test_a_lead_without_buttons_agrees_by_typing_the_code(system: System) 
     async with s.container.uow() as uow:
         member = await uow.members.by_identity("telegram", str(who.id))
     assert member is not None and member.team_code == "PL" and member.role.value == "worker"
+
+
+async def test_a_lead_invites_and_answers_in_vietnamese_words(system: System) -> None:
+    """`/invite đội trưởng` (diacritics optional) and `/invite không CODE`: no English
+    word is needed, as the usage text shows none."""
+    s = system
+    for typed, role in (("/invite đội trưởng", "lead"), ("/invite giao dich vien", "clerk")):
+        text = (await s.say(s.lead, typed, chat=s.lead.id)).body
+        assert tr("vi", f"role.{role}") in text.split("\n", 1)[0], text
+    code = code_in((await s.say(s.lead, "/invite Nhân viên", chat=s.lead.id)).body)
+    who = await s.client.add_user(3014, "Tâm", last_name="Nguyễn Văn", language_code="vi")
+    await s.say(who, f"/start {code}", chat=who.id)
+    await bot_message(s, s.lead.id, contains="🙋 Nguyễn Văn Tâm")  # family name first
+    refused = await s.say(s.lead, f"/invite không {code}", chat=s.lead.id)
+    assert refused.body == tr("vi", "invite.refused", name="Nguyễn Văn Tâm")
+    async with s.container.uow() as uow:
+        assert await uow.members.by_identity("telegram", str(who.id)) is None
 
 
 async def test_a_person_approved_by_two_teams_stays_in_the_first_and_both_leads_hear_it(

@@ -774,8 +774,8 @@ SPECS: dict[str, Spec] = {
     "/handover": spec("handover.offered"),
     "/unbindteam": spec("unbind.done", effect=group_unbound),
     "/lang": spec("lang.set", effect=lang_kept, answer_lang="en"),
-    "/help": spec("help.worker"),
-    "/start": spec("start.member"),
+    "/help": spec("help.title"),
+    "/start": spec("start.member", "start.admin"),
     "/start CODE": spec("invite.waiting", effect=join_asked),
 }
 

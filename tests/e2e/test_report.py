@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from bot.reports.workbook import SUMMARY
+from bot.reports.workbook import SHEETS, SUMMARY
 from tests.e2e.conftest import GROUP, System, meter_complaint
 
 
@@ -30,14 +30,15 @@ async def test_a_lead_gets_text_chart_and_workbook_in_the_team_chat(system: Syst
     assert (await s.case(ref))["status"] == "resolved"
 
     refused = await s.say(s.hung, "/report")
-    assert "trưởng nhóm" in refused.body.lower()
+    assert "đội trưởng" in refused.body.lower()
     usage = await s.say(s.lead, "/report yesterday")
-    assert "/report [week|month|2026-11]" in usage.body
+    assert "/report tuần, /report tháng" in usage.body
 
     summary = await s.say(s.lead, "/report")
     assert "📊" in summary.body and "01/11/2026 – 27/11/2026" in summary.body
     assert "Tiếp nhận 1 · Hoàn thành 1" in summary.body
-    assert "Giải quyết kiến nghị công tơ: 0,19 (3)" in summary.body  # Thu 17:30 → Fri 09:00
+    # Thu 17:30 → Fri 09:00
+    assert "Giải quyết kiến nghị công tơ: 0,19 ngày, hạn 3 ngày" in summary.body
     assert "Hài lòng của khách: 9,0/10" in summary.body
 
     chart = await s.client.wait_for_message(
@@ -53,7 +54,8 @@ async def test_a_lead_gets_text_chart_and_workbook_in_the_team_chat(system: Syst
     )
     assert sheet.document is not None and (sheet.document.file_name or "").endswith(".xlsx")
     wb = load_workbook(io.BytesIO(await s.client.download(sheet.document.file_id)))
-    figures = {r[0].value: r[2].value for r in wb[SUMMARY].iter_rows(min_row=8) if r[0].value}
+    rows = wb.worksheets[SHEETS.index(SUMMARY)].iter_rows(min_row=8)
+    figures = {r[0].value: r[2].value for r in rows if r[0].value}
     assert figures["completed"] == 1 and figures["received"] == 1
     assert figures["complaint_resolution_days_avg"] == pytest.approx(1.5 / 8, abs=0.01)
     assert figures["satisfaction_avg"] == pytest.approx(9.0)

@@ -48,4 +48,3 @@ async def test_the_running_bot_serves_no_sandbox_control_api(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 15)
         await container.close()
-

@@ -66,9 +66,7 @@ async def test_old_cases_are_found_after_the_upgrade_and_saves_keep_the_key(
     container = await bootstrap(make_settings(database_url, tmp_path), clock=clock, channels={})
     try:
         async with container.engine.connect() as conn:
-            keys = dict(
-                (await conn.execute(sa.select(t.cases.c.ref, t.cases.c.search_key))).all()
-            )
+            keys = dict((await conn.execute(sa.select(t.cases.c.ref, t.cases.c.search_key))).all())
         assert keys == {
             "PL-1": "pl-1 tthcc-pl-2026-00123 tran van hung",
             "PL-2": "pl-2 nguyen thi mai",

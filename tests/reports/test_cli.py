@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
-from bot.reports.workbook import SUMMARY
+from bot.reports.workbook import SHEETS, SUMMARY
 from tests.reports.test_import_export import GOOD, HEADER, line
 
 NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
@@ -102,7 +102,10 @@ def test_report_in_every_format(
     book = tmp_path / "kpi.xlsx"
     code, _, err = run(capsys, "report", *NOVEMBER, "--format", "xlsx", "--out", str(book))
     assert code == 0 and f"wrote {book}" in err
-    figures = {r[0].value: r[2].value for r in load_workbook(book)[SUMMARY].iter_rows(min_row=8)}
+    figures = {
+        r[0].value: r[2].value
+        for r in load_workbook(book).worksheets[SHEETS.index(SUMMARY)].iter_rows(min_row=8)
+    }
     assert figures["completed"] == 2 and figures["received"] == 4
 
     code, out, _ = run(capsys, "report", *NOVEMBER, "--member", "telegram:8", "--format", "json")

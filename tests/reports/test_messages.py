@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.i18n import Lang, load_catalogue
 from bot.reports.formats import FIGURE_FIELDS
 from bot.reports.timeline import Category
-from bot.reports.workbook import CASE_COLUMNS
+from bot.reports.workbook import CASE_COLUMNS, SHEETS
 
 ROOT = Path(__file__).resolve().parents[2]
 LITERAL = re.compile(r"""["']((?:report|usage|help)\.[a-z_.]+[a-z_])["']""")
@@ -21,6 +21,7 @@ def used_keys() -> set[str]:
     keys |= {f"report.cat.{c.value}" for c in Category}
     keys |= {f"report.fig.{name}" for name, _ in FIGURE_FIELDS}
     keys |= {f"report.col.{name}" for name, _ in CASE_COLUMNS}
+    keys |= {f"report.sheet.{key}" for key in SHEETS}
     return {k for k in keys if k.startswith("report.") or k in ("usage.report", "help.report")}
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from PIL import Image
 
 from bot.bootstrap import Container
@@ -19,7 +20,16 @@ from bot.reports.kpi import Report
 from bot.reports.period import Period
 from bot.reports.service import ReportDeps, build, messages, render_files
 from bot.reports.text import summary
-from bot.reports.workbook import CASE_COLUMNS, CASES, SUMMARY, TEAMS, WEEKS, WORKERS
+from bot.reports.workbook import (
+    CASE_COLUMNS,
+    CASES,
+    SHEETS,
+    SUMMARY,
+    TEAMS,
+    WEEKS,
+    WORKERS,
+    sheet_name,
+)
 from tests.reports.conftest import AS_OF, HN, MINH
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
@@ -49,11 +59,16 @@ async def test_workbook_cells_hold_the_figures(
     report = await november_report(container)
     files = render_files(report, container.tr, Lang.EN, tmp_path)
     wb = load_workbook(files.workbook)
-    assert wb.sheetnames == [SUMMARY, TEAMS, WORKERS, WEEKS, CASES]
+    names = [sheet_name(container.tr, Lang.EN, key) for key in SHEETS]
+
+    def sheet(key: str) -> Worksheet:
+        return wb[sheet_name(container.tr, Lang.EN, key)]
+
+    assert wb.sheetnames == names == ["Summary", "Teams", "Workers", "Weeks", "Cases"]
 
     figures = {
         row[0].value: (row[2].value, row[3].value)
-        for row in wb[SUMMARY].iter_rows(min_row=8)
+        for row in sheet(SUMMARY).iter_rows(min_row=8)
         if row[0].value
     }
     assert figures["received"] == (10, None)
@@ -68,15 +83,15 @@ async def test_workbook_cells_hold_the_figures(
     assert figures["claim_hours_avg"][0] == pytest.approx(0.96875, abs=1e-3)
     assert figures["satisfaction_avg"][0] == pytest.approx(8.0)
 
-    teams = list(wb[TEAMS].iter_rows(min_row=2, values_only=True))
+    teams = list(sheet(TEAMS).iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[2], r[3]) for r in teams] == [("DL", 1, 1), ("PL", 9, 6)]
-    workers = {r[0]: r for r in wb[WORKERS].iter_rows(min_row=2, values_only=True)}
+    workers = {r[0]: r for r in sheet(WORKERS).iter_rows(min_row=2, values_only=True)}
     assert workers[MINH.uid][1] == "Thợ Minh" and workers[MINH.uid][4] == 3  # completed
-    weeks = list(wb[WEEKS].iter_rows(min_row=2, values_only=True))
+    weeks = list(sheet(WEEKS).iter_rows(min_row=2, values_only=True))
     assert len(weeks) >= 8 and weeks[-1][0] == datetime(2026, 11, 30)
 
     col = {key: i for i, (key, _) in enumerate(CASE_COLUMNS)}
-    rows = {r[col["external_ref"]]: r for r in wb[CASES].iter_rows(min_row=2, values_only=True)}
+    rows = {r[col["external_ref"]]: r for r in sheet(CASES).iter_rows(min_row=2, values_only=True)}
     assert set(rows) == {f"C{i}" for i in range(1, 12)}  # C5 completed in November
     c2 = rows["C2"]
     assert c2[col["days_to_complete"]] == pytest.approx(2.875)

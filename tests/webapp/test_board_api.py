@@ -250,7 +250,7 @@ async def test_a_worker_may_not_assign_and_another_lead_may_not_hold(board: Boar
     status, body = await board.post(
         "minh", f"/app/api/cases/{ref}/assign", {"member": "telegram:3002"}
     )
-    assert status == 403 and "trưởng nhóm" in body["message"]
+    assert status == 403 and "đội trưởng" in body["message"]
     status, _ = await board.post("quang", f"/app/api/cases/{ref}/hold", {"reason": "chờ"})
     assert status == 403
     status, body = await board.post("lan", f"/app/api/cases/{ref}/hold", {})

@@ -19,6 +19,7 @@ from bot.channels.base import (
     Inbound,
     InboundUser,
 )
+from bot.domain.people import person_name
 
 CHANNEL_NAME: Final = "telegram"
 #: The header a webhook push carries the secret given to setWebhook in.
@@ -89,7 +90,10 @@ def update_id_of(payload: object) -> str | None:
 
 def _inbound_user(user: User) -> InboundUser:
     return InboundUser(
-        id=str(user.id), name=user.full_name, username=user.username, lang=user.language_code
+        id=str(user.id),
+        name=person_name(user.first_name, user.last_name, user.language_code),
+        username=user.username,
+        lang=user.language_code,
     )
 
 
