@@ -36,8 +36,9 @@ OPERATOR = ("doctor.", "team.")
 
 
 def _readable(text: str) -> str:
-    """What a person reads as words: commands (/claim) and placeholders ({ref}) left out."""
-    return re.sub(r"/[A-Za-z_]+|\{[a-z_]+\}", " ", text)
+    """What a person reads as words: commands (/claim), an admin's command line
+    (dispatchbot team unbind …, to the end of the message) and placeholders ({ref}) left out."""
+    return re.sub(r"/[A-Za-z_]+|\{[a-z_]+\}|dispatchbot [^\n]*$", " ", text)
 
 
 def _people_messages() -> dict[str, str]:
@@ -141,7 +142,7 @@ def test_help_shows_what_each_role_may_do() -> None:
 def test_a_worker_is_offered_the_link_code_not_a_team_invite() -> None:
     assert ("help.topic.link", ("/invite",)) in help_lines(_actor(Role.WORKER))
     lead = dict(help_lines(_actor(Role.LEAD)))
-    assert lead["help.topic.team"] == ("/invite", "/remove") and "help.topic.link" not in lead
+    assert lead["help.topic.team"] == ("/invite", "/remove", "/unbindteam") and "help.topic.link" not in lead
 
 
 def test_help_is_a_few_lines_for_everyone() -> None:
