@@ -111,7 +111,7 @@ async def test_nobody_waiting_is_ok_and_a_worker_who_never_pressed_start_is_told
     ]
     en = [line for line in lines(broken, Lang.EN) if "Nguyễn Văn Minh" in line]
     assert len(en) == 1, en
-    assert "1 private message(s) waiting since 27/11/2026 09:00" in en[0]
+    assert "private messages waiting (1) since 27/11/2026 09:00" in en[0]
     assert "never opened the chat with the bot" in en[0]
     assert "→ Ask Nguyễn Văn Minh to open the bot and press Start" in en[0]
     assert "After 48 hours they are given up." in en[0]

@@ -21,7 +21,6 @@ from tests.reliability.harness import wait_until
 #: The adapter stops waiting for an answer after this many seconds; the relay then tries
 #: again after 0.5 to 1 s (its first backoff).
 TIMEOUT = 0.5
-CLAIM = "Nhận việc / Claim"
 
 
 async def cards(client: SandboxClient, ref: str) -> list[ChatMessage]:
@@ -70,7 +69,7 @@ async def test_a_card_posted_after_its_timeout_and_again_has_both_copies_kept_up
         # A press on the extra copy acts on the case ...
         minh = int(s.minh.user_id)
         pressed = await client.press(
-            minh, GROUP, late.message_id, late.button(CLAIM).callback_data or ""
+            minh, GROUP, late.message_id, late.button(tr(lang, "button.claim")).callback_data or ""
         )
         await client.wait_for_answer(pressed)
         case = await s.case(ref)

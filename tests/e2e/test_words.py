@@ -30,7 +30,9 @@ async def test_help_is_short_and_fits_the_role(system: System, lang: str) -> Non
     assert "/claim" in worker and "/assign" not in worker and "/new" not in worker
     assert "/report" not in worker and tr(lang, "help.topic.link") in worker
     assert "/assign" in lead and "/report" in lead and "/remove" in lead
-    team = tr(lang, "help.line", commands="/invite /remove", text=tr(lang, "help.topic.team"))
+    team = tr(
+        lang, "help.line", commands="/invite /remove /unbindteam", text=tr(lang, "help.topic.team")
+    )
     assert team in lead.split("\n") and tr(lang, "help.topic.link") not in lead
     assert "/new" in clerk and "/rate" in clerk and "/claim" not in clerk
     assert "/survey" not in clerk  # the clerk files cases; she does not survey them

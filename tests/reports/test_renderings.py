@@ -130,8 +130,8 @@ async def test_text_summary_in_vietnamese_names_the_figures(
     assert text.startswith("📊 Báo cáo KPI tất cả các đội · 01/11/2026 – 30/11/2026")
     assert "Tiếp nhận 10 · Hoàn thành 7 · Đang xử lý 3 · Quá hạn 1" in text
     assert "Đúng hạn: 71% (5/7)" in text
-    assert "Lắp công tơ nông thôn, sinh hoạt: 2,88 (5)" in text
-    assert "Tiếp cận điện năng (trung áp): 3,56 (7)" in text
+    assert "Lắp công tơ nông thôn, sinh hoạt: 2,88 ngày, hạn 5 ngày" in text
+    assert "Tiếp cận điện năng (trung áp): 3,56 ngày, hạn 7 ngày" in text
     assert "• PL: tiếp nhận 9, hoàn thành 6, đúng hạn 67%" in text
     assert "• Thợ Minh: hoàn thành 3, trung bình 3,85 ngày, đúng hạn 33%" in text
     assert "0912345678" not in text
