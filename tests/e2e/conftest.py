@@ -69,7 +69,10 @@ class System(IntakeDesk):
     other_lead: SandboxUser
 
     async def card(self, ref: str) -> ChatMessage:
-        return await self.client.wait_for_message(GROUP, contains=f"📋 {ref} ")
+        """The card, once the bot has recorded it, so a reply to it is understood."""
+        card = await self.client.wait_for_message(GROUP, contains=f"📋 {ref} ")
+        await recorded(self.container, "telegram", str(GROUP), str(card.message_id))
+        return card
 
     async def say(self, user: SandboxUser, text: str, chat: int = GROUP, **kw: Any) -> ChatMessage:
         """A person types; returns the bot's answer, which replies to that message."""
@@ -273,7 +276,10 @@ class Stage(IntakeDesk):
 
     async def card(self, channel: str, ref: str, contains: str | None = None) -> Seen:
         """The case as the team's group on `channel` shows it now."""
-        return await self.phones[channel].card(self.groups[channel], ref, contains=contains)
+        card = await self.phones[channel].card(self.groups[channel], ref, contains=contains)
+        if channel == "telegram":  # the one channel where people reply to a message
+            await recorded(self.container, channel, self.groups[channel], card.id)
+        return card
 
     async def settled(self) -> None:
         await drained(self.container)
@@ -285,6 +291,19 @@ async def drained(container: Container) -> None:
     deadline = loop.time() + 5
     while await container.store.pending_count():
         assert loop.time() < deadline, "outbox did not drain"
+        await asyncio.sleep(0.02)
+
+
+async def recorded(container: Container, channel: str, chat_id: str, message_id: str) -> None:
+    """The bot has written down which case a message it sent is about. A person sees the
+    message a moment before that; a test replying at once would outrun it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:
+        async with container.uow() as uow:
+            if await uow.cases.case_for_message(channel, chat_id, message_id) is not None:
+                return
+        assert loop.time() < deadline, f"message {message_id} in {chat_id} was never recorded"
         await asyncio.sleep(0.02)
 
 
