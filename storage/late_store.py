@@ -16,11 +16,11 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import tables
-from storage.engine import insert_ignoring_duplicates
 from storage.outbox_model import ChatKey, DeliveryState
+from storage.outbox_store import remember_posted
 from storage.tables import CHAT_MESSAGES, OUTBOX
 
 #: Appended to a card's key for a copy of it posted by a send that answered late.
@@ -101,7 +101,7 @@ class LateStore:
             card = row.card_key if last else None
             if card is not None and not delivered:
                 card += EXTRA
-            await _remember(conn, row, message_ids, card, at)
+            await remember_posted(conn, row, message_ids, card, at)
         return LateOutcome.DELIVERED if delivered else LateOutcome.EXTRA_COPY
 
     async def extra_copies(self, key: ChatKey, message_id: str) -> list[str]:
@@ -128,24 +128,3 @@ class LateStore:
                 .order_by(CHAT_MESSAGES.created_at, CHAT_MESSAGES.message_id)
             )
             return [str(m) for m in found.scalars()]
-
-
-async def _remember(
-    conn: AsyncConnection, row: Any, message_ids: Sequence[str], card: str | None, at: datetime
-) -> None:
-    """The posted ids, with their case, as `OutboxStore.part_sent` keeps a send's."""
-    if row.case_id is None and row.card_key is None:
-        return
-    for i, mid in enumerate(message_ids):
-        await conn.execute(
-            insert_ignoring_duplicates(conn, tables.chat_messages)
-            .values(
-                channel=row.channel,
-                chat_id=row.chat_id,
-                message_id=mid,
-                case_id=row.case_id,
-                card_key=card if i == len(message_ids) - 1 else None,
-                created_at=at,
-            )
-            .on_conflict_do_nothing()
-        )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import tables
 from storage.engine import insert_ignoring_duplicates
@@ -65,6 +65,29 @@ def _pending_in(chat: sa.Table) -> sa.ColumnElement[bool]:
         OUTBOX.chat_id == chat.c.chat_id,
         OUTBOX.status == DeliveryState.PENDING.value,
     )
+
+
+async def remember_posted(
+    conn: AsyncConnection, row: Any, message_ids: Sequence[str], card: str | None, at: datetime
+) -> None:
+    """Keep the ids an outbox `row` was posted under, with its case, so a reply or a button
+    press on any of them acts on the case; the last one carries `card`, the card's key
+    (None: it shows no card to edit later)."""
+    if row.case_id is None and row.card_key is None:
+        return  # a message about no case: nobody will reply to it by reference
+    for i, mid in enumerate(message_ids):
+        await conn.execute(
+            insert_ignoring_duplicates(conn, tables.chat_messages)
+            .values(
+                channel=row.channel,
+                chat_id=row.chat_id,
+                message_id=mid,
+                case_id=row.case_id,
+                card_key=card if i == len(message_ids) - 1 else None,
+                created_at=at,
+            )
+            .on_conflict_do_nothing()
+        )
 
 
 class OutboxStore:
@@ -341,23 +364,8 @@ class OutboxStore:
                 )
                 .values(pacing=list(pacing), failed_at=None, last_error=None)
             )
-            if row.case_id is None and row.card_key is None:
-                return  # a message about no case: nobody will reply to it by reference
-            for i, mid in enumerate(message_ids):
-                is_card = last and new_card and row.card_key is not None
-                is_card = is_card and i == len(message_ids) - 1
-                await conn.execute(
-                    insert_ignoring_duplicates(conn, tables.chat_messages)
-                    .values(
-                        channel=row.channel,
-                        chat_id=row.chat_id,
-                        message_id=mid,
-                        case_id=row.case_id,
-                        card_key=row.card_key if is_card else None,
-                        created_at=at,
-                    )
-                    .on_conflict_do_nothing()
-                )
+            card = row.card_key if last and new_card else None
+            await remember_posted(conn, row, message_ids, card, at)
 
     async def mark_sent(
         self, row: OutboxRow, message_ids: Sequence[str], at: datetime, *, new_card: bool

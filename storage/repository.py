@@ -250,6 +250,15 @@ def _searched(search: CaseSearch) -> sa.ColumnElement[bool]:
     return sa.or_(*found) if found else sa.false()
 
 
+async def _replace(
+    conn: AsyncConnection, table: sa.Table, key: dict[str, str], **values: Any
+) -> None:
+    """Write the row for `key` over whatever held it: a chat shows one team, an account
+    is one member's (delete then insert, the same on SQLite and PostgreSQL)."""
+    await conn.execute(sa.delete(table).where(*(table.c[name] == v for name, v in key.items())))
+    await conn.execute(sa.insert(table).values(**key, **values))
+
+
 class SqlTeamRepository:
     """Teams and their chats. Within one unit of work (one update) a team is read once:
     the card, the reply and the permission check all ask for it; a write forgets it."""
@@ -293,17 +302,8 @@ class SqlTeamRepository:
     async def bind_chat(self, code: str, chat: ChatBinding) -> None:
         """A chat shows one team; binding it again moves it."""
         self._read.clear()
-        await self.conn.execute(
-            sa.delete(tables.team_chats).where(
-                TEAM_CHATS.channel == chat.channel,
-                TEAM_CHATS.chat_id == chat.chat_id,
-            )
-        )
-        await self.conn.execute(
-            sa.insert(tables.team_chats).values(
-                team_code=code, channel=chat.channel, chat_id=chat.chat_id
-            )
-        )
+        key = {"channel": chat.channel, "chat_id": chat.chat_id}
+        await _replace(self.conn, tables.team_chats, key, team_code=code)
 
     async def unbind_chat(self, code: str, chat: ChatBinding) -> bool:
         """The chat no longer shows the team; False when it did not."""
@@ -478,19 +478,9 @@ class SqlMemberRepository:
 
     async def update_identity(self, uid: str, identity: Identity) -> None:
         self._read.clear()
-        await self.conn.execute(
-            sa.delete(tables.identities).where(
-                IDENTITIES.channel == identity.channel,
-                IDENTITIES.external_id == identity.external_id,
-            )
-        )
-        await self.conn.execute(
-            sa.insert(tables.identities).values(
-                channel=identity.channel,
-                external_id=identity.external_id,
-                member_uid=uid,
-                username=identity.username,
-            )
+        key = {"channel": identity.channel, "external_id": identity.external_id}
+        await _replace(
+            self.conn, tables.identities, key, member_uid=uid, username=identity.username
         )
 
     async def in_team(self, team_code: str) -> list[Member]:

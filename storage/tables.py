@@ -35,6 +35,15 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _on_channel(id_name: str, *, primary_key: bool = True) -> tuple[sa.Column[str], sa.Column[str]]:
+    """A chat, a user or an update named as a channel sees it: the channel's name and its
+    own id there. One home for how wide both are, as every table keyed by them agrees."""
+    return (
+        sa.Column("channel", sa.String(16), primary_key=primary_key, nullable=False),
+        sa.Column(id_name, sa.String(64), primary_key=primary_key, nullable=False),
+    )
+
+
 metadata = sa.MetaData()
 
 teams = sa.Table(
@@ -52,8 +61,7 @@ team_chats = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("team_code", sa.String(16), sa.ForeignKey("teams.code"), nullable=False),
-    sa.Column("channel", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
+    *_on_channel("chat_id", primary_key=False),
     sa.UniqueConstraint("channel", "chat_id", name="uq_team_chats_chat"),
 )
 
@@ -72,8 +80,7 @@ members = sa.Table(
 identities = sa.Table(
     "identities",
     metadata,
-    sa.Column("channel", sa.String(16), primary_key=True),
-    sa.Column("external_id", sa.String(64), primary_key=True),
+    *_on_channel("external_id"),
     sa.Column("member_uid", sa.String(80), sa.ForeignKey("members.uid"), nullable=False),
     sa.Column("username", sa.String(64)),
 )
@@ -150,8 +157,7 @@ outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("channel", sa.String(16), nullable=False),
-    sa.Column("chat_id", sa.String(64), nullable=False),
+    *_on_channel("chat_id", primary_key=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("card_key", sa.String(80)),
     sa.Column("dedupe_key", sa.String(160), unique=True),
@@ -179,8 +185,7 @@ outbox = sa.Table(
 outbox_chats = sa.Table(
     "outbox_chats",
     metadata,
-    sa.Column("channel", sa.String(16), primary_key=True),
-    sa.Column("chat_id", sa.String(64), primary_key=True),
+    *_on_channel("chat_id"),
     sa.Column("lease_owner", sa.String(120)),
     sa.Column("lease_until", UTCDateTime),
     sa.Column("not_before", UTCDateTime, nullable=False),
@@ -201,8 +206,7 @@ relay_instances = sa.Table(
 chat_messages = sa.Table(
     "chat_messages",
     metadata,
-    sa.Column("channel", sa.String(16), primary_key=True),
-    sa.Column("chat_id", sa.String(64), primary_key=True),
+    *_on_channel("chat_id"),
     sa.Column("message_id", sa.String(64), primary_key=True),
     sa.Column("case_id", sa.Integer),
     sa.Column("card_key", sa.String(80)),
@@ -213,8 +217,7 @@ chat_messages = sa.Table(
 processed_updates = sa.Table(
     "processed_updates",
     metadata,
-    sa.Column("channel", sa.String(16), primary_key=True),
-    sa.Column("update_id", sa.String(64), primary_key=True),
+    *_on_channel("update_id"),
     sa.Column("at", UTCDateTime, nullable=False),
     # 0003: "processing" while an instance handles it, "done" after (storage.updates).
     sa.Column("state", sa.String(12), nullable=False, server_default="done"),
@@ -240,8 +243,7 @@ evidence = sa.Table(
 forms = sa.Table(
     "forms",
     metadata,
-    sa.Column("channel", sa.String(16), primary_key=True),
-    sa.Column("user_id", sa.String(64), primary_key=True),
+    *_on_channel("user_id"),
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     # 0005: two messages handled at once must not overwrite each other's answers.
@@ -290,8 +292,7 @@ board_links = sa.Table(
 chat_moves = sa.Table(
     "chat_moves",
     metadata,
-    sa.Column("channel", sa.String(16), primary_key=True),
-    sa.Column("old_chat_id", sa.String(64), primary_key=True),
+    *_on_channel("old_chat_id"),
     sa.Column("new_chat_id", sa.String(64), nullable=False),
     sa.Column("team_code", sa.String(16)),
     sa.Column("moved_at", UTCDateTime, nullable=False),
