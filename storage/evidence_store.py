@@ -25,6 +25,7 @@ from bot.domain.evidence import Evidence, EvidenceKind, NewEvidence
 from bot.domain.model import Source
 from bot.services.evidence import MediaError, NotAnImage, TooBig
 from storage import tables
+from storage.rows import from_row, row_values
 from storage.tables import EVIDENCE
 
 #: A phone photo is a few MB at most; a 10 MB "photo" is a mistake or an attack.
@@ -130,19 +131,7 @@ def _move(source: Path, target: Path) -> None:
 
 
 def _evidence(row: sa.Row[Any]) -> Evidence:
-    return Evidence(
-        id=int(row.id),
-        case_id=int(row.case_id),
-        kind=EvidenceKind(row.kind),
-        actor=row.actor,
-        at=row.at,
-        source=Source(row.source),
-        path=row.path,
-        mime=row.mime,
-        size=row.size,
-        latitude=row.latitude,
-        longitude=row.longitude,
-    )
+    return from_row(Evidence, row, kind=EvidenceKind(row.kind), source=Source(row.source))
 
 
 class SqlEvidenceRepository:
@@ -155,18 +144,7 @@ class SqlEvidenceRepository:
     ) -> int:
         result = await self.conn.execute(
             sa.insert(tables.evidence)
-            .values(
-                case_id=case_id,
-                kind=item.kind.value,
-                path=item.path,
-                mime=item.mime,
-                size=item.size,
-                latitude=item.latitude,
-                longitude=item.longitude,
-                actor=actor,
-                at=at,
-                source=source.value,
-            )
+            .values(case_id=case_id, actor=actor, at=at, source=source.value, **row_values(item))
             .returning(EVIDENCE.id)
         )
         return int(result.scalar_one())

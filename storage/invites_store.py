@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.model import Role
 from bot.services.invites import Invite, InviteKind, InviteStatus, Joiner
 from storage import tables
+from storage.rows import from_row
 from storage.tables import INVITES
 
 
@@ -41,20 +42,13 @@ def _joiner(data: Any) -> Joiner | None:
 
 
 def _invite(row: sa.Row[Any]) -> Invite:
-    return Invite(
-        token=row.token,
+    return from_row(
+        Invite,
+        row,
         kind=InviteKind(row.kind),
-        team_code=row.team_code,
         role=Role(row.role),
-        created_by=row.created_by,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
         status=InviteStatus(row.status),
-        member_uid=row.member_uid,
         joiner=_joiner(row.joiner),
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-        created_via=row.created_via,
         opened_at=row.used_at,
     )
 
