@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain import errors
 from bot.domain.model import Role
-from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
+from bot.domain.people import Actor, ChatBinding, Identity, Member, Team, account_uid
 from bot.sla.policy import PolicyError
 
 log = logging.getLogger("dispatchbot")
@@ -245,7 +245,7 @@ async def _member_add(settings: Settings, args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            uid = f"{channel}:{user_id}"
+            uid = account_uid(channel, user_id)
             existing = await uow.members.get(uid)
             idents = (Identity(channel, user_id, args.username),)
             await uow.members.add(

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.domain.people import ChatAddress
+
 
 class DeliveryState(StrEnum):
     PENDING = "pending"
@@ -22,13 +24,8 @@ class DeliveryState(StrEnum):
     HELD = "held"
 
 
-@dataclass(frozen=True, order=True)
-class ChatKey:
-    channel: str
-    chat_id: str
-
-    def __str__(self) -> str:
-        return f"{self.channel}:{self.chat_id}"
+#: A chat's queue: the relay delivers to one chat at a time, in order.
+ChatKey = ChatAddress
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,17 @@ async def _replace(
     await conn.execute(sa.insert(table).values(**key, **values))
 
 
+def _member_values(member: Member, *, active: bool) -> dict[str, Any]:
+    """A member's row but for its key and creation: what adding or enrolling writes."""
+    return {
+        "name": member.name,
+        "role": member.role.value,
+        "team_code": member.team_code,
+        "lang": member.lang,
+        "active": active,
+    }
+
+
 class SqlTeamRepository:
     """Teams and their chats. Within one unit of work (one update) a team is read once:
     the card, the reply and the permission check all ask for it; a write forgets it."""
@@ -423,13 +434,7 @@ class SqlMemberRepository:
     async def add(self, member: Member) -> None:
         """Create or update a person, keeping their identities."""
         self._read.clear()
-        values = {
-            "name": member.name,
-            "role": member.role.value,
-            "team_code": member.team_code,
-            "lang": member.lang,
-            "active": member.active,
-        }
+        values = _member_values(member, active=member.active)
         updated = await self.conn.execute(
             sa.update(tables.members).where(MEMBERS.uid == member.uid).values(values)
         )
@@ -446,13 +451,7 @@ class SqlMemberRepository:
         """Revive an inactive row or insert a new one, never touching an active member:
         two leads letting one person in at once, one of them finds the row taken."""
         self._read.clear()
-        values = {
-            "name": member.name,
-            "role": member.role.value,
-            "team_code": member.team_code,
-            "lang": member.lang,
-            "active": True,
-        }
+        values = _member_values(member, active=True)
         revived = await self.conn.execute(
             sa.update(tables.members)
             .where(MEMBERS.uid == member.uid, MEMBERS.active.is_(False))

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from bot.channels.routes import Route
 from bot.channels.text import TextMeasure, split_text
+from bot.domain.people import ChatAddress, account_uid
 from bot.i18n import Lang
 
 
@@ -33,10 +34,8 @@ class AttachmentKind(StrEnum):
     DOCUMENT = "document"
 
 
-@dataclass(frozen=True)
-class ChannelAddress:
-    channel: str
-    chat_id: str
+#: The chat a message came from or goes to.
+ChannelAddress = ChatAddress
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class InboundUser:
     lang: str | None = None
 
     def uid(self, channel: str) -> str:
-        return f"{channel}:{self.id}"
+        return account_uid(channel, self.id)
 
 
 @dataclass(frozen=True)

@@ -88,12 +88,25 @@ def person_name(first: str, last: str | None, lang: str | None = None) -> str:
     return f"{last} {first}" if vietnamese else f"{first} {last}"
 
 
-@dataclass(frozen=True)
-class ChatBinding:
-    """A group chat on one channel that shows a team's cases."""
+@dataclass(frozen=True, order=True)
+class ChatAddress:
+    """A chat on one channel: where a message came from, the group a team is bound to, the
+    queue the relay delivers in order. One type, so each is the other without copying."""
 
     channel: str
     chat_id: str
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.chat_id}"
+
+
+#: A group chat on one channel that shows a team's cases.
+ChatBinding = ChatAddress
+
+
+def account_uid(channel: str, external_id: str) -> str:
+    """A member's uid, as `ADMIN_IDS` and the CLI write it: `telegram:123`."""
+    return f"{channel}:{external_id}"
 
 
 @dataclass(frozen=True)
@@ -112,7 +125,7 @@ class Identity:
 
     @property
     def uid(self) -> str:
-        return f"{self.channel}:{self.external_id}"
+        return account_uid(self.channel, self.external_id)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from bot.domain.digits import FULL_WIDTH_DIGITS
 from bot.domain.errors import DomainError
 
 MAX_PHONE_INPUT_LEN = 64
@@ -49,7 +50,7 @@ class PhoneError(DomainError):
 
 _TRANSLATE = str.maketrans(
     {
-        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        **FULL_WIDTH_DIGITS,
         "\uff0b": "+",
         "\uff08": "(",
         "\uff09": ")",

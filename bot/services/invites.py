@@ -73,7 +73,7 @@ class Joiner:
 
     @property
     def uid(self) -> str:
-        return f"{self.channel}:{self.external_id}"
+        return self.identity.uid
 
     @property
     def identity(self) -> Identity:
