@@ -35,6 +35,7 @@ from handlers.forms.prompts import Prompts
 from handlers.forms.reading import Reader
 from handlers.forms.store import FormStore
 from handlers.invite_notices import ChatInviteNotices
+from handlers.kit import CommandKit
 from handlers.lookup import Lookup
 from handlers.notify import Notifier
 from handlers.onboarding import Onboarding
@@ -205,33 +206,19 @@ def build_dispatcher(
     bot_usernames: dict[str, str] = {}  # filled by the runner as each channel starts
     evidence = EvidenceInbox(media, channel_downloads(channels), clock)
     replies = Replies(units, tr, renderer, evidence, capabilities)
-    lookup = Lookup(units)
+    kit = CommandKit(service, units, tr, renderer, Lookup(units), replies)
     forms = Forms(
-        service=service,
-        uow=units,
+        kit,
         store=FormStore(units, clock, media),
         prompts=Prompts(tr),
         reader=Reader(tr, evidence),
-        replies=replies,
-        tr=tr,
         media=media,
         capabilities=capabilities,
     )
-    onboarding = Onboarding(
-        service=InviteService(clock, ChatInviteNotices(tr, capabilities)),
-        uow=units,
-        tr=tr,
-        replies=replies,
-        lookup=lookup,
-        bot_usernames=bot_usernames,
-    )
+    invites = InviteService(clock, ChatInviteNotices(tr, capabilities))
+    onboarding = Onboarding(kit, service=invites, bot_usernames=bot_usernames)
     finding = FindCommands(
-        service=service,
-        uow=units,
-        tr=tr,
-        render=renderer,
-        lookup=lookup,
-        replies=replies,
+        kit,
         opener=BoardOpener(
             app=MiniApp(settings.webapp_url, settings.webapp_short_name),
             links=BoardLinks(clock),
@@ -241,14 +228,7 @@ def build_dispatcher(
         ),
     )
     steps = StepCommands(
-        service=service,
-        uow=units,
-        tr=tr,
-        lookup=lookup,
-        replies=replies,
-        forms=forms,
-        evidence=evidence,
-        evidence_service=EvidenceService(clock),
+        kit, forms=forms, evidence=evidence, evidence_service=EvidenceService(clock)
     )
     rate = settings.user_rate
     return Dispatcher(
@@ -261,37 +241,11 @@ def build_dispatcher(
             tr, replies, onboarding, {**finding.start_words(), NEW_WORD: forms.start_intake}
         ),
         steps=steps,
-        views=ViewCommands(
-            service=service,
-            uow=units,
-            tr=tr,
-            render=renderer,
-            lookup=lookup,
-            replies=replies,
-            reports=reports,
-        ),
-        admin=AdminCommands(
-            uow=units, tr=tr, lookup=lookup, replies=replies, forms=forms, onboarding=onboarding
-        ),
+        views=ViewCommands(kit, reports=reports),
+        admin=AdminCommands(kit, forms=forms, onboarding=onboarding),
         finding=finding,
-        undo=UndoCommands(
-            desk=HandoverDesk(service, clock),
-            uow=units,
-            tr=tr,
-            lookup=lookup,
-            replies=replies,
-            onboarding=onboarding,
-        ),
-        unheard=Unheard(
-            service=service,
-            steps=steps,
-            forms=forms,
-            uow=units,
-            tr=tr,
-            lookup=lookup,
-            replies=replies,
-            clock=clock,
-        ),
+        undo=UndoCommands(kit, desk=HandoverDesk(service, clock), onboarding=onboarding),
+        unheard=Unheard(kit, steps=steps, forms=forms, clock=clock),
         bot_usernames=bot_usernames,
         limiter=CommandLimiter(rate.count, rate.seconds, clock) if rate else None,
     )

@@ -20,13 +20,14 @@ Five families, each with its own prefix:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from handlers.parsing import CommandName, normalize_ref
 
-PREFIX = "c"
+CASE_PREFIX = "c"
 FORM_PREFIX = "f"
 LIST_PREFIX = "l"
 INVITE_PREFIX = "i"
@@ -41,6 +42,8 @@ MAX_HELD = 10**9
 COMMAND_PREFIX = "d"
 MAX_BYTES = 64
 MAX_OPTION = 99
+MAX_CODE = 32
+YES, NO = "y", "n"
 
 
 class ButtonAction(StrEnum):
@@ -59,21 +62,6 @@ class ButtonAction(StrEnum):
     CLOSE = CommandName.CLOSE.value
 
 
-def _checked(data: str) -> str:
-    if len(data.encode()) > MAX_BYTES:
-        raise ValueError("callback data over 64 bytes")
-    return data
-
-
-@dataclass(frozen=True)
-class CallbackData:
-    action: ButtonAction
-    ref: str
-
-    def encode(self) -> str:
-        return _checked(f"{PREFIX}:{self.action.value}:{self.ref}")
-
-
 class FormOp(StrEnum):
     DONE = "d"
     SKIP = "s"
@@ -87,45 +75,178 @@ class FormOp(StrEnum):
 NUMBERED = frozenset({FormOp.PICK, FormOp.EDIT})
 
 
-@dataclass(frozen=True)
-class FormPress:
-    form_id: str
-    op: FormOp
-    option: int | None = None
-
-    def encode(self) -> str:
-        numbered = self.op in NUMBERED and self.option is not None
-        tail = str(self.option) if numbered else ""
-        return _checked(f"{FORM_PREFIX}:{self.form_id}:{self.op.value}{tail}")
-
-
 class ListKind(StrEnum):
     MINE = "mine"
     OPEN = "open"
 
 
+def _checked(data: str) -> str:
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError("callback data over 64 bytes")
+    return data
+
+
+def _need(ok: bool) -> None:
+    """Refuse a part we did not write (old, forged or foreign): decoding answers None."""
+    if not ok:
+        raise ValueError("not a payload of ours")
+
+
+def _digits(text: str) -> bool:
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def _word(text: str) -> bool:
+    return bool(text) and text.isascii() and text.isalnum()
+
+
+def _search_words(text: str) -> bool:
+    return bool(text.strip()) and text.isascii() and text.isprintable() and ":" not in text
+
+
+def _command_args(text: str) -> bool:
+    return bool(text.strip()) and text.isprintable() and "\n" not in text
+
+
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class PagePress:
+class Part(Generic[T]):
+    """How one field rides in a payload: written as text, read back and checked."""
+
+    write: Callable[[T], str]
+    #: Raises ValueError for text we would not have written.
+    read: Callable[[str], T]
+
+
+def _ref(text: str) -> str:
+    ref = normalize_ref(text)
+    _need(bool(ref))
+    return str(ref)
+
+
+def _number(*, digits: int | None = None, low: int = 0, high: int | None = None) -> Part[int]:
+    def read(text: str) -> int:
+        _need(_digits(text) and (digits is None or len(text) <= digits))
+        _need(low <= int(text) and (high is None or int(text) <= high))
+        return int(text)
+
+    return Part(str, read)
+
+
+def _checked_text(check: Callable[[str], bool]) -> Part[str]:
+    def read(text: str) -> str:
+        _need(check(text))
+        return text
+
+    return Part(str, read)
+
+
+def _yes_no(text: str) -> bool:
+    _need(text in (YES, NO))
+    return text == YES
+
+
+def _held_ref(text: str) -> str | None:
+    return None if text == NEW_CASE else _ref(text)
+
+
+def _uid(text: str) -> str:
+    """A member's uid rides with its colon as a dot: `telegram.3002`."""
+    channel, dot, ident = text.partition(".")
+    _need(bool(dot and _word(channel) and ident and ident.isascii() and ident.isalnum()))
+    return f"{channel}:{ident}"
+
+
+REF: Part[str] = Part(str, _ref)
+YES_NO: Part[bool] = Part(lambda yes: YES if yes else NO, _yes_no)
+PAGE = _number(digits=4)
+#: Which field of the payload rides in its middle part, which in its last.
+Wire = tuple[tuple[str, Part[Any]], tuple[str, Part[Any]]]
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button's payload, `PREFIX:MIDDLE:LAST`: each family names its prefix and how its
+    fields ride in the two parts (`WIRE`); writing and reading them is done here, once."""
+
+    PREFIX: ClassVar[str]
+    WIRE: ClassVar[Wire]
+    #: The last part may hold colons (a command's arguments); elsewhere none.
+    OPEN_TAIL: ClassVar[bool] = False
+
+    def encode(self) -> str:
+        middle, last = self.parts()
+        return _checked(f"{self.PREFIX}:{middle}:{last}")
+
+    def parts(self) -> tuple[str, str]:
+        (middle, middle_part), (last, last_part) = self.WIRE
+        return middle_part.write(getattr(self, middle)), last_part.write(getattr(self, last))
+
+    @classmethod
+    def read(cls, middle: str, last: str) -> Self:
+        """The payload of these parts; ValueError for anything we did not make."""
+        (middle_name, middle_part), (last_name, last_part) = cls.WIRE
+        make: Callable[..., Self] = cls
+        return make(**{middle_name: middle_part.read(middle), last_name: last_part.read(last)})
+
+
+@dataclass(frozen=True)
+class CallbackData(Press):
+    PREFIX: ClassVar[str] = CASE_PREFIX
+    WIRE: ClassVar[Wire] = (("action", Part(str, ButtonAction)), ("ref", REF))
+
+    action: ButtonAction
+    ref: str
+
+
+@dataclass(frozen=True)
+class FormPress(Press):
+    """The op and its number share the last part: `f:FORM:o3`."""
+
+    PREFIX: ClassVar[str] = FORM_PREFIX
+
+    form_id: str
+    op: FormOp
+    option: int | None = None
+
+    def parts(self) -> tuple[str, str]:
+        numbered = self.op in NUMBERED and self.option is not None
+        tail = str(self.option) if numbered else ""
+        return self.form_id, f"{self.op.value}{tail}"
+
+    @classmethod
+    def read(cls, middle: str, last: str) -> Self:
+        _need(_word(middle) and len(middle) <= 16 and bool(last))
+        op, rest = FormOp(last[0]), last[1:]
+        if op not in NUMBERED:
+            _need(not rest)
+            return cls(middle, op)
+        _need(_digits(rest) and 0 < int(rest) <= MAX_OPTION)
+        return cls(middle, op, int(rest))
+
+
+@dataclass(frozen=True)
+class PagePress(Press):
+    PREFIX: ClassVar[str] = LIST_PREFIX
+    WIRE: ClassVar[Wire] = (("kind", Part(str, ListKind)), ("page", PAGE))
+
     kind: ListKind
     page: int
 
-    def encode(self) -> str:
-        return _checked(f"{LIST_PREFIX}:{self.kind.value}:{self.page}")
-
-
-YES, NO = "y", "n"
-
 
 @dataclass(frozen=True)
-class CodeAnswer:
+class CodeAnswer(Press):
     """A yes or no to an opened code; the family (its prefix) says which question."""
+
+    WIRE: ClassVar[Wire] = (
+        ("code", _checked_text(lambda code: _word(code) and len(code) <= MAX_CODE)),
+        ("approve", YES_NO),
+    )
 
     code: str
     approve: bool
-    PREFIX: ClassVar[str]
-
-    def encode(self) -> str:
-        return _checked(f"{self.PREFIX}:{self.code}:{YES if self.approve else NO}")
 
 
 @dataclass(frozen=True)
@@ -143,14 +264,14 @@ class LinkPress(CodeAnswer):
 
 
 @dataclass(frozen=True)
-class SearchPress:
+class SearchPress(Press):
     """Another page of a `/find`: the search is carried folded, as it is matched."""
+
+    PREFIX: ClassVar[str] = SEARCH_PREFIX
+    WIRE: ClassVar[Wire] = (("page", PAGE), ("words", _checked_text(_search_words)))
 
     words: str
     page: int
-
-    def encode(self) -> str:
-        return _checked(f"{SEARCH_PREFIX}:{self.page}:{self.words}")
 
     @classmethod
     def fits(cls, words: str) -> bool:
@@ -158,64 +279,69 @@ class SearchPress:
         return _search_words(words) and len(f"{SEARCH_PREFIX}:9999:{words}") <= MAX_BYTES
 
 
-def _search_words(text: str) -> bool:
-    return bool(text.strip()) and text.isascii() and text.isprintable() and ":" not in text
-
-
 @dataclass(frozen=True)
-class RatePress:
+class RatePress(Press):
     """A score button under the clerk's "case closed" message."""
+
+    PREFIX: ClassVar[str] = RATE_PREFIX
+    WIRE: ClassVar[Wire] = (("ref", REF), ("score", _number(low=1, high=10)))
 
     ref: str
     score: int
 
-    def encode(self) -> str:
-        return _checked(f"{RATE_PREFIX}:{self.ref}:{self.score}")
-
 
 @dataclass(frozen=True)
-class HandoverPress:
+class HandoverPress(Press):
     """«Nhận bàn giao» / «Không nhận» under a colleague's handover offer."""
+
+    PREFIX: ClassVar[str] = HANDOVER_PREFIX
+    WIRE: ClassVar[Wire] = (("ref", REF), ("accept", YES_NO))
 
     ref: str
     accept: bool
 
-    def encode(self) -> str:
-        return _checked(f"{HANDOVER_PREFIX}:{self.ref}:{YES if self.accept else NO}")
-
 
 @dataclass(frozen=True)
-class RemovePress:
+class RemovePress(Press):
     """«Xoá» / «Thôi» under the question `/remove @user` asks the lead first."""
+
+    PREFIX: ClassVar[str] = REMOVE_PREFIX
+    WIRE: ClassVar[Wire] = (
+        ("member_uid", Part(lambda uid: uid.replace(":", ".", 1), _uid)),
+        ("confirm", YES_NO),
+    )
 
     member_uid: str
     confirm: bool
 
-    def encode(self) -> str:
-        uid = self.member_uid.replace(":", ".", 1)
-        return _checked(f"{REMOVE_PREFIX}:{uid}:{YES if self.confirm else NO}")
-
 
 @dataclass(frozen=True)
-class HeldPress:
+class HeldPress(Press):
     """«Đính kèm vào PL-2» under a stray photo, «Lưu làm ghi chú» under a reply to a card."""
+
+    PREFIX: ClassVar[str] = HELD_PREFIX
+    WIRE: ClassVar[Wire] = (
+        ("ref", Part(lambda ref: ref or NEW_CASE, _held_ref)),
+        ("held_id", _number(digits=9)),
+    )
 
     ref: str | None  # None: file it as a new case
     held_id: int
 
-    def encode(self) -> str:
-        return _checked(f"{HELD_PREFIX}:{self.ref or NEW_CASE}:{self.held_id}")
-
 
 @dataclass(frozen=True)
-class CommandPress:
+class CommandPress(Press):
     """A command typed by pressing: `/WORD ARGS`, offered instead of a lesson in its syntax."""
+
+    PREFIX: ClassVar[str] = COMMAND_PREFIX
+    WIRE: ClassVar[Wire] = (
+        ("word", _checked_text(lambda w: w.isascii() and w.isalpha() and len(w) <= 16)),
+        ("args", _checked_text(_command_args)),
+    )
+    OPEN_TAIL: ClassVar[bool] = True
 
     word: str
     args: str
-
-    def encode(self) -> str:
-        return _checked(f"{COMMAND_PREFIX}:{self.word}:{self.args}")
 
     @classmethod
     def fits(cls, word: str, args: str) -> bool:
@@ -224,28 +350,23 @@ class CommandPress:
         return len(text.encode()) <= MAX_BYTES and _command_args(args)
 
 
-def _command_args(text: str) -> bool:
-    return bool(text.strip()) and text.isprintable() and "\n" not in text
-
-
-Press = (
-    CallbackData
-    | FormPress
-    | PagePress
-    | InvitePress
-    | LinkPress
-    | SearchPress
-    | RatePress
-    | HandoverPress
-    | RemovePress
-    | HeldPress
-    | CommandPress
-)
-#: The families that answer an opened code, by prefix: the same shape, another meaning.
-CODE_ANSWERS: dict[str, type[InvitePress] | type[LinkPress]] = {
-    family.PREFIX: family for family in (InvitePress, LinkPress)
+#: Every family, by its prefix.
+FAMILIES: dict[str, type[Press]] = {
+    family.PREFIX: family
+    for family in (
+        CallbackData,
+        FormPress,
+        PagePress,
+        InvitePress,
+        LinkPress,
+        SearchPress,
+        RatePress,
+        HandoverPress,
+        RemovePress,
+        HeldPress,
+        CommandPress,
+    )
 }
-MAX_CODE = 32
 
 
 def decode(data: str) -> CallbackData | None:
@@ -258,83 +379,14 @@ def decode_press(data: str) -> Press | None:
     """Any of our buttons, validated; None for anything else."""
     if len(data.encode()) > MAX_BYTES:
         return None
-    if data.startswith(COMMAND_PREFIX + ":"):
-        _, word, args = [*data.split(":", 2), "", ""][:3]
-        if not word.isascii() or not word.isalpha() or len(word) > 16 or not _command_args(args):
-            return None
-        return CommandPress(word, args)
-    parts = data.split(":")
+    parts = data.split(":", 2)
     if len(parts) != 3:
         return None
     prefix, middle, last = parts
-    if prefix == PREFIX:
-        try:
-            action = ButtonAction(middle)
-        except ValueError:
-            return None
-        ref = normalize_ref(last)
-        return CallbackData(action, ref) if ref else None
-    if prefix == FORM_PREFIX:
-        return _form_press(middle, last)
-    if prefix == SEARCH_PREFIX:
-        if not _digits(middle) or len(middle) > 4 or not _search_words(last):
-            return None
-        return SearchPress(last, int(middle))
-    if prefix == LIST_PREFIX:
-        if middle not in ListKind._value2member_map_ or not _digits(last) or len(last) > 4:
-            return None
-        return PagePress(ListKind(middle), int(last))
-    if prefix in (RATE_PREFIX, HANDOVER_PREFIX, REMOVE_PREFIX, HELD_PREFIX):
-        return _small_press(prefix, middle, last)
-    answer = CODE_ANSWERS.get(prefix)
-    if answer is not None:
-        if not _word(middle) or len(middle) > MAX_CODE or last not in (YES, NO):
-            return None
-        return answer(middle, last == YES)
-    return None
-
-
-def _small_press(prefix: str, middle: str, last: str) -> Press | None:
-    """The rate, handover and remove families: a ref (or uid) and a score or a yes/no."""
-    if prefix == REMOVE_PREFIX:
-        channel, dot, ident = middle.partition(".")
-        if not (dot and _word(channel) and ident and ident.isascii() and ident.isalnum()):
-            return None
-        return RemovePress(f"{channel}:{ident}", last == YES) if last in (YES, NO) else None
-    if prefix == HELD_PREFIX and middle == NEW_CASE:
-        return HeldPress(None, int(last)) if _digits(last) and len(last) <= 9 else None
-    ref = normalize_ref(middle)
-    if not ref:
-        return None
-    if prefix == RATE_PREFIX:
-        if not _digits(last) or not 1 <= int(last) <= 10:
-            return None
-        return RatePress(ref, int(last))
-    if prefix == HELD_PREFIX:
-        if not _digits(last) or len(last) > 9:
-            return None
-        return HeldPress(ref, int(last))
-    return HandoverPress(ref, last == YES) if last in (YES, NO) else None
-
-
-def _form_press(form_id: str, op_text: str) -> FormPress | None:
-    if not _word(form_id) or len(form_id) > 16 or not op_text:
+    family = FAMILIES.get(prefix)
+    if family is None or (":" in last and not family.OPEN_TAIL):
         return None
     try:
-        op = FormOp(op_text[0])
+        return family.read(middle, last)
     except ValueError:
         return None
-    rest = op_text[1:]
-    if op in NUMBERED:
-        if not _digits(rest) or not 0 < int(rest) <= MAX_OPTION:
-            return None
-        return FormPress(form_id, op, int(rest))
-    return None if rest else FormPress(form_id, op)
-
-
-def _digits(text: str) -> bool:
-    return bool(text) and text.isascii() and text.isdigit()
-
-
-def _word(text: str) -> bool:
-    return bool(text) and text.isascii() and text.isalnum()

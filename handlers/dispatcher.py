@@ -233,7 +233,9 @@ class Dispatcher:
                 return await self.unheard.press(req, press)
             if isinstance(press, CommandPress):
                 return await self._typed_by_press(req, press)
-            return await self._case_press(req, press)
+            if isinstance(press, CallbackData):
+                return await self._case_press(req, press)
+            return HandleResult()
         except Exception as e:
             return self.replies.toast(req.lang, e)
 

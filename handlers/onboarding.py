@@ -14,13 +14,13 @@ new account to the same member, with the same name, role and team.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from bot.channels.base import HandleResult, Outbound
 from bot.domain.folding import fold
 from bot.domain.model import Role
 from bot.domain.people import Identity, Member
-from bot.i18n import Lang, Translator
+from bot.i18n import Lang
 from bot.services.invites import (
     LINK_TTL,
     Invite,
@@ -32,13 +32,12 @@ from bot.services.invites import (
     Joiner,
     normalize_code,
 )
-from bot.services.ports import UnitOfWork
 from handlers.callbacks import InvitePress, LinkPress
 from handlers.invite_notices import channel_name, minutes, who
-from handlers.lookup import Lookup
+from handlers.kit import CommandKit
 from handlers.parsing import ParsedCommand
 from handlers.refusals import InviteUsage, LinkPrivateOnly, Offer
-from handlers.replies import Replies, reply_to, to_chat
+from handlers.replies import reply_to, to_chat
 from handlers.request import Request
 
 #: How a person opens a code in one tap, where the channel has deep links.
@@ -71,20 +70,14 @@ class Onboarding:
     """Invites and removals as chat messages; the rules are in InviteService."""
 
     def __init__(
-        self,
-        *,
-        service: InviteService,
-        uow: Callable[[], UnitOfWork],
-        tr: Translator,
-        replies: Replies,
-        lookup: Lookup,
-        bot_usernames: Mapping[str, str],
+        self, kit: CommandKit, *, service: InviteService, bot_usernames: Mapping[str, str]
     ) -> None:
+        """`service` is the invites' own, not the kit's case service."""
         self.service = service
-        self.uow = uow
-        self.tr = tr
-        self.replies = replies
-        self.lookup = lookup
+        self.uow = kit.uow
+        self.tr = kit.tr
+        self.replies = kit.replies
+        self.lookup = kit.lookup
         #: Filled by the runner as each channel learns its bot's name (for deep links).
         self.bot_usernames = bot_usernames
 

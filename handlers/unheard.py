@@ -17,25 +17,22 @@ them (the person sends the photo again). Nothing of a case changes until a press
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.channels.base import AttachmentKind, Button, HandleResult, Inbound, Outbound
 from bot.domain.clock import Clock
 from bot.domain.model import Case, CaseStatus, Role
-from bot.i18n import Translator
-from bot.services.cases import CaseService
 from bot.services.commands import AddNote
 from bot.services.permissions import can_view
-from bot.services.ports import CaseQuery, UnitOfWork
+from bot.services.ports import CaseQuery
 from handlers.callbacks import ButtonAction, CallbackData, HeldPress
 from handlers.commands.steps import StepCommands
 from handlers.evidence import EvidenceInbox
 from handlers.forms.flow import Forms
-from handlers.lookup import Lookup
+from handlers.kit import CommandKit, OnKit
 from handlers.parsing import normalize_ref
-from handlers.replies import Buttons, Replies, in_chat
+from handlers.replies import Buttons, in_chat
 from handlers.request import Request
 
 #: How long a stray photo or an unsaved note waits for the sender's answer.
@@ -58,26 +55,11 @@ class Held:
     ref: str | None = None  # the case they replied to (a note goes there only)
 
 
-class Unheard:
-    def __init__(
-        self,
-        *,
-        service: CaseService,
-        steps: StepCommands,
-        forms: Forms,
-        uow: Callable[[], UnitOfWork],
-        tr: Translator,
-        lookup: Lookup,
-        replies: Replies,
-        clock: Clock,
-    ) -> None:
-        self.service = service
+class Unheard(OnKit):
+    def __init__(self, kit: CommandKit, *, steps: StepCommands, forms: Forms, clock: Clock) -> None:
+        super().__init__(kit)
         self.steps = steps
         self.forms = forms
-        self.uow = uow
-        self.tr = tr
-        self.lookup = lookup
-        self.replies = replies
         self.clock = clock
         self._held: dict[int, Held] = {}
         self._ids = itertools.count(1)

@@ -7,13 +7,13 @@ and publish events; the unit of work turns events into outbox rows at commit.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain import errors
 from bot.domain.clock import Clock
 from bot.domain.events import CaseAssigned, CaseClaimed, CaseMoved, CaseReceived, CaseReleased
-from bot.domain.evidence import NewEvidence, PhotoRequired, has_photo
+from bot.domain.evidence import PhotoRequired, has_photo
 from bot.domain.model import (
     Action,
     Case,
@@ -30,7 +30,6 @@ from bot.services.commands import (
     AddNote,
     AssignCase,
     CancelCase,
-    CaseCommand,
     ClaimCase,
     Command,
     HoldCase,
@@ -41,6 +40,7 @@ from bot.services.commands import (
     ReleaseCase,
     ReportStep,
     ResumeCase,
+    StepReport,
     TakeOver,
 )
 from bot.services.permissions import authorize, authorize_intake, can_view, require_reach
@@ -156,28 +156,26 @@ class CaseService:
     # ------------------------------------------------------------------ steps
     async def report_step(self, cmd: ReportStep, uow: UnitOfWork) -> Case:
         """survey, inspect, resolve, agree and close share one path."""
-        return await self._move(cmd, uow, cmd.action, cmd.note, None, cmd.evidence)
+        return await self._move(cmd, uow, cmd.action, None)
 
     async def estimate(self, cmd: RecordEstimate, uow: UnitOfWork) -> Case:
         def apply(case: Case) -> None:
             case.estimate = Estimate(cmd.customer_cost, cmd.utility_cost)
 
-        return await self._move(cmd, uow, Action.ESTIMATE, cmd.note, apply, cmd.evidence)
+        return await self._move(cmd, uow, Action.ESTIMATE, apply)
 
     async def install(self, cmd: RecordInstall, uow: UnitOfWork) -> Case:
         def apply(case: Case) -> None:
             case.meter = Meter(cmd.meter_serial, cmd.reading)
 
-        return await self._move(cmd, uow, Action.INSTALL, cmd.note, apply, cmd.evidence)
+        return await self._move(cmd, uow, Action.INSTALL, apply)
 
     async def _move(
         self,
-        cmd: CaseCommand,
+        cmd: StepReport,
         uow: UnitOfWork,
         action: Action,
-        note: str | None,
         apply: Callable[[Case], None] | None,
-        evidence: Sequence[NewEvidence] = (),
     ) -> Case:
         """One step; its evidence (photos, location) is stored in the same transaction."""
         now = self.clock.now()
@@ -188,18 +186,18 @@ class CaseService:
             corrected = self._take_step(case, action)
             assert case.id is not None
             need_photo = step.needs_photo(self.policy.install_requires_photo)
-            photo_missing = need_photo and not has_photo(list(evidence))
+            photo_missing = need_photo and not has_photo(list(cmd.evidence))
             if photo_missing and not await uow.evidence.has_photo(case.id):
                 raise PhotoRequired(case.ref)
-            for item in evidence:
+            for item in cmd.evidence:
                 await uow.evidence.add(case.id, item, cmd.actor.uid, now, cmd.source)
             if apply is not None:
                 apply(case)
             case.last_progress_at = now
             refresh_clocks(case, self.policy)
             await uow.cases.save(case)
-            await self._record(uow, case, action, cmd, note, now)
-            uow.publish(CaseMoved(case, cmd.origin, action, cmd.actor.name, note, corrected))
+            await self._record(uow, case, action, cmd, cmd.note, now)
+            uow.publish(CaseMoved(case, cmd.origin, action, cmd.actor.name, cmd.note, corrected))
             await uow.commit()
         return case
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.events import Origin
@@ -44,28 +44,31 @@ class ClaimCase(CaseCommand):
 
 
 @dataclass(frozen=True)
-class ReportStep(CaseCommand):
-    """survey, inspect, resolve, agree, close: a step with an optional note."""
+class StepReport(CaseCommand):
+    """A step of the work reported: what the step records, and with every step a note
+    and the photos (or location) taken there."""
+
+    note: str | None = field(default=None, kw_only=True)
+    evidence: tuple[NewEvidence, ...] = field(default=(), kw_only=True)
+
+
+@dataclass(frozen=True)
+class ReportStep(StepReport):
+    """survey, inspect, resolve, agree, close: a step that records only its note."""
 
     action: Action
-    note: str | None = None
-    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
-class RecordEstimate(CaseCommand):
+class RecordEstimate(StepReport):
     customer_cost: int
     utility_cost: int
-    note: str | None = None
-    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
-class RecordInstall(CaseCommand):
+class RecordInstall(StepReport):
     meter_serial: str
     reading: str | None = None
-    note: str | None = None
-    evidence: tuple[NewEvidence, ...] = ()
 
 
 @dataclass(frozen=True)

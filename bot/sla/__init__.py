@@ -1,23 +1,5 @@
-"""Working time and the service policy (SLA targets, steps, reminders)."""
+"""Working time and the service policy (SLA targets, steps, reminders).
 
-from bot.sla.calendar import WorkingCalendar
-from bot.sla.policy import (
-    LEGAL_LIMIT_CATEGORIES,
-    Policy,
-    PolicyError,
-    ReminderRule,
-    TargetRule,
-    WeeklyReport,
-)
-from bot.sla.policy_file import load_policy
-
-__all__ = [
-    "LEGAL_LIMIT_CATEGORIES",
-    "Policy",
-    "PolicyError",
-    "ReminderRule",
-    "TargetRule",
-    "WeeklyReport",
-    "WorkingCalendar",
-    "load_policy",
-]
+Each name has one home: import it from its module (`bot.sla.policy`, `bot.sla.calendar`,
+`bot.sla.policy_file`, …); this package re-exports nothing.
+"""

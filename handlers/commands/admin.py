@@ -3,42 +3,27 @@ file a new case through the clerk's form."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.channels.base import Button, ButtonKind
 from bot.domain.people import ChatBinding
-from bot.i18n import Lang, Translator
+from bot.i18n import Lang
 from bot.services.people import BindChat, SetLanguage, bind_chat, set_language
 from bot.services.permissions import require_admin
-from bot.services.ports import UnitOfWork
 from handlers.commands import CommandTable
 from handlers.forms.flow import Forms
-from handlers.lookup import Lookup
+from handlers.kit import CommandKit, OnKit
 from handlers.onboarding import Onboarding
 from handlers.parsing import CommandName, ParsedCommand
 from handlers.refusals import Choose, GroupOnly, Offer, UsageError
-from handlers.replies import Replies, reply_to
+from handlers.replies import reply_to
 from handlers.request import Request
 
 #: `/start new`: the deep link of a `/new` typed in a group opens the new-case form.
 NEW_WORD = "new"
 
 
-class AdminCommands:
-    def __init__(
-        self,
-        *,
-        uow: Callable[[], UnitOfWork],
-        tr: Translator,
-        lookup: Lookup,
-        replies: Replies,
-        forms: Forms,
-        onboarding: Onboarding,
-    ) -> None:
-        self.uow = uow
-        self.tr = tr
-        self.lookup = lookup
-        self.replies = replies
+class AdminCommands(OnKit):
+    def __init__(self, kit: CommandKit, *, forms: Forms, onboarding: Onboarding) -> None:
+        super().__init__(kit)
         self.forms = forms
         self.onboarding = onboarding
 

@@ -19,19 +19,18 @@ from bot.domain import errors
 from bot.domain.model import Case, Role
 from bot.domain.people import is_team_code
 from bot.domain.phone import mask_phone, redact_phones
-from bot.i18n import Lang, Translator
+from bot.i18n import Lang
 from bot.services.board_links import BoardLinks
-from bot.services.cases import CaseService
 from bot.services.finding import TeamBoard, find, read_search, team_board
 from bot.services.permissions import sees_full_phone
 from bot.services.ports import UnitOfWork
 from handlers.callbacks import ListKind, SearchPress
 from handlers.commands import CommandTable
-from handlers.lookup import Lookup
+from handlers.kit import CommandKit, OnKit
 from handlers.parsing import CommandName, ParsedCommand
 from handlers.refusals import UsageError
-from handlers.render import PAGE_SIZE, Renderer, page_window
-from handlers.replies import Replies, to_chat
+from handlers.render import PAGE_SIZE, page_window
+from handlers.replies import to_chat
 from handlers.request import Request, capabilities_of
 
 #: The word after `/start` (the private chat's deep link) that answers with the board.
@@ -92,24 +91,9 @@ class BoardOpener:
         return int(self.links.ttl / timedelta(minutes=1))
 
 
-class FindCommands:
-    def __init__(
-        self,
-        *,
-        service: CaseService,
-        uow: Callable[[], UnitOfWork],
-        tr: Translator,
-        render: Renderer,
-        lookup: Lookup,
-        replies: Replies,
-        opener: BoardOpener,
-    ) -> None:
-        self.service = service
-        self.uow = uow
-        self.tr = tr
-        self.render = render
-        self.lookup = lookup
-        self.replies = replies
+class FindCommands(OnKit):
+    def __init__(self, kit: CommandKit, *, opener: BoardOpener) -> None:
+        super().__init__(kit)
         self.opener = opener
 
     def table(self) -> CommandTable:

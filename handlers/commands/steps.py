@@ -10,7 +10,7 @@ evidence of that case.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from bot.channels.base import HandleResult, Inbound
@@ -19,8 +19,6 @@ from bot.domain.amounts import format_vnd
 from bot.domain.digits import whole_number
 from bot.domain.evidence import EvidenceKind, NewEvidence
 from bot.domain.steps import NoteRule, Records
-from bot.i18n import Translator
-from bot.services.cases import CaseService
 from bot.services.commands import (
     AssignCase,
     CancelCase,
@@ -31,17 +29,15 @@ from bot.services.commands import (
     ResumeCase,
 )
 from bot.services.evidence import AttachEvidence, EvidenceService
-from bot.services.ports import UnitOfWork
 from handlers.commands import CommandTable, Handler
 from handlers.evidence import EvidenceInbox
 from handlers.forms.flow import Forms, Typed
 from handlers.forms.machine import Line, doubt_line
 from handlers.forms.spec import MAX_READING, MAX_SERIAL, FieldName
-from handlers.lookup import Lookup
+from handlers.kit import CommandKit, OnKit
 from handlers.parsing import CommandName, ParsedCommand, TypedAmount, note_like_ref, take_amount
 from handlers.record import StepAnswer, record
 from handlers.refusals import AmountDoubt, Choose, MissingRef, NoteLikeRef, Offer, UsageError
-from handlers.replies import Replies
 from handlers.request import Request
 from handlers.steps import BY_COMMAND, CHAT_STEPS, ChatStep
 
@@ -51,24 +47,16 @@ SCORES = range(1, 11)
 HOLD_REASONS = ("customer", "materials", "weather")
 
 
-class StepCommands:
+class StepCommands(OnKit):
     def __init__(
         self,
+        kit: CommandKit,
         *,
-        service: CaseService,
-        uow: Callable[[], UnitOfWork],
-        tr: Translator,
-        lookup: Lookup,
-        replies: Replies,
         forms: Forms,
         evidence: EvidenceInbox,
         evidence_service: EvidenceService,
     ) -> None:
-        self.service = service
-        self.uow = uow
-        self.tr = tr
-        self.lookup = lookup
-        self.replies = replies
+        super().__init__(kit)
         self.forms = forms
         self.evidence = evidence
         self.evidence_service = evidence_service

@@ -12,22 +12,19 @@ before it takes someone out of the team.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.channels.base import Button, HandleResult, Outbound
 from bot.domain.people import ChatBinding, Member
-from bot.i18n import Lang, Translator
+from bot.i18n import Lang
 from bot.services.handover import AnswerHandover, HandoverDesk, OfferHandover
 from bot.services.people import UnbindChat, unbind_chat
 from bot.services.permissions import require_lead
-from bot.services.ports import UnitOfWork
 from handlers.callbacks import HandoverPress, RemovePress
 from handlers.commands import CommandTable
-from handlers.lookup import Lookup
+from handlers.kit import CommandKit, OnKit
 from handlers.onboarding import Onboarding
 from handlers.parsing import CommandName, ParsedCommand, normalize_ref
 from handlers.refusals import GroupOnly, MissingRef, UnboundGroup, UsageError
-from handlers.replies import Replies, reply_to, to_chat
+from handlers.replies import reply_to, to_chat
 from handlers.request import Request
 
 #: The word after `/remove` that confirms it without a button (channels without buttons).
@@ -40,22 +37,10 @@ def private_chat(member: Member, channel: str) -> tuple[str, str] | None:
     return (ident.channel, ident.external_id) if ident else None
 
 
-class UndoCommands:
-    def __init__(
-        self,
-        *,
-        desk: HandoverDesk,
-        uow: Callable[[], UnitOfWork],
-        tr: Translator,
-        lookup: Lookup,
-        replies: Replies,
-        onboarding: Onboarding,
-    ) -> None:
+class UndoCommands(OnKit):
+    def __init__(self, kit: CommandKit, *, desk: HandoverDesk, onboarding: Onboarding) -> None:
+        super().__init__(kit)
         self.desk = desk
-        self.uow = uow
-        self.tr = tr
-        self.lookup = lookup
-        self.replies = replies
         self.onboarding = onboarding
 
     def table(self) -> CommandTable:

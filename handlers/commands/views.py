@@ -4,7 +4,6 @@ that team's chats (or privately) only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -12,20 +11,18 @@ from bot.channels.base import Outbound
 from bot.domain import errors
 from bot.domain.model import Case, CaseStatus
 from bot.domain.people import Actor
-from bot.i18n import Lang, Translator
+from bot.i18n import Lang
 from bot.reports.period import Period, PeriodError
-from bot.services.cases import CaseService
 from bot.services.finding import mine_query
 from bot.services.permissions import can_view
-from bot.services.ports import CaseQuery, UnitOfWork
+from bot.services.ports import CaseQuery
 from bot.sla.overdue import late_since
 from handlers.callbacks import ListKind
 from handlers.commands import CommandTable
-from handlers.lookup import Lookup
+from handlers.kit import CommandKit, OnKit
 from handlers.parsing import CommandName, ParsedCommand
 from handlers.refusals import OtherTeamsChat, UsageError
-from handlers.render import PAGE_SIZE, Renderer, page_window
-from handlers.replies import Replies
+from handlers.render import PAGE_SIZE, page_window
 from handlers.request import Request
 
 
@@ -40,24 +37,9 @@ class ReportMaker(Protocol):
     ) -> list[Outbound]: ...
 
 
-class ViewCommands:
-    def __init__(
-        self,
-        *,
-        service: CaseService,
-        uow: Callable[[], UnitOfWork],
-        tr: Translator,
-        render: Renderer,
-        lookup: Lookup,
-        replies: Replies,
-        reports: ReportMaker,
-    ) -> None:
-        self.service = service
-        self.uow = uow
-        self.tr = tr
-        self.render = render
-        self.lookup = lookup
-        self.replies = replies
+class ViewCommands(OnKit):
+    def __init__(self, kit: CommandKit, *, reports: ReportMaker) -> None:
+        super().__init__(kit)
         self.reports = reports
 
     def table(self) -> CommandTable:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,8 +24,6 @@ from bot.domain import errors
 from bot.domain.evidence import NewEvidence
 from bot.domain.model import Action, Area, Purpose, Role
 from bot.domain.steps import step_of
-from bot.i18n import Translator
-from bot.services.cases import CaseService
 from bot.services.evidence import MediaError, MediaStore
 from bot.services.forms import StoredForm
 from bot.services.ports import ConcurrentUpdate, UnitOfWork
@@ -47,8 +45,9 @@ from handlers.forms.prompts import Prompts
 from handlers.forms.reading import Reader
 from handlers.forms.spec import FieldKind, FieldName
 from handlers.forms.store import FormStore
+from handlers.kit import CommandKit, OnKit
 from handlers.refusals import PrivateOnly
-from handlers.replies import Replies, in_chat
+from handlers.replies import in_chat
 from handlers.request import Request, capabilities_of
 
 log = logging.getLogger(__name__)
@@ -77,29 +76,23 @@ class Fed(StrEnum):
     CONFIRM = "confirm"
 
 
-class Forms:
+class Forms(OnKit):
     """The guided forms of every channel."""
 
     def __init__(
         self,
+        kit: CommandKit,
         *,
-        service: CaseService,
-        uow: Callable[[], UnitOfWork],
         store: FormStore,
         prompts: Prompts,
         reader: Reader,
-        replies: Replies,
-        tr: Translator,
         media: MediaStore,
         capabilities: Mapping[str, Capabilities],
     ) -> None:
-        self.service = service
-        self.tr = tr
-        self.uow = uow
+        super().__init__(kit)
         self.store = store
         self.prompts = prompts
         self.reader = reader
-        self.replies = replies
         self.media = media
         self.capabilities = capabilities
 

@@ -26,6 +26,7 @@ from handlers.callbacks import ButtonAction, CallbackData, decode_press
 from handlers.commands.steps import StepCommands
 from handlers.forms.machine import FORMS
 from handlers.forms.spec import FieldKind, FieldName
+from handlers.kit import CommandKit
 from handlers.menus import MENUS, description_key
 from handlers.parsing import CommandName, parse_command
 from handlers.steps import BY_COMMAND, CHAT_STEPS, FORM_OF_BUTTON, ChatStep, chat_step
@@ -125,11 +126,14 @@ def test_no_command_or_button_word_names_a_step_without_a_row() -> None:
 def test_every_row_s_command_reaches_the_reader_of_what_it_records() -> None:
     """The command table offers every step, and the reader is the one its row names."""
     commands = StepCommands(  # the table only names the readers: nothing is called
-        service=None,  # type: ignore[arg-type]
-        uow=None,  # type: ignore[arg-type]
-        tr=TR,
-        lookup=None,  # type: ignore[arg-type]
-        replies=None,  # type: ignore[arg-type]
+        CommandKit(
+            service=None,  # type: ignore[arg-type]
+            uow=None,  # type: ignore[arg-type]
+            tr=TR,
+            render=None,  # type: ignore[arg-type]
+            lookup=None,  # type: ignore[arg-type]
+            replies=None,  # type: ignore[arg-type]
+        ),
         forms=None,  # type: ignore[arg-type]
         evidence=None,  # type: ignore[arg-type]
         evidence_service=None,  # type: ignore[arg-type]
