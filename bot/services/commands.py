@@ -38,9 +38,8 @@ class CaseCommand(Command):
     ref: str
 
 
-@dataclass(frozen=True)
 class ClaimCase(CaseCommand):
-    pass
+    """The actor takes an open case."""
 
 
 @dataclass(frozen=True)
@@ -71,29 +70,38 @@ class RecordInstall(StepReport):
     reading: str | None = None
 
 
-@dataclass(frozen=True)
 class ReleaseCase(CaseCommand):
-    pass
+    """The assignee gives the case back to the team."""
 
 
 @dataclass(frozen=True)
-class HoldCase(CaseCommand):
+class WithReason(CaseCommand):
+    """A change people must be told the why of, in the actor's words."""
+
     reason: str
 
 
-@dataclass(frozen=True)
+class HoldCase(WithReason):
+    """The work waits (the customer away, material missing)."""
+
+
 class ResumeCase(CaseCommand):
-    pass
+    """The held case goes on."""
 
 
 @dataclass(frozen=True)
-class AssignCase(CaseCommand):
+class ToMember(CaseCommand):
+    """The case goes to another member of the team (a lead's assignment, a handover)."""
+
     member_uid: str
 
 
-@dataclass(frozen=True)
-class CancelCase(CaseCommand):
-    reason: str
+class AssignCase(ToMember):
+    """A lead gives the case to a worker."""
+
+
+class CancelCase(WithReason):
+    """The case ends without the work."""
 
 
 @dataclass(frozen=True)

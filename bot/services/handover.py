@@ -17,7 +17,7 @@ from bot.domain.clock import Clock
 from bot.domain.model import Case, Role
 from bot.domain.people import Actor, Member
 from bot.services.cases import CaseService
-from bot.services.commands import CaseCommand, TakeOver
+from bot.services.commands import CaseCommand, TakeOver, ToMember
 from bot.services.permissions import can_view
 from bot.services.ports import UnitOfWork
 
@@ -25,9 +25,8 @@ from bot.services.ports import UnitOfWork
 OFFER_TTL = timedelta(hours=24)
 
 
-@dataclass(frozen=True)
-class OfferHandover(CaseCommand):
-    member_uid: str
+class OfferHandover(ToMember):
+    """The assignee offers the case to a colleague, who must accept."""
 
 
 @dataclass(frozen=True)

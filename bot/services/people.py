@@ -17,21 +17,20 @@ from bot.services.ports import UnitOfWork
 
 
 @dataclass(frozen=True)
-class BindChat:
+class ChatCommand:
+    """Someone changes which group chat shows a team."""
+
+    actor: Actor
+    team_code: str
+    chat: ChatBinding
+
+
+class BindChat(ChatCommand):
     """Show a team's cases in a group chat: its cards, answers and digests go there."""
 
-    actor: Actor
-    team_code: str
-    chat: ChatBinding
 
-
-@dataclass(frozen=True)
-class UnbindChat:
+class UnbindChat(ChatCommand):
     """Take a group off a team (a mistaken id, an abandoned group)."""
-
-    actor: Actor
-    team_code: str
-    chat: ChatBinding
 
 
 @dataclass(frozen=True)
