@@ -462,9 +462,7 @@ class Served(Scoped, ABC, Generic[P]):
         self._woken = asyncio.Event()
 
     async def _until_woken(self, seconds: float) -> None:
-        woken = self._woken
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(woken.wait(), seconds)
+        await _at_most(self._woken, seconds)
 
     def _release_stalls(self) -> None:
         self._stall_release.set()
@@ -472,9 +470,7 @@ class Served(Scoped, ABC, Generic[P]):
 
     async def _stall(self, seconds: float) -> None:
         """A slow network: hang the call that long (or until faults are cleared)."""
-        release = self._stall_release
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(release.wait(), seconds)
+        await _at_most(self._stall_release, seconds)
 
     # ------------------------------------------------------------------ routing
     def _add_routes(self, app: web.Application) -> None:
@@ -670,3 +666,13 @@ class Served(Scoped, ABC, Generic[P]):
     async def _c_clear_calls(self, request: web.Request) -> web.Response:
         self._call_log().clear()
         return json_response({"ok": True})
+
+
+async def _at_most(event: asyncio.Event, seconds: float) -> None:
+    """Wait for `event`, `seconds` at the most. Not `asyncio.wait_for`: on Python 3.11 it
+    loses a cancellation that arrives as the event is set, and a push loop so cancelled
+    ran on, hanging whoever awaited its end (a test's DELETE /_sandbox/webhook)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+

@@ -2229,7 +2229,7 @@ class TelegramSandbox(Served[Params]):
         tasks: set[asyncio.Task[None]] = set()
         async with aiohttp.ClientSession() as session:
             try:
-                while not self._closing:
+                while not self._closing and self._push is push:  # replaced: stop
                     now = loop.time()
                     wake = 1.0
                     if self.world.webhook.url:
