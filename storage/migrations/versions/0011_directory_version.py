@@ -10,6 +10,9 @@ Revises: 0010
 - The counter is moved by triggers, not by the code that writes: every writer is
   covered, the command line, an import, a test's raw SQL and a later feature alike, and
   always inside the writing transaction, so no reader can see the change without it.
+- A later migration that rebuilds one of these tables on SQLite (batch mode copies it to
+  a new table) drops its triggers with the old table: it must create them again
+  (tests/integration/test_directory_copy.py fails without them).
 """
 
 from __future__ import annotations
