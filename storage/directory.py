@@ -99,8 +99,11 @@ class DirectoryView:
         return self.copy if self.copy.version == self._seen else None
 
     def keep(self, kept: dict[Any, Any], key: Any, value: Any) -> None:
-        """Keep what this transaction read, if the copy is still of the version it saw
-        (checked at once: the caller has not awaited since reading)."""
+        """Keep what this transaction read, if the copy is still of the version it saw.
+
+        Whatever ran in between, a copy still of that version holds nothing older than
+        the read; one that moved on (another transaction saw a newer version) refuses
+        it, as the read may have been made before that change committed."""
         if self._wrote or self._seen is None or self.copy.version != self._seen:
             return
         if self.copy.size() >= MOST_ENTRIES:
