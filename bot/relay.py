@@ -388,6 +388,12 @@ class Relay:
                 if deferral is not None:
                     not_before = deferral.until
                     break
+                if len(rows) < self.options.batch:
+                    # The chat's whole queue went. A row written since is pending in the
+                    # database and its commit woke the relay: the chat is claimed again
+                    # after this release, so asking once more here would only cost a
+                    # transaction per visit.
+                    break
         except Halted:
             pass
         except Deferred as e:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,21 +18,17 @@ from bot.services.ports import (
     CaseTally,
     ConcurrentUpdate,
     DuplicateExternalRef,
-    OutboxItem,
     StepEvent,
 )
 from storage import tables
 from storage.case_rows import case_from_row, case_values, new_case_values
+from storage.directory import DirectoryView
 from storage.engine import insert_ignoring_duplicates
-from storage.outbox_model import DeliveryState, pending_values
-from storage.tables import CASES, EVENTS, IDENTITIES, MEMBERS, OUTBOX, TEAM_CHATS, TEAMS
+from storage.tables import CASES, EVENTS, IDENTITIES, MEMBERS, TEAM_CHATS, TEAMS
 
 #: Listed, not excluded: an IN list lets the (team, status) and status indexes skip
 #: the closed history, where a NOT IN would read it all.
 ACTIVE_STATUSES = tuple(s.value for s in CaseStatus if not s.is_terminal)
-
-#: Dedupe keys looked up in one IN list.
-KEYS_PER_QUERY = 500
 
 
 class SqlCaseRepository:
@@ -272,12 +267,23 @@ def _member_values(member: Member, *, active: bool) -> dict[str, Any]:
 
 class SqlTeamRepository:
     """Teams and their chats. Within one unit of work (one update) a team is read once:
-    the card, the reply and the permission check all ask for it; a write forgets it."""
+    the card, the reply and the permission check all ask for it; a write forgets it.
+    Given a `view`, teams and bindings come from the process's copy while the directory
+    version holds (storage/directory.py)."""
 
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+    def __init__(
+        self, conn: AsyncConnection, now: datetime, view: DirectoryView | None = None
+    ) -> None:
         self.conn = conn
         self.now = now
+        self.view = view
         self._read: dict[str, Team | None] = {}
+
+    def _forget(self) -> None:
+        """Before a write: this transaction reads its own changes from now on."""
+        self._read.clear()
+        if self.view is not None:
+            self.view.wrote()
 
     async def _chats(self, code: str) -> tuple[ChatBinding, ...]:
         rows = await self.conn.execute(
@@ -296,12 +302,18 @@ class SqlTeamRepository:
         key = code.upper()
         if key in self._read:
             return self._read[key]
+        copy = await self.view.usable() if self.view is not None else None
+        if copy is not None and key in copy.teams:
+            team = self._read[key] = copy.teams[key]
+            return team
         row = (await self.conn.execute(sa.select(tables.teams).where(TEAMS.code == key))).first()
         team = self._read[key] = await self._team(row)
+        if copy is not None and self.view is not None:
+            self.view.keep(copy.teams, key, team)
         return team
 
     async def add(self, team: Team) -> None:
-        self._read.clear()
+        self._forget()
         await self.conn.execute(
             sa.insert(tables.teams).values(
                 code=team.code, name=team.name, lang=team.lang, next_seq=0, created_at=self.now
@@ -312,13 +324,13 @@ class SqlTeamRepository:
 
     async def bind_chat(self, code: str, chat: ChatBinding) -> None:
         """A chat shows one team; binding it again moves it."""
-        self._read.clear()
+        self._forget()
         key = {"channel": chat.channel, "chat_id": chat.chat_id}
         await _replace(self.conn, tables.team_chats, key, team_code=code)
 
     async def unbind_chat(self, code: str, chat: ChatBinding) -> bool:
         """The chat no longer shows the team; False when it did not."""
-        self._read.clear()
+        self._forget()
         gone = await self.conn.execute(
             sa.delete(tables.team_chats).where(
                 TEAM_CHATS.team_code == code.upper(),
@@ -329,13 +341,19 @@ class SqlTeamRepository:
         return bool(gone.rowcount)
 
     async def by_chat(self, channel: str, chat_id: str) -> Team | None:
-        code = (
-            await self.conn.execute(
-                sa.select(TEAM_CHATS.team_code).where(
-                    TEAM_CHATS.channel == channel, TEAM_CHATS.chat_id == chat_id
+        copy = await self.view.usable() if self.view is not None else None
+        if copy is not None and (channel, chat_id) in copy.bindings:
+            code = copy.bindings[(channel, chat_id)]
+        else:
+            code = (
+                await self.conn.execute(
+                    sa.select(TEAM_CHATS.team_code).where(
+                        TEAM_CHATS.channel == channel, TEAM_CHATS.chat_id == chat_id
+                    )
                 )
-            )
-        ).scalar()
+            ).scalar()
+            if copy is not None and self.view is not None:
+                self.view.keep(copy.bindings, (channel, chat_id), code)
         return await self.get(code) if code else None
 
     async def all(self) -> list[Team]:
@@ -349,10 +367,19 @@ class SqlMemberRepository:
     once (the speaker, then the assignee on the card is usually the same person); any
     write through this repository forgets what was read."""
 
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
+    def __init__(
+        self, conn: AsyncConnection, now: datetime, view: DirectoryView | None = None
+    ) -> None:
         self.conn = conn
         self.now = now
+        self.view = view
         self._read: dict[str, Member | None] = {}
+
+    def _forget(self) -> None:
+        """Before a write: this transaction reads its own changes from now on."""
+        self._read.clear()
+        if self.view is not None:
+            self.view.wrote()
 
     async def _member(self, row: sa.Row[Any] | None) -> Member | None:
         if row is None:
@@ -373,19 +400,31 @@ class SqlMemberRepository:
     async def get(self, uid: str) -> Member | None:
         if uid in self._read:
             return self._read[uid]
+        copy = await self.view.usable() if self.view is not None else None
+        if copy is not None and uid in copy.members:
+            member = self._read[uid] = copy.members[uid]
+            return member
         row = (await self.conn.execute(sa.select(tables.members).where(MEMBERS.uid == uid))).first()
         member = self._read[uid] = await self._member(row)
+        if copy is not None and self.view is not None:
+            self.view.keep(copy.members, uid, member)
         return member
 
     async def by_identity(self, channel: str, external_id: str) -> Member | None:
-        uid = (
-            await self.conn.execute(
-                sa.select(IDENTITIES.member_uid).where(
-                    IDENTITIES.channel == channel,
-                    IDENTITIES.external_id == external_id,
+        copy = await self.view.usable() if self.view is not None else None
+        if copy is not None and (channel, external_id) in copy.accounts:
+            uid = copy.accounts[(channel, external_id)]
+        else:
+            uid = (
+                await self.conn.execute(
+                    sa.select(IDENTITIES.member_uid).where(
+                        IDENTITIES.channel == channel,
+                        IDENTITIES.external_id == external_id,
+                    )
                 )
-            )
-        ).scalar()
+            ).scalar()
+            if copy is not None and self.view is not None:
+                self.view.keep(copy.accounts, (channel, external_id), uid)
         return await self.get(uid) if uid else None
 
     async def by_username(self, username: str) -> Member | None:
@@ -416,6 +455,10 @@ class SqlMemberRepository:
         """
         if not identity.username:
             return 0
+        sole = (identity.channel, identity.external_id, identity.username.lower())
+        copy = await self.view.usable() if self.view is not None else None
+        if copy is not None and sole in copy.sole_usernames:
+            return 0  # checked at this directory version: nobody else holds it
         same = (
             IDENTITIES.channel == identity.channel,
             sa.func.lower(IDENTITIES.username) == identity.username.lower(),
@@ -427,13 +470,15 @@ class SqlMemberRepository:
             )
         ).scalar_one()
         if stale:
-            self._read.clear()
+            self._forget()
             await self.conn.execute(sa.update(tables.identities).where(*same).values(username=None))
+        elif self.view is not None:
+            self.view.keep_sole(sole)
         return int(stale)
 
     async def add(self, member: Member) -> None:
         """Create or update a person, keeping their identities."""
-        self._read.clear()
+        self._forget()
         values = _member_values(member, active=member.active)
         updated = await self.conn.execute(
             sa.update(tables.members).where(MEMBERS.uid == member.uid).values(values)
@@ -450,7 +495,7 @@ class SqlMemberRepository:
     async def enrol(self, member: Member) -> bool:
         """Revive an inactive row or insert a new one, never touching an active member:
         two leads letting one person in at once, one of them finds the row taken."""
-        self._read.clear()
+        self._forget()
         values = _member_values(member, active=True)
         revived = await self.conn.execute(
             sa.update(tables.members)
@@ -470,13 +515,13 @@ class SqlMemberRepository:
         return True
 
     async def set_lang(self, uid: str, lang: str) -> None:
-        self._read.clear()
+        self._forget()
         await self.conn.execute(
             sa.update(tables.members).where(MEMBERS.uid == uid).values(lang=lang)
         )
 
     async def update_identity(self, uid: str, identity: Identity) -> None:
-        self._read.clear()
+        self._forget()
         key = {"channel": identity.channel, "external_id": identity.external_id}
         await _replace(
             self.conn, tables.identities, key, member_uid=uid, username=identity.username
@@ -492,71 +537,3 @@ class SqlMemberRepository:
         ).all()
         members = [await self._member(r) for r in rows]
         return [m for m in members if m is not None]
-
-
-class SqlOutbox:
-    """Rows written here are delivered by the relay after the transaction commits."""
-
-    def __init__(self, conn: AsyncConnection, now: datetime) -> None:
-        self.conn = conn
-        self.now = now
-        #: Rows this unit of work inserted: the relay is woken after the commit if any.
-        self.added = 0
-
-    async def add(self, item: OutboxItem) -> bool:
-        values = pending_values(
-            item.channel,
-            item.chat_id,
-            item.payload,
-            self.now,
-            dedupe_key=item.dedupe_key,
-            card_key=item.card_key,
-            case_id=item.case_id,
-        )
-        if item.dedupe_key is None:
-            await self.conn.execute(sa.insert(tables.outbox).values(values))
-        else:
-            # A key queued before, even by a transaction still running, is skipped:
-            # the database waits for that one and inserts nothing, raising nothing.
-            inserted = await self.conn.execute(
-                insert_ignoring_duplicates(self.conn, tables.outbox)
-                .values(values)
-                .on_conflict_do_nothing()
-            )
-            if inserted.rowcount == 0:
-                return False
-        self.added += 1
-        return True
-
-    async def queued(self, dedupe_keys: Iterable[str]) -> set[str]:
-        wanted = sorted(set(dedupe_keys))
-        found: set[str] = set()
-        for start in range(0, len(wanted), KEYS_PER_QUERY):
-            rows = await self.conn.execute(
-                sa.select(OUTBOX.dedupe_key).where(
-                    OUTBOX.dedupe_key.in_(wanted[start : start + KEYS_PER_QUERY])
-                )
-            )
-            found.update(str(r.dedupe_key) for r in rows)
-        return found
-
-    def _waiting_for(self, channel: str, chat_id: str) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            OUTBOX.channel == channel,
-            OUTBOX.chat_id == chat_id,
-            OUTBOX.status == DeliveryState.PENDING.value,
-        )
-
-    async def waiting(self, channel: str, chat_id: str) -> int:
-        query = sa.select(sa.func.count()).select_from(tables.outbox)
-        found = await self.conn.execute(query.where(self._waiting_for(channel, chat_id)))
-        return int(found.scalar_one())
-
-    async def drop_waiting(self, channel: str, chat_id: str, reason: str) -> int:
-        """Messages still waiting for the chat are not sent: superseded, with `reason`."""
-        dropped = await self.conn.execute(
-            sa.update(tables.outbox)
-            .where(self._waiting_for(channel, chat_id))
-            .values(status=DeliveryState.SUPERSEDED.value, error=reason, sending_at=None)
-        )
-        return int(dropped.rowcount)

@@ -298,6 +298,15 @@ chat_moves = sa.Table(
     sa.Column("moved_at", UTCDateTime, nullable=False),
 )
 
+#: 0011: one row (id 1) whose version moves, by triggers, with every write to members,
+#: identities, teams and team_chats: what a process read of them holds while it stays.
+directory_version = sa.Table(
+    "directory_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
 # Each table's columns, named as a query reads them: `CASES.status == "open"`.
 TEAMS = teams.c
 TEAM_CHATS = team_chats.c

@@ -13,15 +13,16 @@ from bot.domain.clock import Clock
 from bot.domain.events import Event
 from bot.services.ports import EventSink
 from storage.board_links_store import SqlBoardLinkRepository
+from storage.directory import DirectoryView, copy_of
 from storage.evidence_store import SqlEvidenceRepository
 from storage.forms_store import SqlFormRepository
 from storage.invites_store import SqlInviteRepository
+from storage.outbox_rows import SqlOutbox
 from storage.outbox_wakeup import announce, announces
 from storage.report_queries import SqlReportReads
 from storage.repository import (
     SqlCaseRepository,
     SqlMemberRepository,
-    SqlOutbox,
     SqlTeamRepository,
 )
 
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
         self.on_outbox = on_outbox
         self._conn: AsyncConnection | None = None
         self._events: list[Event] = []
+        self._view: DirectoryView | None = None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -62,8 +64,9 @@ class SqlUnitOfWork:
         self._conn = conn
         now = self.clock.now()
         self.cases = SqlCaseRepository(conn, now)
-        self.teams = SqlTeamRepository(conn, now)
-        self.members = SqlMemberRepository(conn, now)
+        self._view = DirectoryView(conn, copy_of(self.engine))
+        self.teams = SqlTeamRepository(conn, now, self._view)
+        self.members = SqlMemberRepository(conn, now, self._view)
         self.outbox = SqlOutbox(conn, now)
         self.evidence = SqlEvidenceRepository(conn, now)
         self.forms = SqlFormRepository(conn, now)
@@ -102,6 +105,8 @@ class SqlUnitOfWork:
         if self.outbox.added and announces(self.connection):
             await announce(self.connection)  # the other instances' relays, at the commit
         await self.connection.commit()
+        if self._view is not None:
+            self._view.ended()
         if self.outbox.added and self.on_outbox is not None:
             self.on_outbox()
         self.outbox.added = 0
@@ -109,6 +114,8 @@ class SqlUnitOfWork:
     async def rollback(self) -> None:
         await self.connection.rollback()
         self._events = []
+        if self._view is not None:
+            self._view.ended()
 
 
 def uow_factory(

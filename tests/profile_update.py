@@ -14,15 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 from pyinstrument import Profiler
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sandbox.client import SandboxClient
 from sandbox.telegram import TelegramSandbox
@@ -41,6 +45,22 @@ async def _admin(sql: str) -> None:
             await conn.exec_driver_sql(sql)
     finally:
         await engine.dispose()
+
+
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def statements(engine: AsyncEngine) -> Counter[str]:
+    """Every statement the bot sends from now on, by verb and first table."""
+    seen: Counter[str] = Counter()
+
+    def note(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        verb = statement.split(None, 1)[0].upper() if statement.strip() else "?"
+        table = _TABLE.search(statement)
+        seen[f"{verb} {table.group(1) if table else ''}".strip()] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    return seen
 
 
 @asynccontextmanager
@@ -89,12 +109,17 @@ async def profile(kind: str, tmp: Path) -> Path:
                 seen = handled.count("telegram", "button") + handled.count("telegram", "message")
                 return seen >= queued
 
+            sent = statements(bot.engine)
             start = time.perf_counter()
             profiler.start()
             await _until(all_handled, 0.002)
             profiler.stop()
             elapsed = time.perf_counter() - start
             await _drained(bot)
+    total = sum(sent.values())
+    print(f"{kind}: {total / queued:.1f} statements per update (the relay's included):")
+    for what, count in sent.most_common(14):
+        print(f"    {count / queued:5.2f}  {what}")
     print(
         f"{kind}: {queued} updates (claims and /survey) in {elapsed:.2f}s = "
         f"{queued / elapsed:.0f}/s"
