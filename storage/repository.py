@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -265,11 +265,12 @@ def _member_values(member: Member, *, active: bool) -> dict[str, Any]:
     }
 
 
-class SqlTeamRepository:
-    """Teams and their chats. Within one unit of work (one update) a team is read once:
-    the card, the reply and the permission check all ask for it; a write forgets it.
-    Given a `view`, teams and bindings come from the process's copy while the directory
-    version holds (storage/directory.py)."""
+Item = TypeVar("Item")
+
+
+class _DirectoryReads(Generic[Item]):
+    """What a directory repository read in this unit of work, by key; given a `view`, the
+    process's copy behind it (storage/directory.py)."""
 
     def __init__(
         self, conn: AsyncConnection, now: datetime, view: DirectoryView | None = None
@@ -277,13 +278,20 @@ class SqlTeamRepository:
         self.conn = conn
         self.now = now
         self.view = view
-        self._read: dict[str, Team | None] = {}
+        self._read: dict[str, Item | None] = {}
 
     def _forget(self) -> None:
         """Before a write: this transaction reads its own changes from now on."""
         self._read.clear()
         if self.view is not None:
             self.view.wrote()
+
+
+class SqlTeamRepository(_DirectoryReads[Team]):
+    """Teams and their chats. Within one unit of work (one update) a team is read once:
+    the card, the reply and the permission check all ask for it; a write forgets it.
+    Given a `view`, teams and bindings come from the process's copy while the directory
+    version holds (storage/directory.py)."""
 
     async def _chats(self, code: str) -> tuple[ChatBinding, ...]:
         rows = await self.conn.execute(
@@ -362,24 +370,10 @@ class SqlTeamRepository:
         return [x for x in teams if x is not None]
 
 
-class SqlMemberRepository:
+class SqlMemberRepository(_DirectoryReads[Member]):
     """People and their accounts. Within one unit of work (one update) a member is read
     once (the speaker, then the assignee on the card is usually the same person); any
     write through this repository forgets what was read."""
-
-    def __init__(
-        self, conn: AsyncConnection, now: datetime, view: DirectoryView | None = None
-    ) -> None:
-        self.conn = conn
-        self.now = now
-        self.view = view
-        self._read: dict[str, Member | None] = {}
-
-    def _forget(self) -> None:
-        """Before a write: this transaction reads its own changes from now on."""
-        self._read.clear()
-        if self.view is not None:
-            self.view.wrote()
 
     async def _member(self, row: sa.Row[Any] | None) -> Member | None:
         if row is None:
