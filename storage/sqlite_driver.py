@@ -1,0 +1,209 @@
+"""SQLite for the async engine, one trip to the connection's thread per statement.
+
+SQLite is a library, not a server: each connection lives on a thread of its own and
+the event loop hands it work. aiosqlite, which the `sqlite+aiosqlite` dialect drives,
+makes that trip for every step of a statement (make a cursor, execute, fetch the rows,
+close the cursor), and each trip wakes a thread and then the event loop again. On the
+bot's hot path those trips cost more than SQLite itself: a transaction of one `SELECT`
+took nine of them. The connection here does a statement's steps in one trip and
+answers the rest (columns, rows, row count) from what that trip brought back.
+
+The dialect stays `sqlite+aiosqlite` (SQL, types, errors and DATABASE_URL unchanged);
+`storage.engine.create_engine` hands this connection to it as the async creator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from queue import SimpleQueue
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+#: What the connection's thread takes: the future to settle (None: settle nothing) and
+#: the call to make. SQLAlchemy's adapter puts such pairs itself to set the isolation
+#: level (it reaches for `_tx` and `_conn`, the names aiosqlite uses).
+_Work = tuple[asyncio.Future[Any] | None, Callable[[], Any]]
+_STOP = object()
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _serve(calls: SimpleQueue[_Work]) -> None:
+    """The connection's thread: make each call, hand its outcome to the caller's loop."""
+    while True:
+        future, call = calls.get()
+        try:
+            result, error = call(), None
+        except BaseException as e:  # handed to the awaiting task
+            result, error = None, e
+        if future is not None:
+            # RuntimeError: the loop closed meanwhile, and nobody waits for the answer.
+            with contextlib.suppress(RuntimeError):
+                future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+        if result is _STOP:
+            return
+
+
+class Connection:
+    """One SQLite connection on a thread of its own (the aiosqlite interface SQLAlchemy's
+    adapter uses, and no more)."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._tx: SimpleQueue[_Work] = SimpleQueue()
+        self._conn: sqlite3.Connection | None = None
+        #: Closing was asked for: the thread takes no more work after that.
+        self._ending = False
+        self._thread = threading.Thread(target=_serve, args=(self._tx,), name="sqlite", daemon=True)
+        self._thread.start()
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:
+        """Open or not: SQLAlchemy's adapter commits and rolls back only while it is."""
+        return self._conn
+
+    async def run(self, call: Callable[[], _T]) -> _T:
+        if self._ending:
+            raise ValueError("no active connection")  # its thread is gone or going
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._tx.put((future, call))
+        return await future
+
+    async def open(self) -> Connection:
+        def connect() -> None:
+            self._conn = self._connect()
+
+        await self.run(connect)
+        return self
+
+    def _open_conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise ValueError("no active connection")
+        return self._conn
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    async def commit(self) -> None:
+        await self.run(lambda: self._open_conn().commit())
+
+    async def rollback(self) -> None:
+        # The pool rolls back every connection handed back, most of them committed a
+        # moment ago: no transaction open, no trip (reading the flag is safe between
+        # statements, and this connection runs one statement at a time).
+        if not self._open_conn().in_transaction:
+            return
+        await self.run(lambda: self._open_conn().rollback())
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        await self.run(lambda: self._open_conn().create_function(*args, **kwargs))
+
+    def _close(self) -> object:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        return _STOP
+
+    async def close(self) -> None:
+        if self._ending:
+            return
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._ending = True
+        self._tx.put((future, self._close))
+        await future
+
+    def stop(self) -> None:
+        """Close without waiting (SQLAlchemy's terminate): the thread closes and ends."""
+        if not self._ending:
+            self._ending = True
+            self._tx.put((None, self._close))
+
+
+class Cursor:
+    """A statement's outcome, fetched in the one trip that executed it."""
+
+    arraysize = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> Cursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    def _took(self, cursor: sqlite3.Cursor, rows: list[Any]) -> None:
+        self.description = cursor.description
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+        self._rows = rows
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
+        def run() -> None:
+            cursor = self._connection._open_conn().cursor()
+            try:
+                cursor.execute(sql, () if parameters is None else parameters)
+                self._took(cursor, cursor.fetchall() if cursor.description else [])
+            finally:
+                cursor.close()
+
+        await self._connection.run(run)
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Cursor:
+        def run() -> None:
+            cursor = self._connection._open_conn().cursor()
+            try:
+                cursor.executemany(sql, parameters)
+                self._took(cursor, [])
+            finally:
+                cursor.close()
+
+        await self._connection.run(run)
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        n = self.arraysize if size is None else size
+        rows, self._rows = self._rows[:n], self._rows[n:]
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+def connector(database: str, *, timeout: float) -> Callable[[], Any]:
+    """The async creator for `database` (a path, or `:memory:`)."""
+
+    async def connect() -> Connection:
+        def open_sqlite() -> sqlite3.Connection:
+            return sqlite3.connect(
+                database, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+
+        return await Connection(open_sqlite).open()
+
+    return connect
