@@ -27,8 +27,9 @@ from bot.channels.base import (
 from bot.domain.clock import FixedClock, SystemClock
 from bot.domain.model import Role
 from bot.domain.people import Member
-from handlers.callbacks import ButtonAction, CallbackData
+from handlers.callbacks import ButtonAction, CallbackData, HeldPress
 from handlers.request import Identified
+from handlers.unheard import Held
 from storage import tables
 from storage.engine import create_engine
 from storage.tables import MEMBERS
@@ -222,3 +223,27 @@ async def test_an_unrelated_change_costs_a_repeat_and_nothing_else(
             )
         ).scalar_one()
     assert claims == 1
+
+
+async def test_a_note_kept_in_memory_survives_the_repeat(container: Container) -> None:
+    """What a handler keeps in memory (a reply to a card, waiting for «keep as note») is
+    given away only after the speaker was checked: the repeat finds it still there."""
+    minh = await add_member(container, WORKER, "Minh", Role.WORKER)
+    await handle(container, said(minh, "/start", private=True))
+    ref = await new_case(container)
+    unheard = container.dispatcher.unheard
+    held_id = unheard._keep(Held(minh.uid, container.clock.now(), note="khách hẹn 2h", ref=ref))
+    url = container.settings.database_url
+    answers = between_identify_and_command(container, lambda: someone_added_elsewhere(url, minh))
+
+    result = await handle(container, pressed(minh, HeldPress(ref, held_id).encode()))
+
+    assert result.toast is None  # not "gone": the item was there for the repeat
+    assert [a.assumed_version is not None for a in answers] == [True, False]
+    async with container.engine.connect() as conn:
+        notes = (
+            await conn.execute(
+                sa.select(tables.case_events.c.note).where(tables.case_events.c.action == "note")
+            )
+        ).scalars()
+        assert list(notes) == ["khách hẹn 2h"]
