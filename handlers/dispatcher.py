@@ -1,7 +1,9 @@
 """The one entry point every channel adapter feeds: it routes, and does nothing else.
 
 A message is counted against the person's limit, its speaker identified
-(`handlers/request.py`), then handed on: a button press by its family, a command by
+(`handlers/request.py`: from the process's copy of the directory when it knows him,
+checked by the update's first unit of work, the update handled again if the directory
+moved meanwhile), then handed on: a button press by its family, a command by
 its name (the tables of `handlers/commands/`), anything else to an open form or as
 evidence. Refusals come back as words through `handlers/replies.py`. Nothing here
 knows which chat platform the message came from.

@@ -9,6 +9,9 @@ moved, the copy is dropped. What a transaction reads is kept only if the version
 is still the copy's and the transaction wrote nothing to the directory itself, so the
 copy never holds a row older than its version: a member removed by the command line or
 another instance is read afresh at his next update.
+
+`CopyMemory` answers who is speaking from the copy without any transaction; such an
+answer is checked by the update's first unit of work (bot/services/assumed.py).
 """
 
 from __future__ import annotations

@@ -42,12 +42,14 @@ class Assumption:
     check: Check = Check.PENDING
 
     def verdict(self, found: int) -> None:
-        """The database's version as the first unit of work read it."""
-        if found == self.version:
-            self.check = Check.HELD
-        else:
-            self.check = Check.MOVED
-            raise DirectoryMoved(f"directory version {self.version} → {found}")
+        """The database's version as a unit of work read it first thing. The first
+        verdict stands: once one unit of work found the answer good (and may have written),
+        a later move is a change made after the update began, as when identify had a
+        transaction of its own."""
+        if self.check is Check.PENDING:
+            self.check = Check.HELD if found == self.version else Check.MOVED
+        if self.check is Check.MOVED:
+            raise DirectoryMoved(f"directory version {self.version}, found {found}")
 
 
 _ASSUMED: ContextVar[Assumption | None] = ContextVar("assumed_directory", default=None)
