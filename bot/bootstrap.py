@@ -45,6 +45,7 @@ from handlers.replies import Replies
 from handlers.request import Identify
 from handlers.unheard import Unheard
 from storage import schema
+from storage.directory import CopyMemory
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
 from storage.leadership import leadership_for
@@ -233,7 +234,7 @@ def build_dispatcher(
     rate = settings.user_rate
     return Dispatcher(
         tr=tr,
-        identify=Identify(units, tr, settings.admin_set),
+        identify=Identify(units, tr, settings.admin_set, memory=CopyMemory(units.engine)),
         replies=replies,
         forms=forms,
         onboarding=onboarding,

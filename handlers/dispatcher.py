@@ -1,7 +1,9 @@
 """The one entry point every channel adapter feeds: it routes, and does nothing else.
 
 A message is counted against the person's limit, its speaker identified
-(`handlers/request.py`), then handed on: a button press by its family, a command by
+(`handlers/request.py`: from the process's copy of the directory when it knows him,
+checked by the update's first unit of work, the update handled again if the directory
+moved meanwhile), then handed on: a button press by its family, a command by
 its name (the tables of `handlers/commands/`), anything else to an open form or as
 evidence. Refusals come back as words through `handlers/replies.py`. Nothing here
 knows which chat platform the message came from.
@@ -14,6 +16,7 @@ import logging
 
 from bot.channels.base import HandleResult, Inbound
 from bot.i18n import Lang, Translator
+from bot.services.assumed import Check, DirectoryMoved, assuming
 from handlers.callbacks import (
     ButtonAction,
     CallbackData,
@@ -129,40 +132,68 @@ class Dispatcher:
                 verdict = self.limiter.check(inbound.user.uid(inbound.channel))
                 if verdict is not Verdict.ALLOW:
                     return await self._turn_away(inbound, verdict)
-            req = await self._request(inbound, parsed)
-            if req is None:
-                return HandleResult()
-            if inbound.callback is not None:
-                return await self._press(req)
-            if len(inbound.text) > MAX_TEXT:
-                if parsed is not None or req.is_private:  # group chatter is not for us anyway
-                    await self.replies.say(req, self.tr.t(req.lang, "err.too_long", limit=MAX_TEXT))
-                return HandleResult()
-            if parsed is None or (inbound.forwarded and req.is_private):
-                await self.replies.run(req, lambda: self._message(req))
-                return HandleResult()
-            if await self._cancels_form(req, parsed):
-                return HandleResult()
-            await self._command(req, parsed)
-            return HandleResult()
+            try:
+                return await self._handled(inbound, parsed, from_copy=True)
+            except DirectoryMoved:
+                # The directory changed since the copy's answer, and nothing of this update
+                # was written: handle it again, the speaker read from the database.
+                log.info("the directory moved under an update; handling it again")
+                return await self._handled(inbound, parsed, from_copy=False)
         except Exception:
             log.exception("handling an update failed", extra={"channel": inbound.channel})
             return HandleResult(toast=self.tr.t(Lang.pick(inbound.user.lang), "err.internal"))
 
-    async def _request(self, inbound: Inbound, parsed: ParsedCommand | None) -> Request | None:
-        """Who is speaking; strangers in groups are ignored, in private told how to join."""
-        req = await self.identify(inbound)
+    async def _handled(
+        self, inbound: Inbound, parsed: ParsedCommand | None, *, from_copy: bool
+    ) -> HandleResult:
+        """Identify the speaker and route the update. A speaker recognised from the
+        process's copy is checked by the update's first unit of work, as its first
+        statement (bot/services/assumed.py): so a run that raises DirectoryMoved wrote
+        nothing. What a handler does before its first unit of work must bear a repeat:
+        words are sent through the outbox (a unit of work), photos fetched before one are
+        removed again when it raises, and in-memory state is changed only after one
+        (`Unheard`)."""
+        who = await self.identify.speaker(inbound, from_copy=from_copy)
+        with assuming(who.assumed_version) as assumption:
+            result = await self._route(inbound, parsed, who.request)
+            if assumption is not None and assumption.check is Check.MOVED:
+                raise DirectoryMoved("refused by a unit of work, caught on the way")
+        return result
+
+    async def _route(
+        self, inbound: Inbound, parsed: ParsedCommand | None, req: Request
+    ) -> HandleResult:
+        if not await self._heard(req, parsed):
+            return HandleResult()
+        if inbound.callback is not None:
+            return await self._press(req)
+        if len(inbound.text) > MAX_TEXT:
+            if parsed is not None or req.is_private:  # group chatter is not for us anyway
+                await self.replies.say(req, self.tr.t(req.lang, "err.too_long", limit=MAX_TEXT))
+            return HandleResult()
+        if parsed is None or (inbound.forwarded and req.is_private):
+            await self.replies.run(req, lambda: self._message(req))
+            return HandleResult()
+        if await self._cancels_form(req, parsed):
+            return HandleResult()
+        await self._command(req, parsed)
+        return HandleResult()
+
+    async def _heard(self, req: Request, parsed: ParsedCommand | None) -> bool:
+        """Whether the speaker is heard; strangers in groups are ignored, in private told
+        how to join."""
         if not req.is_stranger:
-            return req
+            return True
+        inbound = req.inbound
         if req.is_private and inbound.callback is None:
             joining = parsed is not None and (
                 parsed.name is CommandName.LANG
                 or (parsed.name is CommandName.START and bool(parsed.args))
             )
             if joining:
-                return req
+                return True
             await self.replies.say(req, self.tr.t(req.lang, "start.stranger", uid=req.actor.uid))
-        return None
+        return False
 
     async def _turn_away(self, inbound: Inbound, verdict: Verdict) -> HandleResult:
         """Over the command limit: say so once (a toast for a press), then stay quiet."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.i18n import Translator
+from bot.services.assumed import Check, assumed
 from bot.services.cases import CaseService
 from bot.services.ports import UnitOfWork
 from handlers.lookup import Lookup
@@ -36,3 +37,13 @@ class OnKit:
         self.render = kit.render
         self.lookup = kit.lookup
         self.replies = kit.replies
+
+    async def speaker_checked(self) -> None:
+        """Before changing what a repeat of the update would see (state kept in memory):
+        have the speaker, if recognised from the process's copy of the directory, checked
+        now by a unit of work of its own (bot/services/assumed.py). Raises DirectoryMoved
+        when that answer no longer holds; costs nothing when it was checked already."""
+        assumption = assumed()
+        if assumption is not None and assumption.check is Check.PENDING:
+            async with self.uow():
+                pass

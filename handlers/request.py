@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 from bot.channels.base import Capabilities, ChatKind, Inbound
 from bot.domain.events import Origin
 from bot.domain.model import Source
-from bot.domain.people import Actor, Identity
+from bot.domain.people import Actor, Identity, Member
 from bot.i18n import Lang, Translator
 from bot.services.commands import CaseCommand
-from bot.services.people import recognise
-from bot.services.ports import UnitOfWork
+from bot.services.people import recognise, recognise_remembered
+from bot.services.ports import DirectoryMemory, UnitOfWork
 
 CommandT = TypeVar("CommandT", bound=CaseCommand)
 
@@ -68,22 +68,56 @@ class Request:
         return kind(actor=self.actor, source=self.source, origin=self.origin, ref=ref, **values)
 
 
+@dataclass(frozen=True)
+class Identified:
+    """A request, and the directory version its speaker was recognised at from the
+    process's copy (None: read from the database, nothing to check)."""
+
+    request: Request
+    assumed_version: int | None = None
+
+
 class Identify:
     """Turns a message into a Request: looks the speaker up (keeping their @username
-    current) and picks the language to answer in."""
+    current) and picks the language to answer in.
+
+    A member the process's copy of the directory knows is recognised without a
+    transaction (`memory`); that answer is checked by the update's first unit of work
+    (bot/services/assumed.py, the dispatcher sets it up)."""
 
     def __init__(
-        self, uow: Callable[[], UnitOfWork], tr: Translator, admin_ids: frozenset[str]
+        self,
+        uow: Callable[[], UnitOfWork],
+        tr: Translator,
+        admin_ids: frozenset[str],
+        memory: DirectoryMemory | None = None,
     ) -> None:
         self.uow = uow
         self.tr = tr
         self.admin_ids = admin_ids
+        self.memory = memory
 
     async def __call__(self, inbound: Inbound) -> Request:
+        """The speaker as the database says, in a transaction of its own."""
+        user = inbound.user
+        account = Identity(inbound.channel, user.id, user.username)
+        return self._request(inbound, await recognise(account, self.uow()))
+
+    async def speaker(self, inbound: Inbound, *, from_copy: bool) -> Identified:
+        """From the process's copy when `from_copy` and it knows the speaker (an answer to
+        be checked), else from the database."""
+        if from_copy and self.memory is not None:
+            user = inbound.user
+            account = Identity(inbound.channel, user.id, user.username)
+            found = recognise_remembered(account, self.memory)
+            if found is not None and found.member is not None:
+                return Identified(self._request(inbound, found.member), found.version)
+        return Identified(await self(inbound))
+
+    def _request(self, inbound: Inbound, member: Member | None) -> Request:
         channel = inbound.channel
         source = source_of_channel(channel)
         user = inbound.user
-        member = await recognise(Identity(channel, user.id, user.username), self.uow())
         uid = user.uid(channel)
         is_admin = uid in self.admin_ids or (member is not None and member.uid in self.admin_ids)
         lang = self.tr.lang(member.lang if member else None, user.lang)

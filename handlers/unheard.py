@@ -98,6 +98,7 @@ class Unheard(OnKit):
         ref = normalize_ref(req.inbound.text.strip().lstrip("#"))
         held = self._latest_photo(req.actor.uid)
         if ref is not None and held is not None:
+            await self.speaker_checked()  # the photo is given away once: by a member
             held_id, item = held
             del self._held[held_id]
             assert item.inbound is not None
@@ -170,6 +171,7 @@ class Unheard(OnKit):
 
     async def press(self, req: Request, press: HeldPress) -> HandleResult:
         """«Đính kèm vào PL-2» or «Lưu làm ghi chú»: only for whoever sent it, once."""
+        await self.speaker_checked()  # before the item is given away or the press answered
         item = self._held.get(press.held_id)
         if item is None or item.uid != req.actor.uid or self._stale(item):
             return HandleResult(toast=self.tr.t(req.lang, "unheard.gone"), alert=True)

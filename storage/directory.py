@@ -9,6 +9,9 @@ moved, the copy is dropped. What a transaction reads is kept only if the version
 is still the copy's and the transaction wrote nothing to the directory itself, so the
 copy never holds a row older than its version: a member removed by the command line or
 another instance is read afresh at his next update.
+
+`CopyMemory` answers who is speaking from the copy without any transaction; such an
+answer is checked by the update's first unit of work (bot/services/assumed.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.domain.people import Member, Team
+from bot.domain.people import Identity, Member, Team
+from bot.services.ports import Remembered
 from storage import tables
 
 #: Past this many entries the copy starts again (strangers writing in a group add one
@@ -71,6 +75,32 @@ def copy_of(engine: AsyncEngine) -> DirectoryCopy:
     return copy
 
 
+class CopyMemory:
+    """The copy asked without a transaction (bot.services.ports.DirectoryMemory): what it
+    holds, and the version it is of. Only as good as that version; the caller has it
+    checked."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.copy = copy_of(engine)
+
+    def account(self, channel: str, external_id: str) -> Remembered | None:
+        copy = self.copy
+        if copy.version is None or (channel, external_id) not in copy.accounts:
+            return None
+        uid = copy.accounts[(channel, external_id)]
+        if uid is None:
+            return Remembered(None, copy.version)
+        if uid not in copy.members:
+            return None
+        return Remembered(copy.members[uid], copy.version)
+
+    def username_sole(self, identity: Identity, version: int) -> bool:
+        if self.copy.version != version or not identity.username:
+            return False
+        sole = (identity.channel, identity.external_id, identity.username.lower())
+        return sole in self.copy.sole_usernames
+
+
 async def directory_version(conn: AsyncConnection) -> int:
     found = await conn.execute(
         sa.select(tables.directory_version.c.version).where(tables.directory_version.c.id == 1)
@@ -97,6 +127,13 @@ class DirectoryView:
             self._seen = await directory_version(self.conn)
             self.copy.meet(self._seen)
         return self.copy if self.copy.version == self._seen else None
+
+    def saw(self, version: int) -> None:
+        """The unit of work read the version already (checking an update's assumption,
+        bot/services/assumed.py): no second read before the first look-up."""
+        if self._seen is None:
+            self._seen = version
+            self.copy.meet(version)
 
     def keep(self, kept: dict[Any, Any], key: Any, value: Any) -> None:
         """Keep what this transaction read, if the copy is still of the version it saw.

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.clock import Clock
 from bot.domain.events import Event
+from bot.services.assumed import Check, DirectoryMoved, assumed
 from bot.services.ports import EventSink
 from storage.board_links_store import SqlBoardLinkRepository
-from storage.directory import DirectoryView, copy_of
+from storage.directory import DirectoryView, copy_of, directory_version
 from storage.evidence_store import SqlEvidenceRepository
 from storage.forms_store import SqlFormRepository
 from storage.invites_store import SqlInviteRepository
@@ -59,12 +60,26 @@ class SqlUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> Self:
+        assumption = assumed()
+        if assumption is not None and assumption.check is Check.MOVED:
+            raise DirectoryMoved("the update's speaker was read at an older directory version")
         conn = await self.engine.connect()
-        await conn.begin()
+        try:
+            await conn.begin()
+            view = DirectoryView(conn, copy_of(self.engine))
+            if assumption is not None and assumption.check is Check.PENDING:
+                # The update's speaker came from the copy: before anything else, check the
+                # version it was of (bot/services/assumed.py). Raises DirectoryMoved.
+                found = await directory_version(conn)
+                view.saw(found)
+                assumption.verdict(found)
+        except BaseException:
+            await conn.close()  # rolls the transaction back: nothing was written
+            raise
         self._conn = conn
         now = self.clock.now()
         self.cases = SqlCaseRepository(conn, now)
-        self._view = DirectoryView(conn, copy_of(self.engine))
+        self._view = view
         self.teams = SqlTeamRepository(conn, now, self._view)
         self.members = SqlMemberRepository(conn, now, self._view)
         self.outbox = SqlOutbox(conn, now)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from bot.domain import errors
 from bot.domain.people import Actor, ChatBinding, Identity, Member, Team
 from bot.services.permissions import require_admin, require_lead
-from bot.services.ports import UnitOfWork
+from bot.services.ports import DirectoryMemory, Remembered, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,25 @@ async def recognise(account: Identity, uow: UnitOfWork) -> Member | None:
         if await uow.members.release_username(account) or changed:
             await uow.commit()
     return member
+
+
+def recognise_remembered(account: Identity, memory: DirectoryMemory) -> Remembered | None:
+    """The active member behind `account` as the process's copy holds him, when `recognise`
+    would read nothing and write nothing else: the account is known, its @username
+    unchanged and checked as nobody else's at the copy's version. None: ask the database
+    (a stranger too, so that someone added elsewhere counts from his first message).
+
+    The answer holds at its version only: the caller has it checked (bot/services/assumed.py).
+    """
+    found = memory.account(account.channel, account.external_id)
+    if found is None or found.member is None or not found.member.active:
+        return None
+    known = found.member.identity_on(account.channel)
+    if known is None or known != account:
+        return None  # another account of his, or a new @username to write
+    if account.username and not memory.username_sole(account, found.version):
+        return None
+    return found
 
 
 async def actor_of_account(

@@ -157,6 +157,29 @@ class MemberRepository(Protocol):
 
 
 @dataclass(frozen=True)
+class Remembered:
+    """What this process's copy of the directory holds for an account: its member (None:
+    nobody's), as of directory `version`."""
+
+    member: Member | None
+    version: int
+
+
+class DirectoryMemory(Protocol):
+    """The process's copy of the directory, asked without a transaction. Its answers hold
+    only at their version: whoever acts on one has it checked (bot/services/assumed.py)."""
+
+    def account(self, channel: str, external_id: str) -> Remembered | None:
+        """The copy's member behind an account; None when the copy has not read it."""
+        ...
+
+    def username_sole(self, identity: Identity, version: int) -> bool:
+        """Whether nobody else on the channel held the identity's @username at `version`,
+        as the copy knows (False: it does not know)."""
+        ...
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     """One message or card edit waiting to be delivered, in a channel-neutral form."""
 
