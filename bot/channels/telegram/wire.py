@@ -87,9 +87,10 @@ def _tls() -> ssl.SSLContext:
 class AiohttpRequest(BaseRequest):
     """PTB's requests over one aiohttp session, each answer through `kept`.
 
-    PTB's own `HTTPXRequest` costs 3–5 ms of the event loop's time per call (httpx,
-    httpcore, anyio, h11); aiohttp, which the bot serves HTTP with anyway, a fraction of
-    that. The timeouts keep PTB's meaning as far as aiohttp can:
+    PTB's own `HTTPXRequest` costs 2–4 ms of the event loop's time per call (httpx,
+    httpcore, anyio, h11); aiohttp, which the bot serves HTTP with anyway, about a
+    quarter of that (docs/performance.md). PTB's timeouts keep their meaning as far as
+    aiohttp can:
 
     - connect: establishing a connection (``sock_connect``); with pool, the wait for a
       free one of the `connection_pool_size` connections as well (aiohttp's ``connect``);
