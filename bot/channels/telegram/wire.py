@@ -169,7 +169,7 @@ class AiohttpRequest(BaseRequest):
         aiohttp's own ``trust_env`` looks in a thread at every request (the proxy, then
         ~/.netrc): two thread hops per call, a good part of what a call costs.
         """
-        origin = url[: url.find("/", url.find("//") + 2)]
+        origin = _origin(url)
         found = self._proxies.get(origin)
         if found is None:
             found = self._proxies[origin] = await asyncio.to_thread(_env_proxy, origin)
@@ -208,9 +208,19 @@ class AiohttpRequest(BaseRequest):
             ) as response:
                 return kept(response.status, await response.read())
         except TimeoutError as exc:  # aiohttp's own timeouts subclass it
-            raise TimedOut(f"Timed out ({type(exc).__name__}: {exc})") from exc
+            raise TimedOut(f"Timed out ({_said(exc, url)})") from exc
         except aiohttp.ClientError as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+            raise NetworkError(f"aiohttp.{_said(exc, url)}") from exc
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: what a proxy is chosen by, and safe to show."""
+    return url[: url.find("/", url.find("//") + 2)]
+
+
+def _said(exc: BaseException, url: str) -> str:
+    """aiohttp's words for a failure, the URL cut to its origin: its path has the token."""
+    return f"{type(exc).__name__}: {exc}".replace(url, f"{_origin(url)}/…")
 
 
 def _env_proxy(origin: str) -> Proxy:
