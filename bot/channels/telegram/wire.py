@@ -215,7 +215,8 @@ class AiohttpRequest(BaseRequest):
 
 def _origin(url: str) -> str:
     """``scheme://host:port`` of a URL: what a proxy is chosen by, and safe to show."""
-    return url[: url.find("/", url.find("//") + 2)]
+    path = url.find("/", url.find("//") + 2)
+    return url if path < 0 else url[:path]
 
 
 def _said(exc: BaseException, url: str) -> str:
