@@ -38,7 +38,7 @@ from bot.channels.base import (
 from bot.channels.late import waited
 from bot.channels.refusals import ChatMoved, as_error
 from bot.channels.telegram.render import RenderedEdit, RenderedPart
-from bot.channels.telegram.wire import StatusRequest, refusal_of
+from bot.channels.telegram.wire import AiohttpRequest, refusal_of
 from bot.channels.telegram.wire import retry_after_seconds as retry_after_seconds
 from bot.channels.unreadable import LogEvery, UnreadableUpdates
 
@@ -77,9 +77,9 @@ class TelegramApi:
     def new_bot(self) -> PollingBot:
         seconds = self.timeout
 
-        def request(pool: int, media: float = 20.0) -> StatusRequest:
+        def request(pool: int, media: float = 20.0) -> AiohttpRequest:
             """Each step of a call (connect, send, wait, pool) bounded by the timeout."""
-            return StatusRequest(
+            return AiohttpRequest(
                 pool,
                 read_timeout=seconds,
                 write_timeout=seconds,
