@@ -10,7 +10,6 @@ on with their status (`kept`), and `refusal_of` reads every PTB error as the neu
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dtm
 import json
 import os
@@ -18,10 +17,10 @@ import ssl
 import warnings
 from typing import Any, Final
 from urllib.parse import urlencode
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 import certifi
-from aiohttp.helpers import get_env_proxy_for_url
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -163,16 +162,16 @@ class AiohttpRequest(BaseRequest):
             sock_read=read_s,
         )
 
-    async def _proxy(self, url: str) -> Proxy:
+    def _proxy(self, url: str) -> Proxy:
         """The environment's proxy for the URL's origin, looked up once per origin.
 
-        aiohttp's own ``trust_env`` looks in a thread at every request (the proxy, then
-        ~/.netrc): two thread hops per call, a good part of what a call costs.
+        Not aiohttp's own ``trust_env``: it looks in a thread at every request (the
+        proxy, then ~/.netrc), two thread hops per call, a good part of what a call costs.
         """
         origin = _origin(url)
         found = self._proxies.get(origin)
         if found is None:
-            found = self._proxies[origin] = await asyncio.to_thread(_env_proxy, origin)
+            found = self._proxies[origin] = _env_proxy(origin)
         return found
 
     async def do_request(
@@ -195,7 +194,7 @@ class AiohttpRequest(BaseRequest):
         timeout = self._timeout(
             read_timeout, write_timeout, connect_timeout, pool_timeout, upload=upload
         )
-        proxy, proxy_auth = await self._proxy(url)
+        proxy, proxy_auth = self._proxy(url)
         try:
             async with session.request(
                 method,
@@ -225,11 +224,17 @@ def _said(exc: BaseException, url: str) -> str:
 
 
 def _env_proxy(origin: str) -> Proxy:
-    """HTTP(S)_PROXY for the origin unless NO_PROXY exempts it (blocking: reads ~/.netrc)."""
-    try:
-        return get_env_proxy_for_url(URL(origin))
-    except LookupError:
+    """HTTP(S)_PROXY for the origin unless NO_PROXY exempts it, as httpx and curl read
+    them (the standard library's reading of the environment); credentials in the
+    proxy's URL become its login."""
+    url = URL(origin)
+    found = getproxies().get(url.scheme or "")
+    if not found or proxy_bypass(url.host or ""):
         return None, None
+    proxy = URL(found)
+    if proxy.user is None:
+        return proxy, None
+    return proxy.with_user(None), aiohttp.BasicAuth(proxy.user, proxy.password or "")
 
 
 _FORM: Final = {"Content-Type": "application/x-www-form-urlencoded"}
