@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage import tables
 from storage.outbox_model import ChatKey, DeliveryState
 from storage.outbox_store import remember_posted
-from storage.tables import CHAT_MESSAGES, OUTBOX
+from storage.tables import OUTBOX
 
 #: Appended to a card's key for a copy of it posted by a send that answered late.
 EXTRA = "#late"
@@ -105,26 +105,27 @@ class LateStore:
         return LateOutcome.DELIVERED if delivered else LateOutcome.EXTRA_COPY
 
     async def extra_copies(self, key: ChatKey, message_id: str) -> list[str]:
-        """The late copies of the card shown by `message_id`, to edit alongside it."""
+        """The late copies of the card shown by `message_id`, to edit alongside it (none
+        when `message_id` is itself a copy: its key plus `EXTRA` names nothing). One
+        statement: every card edit asks, and almost every answer is none."""
+        shown = tables.chat_messages.alias("shown")
+        copy = tables.chat_messages.alias("copy")
         async with self.engine.connect() as conn:
-            card = (
-                await conn.execute(
-                    sa.select(CHAT_MESSAGES.card_key).where(
-                        CHAT_MESSAGES.channel == key.channel,
-                        CHAT_MESSAGES.chat_id == key.chat_id,
-                        CHAT_MESSAGES.message_id == message_id,
-                    )
-                )
-            ).scalar()
-            if card is None or card.endswith(EXTRA):
-                return []
             found = await conn.execute(
-                sa.select(CHAT_MESSAGES.message_id)
-                .where(
-                    CHAT_MESSAGES.channel == key.channel,
-                    CHAT_MESSAGES.chat_id == key.chat_id,
-                    CHAT_MESSAGES.card_key == card + EXTRA,
+                sa.select(copy.c.message_id)
+                .join(
+                    shown,
+                    sa.and_(
+                        copy.c.card_key == shown.c.card_key + EXTRA,
+                        copy.c.channel == shown.c.channel,
+                        copy.c.chat_id == shown.c.chat_id,
+                    ),
                 )
-                .order_by(CHAT_MESSAGES.created_at, CHAT_MESSAGES.message_id)
+                .where(
+                    shown.c.channel == key.channel,
+                    shown.c.chat_id == key.chat_id,
+                    shown.c.message_id == message_id,
+                )
+                .order_by(copy.c.created_at, copy.c.message_id)
             )
             return [str(m) for m in found.scalars()]
