@@ -95,6 +95,10 @@ class _Worker:
     lease_deadline: float
     task: asyncio.Task[None] | None = None
     lost: bool = False
+    #: The chat was given back with the record of the visit's last message.
+    released: bool = False
+    #: Claimed here again while this worker had it: it must give it back at the end.
+    claimed_again: bool = False
 
 
 class Relay:
@@ -259,7 +263,11 @@ class Relay:
             self._deferred_until = None
         try:
             claims = await self.store.claim_chats(
-                self.owner, self._at(now), self._at(now + self.options.lease_seconds), free
+                self.owner,
+                self._at(now),
+                self._at(now + self.options.lease_seconds),
+                free,
+                read=self.options.batch,
             )
         except Exception:
             log.exception("relay: claiming chats failed")
@@ -271,7 +279,10 @@ class Relay:
             if current is not None:
                 # Our own chat, its lease lapsed while the database was slow to renew it and
                 # taken again here: the worker on it goes on (a second would send twice).
+                # Or its worker gave it back with its last record and has not ended yet:
+                # either way that worker must give it back again when it ends.
                 current.lease_deadline = now + self.options.lease_seconds
+                current.claimed_again = True
                 continue
             worker = _Worker(claim, now + self.options.lease_seconds)
             self._workers[claim.key] = worker
@@ -316,7 +327,7 @@ class Relay:
                             continue
                         if key in renewed:
                             worker.lease_deadline = until
-                        else:
+                        elif not worker.released:
                             worker.lost = True
                             log.warning("relay: lease on %s lost; another instance has it", key)
             except Exception:
@@ -379,21 +390,25 @@ class Relay:
                 self._now,
                 self._sleep,
             )
+            rows = list(worker.claim.queue)  # read with the claim
             while True:
                 await self._check(worker)
-                rows = await self.store.queue(key, self.options.batch)
+                if not rows:
+                    rows = await self.store.queue(key, self.options.batch)
                 if not rows:
                     break
-                deferral = await self._deliver_batch(worker, channel, pacer, rows)
+                # A short batch is the chat's whole queue: the record of its last message
+                # gives the chat back. A row written since is pending in the database and
+                # its commit woke the relay, so the chat is claimed again after that;
+                # asking once more here would only cost a transaction per visit.
+                whole = len(rows) < self.options.batch
+                deferral = await self._deliver_batch(worker, channel, pacer, rows, whole=whole)
                 if deferral is not None:
                     not_before = deferral.until
                     break
-                if len(rows) < self.options.batch:
-                    # The chat's whole queue went. A row written since is pending in the
-                    # database and its commit woke the relay: the chat is claimed again
-                    # after this release, so asking once more here would only cost a
-                    # transaction per visit.
+                if whole:
                     break
+                rows = []
         except Halted:
             pass
         except Deferred as e:
@@ -405,10 +420,11 @@ class Relay:
             self._workers.pop(key, None)
             if not_before is not None:
                 self._deferred_until = min(self._deferred_until or not_before, not_before)
-            with contextlib.suppress(Exception):
-                await self.store.release_chat(
-                    self.owner, key, self._at(not_before) if not_before is not None else None
-                )
+            if not worker.released or worker.claimed_again or not_before is not None:
+                with contextlib.suppress(Exception):
+                    await self.store.release_chat(
+                        self.owner, key, self._at(not_before) if not_before is not None else None
+                    )
             self._changed.set()
 
     async def _check(self, worker: _Worker) -> None:
@@ -428,15 +444,23 @@ class Relay:
         worker.lease_deadline = now + lease
 
     async def _deliver_batch(
-        self, worker: _Worker, channel: Channel, pacer: ChatPacer, rows: list[OutboxRow]
+        self,
+        worker: _Worker,
+        channel: Channel,
+        pacer: ChatPacer,
+        rows: list[OutboxRow],
+        *,
+        whole: bool,
     ) -> Deferral | None:
+        """Send `rows` in order; `whole`: they are the chat's whole queue, so the record
+        of the last one gives the chat back in its transaction."""
         superseded = [row for row in rows if row.superseded]
         if superseded:
             await self.store.supersede(superseded)
             self.metrics.superseded.inc(rows[0].channel, by=len(superseded))
-        for row in rows:
-            if row.superseded:
-                continue
+        going = [row for row in rows if not row.superseded]
+        for place, row in enumerate(going):
+            closing = whole and place == len(going) - 1
             await self._check(worker)
             with case_context(row.case_ref):
                 if row.sending_at is not None:
@@ -448,14 +472,21 @@ class Relay:
                     )
                     await self.store.note_uncertain(row)
                     row = replace(row, sending_at=None, uncertain=row.uncertain + 1)
-                deferral = await self._deliver(worker, channel, pacer, row)
+                deferral = await self._deliver(worker, channel, pacer, row, closing=closing)
                 if deferral is not None:
                     return deferral
         return None
 
     async def _deliver(
-        self, worker: _Worker, channel: Channel, pacer: ChatPacer, row: OutboxRow
+        self,
+        worker: _Worker,
+        channel: Channel,
+        pacer: ChatPacer,
+        row: OutboxRow,
+        *,
+        closing: bool,
     ) -> Deferral | None:
+        """Send one message; `closing`: it ends the visit, its last record gives the chat back."""
         message = Outbound.from_json(row.payload)
         # An update of a card already shown goes to `edit` on every channel: one that
         # cannot edit in place (Zalo) posts a short status message there instead.
@@ -469,18 +500,23 @@ class Relay:
                 except NotModified:
                     pass
                 if existing is not None:
-                    await self._record(row, 0, (), last=True, new_card=False, pacer=pacer)
+                    await self._record(
+                        worker, row, 0, (), last=True, new_card=False, pacer=pacer, release=closing
+                    )
                     return None
             parts = message.parts(channel.capabilities)
             for index in range(min(row.parts_sent, len(parts) - 1), len(parts)):
                 sent = await self._call(worker, pacer, row, "send", channel.send, parts[index])
+                last = index == len(parts) - 1
                 await self._record(
+                    worker,
                     row,
                     index,
                     sent.message_ids if isinstance(sent, Sent) else (),
-                    last=index == len(parts) - 1,
+                    last=last,
                     new_card=True,
                     pacer=pacer,
+                    release=closing and last,
                 )
             return None
         except DeliveryError as e:
@@ -532,6 +568,7 @@ class Relay:
 
     async def _record(
         self,
+        worker: _Worker,
         row: OutboxRow,
         part: int,
         message_ids: tuple[str, ...],
@@ -539,8 +576,10 @@ class Relay:
         last: bool,
         new_card: bool,
         pacer: ChatPacer,
+        release: bool,
     ) -> None:
-        """Write the result of a call that went out; retried, as losing it means a repeat."""
+        """Write the result of a call that went out; retried, as losing it means a repeat.
+        `release`: the visit ends with it, so the same transaction gives the chat back."""
         delay = 0.05
         for attempt in range(8):
             try:
@@ -552,6 +591,7 @@ class Relay:
                     last=last,
                     new_card=new_card,
                     pacing=pacer.history(),
+                    release=self.owner if release else None,
                 )
                 break
             except Exception:
@@ -560,6 +600,7 @@ class Relay:
                 log.warning("relay: recording a send to %s failed; retrying", row.key)
                 await self._sleep(delay)
                 delay = min(delay * 2, 2.0)
+        worker.released = release
         self.setbacks.sent(row)
         if last:
             self.sent += 1

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -487,3 +488,86 @@ async def test_rows_stored_before_outbound_had_a_language_or_summary_are_deliver
         ("edit", "card v2", True),
     ]
     assert [r.status for r in await kit.rows()] == ["sent", "sent"]
+
+
+async def test_claiming_chats_reads_each_ones_queue_as_the_queue_would(kit: Kit) -> None:
+    """The claim's transaction reads the first messages of every chat it leases, the same
+    rows (and card facts) a read of the chat's queue gives, at most `read` of each."""
+    await kit.add(GROUP, "card v1", card_key="case:1")
+    await kit.add(GROUP, "card v2", card_key="case:1")  # the first is superseded
+    await kit.add(GROUP, "g3")
+    for n in range(6):
+        await kit.add(OTHER_GROUP, f"o{n}")
+    store = kit.container.store
+    at = datetime.fromtimestamp(kit.time.now(), UTC)
+    claims = await store.claim_chats("me", at, at.replace(year=at.year + 1), 10, read=4)
+    assert {c.key.chat_id for c in claims} == {GROUP, OTHER_GROUP}
+    for claim in claims:
+        assert list(claim.queue) == await store.queue(claim.key, 4)
+    by_chat = {c.key.chat_id: [r.payload["text"] for r in c.queue] for c in claims}
+    assert by_chat == {GROUP: ["card v1", "card v2", "g3"], OTHER_GROUP: ["o0", "o1", "o2", "o3"]}
+    (group,) = [c for c in claims if c.key.chat_id == GROUP]
+    assert [r.superseded for r in group.queue] == [True, False, False]
+    unread = await store.claim_chats("other", at, at, 10)
+    assert unread == []  # both leased
+
+
+async def test_a_one_message_visit_costs_the_claim_the_start_and_the_record(kit: Kit) -> None:
+    """The queue is read with the claim, and the record of the visit's last message gives
+    the chat back: no transaction of its own for either."""
+    await kit.add(GROUP, "hello")
+    begun = 0
+
+    def count(_conn: object) -> None:
+        nonlocal begun
+        begun += 1
+
+    sa.event.listen(kit.container.engine.sync_engine, "begin", count)
+    try:
+        await kit.relay.drain()
+    finally:
+        sa.event.remove(kit.container.engine.sync_engine, "begin", count)
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["hello"]
+    # The claim with its queue, the start, the record with the release; then drain's
+    # second claim, which finds nothing.
+    assert begun == 4
+    async with kit.container.engine.connect() as conn:
+        chats = t.outbox_chats.c
+        lease = (await conn.execute(sa.select(chats.lease_owner, chats.lease_until))).one()
+    assert tuple(lease) == (None, None)
+
+
+async def test_a_chat_claimed_again_as_its_worker_gives_it_back_is_given_back_again(
+    kit: Kit,
+) -> None:
+    """A new message commits and this relay claims the chat between the record that gave it
+    back and the end of the worker: the worker still on it must give it back again, else
+    the new message waits for the lease to run out."""
+    await kit.add(GROUP, "m0")
+    store = kit.container.store
+    plain = store.part_sent
+    reclaimed: list[object] = []
+
+    async def then_claimed(*args: Any, **kwargs: Any) -> None:
+        await plain(*args, **kwargs)
+        if kwargs.get("release") and not reclaimed:
+            await kit.add(GROUP, "m1")
+            reclaimed.append(await kit.relay._claim_more())
+
+    store.part_sent = then_claimed  # type: ignore[method-assign]
+    await kit.relay.drain()
+    assert reclaimed == [[]]  # the chat was ours again, its worker not yet ended
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1"]  # no lease wait
+
+
+async def test_a_batch_that_fills_the_read_keeps_the_chat_until_its_queue_is_empty(
+    kit: Kit,
+) -> None:
+    relay = kit.new_relay(batch=2)
+    for n in range(5):
+        await kit.add(GROUP, f"m{n}")
+    await relay.drain()
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == [f"m{n}" for n in range(5)]
+    async with kit.container.engine.connect() as conn:
+        owner = (await conn.execute(sa.select(t.outbox_chats.c.lease_owner))).scalar_one()
+    assert owner is None
