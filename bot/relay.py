@@ -13,8 +13,12 @@ How it works (docs/operations.md, "How messages are delivered"):
   that is gone makes it fail at once, and the case's team (or its leads) is told once.
 - A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
   counts), each recorded when sent, so a retry never repeats a part. Each result is
-  written right after its call; the start of a call is written before it, so a send
-  interrupted by a crash is known and counted.
+  written right after its call; the start of a send is written just before it (after
+  any pacing wait), so a send interrupted by a crash is known and counted. An edit in
+  place writes no start: made again, it shows once ("not modified").
+- Transactions per visit: the claim reads the chat's queue (storage.outbox_store), the
+  record of the last message of the chat's whole queue gives the chat back, and the
+  visit's end looks for more work only when a claim came meanwhile.
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ class _Worker:
     released: bool = False
     #: Claimed here again while this worker had it: it must give it back at the end.
     claimed_again: bool = False
+    #: `Relay._claims` when this worker started (see `Relay._work`'s end).
+    claims_seen: int = 0
 
 
 class Relay:
@@ -146,6 +152,8 @@ class Relay:
         self._sleep = sleep
         self._started_at = now()
         self._changed = asyncio.Event()
+        #: Claims tried (or skipped, every worker busy) so far: see `_work`'s end.
+        self._claims = 0
         self._workers: dict[ChatKey, _Worker] = {}
         self._shared: dict[str, Window] = {}
         self._instances = 1
@@ -255,6 +263,7 @@ class Relay:
                 w.cancel()
 
     async def _claim_more(self) -> list[ChatClaim]:
+        self._claims += 1
         free = self.options.concurrency - len(self._workers)
         if free <= 0:
             return []
@@ -284,7 +293,7 @@ class Relay:
                 current.lease_deadline = now + self.options.lease_seconds
                 current.claimed_again = True
                 continue
-            worker = _Worker(claim, now + self.options.lease_seconds)
+            worker = _Worker(claim, now + self.options.lease_seconds, claims_seen=self._claims)
             self._workers[claim.key] = worker
             worker.task = asyncio.create_task(self._work(worker), name=f"relay:{claim.key}")
             started.append(claim)
@@ -425,7 +434,13 @@ class Relay:
                     await self.store.release_chat(
                         self.owner, key, self._at(not_before) if not_before is not None else None
                     )
-            self._changed.set()
+            # Look for work again if a claim was made (or skipped) while this chat was ours:
+            # it may have found the chat leased, or no worker free; or to wait for a chat
+            # held back, or to end a flush. Otherwise a message written since woke a claim
+            # that comes after this release, and another here would only cost a transaction.
+            quiet = self._claims == worker.claims_seen and self._flush_until is None
+            if not_before is not None or not quiet:
+                self._changed.set()
 
     async def _check(self, worker: _Worker) -> None:
         """Go on only while we may: not stopping, the chat's lease ours (renewed when half used)."""
@@ -494,7 +509,19 @@ class Relay:
         try:
             if existing is not None:
                 try:
-                    await self._call(worker, pacer, row, "edit", channel.edit, existing, message)
+                    # Made again after a crash, an edit in place shows nothing twice (the
+                    # platform answers "not modified"): its start need not be written.
+                    # Where an edit posts a status message instead, it is marked as a send.
+                    await self._call(
+                        worker,
+                        pacer,
+                        row,
+                        "edit",
+                        channel.edit,
+                        existing,
+                        message,
+                        mark=not channel.capabilities.edits,
+                    )
                 except MessageGone:
                     existing = None  # deleted in the chat: post the card anew
                 except NotModified:
@@ -533,8 +560,10 @@ class Relay:
         operation: str,
         fn: Callable[..., Awaitable[_T]],
         *args: object,
+        mark: bool = True,
     ) -> _T:
-        """One platform call, paced, with its start written down before it is made."""
+        """One platform call, paced, with its start written down before it is made
+        (`mark`; not for a call that, made twice, shows once)."""
         try:
             waited = await pacer.acquire(
                 lambda: self._halt or self._paused or worker.lost, lambda: self._flush_until
@@ -547,7 +576,8 @@ class Relay:
             self.metrics.pacing_seconds.inc(row.channel, by=waited)
         try:
             await self._check(worker)
-            await self.store.begin_send(row, self.clock.now())
+            if mark:
+                await self.store.begin_send(row, self.clock.now())
         except BaseException:
             pacer.cancel()
             raise
