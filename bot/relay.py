@@ -549,6 +549,7 @@ class Relay:
         except DeliveryError as e:
             held = self.held
             if isinstance(e, PersonUnreachable) and held is not None and await held.hold(row, e):
+                self.wake()  # the team's notice waits in the outbox
                 return None  # kept until the person writes: bot.held
             return await self.setbacks.handle(row, e)
 
