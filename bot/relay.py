@@ -13,8 +13,12 @@ How it works (docs/operations.md, "How messages are delivered"):
   that is gone makes it fail at once, and the case's team (or its leads) is told once.
 - A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
   counts), each recorded when sent, so a retry never repeats a part. Each result is
-  written right after its call; the start of a call is written before it, so a send
-  interrupted by a crash is known and counted.
+  written right after its call; the start of a send is written just before it (after
+  any pacing wait), so a send interrupted by a crash is known and counted. An edit in
+  place writes no start: made again, it shows once ("not modified").
+- Transactions per visit: the claim reads the chat's queue (storage.outbox_store), the
+  record of the last message of the chat's whole queue gives the chat back, and the
+  visit's end looks for more work only when a claim came meanwhile.
 """
 
 from __future__ import annotations
@@ -95,6 +99,12 @@ class _Worker:
     lease_deadline: float
     task: asyncio.Task[None] | None = None
     lost: bool = False
+    #: The chat was given back with the record of the visit's last message.
+    released: bool = False
+    #: Claimed here again while this worker had it: it must give it back at the end.
+    claimed_again: bool = False
+    #: `Relay._claims` when this worker started (see `Relay._work`'s end).
+    claims_seen: int = 0
 
 
 class Relay:
@@ -142,6 +152,8 @@ class Relay:
         self._sleep = sleep
         self._started_at = now()
         self._changed = asyncio.Event()
+        #: Claims tried (or skipped, every worker busy) so far: see `_work`'s end.
+        self._claims = 0
         self._workers: dict[ChatKey, _Worker] = {}
         self._shared: dict[str, Window] = {}
         self._instances = 1
@@ -251,6 +263,7 @@ class Relay:
                 w.cancel()
 
     async def _claim_more(self) -> list[ChatClaim]:
+        self._claims += 1
         free = self.options.concurrency - len(self._workers)
         if free <= 0:
             return []
@@ -259,7 +272,11 @@ class Relay:
             self._deferred_until = None
         try:
             claims = await self.store.claim_chats(
-                self.owner, self._at(now), self._at(now + self.options.lease_seconds), free
+                self.owner,
+                self._at(now),
+                self._at(now + self.options.lease_seconds),
+                free,
+                read=self.options.batch,
             )
         except Exception:
             log.exception("relay: claiming chats failed")
@@ -271,9 +288,12 @@ class Relay:
             if current is not None:
                 # Our own chat, its lease lapsed while the database was slow to renew it and
                 # taken again here: the worker on it goes on (a second would send twice).
+                # Or its worker gave it back with its last record and has not ended yet:
+                # either way that worker must give it back again when it ends.
                 current.lease_deadline = now + self.options.lease_seconds
+                current.claimed_again = True
                 continue
-            worker = _Worker(claim, now + self.options.lease_seconds)
+            worker = _Worker(claim, now + self.options.lease_seconds, claims_seen=self._claims)
             self._workers[claim.key] = worker
             worker.task = asyncio.create_task(self._work(worker), name=f"relay:{claim.key}")
             started.append(claim)
@@ -316,7 +336,7 @@ class Relay:
                             continue
                         if key in renewed:
                             worker.lease_deadline = until
-                        else:
+                        elif not worker.released:
                             worker.lost = True
                             log.warning("relay: lease on %s lost; another instance has it", key)
             except Exception:
@@ -379,21 +399,25 @@ class Relay:
                 self._now,
                 self._sleep,
             )
+            rows = list(worker.claim.queue)  # read with the claim
             while True:
                 await self._check(worker)
-                rows = await self.store.queue(key, self.options.batch)
+                if not rows:
+                    rows = await self.store.queue(key, self.options.batch)
                 if not rows:
                     break
-                deferral = await self._deliver_batch(worker, channel, pacer, rows)
+                # A short batch is the chat's whole queue: the record of its last message
+                # gives the chat back. A row written since is pending in the database and
+                # its commit woke the relay, so the chat is claimed again after that;
+                # asking once more here would only cost a transaction per visit.
+                whole = len(rows) < self.options.batch
+                deferral = await self._deliver_batch(worker, channel, pacer, rows, whole=whole)
                 if deferral is not None:
                     not_before = deferral.until
                     break
-                if len(rows) < self.options.batch:
-                    # The chat's whole queue went. A row written since is pending in the
-                    # database and its commit woke the relay: the chat is claimed again
-                    # after this release, so asking once more here would only cost a
-                    # transaction per visit.
+                if whole:
                     break
+                rows = []
         except Halted:
             pass
         except Deferred as e:
@@ -405,11 +429,18 @@ class Relay:
             self._workers.pop(key, None)
             if not_before is not None:
                 self._deferred_until = min(self._deferred_until or not_before, not_before)
-            with contextlib.suppress(Exception):
-                await self.store.release_chat(
-                    self.owner, key, self._at(not_before) if not_before is not None else None
-                )
-            self._changed.set()
+            if not worker.released or worker.claimed_again or not_before is not None:
+                with contextlib.suppress(Exception):
+                    await self.store.release_chat(
+                        self.owner, key, self._at(not_before) if not_before is not None else None
+                    )
+            # Look for work again if a claim was made (or skipped) while this chat was ours:
+            # it may have found the chat leased, or no worker free; or to wait for a chat
+            # held back, or to end a flush. Otherwise a message written since woke a claim
+            # that comes after this release, and another here would only cost a transaction.
+            quiet = self._claims == worker.claims_seen and self._flush_until is None
+            if not_before is not None or not quiet:
+                self._changed.set()
 
     async def _check(self, worker: _Worker) -> None:
         """Go on only while we may: not stopping, the chat's lease ours (renewed when half used)."""
@@ -428,15 +459,23 @@ class Relay:
         worker.lease_deadline = now + lease
 
     async def _deliver_batch(
-        self, worker: _Worker, channel: Channel, pacer: ChatPacer, rows: list[OutboxRow]
+        self,
+        worker: _Worker,
+        channel: Channel,
+        pacer: ChatPacer,
+        rows: list[OutboxRow],
+        *,
+        whole: bool,
     ) -> Deferral | None:
+        """Send `rows` in order; `whole`: they are the chat's whole queue, so the record
+        of the last one gives the chat back in its transaction."""
         superseded = [row for row in rows if row.superseded]
         if superseded:
             await self.store.supersede(superseded)
             self.metrics.superseded.inc(rows[0].channel, by=len(superseded))
-        for row in rows:
-            if row.superseded:
-                continue
+        going = [row for row in rows if not row.superseded]
+        for place, row in enumerate(going):
+            closing = whole and place == len(going) - 1
             await self._check(worker)
             with case_context(row.case_ref):
                 if row.sending_at is not None:
@@ -448,14 +487,21 @@ class Relay:
                     )
                     await self.store.note_uncertain(row)
                     row = replace(row, sending_at=None, uncertain=row.uncertain + 1)
-                deferral = await self._deliver(worker, channel, pacer, row)
+                deferral = await self._deliver(worker, channel, pacer, row, closing=closing)
                 if deferral is not None:
                     return deferral
         return None
 
     async def _deliver(
-        self, worker: _Worker, channel: Channel, pacer: ChatPacer, row: OutboxRow
+        self,
+        worker: _Worker,
+        channel: Channel,
+        pacer: ChatPacer,
+        row: OutboxRow,
+        *,
+        closing: bool,
     ) -> Deferral | None:
+        """Send one message; `closing`: it ends the visit, its last record gives the chat back."""
         message = Outbound.from_json(row.payload)
         # An update of a card already shown goes to `edit` on every channel: one that
         # cannot edit in place (Zalo) posts a short status message there instead.
@@ -463,29 +509,47 @@ class Relay:
         try:
             if existing is not None:
                 try:
-                    await self._call(worker, pacer, row, "edit", channel.edit, existing, message)
+                    # Made again after a crash, an edit in place shows nothing twice (the
+                    # platform answers "not modified"): its start need not be written.
+                    # Where an edit posts a status message instead, it is marked as a send.
+                    await self._call(
+                        worker,
+                        pacer,
+                        row,
+                        "edit",
+                        channel.edit,
+                        existing,
+                        message,
+                        mark=not channel.capabilities.edits,
+                    )
                 except MessageGone:
                     existing = None  # deleted in the chat: post the card anew
                 except NotModified:
                     pass
                 if existing is not None:
-                    await self._record(row, 0, (), last=True, new_card=False, pacer=pacer)
+                    await self._record(
+                        worker, row, 0, (), last=True, new_card=False, pacer=pacer, release=closing
+                    )
                     return None
             parts = message.parts(channel.capabilities)
             for index in range(min(row.parts_sent, len(parts) - 1), len(parts)):
                 sent = await self._call(worker, pacer, row, "send", channel.send, parts[index])
+                last = index == len(parts) - 1
                 await self._record(
+                    worker,
                     row,
                     index,
                     sent.message_ids if isinstance(sent, Sent) else (),
-                    last=index == len(parts) - 1,
+                    last=last,
                     new_card=True,
                     pacer=pacer,
+                    release=closing and last,
                 )
             return None
         except DeliveryError as e:
             held = self.held
             if isinstance(e, PersonUnreachable) and held is not None and await held.hold(row, e):
+                self.wake()  # the team's notice waits in the outbox
                 return None  # kept until the person writes: bot.held
             return await self.setbacks.handle(row, e)
 
@@ -497,8 +561,10 @@ class Relay:
         operation: str,
         fn: Callable[..., Awaitable[_T]],
         *args: object,
+        mark: bool = True,
     ) -> _T:
-        """One platform call, paced, with its start written down before it is made."""
+        """One platform call, paced, with its start written down before it is made
+        (`mark`; not for a call that, made twice, shows once)."""
         try:
             waited = await pacer.acquire(
                 lambda: self._halt or self._paused or worker.lost, lambda: self._flush_until
@@ -511,7 +577,8 @@ class Relay:
             self.metrics.pacing_seconds.inc(row.channel, by=waited)
         try:
             await self._check(worker)
-            await self.store.begin_send(row, self.clock.now())
+            if mark:
+                await self.store.begin_send(row, self.clock.now())
         except BaseException:
             pacer.cancel()
             raise
@@ -532,6 +599,7 @@ class Relay:
 
     async def _record(
         self,
+        worker: _Worker,
         row: OutboxRow,
         part: int,
         message_ids: tuple[str, ...],
@@ -539,8 +607,10 @@ class Relay:
         last: bool,
         new_card: bool,
         pacer: ChatPacer,
+        release: bool,
     ) -> None:
-        """Write the result of a call that went out; retried, as losing it means a repeat."""
+        """Write the result of a call that went out; retried, as losing it means a repeat.
+        `release`: the visit ends with it, so the same transaction gives the chat back."""
         delay = 0.05
         for attempt in range(8):
             try:
@@ -552,6 +622,7 @@ class Relay:
                     last=last,
                     new_card=new_card,
                     pacing=pacer.history(),
+                    release=self.owner if release else None,
                 )
                 break
             except Exception:
@@ -560,6 +631,7 @@ class Relay:
                 log.warning("relay: recording a send to %s failed; retrying", row.key)
                 await self._sleep(delay)
                 delay = min(delay * 2, 2.0)
+        worker.released = release
         self.setbacks.sent(row)
         if last:
             self.sent += 1

@@ -56,11 +56,13 @@ class OutboxRow:
 
 @dataclass(frozen=True)
 class ChatClaim:
-    """A chat whose queue this instance now delivers, with its recent send times."""
+    """A chat whose queue this instance now delivers, with its recent send times and the
+    start of its queue as read in the transaction that leased it (`queue`)."""
 
     key: ChatKey
     is_group: bool
     pacing: tuple[float, ...]
+    queue: tuple[OutboxRow, ...] = ()
 
 
 @dataclass(frozen=True)

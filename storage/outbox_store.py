@@ -90,6 +90,91 @@ async def remember_posted(
         )
 
 
+async def _release(
+    conn: AsyncConnection, owner: str, key: ChatKey, not_before: datetime | None
+) -> None:
+    """End `owner`'s lease on the chat (no-op when another holds it); `not_before` holds
+    the chat back."""
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+    if not_before is not None:
+        values["not_before"] = not_before
+    await conn.execute(
+        sa.update(tables.outbox_chats)
+        .where(OUTBOX_CHATS.channel == key.channel, OUTBOX_CHATS.chat_id == key.chat_id)
+        .where(OUTBOX_CHATS.lease_owner == owner)
+        .values(**values)
+    )
+
+
+async def _queues(
+    conn: AsyncConnection, keys: Sequence[ChatKey], limit: int
+) -> dict[ChatKey, list[OutboxRow]]:
+    """The first `limit` pending messages of each chat in `keys`, in the order they were
+    written, each with what the relay needs to know about its card: a later edit
+    waiting (it need not go), the card's message in the chat (to edit, not post)."""
+    first: sa.Select[tuple[int]]
+    if len(keys) == 1:
+        (key,) = keys
+        first = (
+            sa.select(OUTBOX.id)
+            .where(OUTBOX.channel == key.channel, OUTBOX.chat_id == key.chat_id)
+            .where(OUTBOX.status == DeliveryState.PENDING.value)
+            .order_by(OUTBOX.id)
+            .limit(limit)
+        )
+    else:  # each chat's first `limit`, numbered before the card's subqueries below
+        numbered = (
+            sa.select(
+                OUTBOX.id,
+                sa.func.row_number()
+                .over(partition_by=(OUTBOX.channel, OUTBOX.chat_id), order_by=OUTBOX.id)
+                .label("place"),
+            )
+            .where(
+                sa.tuple_(OUTBOX.channel, OUTBOX.chat_id).in_(
+                    [(k.channel, k.chat_id) for k in keys]
+                ),
+                OUTBOX.status == DeliveryState.PENDING.value,
+            )
+            .subquery()
+        )
+        first = sa.select(numbered.c.id).where(numbered.c.place <= limit)
+    later = tables.outbox.alias("later")
+    superseded = sa.exists().where(
+        later.c.card_key == OUTBOX.card_key,
+        later.c.channel == OUTBOX.channel,
+        later.c.chat_id == OUTBOX.chat_id,
+        later.c.status == DeliveryState.PENDING.value,
+        later.c.id > OUTBOX.id,
+    )
+    card_message = (
+        sa.select(CHAT_MESSAGES.message_id)
+        .where(CHAT_MESSAGES.card_key == OUTBOX.card_key, CHAT_MESSAGES.channel == OUTBOX.channel)
+        .where(CHAT_MESSAGES.chat_id == OUTBOX.chat_id)
+        .order_by(CHAT_MESSAGES.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = await conn.execute(
+        sa.select(
+            tables.outbox,
+            CASES.ref.label("case_ref"),
+            sa.case((OUTBOX.card_key.is_(None), sa.false()), else_=superseded).label("superseded"),
+            sa.case((OUTBOX.card_key.is_(None), sa.null()), else_=card_message).label(
+                "card_message"
+            ),
+        )
+        .select_from(tables.outbox.outerjoin(tables.cases, CASES.id == OUTBOX.case_id))
+        .where(OUTBOX.id.in_(first))
+        .order_by(OUTBOX.id)
+    )
+    queues: dict[ChatKey, list[OutboxRow]] = {}
+    for r in rows:
+        row = outbox_row(r)
+        queues.setdefault(row.key, []).append(row)
+    return queues
+
+
 class OutboxStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -97,9 +182,11 @@ class OutboxStore:
     # ------------------------------------------------------------------ claiming
 
     async def claim_chats(
-        self, owner: str, at: datetime, until: datetime, limit: int
+        self, owner: str, at: datetime, until: datetime, limit: int, *, read: int = 0
     ) -> list[ChatClaim]:
-        """Lease up to `limit` chats with pending messages that nobody else holds.
+        """Lease up to `limit` chats with pending messages that nobody else holds, each
+        with the first `read` messages of its queue (see `queue`), read in the same
+        transaction: a visit then starts without a transaction of its own to read them.
 
         Chats seen for the first time get their row first. Oldest waiting message first,
         so a busy chat cannot starve the others.
@@ -158,19 +245,25 @@ class OutboxStore:
             ).all()
             if not rows:
                 return []
-            keys = [(r.channel, r.chat_id) for r in rows]
+            keys = [ChatKey(r.channel, r.chat_id) for r in rows]
             await conn.execute(
                 sa.update(tables.outbox_chats)
-                .where(sa.tuple_(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id).in_(keys))
+                .where(
+                    sa.tuple_(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id).in_(
+                        [(k.channel, k.chat_id) for k in keys]
+                    )
+                )
                 .values(lease_owner=owner, lease_until=until)
             )
+            queues = await _queues(conn, keys, read) if read > 0 else {}
         return [
             ChatClaim(
-                ChatKey(r.channel, r.chat_id),
+                key,
                 bool(r.is_group),
                 tuple(float(x) for x in (r.pacing or [])),
+                tuple(queues.get(key, ())),
             )
-            for r in rows
+            for key, r in zip(keys, rows, strict=True)
         ]
 
     async def renew_leases(
@@ -195,16 +288,8 @@ class OutboxStore:
 
     async def release_chat(self, owner: str, key: ChatKey, not_before: datetime | None) -> None:
         """Give the chat back; `not_before` holds it back after a 429 or an error."""
-        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
-        if not_before is not None:
-            values["not_before"] = not_before
         async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.update(tables.outbox_chats)
-                .where(OUTBOX_CHATS.channel == key.channel, OUTBOX_CHATS.chat_id == key.chat_id)
-                .where(OUTBOX_CHATS.lease_owner == owner)
-                .values(**values)
-            )
+            await _release(conn, owner, key, not_before)
 
     async def release_all(self, owner: str) -> None:
         async with self.engine.begin() as conn:
@@ -233,46 +318,8 @@ class OutboxStore:
     async def queue(self, key: ChatKey, limit: int = 100) -> list[OutboxRow]:
         """The chat's pending messages in the order they were written, each with what the
         relay needs to know about its card: a later edit waiting, the message to edit."""
-        later = tables.outbox.alias("later")
-        superseded = sa.exists().where(
-            later.c.card_key == OUTBOX.card_key,
-            later.c.channel == OUTBOX.channel,
-            later.c.chat_id == OUTBOX.chat_id,
-            later.c.status == DeliveryState.PENDING.value,
-            later.c.id > OUTBOX.id,
-        )
-        card_message = (
-            sa.select(CHAT_MESSAGES.message_id)
-            .where(
-                CHAT_MESSAGES.card_key == OUTBOX.card_key, CHAT_MESSAGES.channel == OUTBOX.channel
-            )
-            .where(CHAT_MESSAGES.chat_id == OUTBOX.chat_id)
-            .order_by(CHAT_MESSAGES.created_at.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(
-                    tables.outbox,
-                    CASES.ref.label("case_ref"),
-                    sa.case((OUTBOX.card_key.is_(None), sa.false()), else_=superseded).label(
-                        "superseded"
-                    ),
-                    sa.case((OUTBOX.card_key.is_(None), sa.null()), else_=card_message).label(
-                        "card_message"
-                    ),
-                )
-                .select_from(tables.outbox.outerjoin(tables.cases, CASES.id == OUTBOX.case_id))
-                .where(
-                    OUTBOX.channel == key.channel,
-                    OUTBOX.chat_id == key.chat_id,
-                    OUTBOX.status == DeliveryState.PENDING.value,
-                )
-                .order_by(OUTBOX.id)
-                .limit(limit)
-            )
-            return [outbox_row(r) for r in rows]
+            return (await _queues(conn, [key], limit)).get(key, [])
 
     async def due(self, limit: int = 100) -> list[OutboxRow]:
         """Pending rows of every chat in insertion order (for tools and tests)."""
@@ -346,9 +393,13 @@ class OutboxStore:
         last: bool,
         new_card: bool,
         pacing: Sequence[float],
+        release: str | None = None,
     ) -> None:
         """Record one delivered part (a whole message when it has one part) at once,
-        with the platform's message ids, so a crash right after never repeats it."""
+        with the platform's message ids, so a crash right after never repeats it.
+
+        `release`: the owner whose lease on the chat ends with this record, when it is
+        the last of the visit (as `release_chat`, in the same transaction)."""
         values: dict[str, Any] = {"parts_sent": part + 1, "sending_at": None}
         if message_ids:
             values["message_id"] = message_ids[-1]
@@ -366,6 +417,8 @@ class OutboxStore:
             )
             card = row.card_key if last and new_card else None
             await remember_posted(conn, row, message_ids, card, at)
+            if release is not None:
+                await _release(conn, release, row.key, None)
 
     async def mark_sent(
         self, row: OutboxRow, message_ids: Sequence[str], at: datetime, *, new_card: bool

@@ -7,12 +7,19 @@ may be for chats another instance's relay holds: the commit also says
 commits), and each instance LISTENs on one connection of its own and wakes its relay.
 The relay's idle poll stays the fallback: a lost connection costs latency, not posts.
 SQLite has one process, so nothing is listened to there.
+
+Each notification names the engine that sent it (a token per engine, so per instance):
+an instance ignores its own, as its unit of work has woken its relay already; hearing
+them too cost a claim (a transaction) per commit that found nothing. A notification
+without a name (an older version) wakes the relay as before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +32,17 @@ log = logging.getLogger(__name__)
 OUTBOX_CHANNEL = "dispatch_outbox"
 
 
+_senders: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _sender(engine: sa.Engine) -> str:
+    """This engine's name in the notifications it sends."""
+    name = _senders.get(engine)
+    if name is None:
+        name = _senders[engine] = secrets.token_hex(8)
+    return name
+
+
 def announces(conn: AsyncConnection) -> bool:
     """Whether commits on this connection are announced to the other instances."""
     return conn.dialect.name == "postgresql"
@@ -32,7 +50,9 @@ def announces(conn: AsyncConnection) -> bool:
 
 async def announce(conn: AsyncConnection) -> None:
     """Inside the transaction that wrote outbox rows: tell the others at its commit."""
-    await conn.execute(sa.text(f"NOTIFY {OUTBOX_CHANNEL}"))
+    await conn.execute(
+        sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, _sender(conn.engine.sync_engine)))
+    )
 
 
 class OutboxListener:
@@ -60,8 +80,9 @@ class OutboxListener:
         self._conn, self._driver = conn, driver
         return True
 
-    def _heard(self, *_args: object) -> None:
-        self.wake()
+    def _heard(self, _conn: object, _pid: int, _channel: str, sender: str) -> None:
+        if sender != _sender(self.engine.sync_engine):  # our own: our relay is awake
+            self.wake()
 
     async def stop(self) -> None:
         conn, driver, self._conn, self._driver = self._conn, self._driver, None, None

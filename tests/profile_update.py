@@ -50,17 +50,31 @@ async def _admin(sql: str) -> None:
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
 
 
-def statements(engine: AsyncEngine) -> Counter[str]:
-    """Every statement the bot sends from now on, by verb and first table."""
+def statements(engine: AsyncEngine) -> tuple[Counter[str], Counter[str]]:
+    """Every statement the bot sends from now on, by verb and first table; and every
+    transaction it ends (asyncpg's BEGIN is no statement of ours, so they are counted
+    apart, at their end: a listener added to "begin" while SQLite's own one waits on its
+    BEGIN IMMEDIATE would change the listeners being called)."""
     seen: Counter[str] = Counter()
+    ended: Counter[str] = Counter()
 
     def note(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
         verb = statement.split(None, 1)[0].upper() if statement.strip() else "?"
         table = _TABLE.search(statement)
         seen[f"{verb} {table.group(1) if table else ''}".strip()] += 1
 
+    def end(_conn: object) -> None:
+        ended["transactions"] += 1
+        task = asyncio.current_task()
+        # The relay's tasks: "relay" claims, "relay:<chat>" delivers a chat, "relay-heartbeat".
+        name = task.get_name() if task is not None else ""
+        kind = {"relay": "relay claims", "relay-heartbeat": "relay heartbeat"}.get(name)
+        ended[kind or ("relay visits" if name.startswith("relay:") else "the rest")] += 1
+
     event.listen(engine.sync_engine, "before_cursor_execute", note)
-    return seen
+    event.listen(engine.sync_engine, "commit", end)
+    event.listen(engine.sync_engine, "rollback", end)
+    return seen, ended
 
 
 @asynccontextmanager
@@ -109,17 +123,26 @@ async def profile(kind: str, tmp: Path) -> Path:
                 seen = handled.count("telegram", "button") + handled.count("telegram", "message")
                 return seen >= queued
 
-            sent = statements(bot.engine)
+            sent, begun = statements(bot.engine)
+            delivered = bot.relay.sent
             start = time.perf_counter()
             profiler.start()
             await _until(all_handled, 0.002)
             profiler.stop()
             elapsed = time.perf_counter() - start
             await _drained(bot)
+            delivered = bot.relay.sent - delivered
     total = sum(sent.values())
     print(f"{kind}: {total / queued:.1f} statements per update (the relay's included):")
     for what, count in sent.most_common(14):
         print(f"    {count / queued:5.2f}  {what}")
+    print(f"{kind}: {begun['transactions'] / queued:.2f} transactions per update")
+    relay = {k: v for k, v in begun.items() if k.startswith("relay")}
+    print(
+        f"{kind}: the relay's, per message it sent ({delivered}): "
+        + ", ".join(f"{k} {v / max(1, delivered):.2f}" for k, v in sorted(relay.items()))
+        + f"; all {sum(relay.values()) / max(1, delivered):.2f}"
+    )
     print(
         f"{kind}: {queued} updates (claims and /survey) in {elapsed:.2f}s = "
         f"{queued / elapsed:.0f}/s"

@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import Container, bootstrap
-from bot.channels.base import Button, Outbound, RetryLater, TransientFailure
+from bot.channels.base import Button, Capabilities, Outbound, RetryLater, TransientFailure
 from bot.channels.refusals import ChatRefuses
 from bot.channels.text import split_text as split_lines
 from bot.config import ChannelLimits, RateLimit
@@ -487,3 +488,185 @@ async def test_rows_stored_before_outbound_had_a_language_or_summary_are_deliver
         ("edit", "card v2", True),
     ]
     assert [r.status for r in await kit.rows()] == ["sent", "sent"]
+
+
+async def test_claiming_chats_reads_each_ones_queue_as_the_queue_would(kit: Kit) -> None:
+    """The claim's transaction reads the first messages of every chat it leases, the same
+    rows (and card facts) a read of the chat's queue gives, at most `read` of each."""
+    await kit.add(GROUP, "card v1", card_key="case:1")
+    await kit.add(GROUP, "card v2", card_key="case:1")  # the first is superseded
+    await kit.add(GROUP, "g3")
+    for n in range(6):
+        await kit.add(OTHER_GROUP, f"o{n}")
+    store = kit.container.store
+    at = datetime.fromtimestamp(kit.time.now(), UTC)
+    claims = await store.claim_chats("me", at, at.replace(year=at.year + 1), 10, read=4)
+    assert {c.key.chat_id for c in claims} == {GROUP, OTHER_GROUP}
+    for claim in claims:
+        assert list(claim.queue) == await store.queue(claim.key, 4)
+    by_chat = {c.key.chat_id: [r.payload["text"] for r in c.queue] for c in claims}
+    assert by_chat == {GROUP: ["card v1", "card v2", "g3"], OTHER_GROUP: ["o0", "o1", "o2", "o3"]}
+    (group,) = [c for c in claims if c.key.chat_id == GROUP]
+    assert [r.superseded for r in group.queue] == [True, False, False]
+    unread = await store.claim_chats("other", at, at, 10)
+    assert unread == []  # both leased
+
+
+async def test_a_one_message_visit_costs_the_claim_the_start_and_the_record(kit: Kit) -> None:
+    """The queue is read with the claim, and the record of the visit's last message gives
+    the chat back: no transaction of its own for either."""
+    await kit.add(GROUP, "hello")
+    begun = 0
+
+    def count(_conn: object) -> None:
+        nonlocal begun
+        begun += 1
+
+    sa.event.listen(kit.container.engine.sync_engine, "begin", count)
+    try:
+        await kit.relay.drain()
+    finally:
+        sa.event.remove(kit.container.engine.sync_engine, "begin", count)
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["hello"]
+    # The claim with its queue, the start, the record with the release; then drain's
+    # second claim, which finds nothing.
+    assert begun == 4
+    async with kit.container.engine.connect() as conn:
+        chats = t.outbox_chats.c
+        lease = (await conn.execute(sa.select(chats.lease_owner, chats.lease_until))).one()
+    assert tuple(lease) == (None, None)
+
+
+async def test_a_chat_claimed_again_as_its_worker_gives_it_back_is_given_back_again(
+    kit: Kit,
+) -> None:
+    """A new message commits and this relay claims the chat between the record that gave it
+    back and the end of the worker: the worker still on it must give it back again, else
+    the new message waits for the lease to run out."""
+    await kit.add(GROUP, "m0")
+    store = kit.container.store
+    plain = store.part_sent
+    reclaimed: list[object] = []
+
+    async def then_claimed(*args: Any, **kwargs: Any) -> None:
+        await plain(*args, **kwargs)
+        if kwargs.get("release") and not reclaimed:
+            await kit.add(GROUP, "m1")
+            reclaimed.append(await kit.relay._claim_more())
+
+    store.part_sent = then_claimed  # type: ignore[method-assign]
+    await kit.relay.drain()
+    assert reclaimed == [[]]  # the chat was ours again, its worker not yet ended
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1"]  # no lease wait
+
+
+async def test_a_batch_that_fills_the_read_keeps_the_chat_until_its_queue_is_empty(
+    kit: Kit,
+) -> None:
+    relay = kit.new_relay(batch=2)
+    for n in range(5):
+        await kit.add(GROUP, f"m{n}")
+    await relay.drain()
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == [f"m{n}" for n in range(5)]
+    async with kit.container.engine.connect() as conn:
+        owner = (await conn.execute(sa.select(t.outbox_chats.c.lease_owner))).scalar_one()
+    assert owner is None
+
+
+async def test_an_edit_in_place_writes_no_start_as_made_twice_it_shows_once(kit: Kit) -> None:
+    await kit.add(GROUP, "card v1", card_key="case:1")
+    await kit.relay.drain()
+    store = kit.container.store
+    starts: list[str] = []
+    plain_begin, plain_record = store.begin_send, store.part_sent
+    lost = 8  # every try to record the edit fails: as if the process died right after it
+
+    async def noted(row: Any, at: datetime) -> None:
+        starts.append(row.payload["text"])
+        await plain_begin(row, at)
+
+    async def recorded(*args: Any, **kwargs: Any) -> None:
+        nonlocal lost
+        if lost:
+            lost -= 1
+            raise ConnectionError("the database went away")
+        await plain_record(*args, **kwargs)
+
+    store.begin_send = noted  # type: ignore[method-assign]
+    store.part_sent = recorded  # type: ignore[method-assign]
+    await kit.add(GROUP, "card v2", card_key="case:1")
+    await kit.relay.drain()
+    assert [r.status for r in await kit.rows()] == ["sent", "pending"]
+    kit.time.advance(60)
+    await kit.relay.drain()
+    assert [r.status for r in await kit.rows()] == ["sent", "sent"]
+    assert starts == []  # neither edit wrote its start
+    assert [(c.op, c.ok) for c in kit.channel.calls] == [
+        ("send", True),
+        ("edit", True),
+        ("edit", False),  # "not modified": made again, shown once
+    ]
+    assert list(kit.channel.shown[GROUP].values()) == ["card v2"]
+    assert kit.relay.metrics.uncertain.value("telegram") == 0
+
+
+async def test_an_edit_that_posts_a_message_instead_writes_its_start(kit: Kit) -> None:
+    """Where the channel cannot edit in place (Zalo), an edit posts a status message: made
+    twice it would show twice, so its start is written as a send's."""
+
+    class PostsEdits(ScriptedChannel):
+        @property
+        def capabilities(self) -> Capabilities:
+            return Capabilities(buttons=False, edits=False, max_text=self.max_text)
+
+    kit.channel = PostsEdits()
+    relay = kit.new_relay()
+    await kit.add(GROUP, "card v1", card_key="case:1")
+    await relay.drain()
+    starts: list[str] = []
+    plain = kit.container.store.begin_send
+
+    async def noted(row: Any, at: datetime) -> None:
+        starts.append(row.payload["text"])
+        await plain(row, at)
+
+    kit.container.store.begin_send = noted  # type: ignore[method-assign]
+    await kit.add(GROUP, "card v2", card_key="case:1")
+    await relay.drain()
+    assert [c.op for c in kit.channel.calls] == ["send", "edit"]
+    assert starts == ["card v2"]
+
+
+async def test_a_visit_wakes_the_relay_at_its_end_only_when_a_claim_came_meanwhile(
+    kit: Kit,
+) -> None:
+    """Nothing claimed while the chat was ours: a message written since woke a claim that
+    comes after the chat was given back, so the visit's end claims nothing more. A claim
+    that came meanwhile may have found the chat leased: then the end wakes the relay."""
+    relay = kit.relay
+    await kit.add(GROUP, "m0")
+    assert [c.key.chat_id for c in await relay._claim_more()] == [GROUP]
+    relay._changed.clear()
+    await asyncio.wait_for(asyncio.gather(*[w.task for w in relay._workers.values() if w.task]), 10)
+    assert not relay._changed.is_set()
+
+    gate, entered = asyncio.Event(), asyncio.Event()
+    plain_send = kit.channel.send
+
+    async def held_send(chat_id: str, message: Outbound) -> object:
+        entered.set()
+        await gate.wait()
+        return await plain_send(chat_id, message)
+
+    kit.channel.send = held_send  # type: ignore[method-assign]
+    await kit.add(GROUP, "m1")
+    assert [c.key.chat_id for c in await relay._claim_more()] == [GROUP]
+    await asyncio.wait_for(entered.wait(), 5)
+    await kit.add(GROUP, "m2")  # its wake's claim finds the chat leased
+    assert await relay._claim_more() == []
+    relay._changed.clear()
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(*[w.task for w in relay._workers.values() if w.task]), 10)
+    assert relay._changed.is_set()
+    await relay.drain()
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1", "m2"]
