@@ -13,6 +13,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.i18n import Translator
 from bot.leadership import Leadership
 from bot.relay import Relay
+from bot.relay_setup import relay_from_settings
 from bot.reports.service import ReportDeps, ReportService
 from bot.services.board_links import BoardLinks
 from bot.services.cases import CaseService
@@ -162,7 +163,7 @@ async def bootstrap(
             if built is not None:
                 channels[name] = built
     store = OutboxStore(engine)
-    relay = Relay.from_settings(settings, store, channels, clock, tr)
+    relay = relay_from_settings(settings, store, channels, clock, tr)
     for channel in channels.values():  # a group that moves (Telegram): its team follows
         if hasattr(channel, "chat_moved"):
             channel.chat_moved = relay.setbacks.mover

@@ -16,9 +16,8 @@ How it works (docs/operations.md, "How messages are delivered"):
   written right after its call; the start of a send is written just before it (after
   any pacing wait), so a send interrupted by a crash is known and counted. An edit in
   place writes no start: made again, it shows once ("not modified").
-- Transactions per visit: the claim reads the chat's queue (storage.outbox_store), the
-  record of the last message of the chat's whole queue gives the chat back, and the
-  visit's end looks for more work only when a claim came meanwhile.
+- Per visit, the claim reads the chat's queue, the record of the queue's last message
+  gives the chat back, and the end looks for more only when a claim came meanwhile.
 """
 
 from __future__ import annotations
@@ -44,23 +43,18 @@ from bot.channels.base import (
     TransientFailure,
 )
 from bot.channels.reach import PersonUnreachable
-from bot.chat_moves import ChatMover
-from bot.config import ChannelLimits, Settings
+from bot.config import ChannelLimits
 from bot.domain.clock import Clock
 from bot.held import HeldMessages
-from bot.i18n import Translator
-from bot.late_sends import late_copies
 from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
 from bot.relay_setbacks import Backoff, Deferral, GiveUpRule, LeadNotices, Notices, Setbacks
-from storage.chat_moves import ChatMoveStore
 from storage.outbox_store import ChatClaim, ChatKey, OutboxRow, OutboxStore
 
 __all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
 
 log = logging.getLogger(__name__)
-
 _T = TypeVar("_T")
 
 MAX_BACKOFF = 300.0
@@ -162,38 +156,6 @@ class Relay:
         self._flush_until: float | None = None
         self._deferred_until: float | None = None
         self.sent = 0
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        store: OutboxStore,
-        channels: Mapping[str, Channel],
-        clock: Clock,
-        tr: Translator,
-    ) -> Relay:
-        """The relay `dispatchbot run` uses: limits, leases and backoff from the settings."""
-        relay = cls(
-            store,
-            late_copies(channels, store, clock),  # learns of sends answered late
-            clock,
-            limits=settings.delivery_limits,
-            options=RelayOptions(
-                concurrency=settings.relay_concurrency,
-                lease_seconds=settings.outbox_lease_seconds,
-                max_backoff=settings.relay_max_backoff_seconds,
-                base_backoff=min(1.0, settings.relay_max_backoff_seconds),
-                give_up=GiveUpRule(settings.relay_give_up_attempts, settings.relay_give_up_seconds),
-            ),
-            notices=LeadNotices(store, tr, clock),
-            held=HeldMessages(store, channels, tr, clock, settings.held_message_expiry),
-            owner=f"{settings.instance}/{random.getrandbits(32):08x}",
-        )
-        relay.setbacks.health = ChannelHealth(
-            channels, relay.metrics, store, relay.wake, settings.token_probe_seconds
-        )
-        relay.setbacks.mover = ChatMover(ChatMoveStore(store.engine), clock, relay.wake)
-        return relay
 
     @property
     def health(self) -> ChannelHealth | None:

@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import tables
 from storage.engine import insert_ignoring_duplicates
+from storage.notice_plans import notice_plan
 from storage.outbox_model import (
     ChatClaim,
     ChatKey,
     DeliveryState,
     NoticePlan,
-    NoticeTarget,
     OutboxRow,
     OutboxStats,
     outbox_row,
@@ -36,13 +36,10 @@ from storage.outbox_model import (
 from storage.tables import (
     CASES,
     CHAT_MESSAGES,
-    IDENTITIES,
-    MEMBERS,
     OUTBOX,
     OUTBOX_CHATS,
     RELAY_INSTANCES,
     TEAM_CHATS,
-    TEAMS,
 )
 
 __all__ = ["ChatClaim", "ChatKey", "DeliveryState", "OutboxRow", "OutboxStats", "OutboxStore"]
@@ -529,68 +526,9 @@ class OutboxStore:
     # ------------------------------------------------------------------ notices
 
     async def notice_plan(self, case_id: int, key: ChatKey) -> NoticePlan | None:
-        """Where to say that `key` refuses the case's messages: the team's group, or,
-        when the group itself is what refuses, each lead in private."""
+        """Where to say that `key` refuses the case's messages (storage.notice_plans)."""
         async with self.engine.connect() as conn:
-            case = (
-                await conn.execute(
-                    sa.select(CASES.ref, CASES.team_code, TEAMS.name, TEAMS.lang)
-                    .select_from(tables.cases.join(tables.teams, TEAMS.code == CASES.team_code))
-                    .where(CASES.id == case_id)
-                )
-            ).first()
-            if case is None:
-                return None
-            chats = (
-                await conn.execute(
-                    sa.select(TEAM_CHATS.channel, TEAM_CHATS.chat_id).where(
-                        TEAM_CHATS.team_code == case.team_code
-                    )
-                )
-            ).all()
-            person = (
-                await conn.execute(
-                    sa.select(MEMBERS.name)
-                    .select_from(
-                        tables.identities.join(tables.members, MEMBERS.uid == IDENTITIES.member_uid)
-                    )
-                    .where(
-                        IDENTITIES.channel == key.channel,
-                        IDENTITIES.external_id == key.chat_id,
-                    )
-                )
-            ).scalar()
-            is_team_chat = any((c.channel, c.chat_id) == (key.channel, key.chat_id) for c in chats)
-            if not is_team_chat:
-                targets = tuple(
-                    NoticeTarget(c.channel, c.chat_id, case.lang)
-                    for c in chats
-                    if (c.channel, c.chat_id) != (key.channel, key.chat_id)
-                )
-            else:
-                leads = (
-                    await conn.execute(
-                        sa.select(IDENTITIES.channel, IDENTITIES.external_id, MEMBERS.lang)
-                        .select_from(
-                            tables.members.join(
-                                tables.identities, IDENTITIES.member_uid == MEMBERS.uid
-                            )
-                        )
-                        .where(
-                            MEMBERS.team_code == case.team_code,
-                            MEMBERS.role == "lead",
-                            MEMBERS.active.is_(True),
-                        )
-                        .order_by(MEMBERS.uid, IDENTITIES.channel)
-                    )
-                ).all()
-                targets = tuple(
-                    NoticeTarget(x.channel, x.external_id, x.lang or case.lang)
-                    for x in leads
-                    if (x.channel, x.external_id) != (key.channel, key.chat_id)
-                )
-        recipient = person or (case.name if is_team_chat else key.chat_id)
-        return NoticePlan(case.ref, case.team_code, str(recipient), targets, is_team_chat)
+            return await notice_plan(conn, case_id, key)
 
     async def add_once(
         self, channel: str, chat_id: str, payload: dict[str, Any], dedupe_key: str, at: datetime
