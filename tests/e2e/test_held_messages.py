@@ -85,8 +85,12 @@ async def test_a_worker_who_never_pressed_start_gets_his_messages_when_he_writes
         got_second = await phone.wait_for(s.minh.user_id, PHONES[1])
         assert first in got_first.body and second in got_second.body
         assert got_first.index < got_second.index
+        # Then the answer to what he typed: his update is handled to its end (the kept
+        # messages may all be out before that answer is written).
+        answer = await phone.wait_for(s.minh.user_id, "", after=got_second.index)
         await s.settled()
         private = [m for m in await phone.messages(s.minh.user_id) if m.from_bot]
+        assert private[2].id == answer.id
         assert private[0].id == got_first.id and private[1].id == got_second.id
         assert not any(tr("vi", "invite.invalid.unknown") in m.body for m in private[2:])
         assert await HeldStore(s.container.engine).people() == []
