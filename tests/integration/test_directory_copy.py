@@ -9,7 +9,6 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.bootstrap import Container, bootstrap
-from bot.domain.clock import FixedClock, SystemClock
+from bot.bootstrap import Container
+from bot.domain.clock import SystemClock
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Member
 from bot.services.people import recognise
@@ -26,22 +25,9 @@ from storage import tables
 from storage.engine import create_engine
 from storage.tables import MEMBERS, TEAM_CHATS
 from storage.uow import SqlUnitOfWork
-from tests.conftest import make_settings
-from tests.integration.helpers import GROUP, add_member, seed_team
+from tests.integration.helpers import GROUP, add_member
 
 DIRECTORY = re.compile(r"\b(members|identities|teams|team_chats)\b", re.IGNORECASE)
-
-
-@pytest.fixture
-async def container(
-    database_url: str, tmp_path: Path, clock: FixedClock
-) -> AsyncIterator[Container]:
-    built = await bootstrap(make_settings(database_url, tmp_path), clock=clock, channels={})
-    try:
-        await seed_team(built)
-        yield built
-    finally:
-        await built.close()
 
 
 def directory_reads(engine: AsyncEngine) -> list[str]:

@@ -5,17 +5,15 @@ anything else, and the dispatcher handles the update again from the database whe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.bootstrap import Container, bootstrap
+from bot.bootstrap import Container
 from bot.channels.base import (
     CallbackPress,
     ChannelAddress,
@@ -24,7 +22,7 @@ from bot.channels.base import (
     Inbound,
     InboundUser,
 )
-from bot.domain.clock import FixedClock, SystemClock
+from bot.domain.clock import SystemClock
 from bot.domain.model import Role
 from bot.domain.people import Member
 from handlers.callbacks import ButtonAction, CallbackData, HeldPress
@@ -34,22 +32,9 @@ from storage import tables
 from storage.engine import create_engine
 from storage.tables import MEMBERS
 from storage.uow import SqlUnitOfWork
-from tests.conftest import make_settings
-from tests.integration.helpers import GROUP, add_member, intake_cmd, seed_team
+from tests.integration.helpers import GROUP, add_member, intake_cmd
 
 WORKER = 11
-
-
-@pytest.fixture
-async def container(
-    database_url: str, tmp_path: Path, clock: FixedClock
-) -> AsyncIterator[Container]:
-    built = await bootstrap(make_settings(database_url, tmp_path), clock=clock, channels={})
-    try:
-        await seed_team(built)
-        yield built
-    finally:
-        await built.close()
 
 
 def transactions(engine: AsyncEngine) -> list[str]:

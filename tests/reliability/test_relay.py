@@ -423,6 +423,21 @@ async def test_pacing_never_exceeds_the_limit_as_the_platform_counts_whatever_th
     assert rate >= 0.9 * limit.count / limit.seconds
 
 
+def hold_sends(kit: Kit) -> tuple[asyncio.Event, asyncio.Event]:
+    """Sends wait at a gate from now on: `entered` is set when one is inside, `gate`
+    lets them all go on."""
+    gate, entered = asyncio.Event(), asyncio.Event()
+    plain_send = kit.channel.send
+
+    async def held_send(chat_id: str, message: Outbound) -> object:
+        entered.set()
+        await gate.wait()
+        return await plain_send(chat_id, message)
+
+    kit.channel.send = held_send  # type: ignore[method-assign]
+    return gate, entered
+
+
 async def test_a_send_answered_late_still_frees_its_token_only_when_answered() -> None:
     from bot.pacing import ChatPacer, Window
 
@@ -442,15 +457,7 @@ async def test_a_chat_whose_lease_lapsed_under_its_own_worker_keeps_that_one_wor
     """The database was too slow to renew the lease in time, so the chat looks free and
     this same relay claims it again: no second worker may start on it (it would send
     the same messages again)."""
-    gate, entered = asyncio.Event(), asyncio.Event()
-    plain_send = kit.channel.send
-
-    async def held_send(chat_id: str, message: Outbound) -> object:
-        entered.set()
-        await gate.wait()
-        return await plain_send(chat_id, message)
-
-    kit.channel.send = held_send  # type: ignore[method-assign]
+    gate, entered = hold_sends(kit)
     for i in range(3):
         await kit.add(GROUP, f"m{i}")
     assert [c.key.chat_id for c in await kit.relay._claim_more()] == [GROUP]
@@ -650,15 +657,7 @@ async def test_a_visit_wakes_the_relay_at_its_end_only_when_a_claim_came_meanwhi
     await asyncio.wait_for(asyncio.gather(*[w.task for w in relay._workers.values() if w.task]), 10)
     assert not relay._changed.is_set()
 
-    gate, entered = asyncio.Event(), asyncio.Event()
-    plain_send = kit.channel.send
-
-    async def held_send(chat_id: str, message: Outbound) -> object:
-        entered.set()
-        await gate.wait()
-        return await plain_send(chat_id, message)
-
-    kit.channel.send = held_send  # type: ignore[method-assign]
+    gate, entered = hold_sends(kit)
     await kit.add(GROUP, "m1")
     assert [c.key.chat_id for c in await relay._claim_more()] == [GROUP]
     await asyncio.wait_for(entered.wait(), 5)
