@@ -51,6 +51,8 @@ def pieces(text: str, limit: int, measure: TextMeasure = TextMeasure.UTF16) -> l
     each cut at a line end dropped, they give back `text` exactly."""
     if limit < 1:
         raise ValueError("a text limit must be at least 1")
+    if measure.length(text) <= limit:  # nearly every message: no walk through it
+        return [text]
     found: list[str] = []
     start = 0
     while True:
