@@ -208,7 +208,8 @@ def build_dispatcher(
     bot_usernames: dict[str, str] = {}  # filled by the runner as each channel starts
     evidence = EvidenceInbox(media, channel_downloads(channels), clock)
     replies = Replies(units, tr, renderer, evidence, capabilities)
-    kit = CommandKit(service, units, tr, renderer, Lookup(units), replies)
+    memory = CopyMemory(units.engine)
+    kit = CommandKit(service, units, tr, renderer, Lookup(units, memory), replies)
     forms = Forms(
         kit,
         store=FormStore(units, clock, media),
@@ -235,7 +236,7 @@ def build_dispatcher(
     rate = settings.user_rate
     return Dispatcher(
         tr=tr,
-        identify=Identify(units, tr, settings.admin_set, memory=CopyMemory(units.engine)),
+        identify=Identify(units, tr, settings.admin_set, memory=memory),
         replies=replies,
         forms=forms,
         onboarding=onboarding,

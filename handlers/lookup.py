@@ -15,7 +15,8 @@ from bot.domain.folding import fold
 from bot.domain.model import Case, Role
 from bot.domain.people import Member
 from bot.domain.phone import redact_phones
-from bot.services.ports import CaseQuery, UnitOfWork
+from bot.services.assumed import Check, assumed
+from bot.services.ports import CaseQuery, DirectoryMemory, RememberedChat, UnitOfWork
 from handlers.parsing import ParsedCommand, looks_like_ref, read_ref
 from handlers.refusals import BadRef, Choose, MissingRef, Offer, UnboundGroup
 from handlers.request import Request
@@ -32,8 +33,11 @@ NUMBERS_FIRST = frozenset({"usage.estimate", "usage.install", "usage.rate"})
 
 
 class Lookup:
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self, uow: Callable[[], UnitOfWork], memory: DirectoryMemory | None = None
+    ) -> None:
         self.uow = uow
+        self.memory = memory
 
     async def replied_case(self, req: Request) -> Case | None:
         """The case whose message this one replies to, if any."""
@@ -177,9 +181,23 @@ class Lookup:
         """The team a group shows (None: no team, or a private chat)."""
         if req.is_private:
             return None
+        remembered = self._remembered_team(req)
+        if remembered is not None:
+            return remembered.team_code
         async with self.uow() as uow:
             team = await uow.teams.by_chat(req.origin.channel, req.origin.chat_id)
         return team.code if team else None
+
+    def _remembered_team(self, req: Request) -> RememberedChat | None:
+        """The group's team from the process's copy, without a transaction, when the copy
+        is of the very directory version the update's speaker was recognised at: the check
+        of that version by the update's unit of work (bot/services/assumed.py) then covers
+        this answer too. Otherwise None: ask the database."""
+        assumption = assumed()
+        if self.memory is None or assumption is None or assumption.check is Check.MOVED:
+            return None
+        found = self.memory.chat_team(req.origin.channel, req.origin.chat_id)
+        return found if found is not None and found.version == assumption.version else None
 
     async def team_of_chat(self, req: Request) -> str:
         """The team a group shows; in private, the member's own team."""

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.people import Identity, Member, Team
-from bot.services.ports import Remembered
+from bot.services.ports import Remembered, RememberedChat
 from storage import tables
 
 #: Past this many entries the copy starts again (strangers writing in a group add one
@@ -99,6 +99,12 @@ class CopyMemory:
             return False
         sole = (identity.channel, identity.external_id, identity.username.lower())
         return sole in self.copy.sole_usernames
+
+    def chat_team(self, channel: str, chat_id: str) -> RememberedChat | None:
+        copy = self.copy
+        if copy.version is None or (channel, chat_id) not in copy.bindings:
+            return None
+        return RememberedChat(copy.bindings[(channel, chat_id)], copy.version)
 
 
 async def directory_version(conn: AsyncConnection) -> int:

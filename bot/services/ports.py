@@ -165,6 +165,15 @@ class Remembered:
     version: int
 
 
+@dataclass(frozen=True)
+class RememberedChat:
+    """What this process's copy of the directory holds for a chat: the team it shows
+    (None: none), as of directory `version`."""
+
+    team_code: str | None
+    version: int
+
+
 class DirectoryMemory(Protocol):
     """The process's copy of the directory, asked without a transaction. Its answers hold
     only at their version: whoever acts on one has it checked (bot/services/assumed.py)."""
@@ -176,6 +185,10 @@ class DirectoryMemory(Protocol):
     def username_sole(self, identity: Identity, version: int) -> bool:
         """Whether nobody else on the channel held the identity's @username at `version`,
         as the copy knows (False: it does not know)."""
+        ...
+
+    def chat_team(self, channel: str, chat_id: str) -> RememberedChat | None:
+        """The team the chat shows as the copy holds it; None when the copy has not read it."""
         ...
 
 

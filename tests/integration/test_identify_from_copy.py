@@ -150,6 +150,26 @@ async def test_a_known_member_s_update_costs_one_transaction_fewer(
     assert row.status == "claimed" and row.assignee == minh.uid
 
 
+async def test_a_known_member_s_step_in_the_group_costs_one_transaction(
+    container: Container,
+) -> None:
+    """`/survey REF note` in the group: the group's team (for reading REF) comes from the
+    copy too, checked with the speaker by the step's own unit of work."""
+    minh = await add_member(container, WORKER, "Minh", Role.WORKER)
+    await handle(container, said(minh, "/start", private=True))
+    refs = [await new_case(container) for _ in range(2)]
+    for ref in refs:
+        await handle(container, pressed(minh, CallbackData(ButtonAction.CLAIM, ref).encode()))
+    await handle(container, said(minh, f"/survey {refs[0]} đã khảo sát"))  # the group, read
+    begun = transactions(container.engine)
+
+    await handle(container, said(minh, f"/survey {refs[1]} đã khảo sát"))
+
+    assert len(begun) == 1
+    row = await case_row(container, refs[1])
+    assert row.status == "surveyed"
+
+
 async def test_a_removal_between_identify_and_the_command_is_caught(
     container: Container,
 ) -> None:
