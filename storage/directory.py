@@ -101,11 +101,12 @@ class CopyMemory:
         return sole in self.copy.sole_usernames
 
 
+#: Built once: every unit of work of an update reads it (storage/prepared.py says why).
+_VERSION = sa.select(tables.directory_version.c.version).where(tables.directory_version.c.id == 1)
+
+
 async def directory_version(conn: AsyncConnection) -> int:
-    found = await conn.execute(
-        sa.select(tables.directory_version.c.version).where(tables.directory_version.c.id == 1)
-    )
-    return int(found.scalar_one())
+    return int((await conn.execute(_VERSION)).scalar_one())
 
 
 class DirectoryView:
