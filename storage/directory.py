@@ -107,11 +107,12 @@ class CopyMemory:
         return RememberedChat(copy.bindings[(channel, chat_id)], copy.version)
 
 
+#: Built once: every unit of work of an update reads it (storage/prepared.py says why).
+_VERSION = sa.select(tables.directory_version.c.version).where(tables.directory_version.c.id == 1)
+
+
 async def directory_version(conn: AsyncConnection) -> int:
-    found = await conn.execute(
-        sa.select(tables.directory_version.c.version).where(tables.directory_version.c.id == 1)
-    )
-    return int(found.scalar_one())
+    return int((await conn.execute(_VERSION)).scalar_one())
 
 
 class DirectoryView:

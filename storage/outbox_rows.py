@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.ports import OutboxItem
 from storage import tables
-from storage.engine import insert_ignoring_duplicates
 from storage.outbox_model import DeliveryState, pending_values
+from storage.prepared import skipping_insert
 from storage.tables import OUTBOX
 
 #: Dedupe keys looked up in one IN list.
 KEYS_PER_QUERY = 500
+#: Built once (storage/prepared.py): a command writes one or two rows.
+_INSERT = sa.insert(tables.outbox)
 
 
 class SqlOutbox:
@@ -39,15 +41,11 @@ class SqlOutbox:
             case_id=item.case_id,
         )
         if item.dedupe_key is None:
-            await self.conn.execute(sa.insert(tables.outbox).values(values))
+            await self.conn.execute(_INSERT, values)
         else:
             # A key queued before, even by a transaction still running, is skipped:
             # the database waits for that one and inserts nothing, raising nothing.
-            inserted = await self.conn.execute(
-                insert_ignoring_duplicates(self.conn, tables.outbox)
-                .values(values)
-                .on_conflict_do_nothing()
-            )
+            inserted = await self.conn.execute(skipping_insert(self.conn, tables.outbox), values)
             if inserted.rowcount == 0:
                 return False
         self.added += 1

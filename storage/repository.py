@@ -30,6 +30,44 @@ from storage.tables import CASES, EVENTS, IDENTITIES, MEMBERS, TEAM_CHATS, TEAMS
 #: the closed history, where a NOT IN would read it all.
 ACTIVE_STATUSES = tuple(s.value for s in CaseStatus if not s.is_terminal)
 
+# Built once, run with their parameters (storage/prepared.py): every command reads and
+# writes its case, every intake adds one.
+_CASE_BY_ID = sa.select(tables.cases).where(CASES.id == sa.bindparam("b_id"))
+_CASE_BY_REF = sa.select(tables.cases).where(CASES.ref == sa.bindparam("b_ref"))
+_CASE_BY_EXTERNAL_REF = sa.select(tables.cases).where(
+    CASES.integration == sa.bindparam("b_integration"),
+    CASES.external_ref == sa.bindparam("b_external_ref"),
+)
+_ADD_CASE = sa.insert(tables.cases).returning(CASES.id)
+#: The SET clause is the keys of `case_values` and the two below.
+_SAVE_CASE = sa.update(tables.cases).where(
+    CASES.id == sa.bindparam("b_id"), CASES.version == sa.bindparam("b_version")
+)
+#: The SET clause is these and the keys `claim` gives.
+_CLAIM_CASE = (
+    sa.update(tables.cases)
+    .where(CASES.id == sa.bindparam("b_id"), CASES.status == CaseStatus.OPEN.value)
+    .values(status=CaseStatus.CLAIMED.value, version=CASES.version + 1)
+    .returning(CASES.id)
+)
+_ADD_EVENT = sa.insert(tables.case_events)
+_HISTORY = (
+    sa.select(tables.case_events)
+    .where(EVENTS.case_id == sa.bindparam("b_case_id"))
+    .order_by(EVENTS.id)
+)
+_CASE_OF_MESSAGE = sa.select(tables.chat_messages.c.case_id).where(
+    tables.chat_messages.c.channel == sa.bindparam("b_channel"),
+    tables.chat_messages.c.chat_id == sa.bindparam("b_chat_id"),
+    tables.chat_messages.c.message_id == sa.bindparam("b_message_id"),
+)
+_NEXT_SEQ = (
+    sa.update(tables.teams)
+    .where(TEAMS.code == sa.bindparam("b_code"))
+    .values(next_seq=TEAMS.next_seq + 1)
+    .returning(TEAMS.next_seq)
+)
+
 
 class SqlCaseRepository:
     def __init__(self, conn: AsyncConnection, now: datetime) -> None:
@@ -39,11 +77,7 @@ class SqlCaseRepository:
     async def add(self, case: Case) -> Case:
         try:
             async with self.conn.begin_nested():
-                result = await self.conn.execute(
-                    sa.insert(tables.cases)
-                    .values(new_case_values(case, self.now))
-                    .returning(CASES.id)
-                )
+                result = await self.conn.execute(_ADD_CASE, new_case_values(case, self.now))
         except IntegrityError as e:
             if case.external_ref is not None:
                 raise DuplicateExternalRef(case.external_ref) from e
@@ -51,28 +85,34 @@ class SqlCaseRepository:
         case.id = int(result.scalar_one())
         return case
 
-    async def _one(self, where: sa.ColumnElement[bool]) -> Case | None:
-        row = (await self.conn.execute(sa.select(tables.cases).where(where))).first()
+    async def _one(self, stmt: sa.Select[Any], params: dict[str, Any]) -> Case | None:
+        row = (await self.conn.execute(stmt, params)).first()
         return case_from_row(row) if row is not None else None
 
     async def get(self, case_id: int) -> Case | None:
-        return await self._one(CASES.id == case_id)
+        return await self._one(_CASE_BY_ID, {"b_id": case_id})
 
     async def get_by_ref(self, ref: str) -> Case | None:
-        return await self._one(CASES.ref == ref.strip().upper())
+        return await self._one(_CASE_BY_REF, {"b_ref": ref.strip().upper()})
 
     async def get_by_external_ref(self, integration: str, external_ref: str) -> Case | None:
         return await self._one(
-            (CASES.integration == integration) & (CASES.external_ref == external_ref)
+            _CASE_BY_EXTERNAL_REF,
+            {"b_integration": integration, "b_external_ref": external_ref},
         )
 
     async def save(self, case: Case) -> None:
         """Write back a case read in this transaction; refuse if someone else wrote first."""
         assert case.id is not None
         result = await self.conn.execute(
-            sa.update(tables.cases)
-            .where(CASES.id == case.id, CASES.version == case.version)
-            .values(case_values(case) | {"updated_at": self.now, "version": case.version + 1})
+            _SAVE_CASE,
+            case_values(case)
+            | {
+                "updated_at": self.now,
+                "version": case.version + 1,
+                "b_id": case.id,
+                "b_version": case.version,
+            },
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(case.ref)
@@ -81,37 +121,33 @@ class SqlCaseRepository:
     async def claim(self, case_id: int, member_uid: str, at: datetime) -> bool:
         """One conditional UPDATE: exactly one of any number of racing claims matches."""
         result = await self.conn.execute(
-            sa.update(tables.cases)
-            .where(CASES.id == case_id, CASES.status == CaseStatus.OPEN.value)
-            .values(
-                status=CaseStatus.CLAIMED.value,
-                assignee=member_uid,
-                claimed_at=at,
-                last_progress_at=at,
-                updated_at=at,
-                version=CASES.version + 1,
-            )
-            .returning(CASES.id)
+            _CLAIM_CASE,
+            {
+                "assignee": member_uid,
+                "claimed_at": at,
+                "last_progress_at": at,
+                "updated_at": at,
+                "b_id": case_id,
+            },
         )
         return result.first() is not None
 
     async def append_history(self, case_id: int, entry: HistoryEntry) -> None:
         await self.conn.execute(
-            sa.insert(tables.case_events).values(
-                case_id=case_id,
-                at=entry.at,
-                action=entry.action.value,
-                actor=entry.actor,
-                status=entry.status.value,
-                note=entry.note,
-                source=entry.source.value,
-            )
+            _ADD_EVENT,
+            {
+                "case_id": case_id,
+                "at": entry.at,
+                "action": entry.action.value,
+                "actor": entry.actor,
+                "status": entry.status.value,
+                "note": entry.note,
+                "source": entry.source.value,
+            },
         )
 
     async def history(self, case_id: int) -> list[HistoryEntry]:
-        rows = await self.conn.execute(
-            sa.select(tables.case_events).where(EVENTS.case_id == case_id).order_by(EVENTS.id)
-        )
+        rows = await self.conn.execute(_HISTORY, {"b_case_id": case_id})
         return [
             HistoryEntry(
                 r.at, Action(r.action), r.actor, CaseStatus(r.status), r.note, Source(r.source)
@@ -120,12 +156,7 @@ class SqlCaseRepository:
         ]
 
     async def next_ref(self, team_code: str) -> str:
-        result = await self.conn.execute(
-            sa.update(tables.teams)
-            .where(TEAMS.code == team_code)
-            .values(next_seq=TEAMS.next_seq + 1)
-            .returning(TEAMS.next_seq)
-        )
+        result = await self.conn.execute(_NEXT_SEQ, {"b_code": team_code})
         return f"{team_code}-{result.scalar_one()}"
 
     async def find(self, query: CaseQuery) -> list[Case]:
@@ -220,15 +251,11 @@ class SqlCaseRepository:
         ]
 
     async def case_for_message(self, channel: str, chat_id: str, message_id: str) -> Case | None:
-        case_id = (
-            await self.conn.execute(
-                sa.select(tables.chat_messages.c.case_id).where(
-                    tables.chat_messages.c.channel == channel,
-                    tables.chat_messages.c.chat_id == chat_id,
-                    tables.chat_messages.c.message_id == message_id,
-                )
-            )
-        ).scalar()
+        found = await self.conn.execute(
+            _CASE_OF_MESSAGE,
+            {"b_channel": channel, "b_chat_id": chat_id, "b_message_id": message_id},
+        )
+        case_id = found.scalar()
         return await self.get(int(case_id)) if case_id is not None else None
 
 
@@ -267,6 +294,27 @@ def _member_values(member: Member, *, active: bool) -> dict[str, Any]:
 
 Item = TypeVar("Item")
 
+# The directory's reads when the process's copy lacks the answer (after any change to
+# the directory, every update's first look-ups), built once (storage/prepared.py).
+_TEAM = sa.select(tables.teams).where(TEAMS.code == sa.bindparam("b_code"))
+_TEAM_CHATS = (
+    sa.select(TEAM_CHATS.channel, TEAM_CHATS.chat_id)
+    .where(TEAM_CHATS.team_code == sa.bindparam("b_code"))
+    .order_by(TEAM_CHATS.id)
+)
+_TEAM_OF_CHAT = sa.select(TEAM_CHATS.team_code).where(
+    TEAM_CHATS.channel == sa.bindparam("b_channel"),
+    TEAM_CHATS.chat_id == sa.bindparam("b_chat_id"),
+)
+_MEMBER = sa.select(tables.members).where(MEMBERS.uid == sa.bindparam("b_uid"))
+_MEMBER_IDENTITIES = sa.select(tables.identities).where(
+    IDENTITIES.member_uid == sa.bindparam("b_uid")
+)
+_MEMBER_OF_ACCOUNT = sa.select(IDENTITIES.member_uid).where(
+    IDENTITIES.channel == sa.bindparam("b_channel"),
+    IDENTITIES.external_id == sa.bindparam("b_external_id"),
+)
+
 
 class _DirectoryReads(Generic[Item]):
     """What a directory repository read in this unit of work, by key; given a `view`, the
@@ -294,11 +342,7 @@ class SqlTeamRepository(_DirectoryReads[Team]):
     version holds (storage/directory.py)."""
 
     async def _chats(self, code: str) -> tuple[ChatBinding, ...]:
-        rows = await self.conn.execute(
-            sa.select(TEAM_CHATS.channel, TEAM_CHATS.chat_id)
-            .where(TEAM_CHATS.team_code == code)
-            .order_by(TEAM_CHATS.id)
-        )
+        rows = await self.conn.execute(_TEAM_CHATS, {"b_code": code})
         return tuple(ChatBinding(r.channel, r.chat_id) for r in rows)
 
     async def _team(self, row: sa.Row[Any] | None) -> Team | None:
@@ -314,7 +358,7 @@ class SqlTeamRepository(_DirectoryReads[Team]):
         if copy is not None and key in copy.teams:
             team = self._read[key] = copy.teams[key]
             return team
-        row = (await self.conn.execute(sa.select(tables.teams).where(TEAMS.code == key))).first()
+        row = (await self.conn.execute(_TEAM, {"b_code": key})).first()
         team = self._read[key] = await self._team(row)
         if copy is not None and self.view is not None:
             self.view.keep(copy.teams, key, team)
@@ -353,13 +397,10 @@ class SqlTeamRepository(_DirectoryReads[Team]):
         if copy is not None and (channel, chat_id) in copy.bindings:
             code = copy.bindings[(channel, chat_id)]
         else:
-            code = (
-                await self.conn.execute(
-                    sa.select(TEAM_CHATS.team_code).where(
-                        TEAM_CHATS.channel == channel, TEAM_CHATS.chat_id == chat_id
-                    )
-                )
-            ).scalar()
+            found = await self.conn.execute(
+                _TEAM_OF_CHAT, {"b_channel": channel, "b_chat_id": chat_id}
+            )
+            code = found.scalar()
             if copy is not None and self.view is not None:
                 self.view.keep(copy.bindings, (channel, chat_id), code)
         return await self.get(code) if code else None
@@ -378,9 +419,7 @@ class SqlMemberRepository(_DirectoryReads[Member]):
     async def _member(self, row: sa.Row[Any] | None) -> Member | None:
         if row is None:
             return None
-        idents = await self.conn.execute(
-            sa.select(tables.identities).where(IDENTITIES.member_uid == row.uid)
-        )
+        idents = await self.conn.execute(_MEMBER_IDENTITIES, {"b_uid": row.uid})
         return Member(
             uid=row.uid,
             name=row.name,
@@ -398,7 +437,7 @@ class SqlMemberRepository(_DirectoryReads[Member]):
         if copy is not None and uid in copy.members:
             member = self._read[uid] = copy.members[uid]
             return member
-        row = (await self.conn.execute(sa.select(tables.members).where(MEMBERS.uid == uid))).first()
+        row = (await self.conn.execute(_MEMBER, {"b_uid": uid})).first()
         member = self._read[uid] = await self._member(row)
         if copy is not None and self.view is not None:
             self.view.keep(copy.members, uid, member)
@@ -409,14 +448,10 @@ class SqlMemberRepository(_DirectoryReads[Member]):
         if copy is not None and (channel, external_id) in copy.accounts:
             uid = copy.accounts[(channel, external_id)]
         else:
-            uid = (
-                await self.conn.execute(
-                    sa.select(IDENTITIES.member_uid).where(
-                        IDENTITIES.channel == channel,
-                        IDENTITIES.external_id == external_id,
-                    )
-                )
-            ).scalar()
+            found = await self.conn.execute(
+                _MEMBER_OF_ACCOUNT, {"b_channel": channel, "b_external_id": external_id}
+            )
+            uid = found.scalar()
             if copy is not None and self.view is not None:
                 self.view.keep(copy.accounts, (channel, external_id), uid)
         return await self.get(uid) if uid else None
