@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from unittest import mock
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.sql.cache_key import HasCacheKey
 
 from bot.bootstrap import Container
 from bot.domain.clock import FixedClock
@@ -28,6 +31,8 @@ from bot.domain.model import (
 )
 from bot.services.ports import ConcurrentUpdate, OutboxItem
 from storage import tables
+from storage.directory import directory_version
+from storage.uow import SqlUnitOfWork
 from tests.integration.helpers import add_member, seed_team
 
 HANOI = timezone(timedelta(hours=7))
@@ -213,3 +218,51 @@ async def test_outbox_rows_hold_what_was_added_and_a_queued_key_is_skipped(
         ("telegram", "-1001", card.payload, "card:PL-1", None, None, "pending", 0, now, now),
         ("zalo", "77", {"text": "số"}, None, "k:1", case.id, "pending", 0, now, now),
     ]
+
+
+async def test_a_commands_statements_are_keyed_once_not_at_every_call(
+    container: Container, clock: FixedClock
+) -> None:
+    """The CPU saved (storage/prepared.py): run again, these statements are neither built
+    nor keyed anew. A statement built per call would be keyed at every call."""
+    await add_member(container, 4001, "Thợ", Role.WORKER)
+    (case,) = await _added(container, _new_case("PL-1"))
+    assert case.id is not None
+    case_id = case.id
+
+    async def command(uow: SqlUnitOfWork) -> None:
+        assert await directory_version(uow.connection) >= 0
+        read = await uow.cases.get(case_id)
+        assert read is not None and await uow.cases.get_by_ref("PL-1") is not None
+        await uow.cases.save(read)
+        assert await uow.cases.claim(case_id, "telegram:4001", clock.now())
+        await uow.cases.append_history(
+            case_id,
+            HistoryEntry(
+                clock.now(),
+                Action.CLAIM,
+                "telegram:4001",
+                CaseStatus.CLAIMED,
+                None,
+                Source.TELEGRAM,
+            ),
+        )
+        await uow.outbox.add(OutboxItem("telegram", "-1001", {"text": "PL-1"}))
+        await uow.outbox.add(OutboxItem("telegram", "4001", {"text": "PL-1"}, dedupe_key="k"))
+
+    keyed: list[str] = []
+    generate = HasCacheKey._gen_cache_key
+
+    def spied(self: HasCacheKey, *args: Any, **kwargs: Any) -> Any:
+        keyed.append(type(self).__name__)
+        return generate(self, *args, **kwargs)
+
+    for attempt in range(2):
+        async with container.uow() as uow:
+            if attempt == 0:
+                await command(uow)
+            else:
+                with mock.patch.object(HasCacheKey, "_gen_cache_key", spied):
+                    await command(uow)
+            await uow.rollback()
+    assert keyed == []
