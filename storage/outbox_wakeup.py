@@ -34,6 +34,13 @@ OUTBOX_CHANNEL = "dispatch_outbox"
 
 _senders: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
 
+#: Built once: a statement built per commit cost more than the notification itself.
+_NOTIFY = sa.select(
+    sa.func.pg_notify(
+        sa.literal(OUTBOX_CHANNEL, sa.String), sa.bindparam("b_sender", type_=sa.String)
+    )
+)
+
 
 def _sender(engine: sa.Engine) -> str:
     """This engine's name in the notifications it sends."""
@@ -50,9 +57,7 @@ def announces(conn: AsyncConnection) -> bool:
 
 async def announce(conn: AsyncConnection) -> None:
     """Inside the transaction that wrote outbox rows: tell the others at its commit."""
-    await conn.execute(
-        sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, _sender(conn.engine.sync_engine)))
-    )
+    await conn.execute(_NOTIFY, {"b_sender": _sender(conn.engine.sync_engine)})
 
 
 class OutboxListener:
