@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import tables
 from storage.engine import insert_ignoring_duplicates
+from storage.group_commit import GroupCommit
 from storage.notice_plans import notice_plan
 from storage.outbox_model import (
     ChatClaim,
@@ -92,6 +93,8 @@ async def _release(
 class OutboxStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        #: A send's start and its result, written together with other chats' (group commit).
+        self.writes = GroupCommit(engine)
 
     # ------------------------------------------------------------------ claiming
 
@@ -219,9 +222,13 @@ class OutboxStore:
 
     async def begin_send(self, row: OutboxRow, at: datetime) -> None:
         """Written before the call: if we die before its answer is recorded, the next
-        sender knows this message may already be out."""
-        async with self.engine.begin() as conn:
+        sender knows this message may already be out. Committed when this returns, maybe
+        with other chats' writes (storage.group_commit)."""
+
+        async def work(conn: AsyncConnection) -> None:
             await conn.execute(OUTBOX_SET, {"b_id": row.id, "sending_at": at})
+
+        await self.writes.write(work, (row.channel, row.chat_id))
 
     async def note_uncertain(self, row: OutboxRow) -> None:
         """A send was interrupted before its answer was recorded; it is sent again."""
@@ -244,13 +251,15 @@ class OutboxStore:
         with the platform's message ids, so a crash right after never repeats it.
 
         `release`: the owner whose lease on the chat ends with this record, when it is
-        the last of the visit (as `release_chat`, in the same transaction)."""
+        the last of the visit (as `release_chat`, in the same transaction). Committed when
+        this returns, maybe with other chats' writes (storage.group_commit)."""
         values: dict[str, Any] = {"b_id": row.id, "parts_sent": part + 1, "sending_at": None}
         if message_ids:
             values["message_id"] = message_ids[-1]
         if last:
             values.update(status=DeliveryState.SENT.value, sent_at=at, attempts=row.attempts + 1)
-        async with self.engine.begin() as conn:
+
+        async def work(conn: AsyncConnection) -> None:
             await conn.execute(OUTBOX_SET, values)
             await conn.execute(
                 CHAT_SET,
@@ -266,6 +275,8 @@ class OutboxStore:
             await remember_posted(conn, row, message_ids, card, at)
             if release is not None:
                 await _release(conn, release, row.key, None)
+
+        await self.writes.write(work, (row.channel, row.chat_id))
 
     async def mark_sent(
         self, row: OutboxRow, message_ids: Sequence[str], at: datetime, *, new_card: bool
