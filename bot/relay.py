@@ -12,10 +12,10 @@ How it works (docs/operations.md, "How messages are delivered"):
   sent; a person not reachable yet (never pressed Start) has it kept (bot.held); a chat
   that is gone makes it fail at once, and the case's team (or its leads) is told once.
 - A long text goes out in parts (`Outbound.parts`: cut at line ends, as the channel
-  counts), each recorded when sent, so a retry never repeats a part. Each result is
-  written right after its call; the start of a send is written just before it (after
-  any pacing wait), so a send interrupted by a crash is known and counted. An edit in
-  place writes no start: made again, it shows once ("not modified").
+  counts), each recorded when sent, so a retry never repeats a part. A send's start is
+  committed just before it (after any pacing wait), each result right after its call,
+  with other chats' that come meanwhile (storage.group_commit): a crash never hides a
+  send. An edit in place writes no start: made again, it shows once ("not modified").
 - Per visit, the claim reads the chat's queue, the record of the queue's last message
   gives the chat back, and the end looks for more only when a claim came meanwhile.
 """

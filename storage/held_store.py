@@ -98,7 +98,9 @@ class HeldStore:
     async def release(self, key: ChatKey, at: datetime) -> int:
         """The person wrote to the bot: their held messages go out now, in order."""
         async with self.engine.connect() as conn:  # a read first: most people have none
-            found = await conn.execute(sa.select(OUTBOX.id).where(*_held_in(key)).limit(1))
+            found = await conn.execute(
+                _ANY_HELD, {"b_channel": key.channel, "b_chat_id": key.chat_id}
+            )
             if found.first() is None:
                 return 0
         async with self.engine.begin() as conn:
@@ -234,6 +236,19 @@ def _held_in(key: ChatKey) -> tuple[sa.ColumnElement[bool], ...]:
         OUTBOX.chat_id == key.chat_id,
         OUTBOX.status == DeliveryState.HELD.value,
     )
+
+
+#: Whether a chat has held messages: asked at every private update (bot.held), so built
+#: once (storage.relay_sql).
+_ANY_HELD = (
+    sa.select(OUTBOX.id)
+    .where(
+        OUTBOX.channel == sa.bindparam("b_channel"),
+        OUTBOX.chat_id == sa.bindparam("b_chat_id"),
+        OUTBOX.status == DeliveryState.HELD.value,
+    )
+    .limit(1)
+)
 
 
 def _aware(value: object) -> datetime:

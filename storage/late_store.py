@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import tables
 from storage.outbox_model import ChatKey, DeliveryState
-from storage.outbox_store import remember_posted
+from storage.relay_sql import remember_posted
 from storage.tables import OUTBOX
 
 #: Appended to a card's key for a copy of it posted by a send that answered late.
@@ -43,6 +43,33 @@ class InFlight:
     row_id: int
     parts_sent: int
     payload: dict[str, Any]
+
+
+def _extra_copies() -> sa.Select[tuple[str]]:
+    shown = tables.chat_messages.alias("shown")
+    copy = tables.chat_messages.alias("copy")
+    return (
+        sa.select(copy.c.message_id)
+        .join(
+            shown,
+            sa.and_(
+                copy.c.card_key == shown.c.card_key + EXTRA,
+                copy.c.channel == shown.c.channel,
+                copy.c.chat_id == shown.c.chat_id,
+            ),
+        )
+        .where(
+            shown.c.channel == sa.bindparam("b_channel"),
+            shown.c.chat_id == sa.bindparam("b_chat_id"),
+            shown.c.message_id == sa.bindparam("b_mid"),
+        )
+        .order_by(copy.c.created_at, copy.c.message_id)
+    )
+
+
+#: The late copies of the card shown by :b_mid in the chat (see `extra_copies`), built
+#: once as every card edit asks (storage.relay_sql).
+_EXTRA_COPIES = _extra_copies()
 
 
 class LateStore:
@@ -108,24 +135,9 @@ class LateStore:
         """The late copies of the card shown by `message_id`, to edit alongside it (none
         when `message_id` is itself a copy: its key plus `EXTRA` names nothing). One
         statement: every card edit asks, and almost every answer is none."""
-        shown = tables.chat_messages.alias("shown")
-        copy = tables.chat_messages.alias("copy")
         async with self.engine.connect() as conn:
             found = await conn.execute(
-                sa.select(copy.c.message_id)
-                .join(
-                    shown,
-                    sa.and_(
-                        copy.c.card_key == shown.c.card_key + EXTRA,
-                        copy.c.channel == shown.c.channel,
-                        copy.c.chat_id == shown.c.chat_id,
-                    ),
-                )
-                .where(
-                    shown.c.channel == key.channel,
-                    shown.c.chat_id == key.chat_id,
-                    shown.c.message_id == message_id,
-                )
-                .order_by(copy.c.created_at, copy.c.message_id)
+                _EXTRA_COPIES,
+                {"b_channel": key.channel, "b_chat_id": key.chat_id, "b_mid": message_id},
             )
             return [str(m) for m in found.scalars()]

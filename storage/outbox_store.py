@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import tables
 from storage.engine import insert_ignoring_duplicates
+from storage.group_commit import GroupCommit
 from storage.notice_plans import notice_plan
 from storage.outbox_model import (
     ChatClaim,
@@ -33,19 +34,35 @@ from storage.outbox_model import (
     outbox_row,
     pending_values,
 )
-from storage.tables import (
-    CASES,
-    CHAT_MESSAGES,
-    OUTBOX,
-    OUTBOX_CHATS,
-    RELAY_INSTANCES,
-    TEAM_CHATS,
+from storage.relay_sql import (
+    CHAT_SET,
+    CHAT_SET_OWNED,
+    CLAIMABLE,
+    EPOCH,
+    LEASE,
+    NOTE_UNCERTAIN,
+    OUTBOX_SET,
+    OUTBOX_SET_MANY,
+    RENEW,
+    key_params,
+    new_chats,
+    pending_in,
+    queues,
+    remember_posted,
 )
+from storage.tables import CASES, CHAT_MESSAGES, OUTBOX, OUTBOX_CHATS, RELAY_INSTANCES
 
-__all__ = ["ChatClaim", "ChatKey", "DeliveryState", "OutboxRow", "OutboxStats", "OutboxStore"]
+__all__ = [
+    "EPOCH",
+    "ChatClaim",
+    "ChatKey",
+    "DeliveryState",
+    "OutboxRow",
+    "OutboxStats",
+    "OutboxStore",
+    "remember_posted",
+]
 
-#: `not_before` of a chat that may be tried at once.
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 #: Longest error text kept in the table.
 MAX_ERROR = 500
 #: Instances silent this long are dropped from `relay_instances`.
@@ -56,125 +73,28 @@ def _short(error: str) -> str:
     return error[:MAX_ERROR]
 
 
-def _pending_in(chat: sa.Table) -> sa.ColumnElement[bool]:
-    return sa.exists().where(
-        OUTBOX.channel == chat.c.channel,
-        OUTBOX.chat_id == chat.c.chat_id,
-        OUTBOX.status == DeliveryState.PENDING.value,
-    )
-
-
-async def remember_posted(
-    conn: AsyncConnection, row: Any, message_ids: Sequence[str], card: str | None, at: datetime
-) -> None:
-    """Keep the ids an outbox `row` was posted under, with its case, so a reply or a button
-    press on any of them acts on the case; the last one carries `card`, the card's key
-    (None: it shows no card to edit later)."""
-    if row.case_id is None and row.card_key is None:
-        return  # a message about no case: nobody will reply to it by reference
-    for i, mid in enumerate(message_ids):
-        await conn.execute(
-            insert_ignoring_duplicates(conn, tables.chat_messages)
-            .values(
-                channel=row.channel,
-                chat_id=row.chat_id,
-                message_id=mid,
-                case_id=row.case_id,
-                card_key=card if i == len(message_ids) - 1 else None,
-                created_at=at,
-            )
-            .on_conflict_do_nothing()
-        )
-
-
 async def _release(
     conn: AsyncConnection, owner: str, key: ChatKey, not_before: datetime | None
 ) -> None:
     """End `owner`'s lease on the chat (no-op when another holds it); `not_before` holds
     the chat back."""
-    values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+    params: dict[str, Any] = {
+        "b_channel": key.channel,
+        "b_chat_id": key.chat_id,
+        "b_owner": owner,
+        "lease_owner": None,
+        "lease_until": None,
+    }
     if not_before is not None:
-        values["not_before"] = not_before
-    await conn.execute(
-        sa.update(tables.outbox_chats)
-        .where(OUTBOX_CHATS.channel == key.channel, OUTBOX_CHATS.chat_id == key.chat_id)
-        .where(OUTBOX_CHATS.lease_owner == owner)
-        .values(**values)
-    )
-
-
-async def _queues(
-    conn: AsyncConnection, keys: Sequence[ChatKey], limit: int
-) -> dict[ChatKey, list[OutboxRow]]:
-    """The first `limit` pending messages of each chat in `keys`, in the order they were
-    written, each with what the relay needs to know about its card: a later edit
-    waiting (it need not go), the card's message in the chat (to edit, not post)."""
-    first: sa.Select[tuple[int]]
-    if len(keys) == 1:
-        (key,) = keys
-        first = (
-            sa.select(OUTBOX.id)
-            .where(OUTBOX.channel == key.channel, OUTBOX.chat_id == key.chat_id)
-            .where(OUTBOX.status == DeliveryState.PENDING.value)
-            .order_by(OUTBOX.id)
-            .limit(limit)
-        )
-    else:  # each chat's first `limit`, numbered before the card's subqueries below
-        numbered = (
-            sa.select(
-                OUTBOX.id,
-                sa.func.row_number()
-                .over(partition_by=(OUTBOX.channel, OUTBOX.chat_id), order_by=OUTBOX.id)
-                .label("place"),
-            )
-            .where(
-                sa.tuple_(OUTBOX.channel, OUTBOX.chat_id).in_(
-                    [(k.channel, k.chat_id) for k in keys]
-                ),
-                OUTBOX.status == DeliveryState.PENDING.value,
-            )
-            .subquery()
-        )
-        first = sa.select(numbered.c.id).where(numbered.c.place <= limit)
-    later = tables.outbox.alias("later")
-    superseded = sa.exists().where(
-        later.c.card_key == OUTBOX.card_key,
-        later.c.channel == OUTBOX.channel,
-        later.c.chat_id == OUTBOX.chat_id,
-        later.c.status == DeliveryState.PENDING.value,
-        later.c.id > OUTBOX.id,
-    )
-    card_message = (
-        sa.select(CHAT_MESSAGES.message_id)
-        .where(CHAT_MESSAGES.card_key == OUTBOX.card_key, CHAT_MESSAGES.channel == OUTBOX.channel)
-        .where(CHAT_MESSAGES.chat_id == OUTBOX.chat_id)
-        .order_by(CHAT_MESSAGES.created_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = await conn.execute(
-        sa.select(
-            tables.outbox,
-            CASES.ref.label("case_ref"),
-            sa.case((OUTBOX.card_key.is_(None), sa.false()), else_=superseded).label("superseded"),
-            sa.case((OUTBOX.card_key.is_(None), sa.null()), else_=card_message).label(
-                "card_message"
-            ),
-        )
-        .select_from(tables.outbox.outerjoin(tables.cases, CASES.id == OUTBOX.case_id))
-        .where(OUTBOX.id.in_(first))
-        .order_by(OUTBOX.id)
-    )
-    queues: dict[ChatKey, list[OutboxRow]] = {}
-    for r in rows:
-        row = outbox_row(r)
-        queues.setdefault(row.key, []).append(row)
-    return queues
+        params["not_before"] = not_before
+    await conn.execute(CHAT_SET_OWNED, params)
 
 
 class OutboxStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        #: A send's start and its result, written together with other chats' (group commit).
+        self.writes = GroupCommit(engine)
 
     # ------------------------------------------------------------------ claiming
 
@@ -189,76 +109,21 @@ class OutboxStore:
         so a busy chat cannot starve the others.
         """
         async with self.engine.begin() as conn:
-            new_chats = (
-                sa.select(OUTBOX.channel, OUTBOX.chat_id, sa.literal(EPOCH, tables.UTCDateTime))
-                .where(
-                    OUTBOX.status == DeliveryState.PENDING.value,
-                    ~sa.exists().where(
-                        OUTBOX_CHATS.channel == OUTBOX.channel,
-                        OUTBOX_CHATS.chat_id == OUTBOX.chat_id,
-                    ),
-                )
-                .distinct()
-            )
-            insert = insert_ignoring_duplicates(conn, tables.outbox_chats).from_select(
-                ["channel", "chat_id", "not_before"], new_chats
-            )
-            await conn.execute(insert.on_conflict_do_nothing())
-
-            oldest = (
-                sa.select(sa.func.min(OUTBOX.id))
-                .where(
-                    OUTBOX.channel == OUTBOX_CHATS.channel,
-                    OUTBOX.chat_id == OUTBOX_CHATS.chat_id,
-                    OUTBOX.status == DeliveryState.PENDING.value,
-                )
-                .scalar_subquery()
-            )
-            bound_to_team = sa.exists().where(
-                TEAM_CHATS.channel == OUTBOX_CHATS.channel,
-                TEAM_CHATS.chat_id == OUTBOX_CHATS.chat_id,
-            )
-            rows = (
-                await conn.execute(
-                    sa.select(
-                        OUTBOX_CHATS.channel,
-                        OUTBOX_CHATS.chat_id,
-                        OUTBOX_CHATS.pacing,
-                        # Telegram's group ids are negative; other channels' groups are
-                        # known as the chats bound to a team.
-                        sa.or_(OUTBOX_CHATS.chat_id.startswith("-"), bound_to_team).label(
-                            "is_group"
-                        ),
-                    )
-                    .where(
-                        sa.or_(OUTBOX_CHATS.lease_until.is_(None), OUTBOX_CHATS.lease_until < at),
-                        OUTBOX_CHATS.not_before <= at,
-                        _pending_in(tables.outbox_chats),
-                    )
-                    .order_by(oldest)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True, of=tables.outbox_chats)
-                )
-            ).all()
+            await conn.execute(new_chats(conn))
+            rows = (await conn.execute(CLAIMABLE, {"b_at": at, "b_limit": limit})).all()
             if not rows:
                 return []
             keys = [ChatKey(r.channel, r.chat_id) for r in rows]
             await conn.execute(
-                sa.update(tables.outbox_chats)
-                .where(
-                    sa.tuple_(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id).in_(
-                        [(k.channel, k.chat_id) for k in keys]
-                    )
-                )
-                .values(lease_owner=owner, lease_until=until)
+                LEASE, {"b_keys": key_params(keys), "lease_owner": owner, "lease_until": until}
             )
-            queues = await _queues(conn, keys, read) if read > 0 else {}
+            found = await queues(conn, keys, read) if read > 0 else {}
         return [
             ChatClaim(
                 key,
                 bool(r.is_group),
                 tuple(float(x) for x in (r.pacing or [])),
-                tuple(queues.get(key, ())),
+                tuple(found.get(key, ())),
             )
             for key, r in zip(keys, rows, strict=True)
         ]
@@ -271,15 +136,7 @@ class OutboxStore:
             return set()
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                sa.update(tables.outbox_chats)
-                .where(
-                    OUTBOX_CHATS.lease_owner == owner,
-                    sa.tuple_(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id).in_(
-                        [(k.channel, k.chat_id) for k in keys]
-                    ),
-                )
-                .values(lease_until=until)
-                .returning(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id)
+                RENEW, {"b_owner": owner, "b_keys": key_params(keys), "lease_until": until}
             )
             return {ChatKey(r.channel, r.chat_id) for r in result}
 
@@ -304,7 +161,7 @@ class OutboxStore:
                     sa.select(sa.func.min(OUTBOX_CHATS.not_before)).where(
                         OUTBOX_CHATS.not_before > at,
                         OUTBOX_CHATS.lease_owner.is_(None),
-                        _pending_in(tables.outbox_chats),
+                        pending_in(tables.outbox_chats),
                     )
                 )
             ).scalar()
@@ -316,7 +173,7 @@ class OutboxStore:
         """The chat's pending messages in the order they were written, each with what the
         relay needs to know about its card: a later edit waiting, the message to edit."""
         async with self.engine.connect() as conn:
-            return (await _queues(conn, [key], limit)).get(key, [])
+            return (await queues(conn, [key], limit)).get(key, [])
 
     async def due(self, limit: int = 100) -> list[OutboxRow]:
         """Pending rows of every chat in insertion order (for tools and tests)."""
@@ -365,20 +222,18 @@ class OutboxStore:
 
     async def begin_send(self, row: OutboxRow, at: datetime) -> None:
         """Written before the call: if we die before its answer is recorded, the next
-        sender knows this message may already be out."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.update(tables.outbox).where(OUTBOX.id == row.id).values(sending_at=at)
-            )
+        sender knows this message may already be out. Committed when this returns, maybe
+        with other chats' writes (storage.group_commit)."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(OUTBOX_SET, {"b_id": row.id, "sending_at": at})
+
+        await self.writes.write(work, (row.channel, row.chat_id))
 
     async def note_uncertain(self, row: OutboxRow) -> None:
         """A send was interrupted before its answer was recorded; it is sent again."""
         async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.update(tables.outbox)
-                .where(OUTBOX.id == row.id)
-                .values(uncertain=OUTBOX.uncertain + 1, sending_at=None)
-            )
+            await conn.execute(NOTE_UNCERTAIN, {"b_id": row.id})
 
     async def part_sent(
         self,
@@ -396,26 +251,32 @@ class OutboxStore:
         with the platform's message ids, so a crash right after never repeats it.
 
         `release`: the owner whose lease on the chat ends with this record, when it is
-        the last of the visit (as `release_chat`, in the same transaction)."""
-        values: dict[str, Any] = {"parts_sent": part + 1, "sending_at": None}
+        the last of the visit (as `release_chat`, in the same transaction). Committed when
+        this returns, maybe with other chats' writes (storage.group_commit)."""
+        values: dict[str, Any] = {"b_id": row.id, "parts_sent": part + 1, "sending_at": None}
         if message_ids:
             values["message_id"] = message_ids[-1]
         if last:
             values.update(status=DeliveryState.SENT.value, sent_at=at, attempts=row.attempts + 1)
-        async with self.engine.begin() as conn:
-            await conn.execute(sa.update(tables.outbox).where(OUTBOX.id == row.id).values(**values))
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute(OUTBOX_SET, values)
             await conn.execute(
-                sa.update(tables.outbox_chats)
-                .where(
-                    OUTBOX_CHATS.channel == row.channel,
-                    OUTBOX_CHATS.chat_id == row.chat_id,
-                )
-                .values(pacing=list(pacing), failed_at=None, last_error=None)
+                CHAT_SET,
+                {
+                    "b_channel": row.channel,
+                    "b_chat_id": row.chat_id,
+                    "pacing": list(pacing),
+                    "failed_at": None,
+                    "last_error": None,
+                },
             )
             card = row.card_key if last and new_card else None
             await remember_posted(conn, row, message_ids, card, at)
             if release is not None:
                 await _release(conn, release, row.key, None)
+
+        await self.writes.write(work, (row.channel, row.chat_id))
 
     async def mark_sent(
         self, row: OutboxRow, message_ids: Sequence[str], at: datetime, *, new_card: bool
@@ -428,14 +289,14 @@ class OutboxStore:
     async def mark(self, row: OutboxRow, state: DeliveryState, error: str | None = None) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(tables.outbox)
-                .where(OUTBOX.id == row.id)
-                .values(
-                    status=state.value,
-                    error=_short(error) if error else None,
-                    attempts=row.attempts + 1,
-                    sending_at=None,
-                )
+                OUTBOX_SET,
+                {
+                    "b_id": row.id,
+                    "status": state.value,
+                    "error": _short(error) if error else None,
+                    "attempts": row.attempts + 1,
+                    "sending_at": None,
+                },
             )
 
     async def supersede(self, rows: Sequence[OutboxRow]) -> None:
@@ -444,9 +305,12 @@ class OutboxStore:
             return
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(tables.outbox)
-                .where(OUTBOX.id.in_([r.id for r in rows]))
-                .values(status=DeliveryState.SUPERSEDED.value, sending_at=None)
+                OUTBOX_SET_MANY,
+                {
+                    "b_ids": [r.id for r in rows],
+                    "status": DeliveryState.SUPERSEDED.value,
+                    "sending_at": None,
+                },
             )
 
     async def retry(
@@ -456,14 +320,14 @@ class OutboxStore:
         Not `counted` when the message was not at fault (the channel's token refused)."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(tables.outbox)
-                .where(OUTBOX.id == row.id)
-                .values(
-                    not_before=not_before,
-                    error=_short(error),
-                    attempts=row.attempts + (1 if counted else 0),
-                    sending_at=None,
-                )
+                OUTBOX_SET,
+                {
+                    "b_id": row.id,
+                    "not_before": not_before,
+                    "error": _short(error),
+                    "attempts": row.attempts + (1 if counted else 0),
+                    "sending_at": None,
+                },
             )
 
     async def resume_channel(self, channel: str) -> None:
@@ -479,10 +343,13 @@ class OutboxStore:
         """The chat refuses our messages (blocked, gone): shown in /metrics."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                sa.update(tables.outbox_chats)
-                .where(OUTBOX_CHATS.channel == key.channel)
-                .where(OUTBOX_CHATS.chat_id == key.chat_id)
-                .values(failed_at=at, last_error=_short(error))
+                CHAT_SET,
+                {
+                    "b_channel": key.channel,
+                    "b_chat_id": key.chat_id,
+                    "failed_at": at,
+                    "last_error": _short(error),
+                },
             )
 
     # ------------------------------------------------------------------ instances

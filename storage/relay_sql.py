@@ -1,0 +1,248 @@
+"""The relay's hot statements, built once (issue 16).
+
+Building a statement (`.values(...)`, the WHERE clause) and keying it for SQLAlchemy's
+compiled cache cost more CPU than running it: the relay's per-message statements were
+most of its time. SQLAlchemy keeps a statement's cache key on the statement object, so one
+built here once and executed with a dict of parameters skips both.
+
+Parameters of a WHERE clause are named `b_…`: an UPDATE built without `.values()` takes
+its SET from the parameters named as columns, and SQLAlchemy keeps those names for it.
+A fixed set of keys compiles once. Types are the columns' own, as with `.values()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage import tables
+from storage.engine import insert_ignoring_duplicates
+from storage.outbox_model import ChatKey, DeliveryState, OutboxRow, outbox_row
+from storage.tables import CASES, CHAT_MESSAGES, OUTBOX, OUTBOX_CHATS, TEAM_CHATS
+
+#: `not_before` of a chat that may be tried at once.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+_PENDING = DeliveryState.PENDING.value
+_B = sa.bindparam
+
+
+def _chat_is(chat: Any) -> sa.ColumnElement[bool]:
+    return sa.and_(chat.channel == _B("b_channel"), chat.chat_id == _B("b_chat_id"))
+
+
+def _keys_in(chat: Any) -> sa.ColumnElement[bool]:
+    """The chat is one of the `b_keys` (a list of (channel, chat_id))."""
+    return sa.tuple_(chat.channel, chat.chat_id).in_(_B("b_keys", expanding=True))
+
+
+def key_params(keys: Sequence[ChatKey]) -> list[tuple[str, str]]:
+    return [(k.channel, k.chat_id) for k in keys]
+
+
+def pending_in(chat: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.exists().where(
+        OUTBOX.channel == chat.c.channel,
+        OUTBOX.chat_id == chat.c.chat_id,
+        OUTBOX.status == _PENDING,
+    )
+
+
+#: UPDATE outbox SET <the columns given> WHERE id = :b_id
+OUTBOX_SET = sa.update(tables.outbox).where(OUTBOX.id == _B("b_id"))
+#: UPDATE outbox SET <the columns given> WHERE id IN :b_ids
+OUTBOX_SET_MANY = sa.update(tables.outbox).where(OUTBOX.id.in_(_B("b_ids", expanding=True)))
+NOTE_UNCERTAIN = OUTBOX_SET.values(uncertain=OUTBOX.uncertain + 1, sending_at=None)
+#: UPDATE outbox_chats SET <the columns given> WHERE the chat is :b_channel, :b_chat_id
+CHAT_SET = sa.update(tables.outbox_chats).where(_chat_is(OUTBOX_CHATS))
+#: As `CHAT_SET`, only while :b_owner holds its lease.
+CHAT_SET_OWNED = CHAT_SET.where(OUTBOX_CHATS.lease_owner == _B("b_owner"))
+#: Extend :b_owner's leases on the chats :b_keys; the chats still its own.
+RENEW = (
+    sa.update(tables.outbox_chats)
+    .where(OUTBOX_CHATS.lease_owner == _B("b_owner"), _keys_in(OUTBOX_CHATS))
+    .returning(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id)
+)
+#: Lease the chats :b_keys (SET lease_owner, lease_until).
+LEASE = sa.update(tables.outbox_chats).where(_keys_in(OUTBOX_CHATS))
+
+
+def _claimable() -> sa.Select[Any]:
+    oldest = (
+        sa.select(sa.func.min(OUTBOX.id))
+        .where(
+            OUTBOX.channel == OUTBOX_CHATS.channel,
+            OUTBOX.chat_id == OUTBOX_CHATS.chat_id,
+            OUTBOX.status == _PENDING,
+        )
+        .scalar_subquery()
+    )
+    bound_to_team = sa.exists().where(
+        TEAM_CHATS.channel == OUTBOX_CHATS.channel,
+        TEAM_CHATS.chat_id == OUTBOX_CHATS.chat_id,
+    )
+    at = _B("b_at", type_=tables.UTCDateTime())
+    return (
+        sa.select(
+            OUTBOX_CHATS.channel,
+            OUTBOX_CHATS.chat_id,
+            OUTBOX_CHATS.pacing,
+            # Telegram's group ids are negative; other channels' groups are known as the
+            # chats bound to a team.
+            sa.or_(OUTBOX_CHATS.chat_id.startswith("-"), bound_to_team).label("is_group"),
+        )
+        .where(
+            sa.or_(OUTBOX_CHATS.lease_until.is_(None), OUTBOX_CHATS.lease_until < at),
+            OUTBOX_CHATS.not_before <= at,
+            pending_in(tables.outbox_chats),
+        )
+        .order_by(oldest)
+        .limit(_B("b_limit", type_=sa.Integer))
+        .with_for_update(skip_locked=True, of=tables.outbox_chats)
+    )
+
+
+#: Chats with pending messages nobody holds and not held back at :b_at, oldest waiting
+#: message first (a busy chat cannot starve the others), at most :b_limit.
+CLAIMABLE = _claimable()
+
+
+#: Statements whose SQL differs by dialect (INSERT … ON CONFLICT), built once per dialect.
+_BY_DIALECT: dict[tuple[str, str], Any] = {}
+
+
+def _once(conn: AsyncConnection, name: str, build: Callable[[AsyncConnection], Any]) -> Any:
+    key = (conn.dialect.name, name)
+    stmt = _BY_DIALECT.get(key)
+    if stmt is None:
+        stmt = _BY_DIALECT[key] = build(conn)
+    return stmt
+
+
+def _build_new_chats(conn: AsyncConnection) -> Any:
+    new_chats = (
+        sa.select(OUTBOX.channel, OUTBOX.chat_id, sa.literal(EPOCH, tables.UTCDateTime))
+        .where(
+            OUTBOX.status == _PENDING,
+            ~sa.exists().where(
+                OUTBOX_CHATS.channel == OUTBOX.channel,
+                OUTBOX_CHATS.chat_id == OUTBOX.chat_id,
+            ),
+        )
+        .distinct()
+    )
+    insert = insert_ignoring_duplicates(conn, tables.outbox_chats)
+    return insert.from_select(
+        ["channel", "chat_id", "not_before"], new_chats
+    ).on_conflict_do_nothing()
+
+
+def new_chats(conn: AsyncConnection) -> Any:
+    """Give the chats seen for the first time their row (in the connection's dialect)."""
+    return _once(conn, "new_chats", _build_new_chats)
+
+
+def _build_posted(conn: AsyncConnection) -> Any:
+    return insert_ignoring_duplicates(conn, tables.chat_messages).on_conflict_do_nothing()
+
+
+async def remember_posted(
+    conn: AsyncConnection, row: Any, message_ids: Sequence[str], card: str | None, at: datetime
+) -> None:
+    """Keep the ids an outbox `row` was posted under, with its case, so a reply or a button
+    press on any of them acts on the case; the last one carries `card`, the card's key
+    (None: it shows no card to edit later)."""
+    if row.case_id is None and row.card_key is None:
+        return  # a message about no case: nobody will reply to it by reference
+    stmt = _once(conn, "posted", _build_posted)
+    for i, mid in enumerate(message_ids):
+        await conn.execute(
+            stmt,
+            {
+                "channel": row.channel,
+                "chat_id": row.chat_id,
+                "message_id": mid,
+                "case_id": row.case_id,
+                "card_key": card if i == len(message_ids) - 1 else None,
+                "created_at": at,
+            },
+        )
+
+
+def _queue(first: sa.Select[Any]) -> sa.Select[Any]:
+    later = tables.outbox.alias("later")
+    superseded = sa.exists().where(
+        later.c.card_key == OUTBOX.card_key,
+        later.c.channel == OUTBOX.channel,
+        later.c.chat_id == OUTBOX.chat_id,
+        later.c.status == _PENDING,
+        later.c.id > OUTBOX.id,
+    )
+    card_message = (
+        sa.select(CHAT_MESSAGES.message_id)
+        .where(CHAT_MESSAGES.card_key == OUTBOX.card_key, CHAT_MESSAGES.channel == OUTBOX.channel)
+        .where(CHAT_MESSAGES.chat_id == OUTBOX.chat_id)
+        .order_by(CHAT_MESSAGES.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            tables.outbox,
+            CASES.ref.label("case_ref"),
+            sa.case((OUTBOX.card_key.is_(None), sa.false()), else_=superseded).label("superseded"),
+            sa.case((OUTBOX.card_key.is_(None), sa.null()), else_=card_message).label(
+                "card_message"
+            ),
+        )
+        .select_from(tables.outbox.outerjoin(tables.cases, CASES.id == OUTBOX.case_id))
+        .where(OUTBOX.id.in_(first))
+        .order_by(OUTBOX.id)
+    )
+
+
+_LIMIT = _B("b_limit", type_=sa.Integer)
+#: The first :b_limit pending messages of the chat :b_channel, :b_chat_id.
+QUEUE_ONE = _queue(
+    sa.select(OUTBOX.id)
+    .where(_chat_is(OUTBOX), OUTBOX.status == _PENDING)
+    .order_by(OUTBOX.id)
+    .limit(_LIMIT)
+)
+_numbered = (
+    sa.select(
+        OUTBOX.id,
+        sa.func.row_number()
+        .over(partition_by=(OUTBOX.channel, OUTBOX.chat_id), order_by=OUTBOX.id)
+        .label("place"),
+    )
+    .where(_keys_in(OUTBOX), OUTBOX.status == _PENDING)
+    .subquery()
+)
+#: The first :b_limit pending messages of each chat in :b_keys, numbered before the
+#: card's subqueries.
+QUEUE_MANY = _queue(sa.select(_numbered.c.id).where(_numbered.c.place <= _LIMIT))
+
+
+async def queues(
+    conn: AsyncConnection, keys: Sequence[ChatKey], limit: int
+) -> dict[ChatKey, list[OutboxRow]]:
+    """The first `limit` pending messages of each chat in `keys`, in the order they were
+    written, each with what the relay needs to know about its card: a later edit
+    waiting (it need not go), the card's message in the chat (to edit, not post)."""
+    if len(keys) == 1:
+        (key,) = keys
+        params: dict[str, Any] = {"b_channel": key.channel, "b_chat_id": key.chat_id}
+        stmt = QUEUE_ONE
+    else:
+        params, stmt = {"b_keys": key_params(keys)}, QUEUE_MANY
+    params["b_limit"] = limit
+    found: dict[ChatKey, list[OutboxRow]] = {}
+    for r in await conn.execute(stmt, params):
+        row = outbox_row(r)
+        found.setdefault(row.key, []).append(row)
+    return found
