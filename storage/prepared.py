@@ -15,6 +15,7 @@ Cold paths (imports, admin commands) build their statements as they go.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,13 +23,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.engine import insert_ignoring_duplicates
 
-_SKIPPING: dict[tuple[str, sa.Table], Any] = {}
+_BY_DIALECT: dict[tuple[str, Hashable], Any] = {}
+
+
+def per_dialect(
+    conn: AsyncConnection, name: Hashable, build: Callable[[AsyncConnection], Any]
+) -> Any:
+    """The statement `name` whose SQL differs by dialect (INSERT … ON CONFLICT), built
+    once per dialect by `build`."""
+    key = (conn.dialect.name, name)
+    found = _BY_DIALECT.get(key)
+    if found is None:
+        found = _BY_DIALECT[key] = build(conn)
+    return found
 
 
 def skipping_insert(conn: AsyncConnection, table: sa.Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING into `table`, built once per dialect."""
-    key = (conn.dialect.name, table)
-    found = _SKIPPING.get(key)
-    if found is None:
-        found = _SKIPPING[key] = insert_ignoring_duplicates(conn, table).on_conflict_do_nothing()
-    return found
+    return per_dialect(
+        conn, table, lambda c: insert_ignoring_duplicates(c, table).on_conflict_do_nothing()
+    )

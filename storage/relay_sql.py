@@ -1,18 +1,9 @@
-"""The relay's hot statements, built once (issue 16).
-
-Building a statement (`.values(...)`, the WHERE clause) and keying it for SQLAlchemy's
-compiled cache cost more CPU than running it: the relay's per-message statements were
-most of its time. SQLAlchemy keeps a statement's cache key on the statement object, so one
-built here once and executed with a dict of parameters skips both.
-
-Parameters of a WHERE clause are named `b_…`: an UPDATE built without `.values()` takes
-its SET from the parameters named as columns, and SQLAlchemy keeps those names for it.
-A fixed set of keys compiles once. Types are the columns' own, as with `.values()`.
-"""
+"""The relay's hot statements, built once (why and how: storage/prepared.py): its
+per-message statements, built and keyed per call, were most of its time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import tables
 from storage.engine import insert_ignoring_duplicates
 from storage.outbox_model import ChatKey, DeliveryState, OutboxRow, outbox_row
+from storage.prepared import per_dialect, skipping_insert
 from storage.tables import CASES, CHAT_MESSAGES, OUTBOX, OUTBOX_CHATS, TEAM_CHATS
 
 #: `not_before` of a chat that may be tried at once.
@@ -111,18 +103,6 @@ def _claimable() -> sa.Select[Any]:
 CLAIMABLE = _claimable()
 
 
-#: Statements whose SQL differs by dialect (INSERT … ON CONFLICT), built once per dialect.
-_BY_DIALECT: dict[tuple[str, str], Any] = {}
-
-
-def _once(conn: AsyncConnection, name: str, build: Callable[[AsyncConnection], Any]) -> Any:
-    key = (conn.dialect.name, name)
-    stmt = _BY_DIALECT.get(key)
-    if stmt is None:
-        stmt = _BY_DIALECT[key] = build(conn)
-    return stmt
-
-
 def _build_new_chats(conn: AsyncConnection) -> Any:
     new_chats = (
         sa.select(OUTBOX.channel, OUTBOX.chat_id, sa.literal(EPOCH, tables.UTCDateTime))
@@ -143,11 +123,7 @@ def _build_new_chats(conn: AsyncConnection) -> Any:
 
 def new_chats(conn: AsyncConnection) -> Any:
     """Give the chats seen for the first time their row (in the connection's dialect)."""
-    return _once(conn, "new_chats", _build_new_chats)
-
-
-def _build_posted(conn: AsyncConnection) -> Any:
-    return insert_ignoring_duplicates(conn, tables.chat_messages).on_conflict_do_nothing()
+    return per_dialect(conn, "new_chats", _build_new_chats)
 
 
 async def remember_posted(
@@ -158,7 +134,7 @@ async def remember_posted(
     (None: it shows no card to edit later)."""
     if row.case_id is None and row.card_key is None:
         return  # a message about no case: nobody will reply to it by reference
-    stmt = _once(conn, "posted", _build_posted)
+    stmt = skipping_insert(conn, tables.chat_messages)
     for i, mid in enumerate(message_ids):
         await conn.execute(
             stmt,
