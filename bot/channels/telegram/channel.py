@@ -293,7 +293,7 @@ class TelegramChannel:
         alert = bool(result is not None and result.alert and text)
         try:
             async with asyncio.timeout(self._timeout * CALL_DEADLINE_FACTOR):
-                await query.answer(text=text, show_alert=alert or None)
+                await self._api.answer(query.get_bot(), query.id, text, alert)
         except TelegramError as exc:
             logger.warning("answering a button press failed: %s", self._api.redact(exc.message))
         except TimeoutError:
@@ -313,7 +313,7 @@ class TelegramChannel:
                     raise
                 late = then(e.late, functools.partial(_after, tuple(ids)))
                 raise LateAnswer(str(e), late) from e
-            ids.append(str(sent.message_id))
+            ids.append(str(sent))
         return Sent(message_ids=tuple(ids))
 
     async def edit(self, chat_id: str, message_id: str, message: Outbound) -> None:
