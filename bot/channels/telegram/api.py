@@ -38,6 +38,7 @@ from bot.channels.base import (
 )
 from bot.channels.late import waited
 from bot.channels.refusals import ChatMoved, as_error
+from bot.channels.telegram.inbound import read_update
 from bot.channels.telegram.render import RenderedEdit, RenderedPart
 from bot.channels.telegram.wire import AiohttpRequest, refusal_of
 from bot.channels.telegram.wire import retry_after_seconds as retry_after_seconds
@@ -346,7 +347,7 @@ class PollingBot(ExtBot[None]):
         updates: list[Update] = []
         for item in raw:
             try:
-                update = Update.de_json(item, self)
+                update = read_update(item)
             except Exception as exc:
                 if updates:  # hand on what came before; the bad one is first next time
                     break
@@ -354,7 +355,6 @@ class PollingBot(ExtBot[None]):
                     return ()
                 continue
             self.unreadable.read()
-            self.insert_callback_data(update)
             updates.append(update)
         return tuple(updates)
 
