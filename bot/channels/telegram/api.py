@@ -300,10 +300,11 @@ class PollingBot(ExtBot[None]):
 
     PTB reads the whole answer at once; when one update fails, its Updater logs the data
     and asks again at once with the same offset, for ever, and nothing behind that
-    update arrives. Here the answer is fetched as JSON and each update read on its own:
-    those before the bad one are handed on, the bad one is retried with a growing pause
-    (`UnreadableUpdates`) and then confirmed to Telegram with the next call's `offset`,
-    which is how Telegram lets a bot drop an update. Nothing of its content is logged.
+    update arrives. Here the answer is fetched as JSON and each update read on its own
+    (`read_update`, into a `TelegramUpdate`, not PTB's objects): those before the bad
+    one are handed on, the bad one is retried with a growing pause (`UnreadableUpdates`)
+    and then confirmed to Telegram with the next call's `offset`, which is how Telegram
+    lets a bot drop an update. Nothing of its content is logged.
     """
 
     def __init__(self, token: str, *, read_timeout: float, **kwargs: Any) -> None:
