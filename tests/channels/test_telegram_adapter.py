@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram import Bot, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -54,6 +53,7 @@ from bot.channels.telegram import (
     to_inbound,
     translate_error,
 )
+from bot.channels.telegram.inbound import TelegramUpdate, read_update
 from sandbox import (
     DEFAULT_TOKEN,
     ChatType,
@@ -65,7 +65,6 @@ from sandbox import (
     make_png,
 )
 
-BOT = Bot("123456:TEST-TOKEN")
 GROUP = {"id": -1001, "type": "supergroup", "title": "Đội Phủ Lý"}
 ALICE = {
     "id": 42,
@@ -77,10 +76,8 @@ ALICE = {
 }
 
 
-def update(**fields: Any) -> Update:
-    parsed = Update.de_json({"update_id": 900, **fields}, BOT)
-    assert parsed is not None
-    return parsed
+def update(**fields: Any) -> TelegramUpdate:
+    return read_update({"update_id": 900, **fields})
 
 
 def message(**fields: Any) -> dict[str, Any]:

@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest
 
+from bot.channels.base import Button, Key, Outbound, TransientFailure
+from bot.channels.telegram.api import TelegramApi
+from bot.channels.telegram.render import render, render_edit
 from bot.channels.telegram.wire import AiohttpRequest, HttpAnswer
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -149,6 +152,58 @@ async def test_files_go_as_multipart_with_their_names_types_and_the_other_fields
     assert photo.files == {"photo": ("ảnh.png", "image/png", png)}
     assert document.files["document"][0] == "báo cáo.csv"  # UTF-8 as it is, not %-quoted
     assert document.files["document"][2] == b"ref,status\n"
+
+
+async def test_the_bots_own_calls_send_what_ptbs_methods_send_and_read_the_message_id(
+    server: tuple[Server, str],
+) -> None:
+    """sendMessage, editMessageText and answerCallbackQuery skip PTB's objects for the
+    answer (TelegramApi.post); what goes out must be what PTB's own methods sent."""
+    stand_in, url = server
+    stand_in.answer = _message_answer
+    api = TelegramApi(TOKEN, url, 2.0)
+    bot = api.new_bot()
+    card = Outbound("PL-1 · Nhận?", buttons=((Button("Nhận", "c:claim:PL-1"),),), reply_to="7")
+    keys = Outbound("Gửi vị trí", keys=((Key("📍", request_location=True),),))
+    bare = Outbound("Xong", remove_keys=True)
+    try:
+        for message in (card, keys, bare):
+            (part,) = render(message)
+            assert await api.send(bot, "-1001", part) == 1
+            reply = part.reply_to and ReplyParameters(
+                part.reply_to, allow_sending_without_reply=True
+            )
+            await bot.send_message(
+                -1001, part.text or "", reply_markup=part.keyboard, reply_parameters=reply or None
+            )
+        for message in (card, bare):  # with a keyboard, and one taken away
+            edit = render_edit(message)
+            await api.edit(bot, "-1001", 5, edit)
+            await bot.edit_message_text(
+                edit.text, chat_id=-1001, message_id=5, reply_markup=edit.keyboard
+            )
+        for text, alert in (("Đã nhận ✓", False), ("Minh đã nhận trước", True), (None, False)):
+            await api.answer(bot, "q1", text, alert)
+            await bot.answer_callback_query("q1", text=text, show_alert=alert or None)
+        ours, ptbs = stand_in.seen[::2], stand_in.seen[1::2]
+        assert len(ours) == len(ptbs) == 8
+        for mine, theirs in zip(ours, ptbs, strict=True):
+            assert (mine.path, mine.content_type, mine.form) == (
+                theirs.path,
+                theirs.content_type,
+                theirs.form,
+            )
+        assert "reply_markup" not in ours[4].form  # an edit without buttons drops them
+        assert json.loads(ours[0].form["reply_parameters"])["message_id"] == 7
+
+        async def no_message(_request: web.Request) -> web.StreamResponse:
+            return web.json_response({"ok": True, "result": True})
+
+        stand_in.answer = no_message  # an answer without a message id is no success
+        with pytest.raises(TransientFailure, match="no message id"):
+            await api.send(bot, "-1001", render(bare)[0])
+    finally:
+        await bot.request.shutdown()
 
 
 async def test_a_page_that_is_not_json_is_an_http_answer_with_its_status(

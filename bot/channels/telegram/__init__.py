@@ -4,7 +4,8 @@ Everything Telegram-specific stays in this package, so `handlers/` only ever see
 `Inbound`/`Outbound` and the `DeliveryError` family:
 
 - `api`: the Bot API through PTB (timeouts, error mapping, the getUpdates reader);
-- `inbound`: a Telegram `Update` → `Inbound`;
+- `inbound`: a Telegram update, read from its JSON → `Inbound` (and what else the channel
+  needs of it: its chat's lane, the press to answer, a group's move);
 - `render`: an `Outbound` → the sends that show it (keyboards, the 4096/1024 limits);
 - `channel`: `TelegramChannel`, the `Channel` the application runs.
 """

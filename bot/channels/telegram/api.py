@@ -10,22 +10,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
-    Message,
     ReplyParameters,
     Update,
 )
 from telegram.error import ChatMigrated, TelegramError
 from telegram.ext import ExtBot
+from telegram.request import BaseRequest
 
 from bot.channels.adapter import PartKind, redact
 from bot.channels.base import (
@@ -37,6 +38,7 @@ from bot.channels.base import (
 )
 from bot.channels.late import waited
 from bot.channels.refusals import ChatMoved, as_error
+from bot.channels.telegram.inbound import read_update
 from bot.channels.telegram.render import RenderedEdit, RenderedPart
 from bot.channels.telegram.wire import AiohttpRequest, refusal_of
 from bot.channels.telegram.wire import retry_after_seconds as retry_after_seconds
@@ -117,7 +119,32 @@ class TelegramApi:
     def redact(self, text: str) -> str:
         return redact(text, self.token)
 
-    async def send(self, bot: ExtBot[None], chat_id: str, part: RenderedPart) -> Message:
+    @staticmethod
+    async def post(
+        bot: Bot,
+        method: str,
+        params: Mapping[str, object],
+        *,
+        read_timeout: float | None = None,
+    ) -> Any:
+        """A Bot API method's answer as Telegram gave it (a dict, or True), with none of
+        PTB's objects made from it.
+
+        For the calls made per update and per message: the relay wants a message id, and a
+        PTB `Message` made from every sendMessage and editMessageText answer was most of
+        PTB's share of the bot's time (docs/performance.md). The parameters go out exactly
+        as PTB's methods send them, through the same method of PTB's own (`_post`, which
+        `PollingBot.get_updates` uses too), so the request, its timeouts and its errors are
+        PTB's as before.
+        """
+        return await bot._post(
+            method,
+            dict(params),
+            read_timeout=BaseRequest.DEFAULT_NONE if read_timeout is None else read_timeout,
+        )
+
+    async def send(self, bot: ExtBot[None], chat_id: str, part: RenderedPart) -> int:
+        """Send one part; the id of the message it made."""
         chat = chat_target(chat_id)
         reply = (
             ReplyParameters(part.reply_to, allow_sending_without_reply=True)
@@ -126,19 +153,17 @@ class TelegramApi:
         )
         if part.kind is PartKind.TEXT:  # an answer past the wait is still listened for
             late = self.timeout * CALL_DEADLINE_FACTOR
+            params = {
+                "chat_id": chat,
+                "text": part.text or "",
+                "reply_markup": part.keyboard,
+                "reply_parameters": reply,
+            }
             return await waited(
-                self.call(
-                    bot.send_message(
-                        chat,
-                        part.text or "",
-                        reply_markup=part.keyboard,
-                        reply_parameters=reply,
-                        read_timeout=late,
-                    )
-                ),
+                self.call(sent_id(self.post(bot, "sendMessage", params, read_timeout=late))),
                 self.timeout,
                 f"no answer from Telegram within {self.timeout:g}s; it may still post it",
-                lambda message: (str(message.message_id),),
+                lambda number: (str(number),),
             )
         assert part.path is not None
         path = Path(part.path)
@@ -147,7 +172,7 @@ class TelegramApi:
         except OSError as exc:
             raise PermanentFailure(f"cannot read {path}: {exc.strerror}") from exc
         send_file = bot.send_photo if part.kind is PartKind.PHOTO else bot.send_document
-        return await self.call(
+        sent = await self.call(
             send_file(
                 chat,
                 data,
@@ -157,18 +182,23 @@ class TelegramApi:
                 reply_parameters=reply,
             )
         )
+        return sent.message_id
 
     async def edit(
         self, bot: ExtBot[None], chat_id: str, message_id: int, edit: RenderedEdit
     ) -> None:
-        await self.call(
-            bot.edit_message_text(
-                edit.text,
-                chat_id=chat_target(chat_id),
-                message_id=message_id,
-                reply_markup=edit.keyboard,
-            )
-        )
+        params = {
+            "chat_id": chat_target(chat_id),
+            "message_id": message_id,
+            "text": edit.text,
+            "reply_markup": edit.keyboard,
+        }
+        await self.call(self.post(bot, "editMessageText", params))
+
+    async def answer(self, bot: Bot, query_id: str, text: str | None, alert: bool) -> None:
+        """answerCallbackQuery: the toast (or popup) a press gets; PTB's error if refused."""
+        params = {"callback_query_id": query_id, "text": text, "show_alert": alert or None}
+        await self.post(bot, "answerCallbackQuery", params)
 
     async def download(self, bot: ExtBot[None], file_ref: str, max_bytes: int) -> bytes:
         """Fetch a file a person sent, refusing oversize ones before transferring a byte."""
@@ -240,6 +270,16 @@ class TelegramApi:
         return (await self.call(bot.get_webhook_info())).to_dict()
 
 
+async def sent_id(answer: Awaitable[Any]) -> int:
+    """The id of the message a send made, from Telegram's answer; an answer without one is
+    a refusal like any other (PTB's `Message` would not have been made from it either)."""
+    found = await answer
+    number = found.get("message_id") if isinstance(found, dict) else None
+    if not isinstance(number, int) or isinstance(number, bool):
+        raise TelegramError(f"Telegram's answer has no message id: {type(found).__name__}")
+    return number
+
+
 class ChatUpgraded(ChatMoved):
     """A basic group became a supergroup: its old id is dead, `new_chat_id` is the chat."""
 
@@ -260,10 +300,11 @@ class PollingBot(ExtBot[None]):
 
     PTB reads the whole answer at once; when one update fails, its Updater logs the data
     and asks again at once with the same offset, for ever, and nothing behind that
-    update arrives. Here the answer is fetched as JSON and each update read on its own:
-    those before the bad one are handed on, the bad one is retried with a growing pause
-    (`UnreadableUpdates`) and then confirmed to Telegram with the next call's `offset`,
-    which is how Telegram lets a bot drop an update. Nothing of its content is logged.
+    update arrives. Here the answer is fetched as JSON and each update read on its own
+    (`read_update`, into a `TelegramUpdate`, not PTB's objects): those before the bad
+    one are handed on, the bad one is retried with a growing pause (`UnreadableUpdates`)
+    and then confirmed to Telegram with the next call's `offset`, which is how Telegram
+    lets a bot drop an update. Nothing of its content is logged.
     """
 
     def __init__(self, token: str, *, read_timeout: float, **kwargs: Any) -> None:
@@ -307,7 +348,7 @@ class PollingBot(ExtBot[None]):
         updates: list[Update] = []
         for item in raw:
             try:
-                update = Update.de_json(item, self)
+                update = read_update(item)
             except Exception as exc:
                 if updates:  # hand on what came before; the bad one is first next time
                     break
@@ -315,7 +356,6 @@ class PollingBot(ExtBot[None]):
                     return ()
                 continue
             self.unreadable.read()
-            self.insert_callback_data(update)
             updates.append(update)
         return tuple(updates)
 

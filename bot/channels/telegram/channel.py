@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeAlias
 from urllib.parse import urlparse
 
-from telegram import CallbackQuery, Update
+from telegram import Bot
 from telegram.constants import UpdateType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
@@ -37,7 +37,9 @@ from bot.channels.telegram.api import CALL_DEADLINE_FACTOR, PollingBot, Telegram
 from bot.channels.telegram.inbound import (
     CHANNEL_NAME,
     SECRET_HEADER,
+    TelegramUpdate,
     chat_move_of,
+    read_update,
     to_inbound,
     update_id_of,
 )
@@ -217,7 +219,7 @@ class TelegramChannel:
         if self.mode is UpdateMode.WEBHOOK:
             builder = builder.updater(None)
         app = builder.build()
-        app.add_handler(TypeHandler(Update, self._on_update))
+        app.add_handler(TypeHandler(TelegramUpdate, self._on_update))
         app.add_error_handler(self._on_error)
         return app
 
@@ -242,7 +244,7 @@ class TelegramChannel:
         if app is None or not self._started:
             raise RuntimeError("the Telegram channel is not started")
         try:
-            update = Update.de_json(payload, app.bot)
+            update = read_update(payload)
         except Exception as exc:  # malformed push: a 500 would only make Telegram re-send it
             logger.warning(
                 "ignoring webhook update %s: no Telegram update (%s)",
@@ -250,16 +252,17 @@ class TelegramChannel:
                 type(exc).__name__,  # never the content: it may hold a phone number
             )
             return None
-        return await self._dispatch(update)
+        return await self._dispatch(update, app.bot)
 
     def secret_matches(self, header_value: str | None) -> bool:
         """Check `X-Telegram-Bot-Api-Secret-Token` in constant time."""
         return secret_matches(self._webhook_secret, header_value, when_unset=True)
 
-    async def _on_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _on_update(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A polled update, queued in its chat's lane (PTB hands them on in order)."""
-        if isinstance(update, Update):
-            await self._lanes.submit(lane_of(update), lambda: self._dispatch(update))
+        if isinstance(update, TelegramUpdate):
+            bot = context.bot
+            await self._lanes.submit(update.lane, lambda: self._dispatch(update, bot))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -269,7 +272,7 @@ class TelegramChannel:
             exc_info=error if error is not None and not isinstance(error, TelegramError) else None,
         )
 
-    async def _dispatch(self, update: Update) -> HandleResult | None:
+    async def _dispatch(self, update: TelegramUpdate, bot: Bot) -> HandleResult | None:
         """Convert, hand to the sink, answer the button; a failing sink never stops polling."""
         moved = chat_move_of(update)
         if moved is not None and self.chat_moved is not None:
@@ -283,17 +286,17 @@ class TelegramChannel:
             logger,
             f"Telegram update {update.update_id}",
         )
-        if update.callback_query is not None:
-            await self._answer(update.callback_query, result)
+        if update.press_id is not None:
+            await self._answer(bot, update.press_id, result)
         return result
 
-    async def _answer(self, query: CallbackQuery, result: HandleResult | None) -> None:
+    async def _answer(self, bot: Bot, press_id: str, result: HandleResult | None) -> None:
         """Always answer a press, even silently: otherwise the client spins for seconds."""
         text = result.toast if result is not None else None
         alert = bool(result is not None and result.alert and text)
         try:
             async with asyncio.timeout(self._timeout * CALL_DEADLINE_FACTOR):
-                await query.answer(text=text, show_alert=alert or None)
+                await self._api.answer(bot, press_id, text, alert)
         except TelegramError as exc:
             logger.warning("answering a button press failed: %s", self._api.redact(exc.message))
         except TimeoutError:
@@ -313,7 +316,7 @@ class TelegramChannel:
                     raise
                 late = then(e.late, functools.partial(_after, tuple(ids)))
                 raise LateAnswer(str(e), late) from e
-            ids.append(str(sent.message_id))
+            ids.append(str(sent))
         return Sent(message_ids=tuple(ids))
 
     async def edit(self, chat_id: str, message_id: str, message: Outbound) -> None:
@@ -341,12 +344,3 @@ class TelegramChannel:
 def _after(before: tuple[str, ...], sent: Sent) -> Sent:
     """A late part's ids after those of the parts sent before it."""
     return Sent(before + sent.message_ids)
-
-
-def lane_of(update: Update) -> str:
-    """The chat whose order an update keeps: its chat, else (an inline press) its sender."""
-    chat = update.effective_chat
-    if chat is not None:
-        return f"chat:{chat.id}"
-    user = update.effective_user
-    return f"user:{user.id}" if user is not None else f"update:{update.update_id}"
