@@ -61,8 +61,9 @@ async def _once(
     The update is recorded as handled by the first commit of its handling, in that same
     transaction (bot/services/update_mark.py), or after it when it committed nothing. A
     delivery that finds it recorded was second: its own handling stopped at its first
-    unit of work, wrote nothing, and is answered as a duplicate. A failure records
-    nothing unless a commit came before it, and is answered non-2xx by the server.
+    unit of work, wrote nothing, and is answered as a duplicate. A failure that reaches
+    here (the handlers answer their own) records nothing unless a commit of the update
+    came before it, and the server answers it non-2xx, so the platform tries again.
     """
     if processed.known(channel, update_id):
         return _duplicate()
