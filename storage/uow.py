@@ -1,4 +1,8 @@
-"""The SQL unit of work: one connection, one transaction, outbox rows at commit."""
+"""The SQL unit of work: one connection, one transaction, outbox rows at commit.
+
+In a pushed update's handling, the first unit of work also records the update as handled
+in its own transaction (bot/services/update_mark.py), so the webhook needs none of its own.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from bot.domain.clock import Clock
 from bot.domain.events import Event
 from bot.services.assumed import Check, DirectoryMoved, assumed
 from bot.services.ports import EventSink
+from bot.services.update_mark import UpdateMark, update_mark
 from storage.board_links_store import SqlBoardLinkRepository
 from storage.directory import DirectoryView, copy_of, directory_version
 from storage.evidence_store import SqlEvidenceRepository
@@ -26,6 +31,7 @@ from storage.repository import (
     SqlMemberRepository,
     SqlTeamRepository,
 )
+from storage.updates import write_mark
 
 
 class SqlUnitOfWork:
@@ -53,6 +59,8 @@ class SqlUnitOfWork:
         self._conn: AsyncConnection | None = None
         self._events: list[Event] = []
         self._view: DirectoryView | None = None
+        #: The pushed update's mark, while this unit of work's open transaction holds it.
+        self._mark: UpdateMark | None = None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -73,7 +81,11 @@ class SqlUnitOfWork:
                 found = await directory_version(conn)
                 view.saw(found)
                 assumption.verdict(found)
+            # A pushed update is recorded by its first commit; a delivery that finds it
+            # recorded stops here, before reading anything (raises UpdateTaken).
+            await self._hold_mark(conn)
         except BaseException:
+            self._let_go_of_mark()
             await conn.close()  # rolls the transaction back: nothing was written
             raise
         self._conn = conn
@@ -98,6 +110,7 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         conn, self._conn = self._conn, None
+        self._let_go_of_mark()
         if conn is None:
             return
         try:
@@ -105,6 +118,19 @@ class SqlUnitOfWork:
                 await conn.rollback()
         finally:
             await conn.close()
+
+    async def _hold_mark(self, conn: AsyncConnection) -> None:
+        mark = update_mark()
+        if mark is not None and mark.due():
+            mark.holder = self
+            self._mark = mark
+            await write_mark(conn, mark, self.clock.now())
+
+    def _let_go_of_mark(self) -> None:
+        """The transaction that held the mark ended uncommitted: the next one writes it."""
+        mark, self._mark = self._mark, None
+        if mark is not None and mark.holder is self:
+            mark.holder = None
 
     def publish(self, event: Event) -> None:
         self._events.append(event)
@@ -117,9 +143,14 @@ class SqlUnitOfWork:
         while self._events and self.sink is not None:
             batch, self._events = self._events, []
             await self.sink(batch, self)
+        if self._mark is None:  # rolled back since it opened: write the mark again
+            await self._hold_mark(self.connection)
         if self.outbox.added and announces(self.connection):
             await announce(self.connection)  # the other instances' relays, at the commit
         await self.connection.commit()
+        mark, self._mark = self._mark, None
+        if mark is not None:
+            mark.written, mark.holder = True, None
         if self._view is not None:
             self._view.ended()
         if self.outbox.added and self.on_outbox is not None:
@@ -128,6 +159,7 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self.connection.rollback()
+        self._let_go_of_mark()
         self._events = []
         if self._view is not None:
             self._view.ended()

@@ -23,11 +23,12 @@ from aiohttp import web
 from bot.bootstrap import Container
 from bot.channels.routes import FileRoute, Refused, Route, WebhookRoute
 from bot.http.server import BodyError, RouteInstaller, body_refused, read_json
-from storage.updates import Begin, ProcessedUpdates
+from bot.services.update_mark import UpdateTaken, marking
+from storage.updates import ProcessedUpdates, Seen
 
 log = logging.getLogger(__name__)
 
-#: A claim on an update older than this is taken to be left by a crashed instance.
+#: An older version's claim on an update older than this was left by a crashed instance.
 UPDATE_STALE_AFTER = timedelta(seconds=30)
 #: The answer to each refusal: 400 tells the platform to stop, 503 to send it again.
 REFUSAL_STATUS: dict[Refused, int] = {Refused.BAD_UPDATE: 400, Refused.NOT_READY: 503}
@@ -57,22 +58,39 @@ async def _once(
 ) -> web.StreamResponse:
     """Handle a delivered update exactly once, across retries and instances.
 
-    The update is claimed before it is handled and marked done after, so a second
-    delivery while the first runs (another instance) is turned back with 503 and
-    comes again later; a failure frees the claim for the platform's next try.
+    The update is recorded as handled by the first commit of its handling, in that same
+    transaction (bot/services/update_mark.py), or after it when it committed nothing. A
+    delivery that finds it recorded was second: its own handling stopped at its first
+    unit of work, wrote nothing, and is answered as a duplicate. A failure that reaches
+    here (the handlers answer their own) records nothing unless a commit of the update
+    came before it, and the server answers it non-2xx, so the platform tries again.
     """
-    begun = await processed.begin(channel, update_id, container.clock.now(), UPDATE_STALE_AFTER)
-    if begun is Begin.DUPLICATE:
-        return web.json_response({"ok": True, "duplicate": True})
-    if begun is Begin.BUSY:
-        return web.json_response({"error": "in progress"}, status=503)
-    try:
-        await process()
-    except BaseException:
-        await processed.abandon(channel, update_id)
-        raise
-    await processed.finish(channel, update_id, container.clock.now())
+    if processed.known(channel, update_id):
+        return _duplicate()
+    with marking(channel, update_id) as mark:
+        try:
+            await process()
+        except UpdateTaken:
+            return await _second(container, processed, channel, update_id)
+    if mark.written:
+        processed.remember(channel, update_id)
+    elif not await processed.record(channel, update_id, container.clock.now()):
+        return await _second(container, processed, channel, update_id)
     return web.json_response({"ok": True})
+
+
+def _duplicate() -> web.StreamResponse:
+    return web.json_response({"ok": True, "duplicate": True})
+
+
+async def _second(
+    container: Container, processed: ProcessedUpdates, channel: str, update_id: str
+) -> web.StreamResponse:
+    """The answer to a delivery that found its update recorded by another."""
+    seen = await processed.seen(channel, update_id, container.clock.now(), UPDATE_STALE_AFTER)
+    if seen is Seen.DUPLICATE:
+        return _duplicate()
+    return web.json_response({"error": "in progress"}, status=503)
 
 
 def _webhook(container: Container, channel: str, route: WebhookRoute) -> RouteInstaller:
