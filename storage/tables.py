@@ -219,7 +219,8 @@ processed_updates = sa.Table(
     metadata,
     *_on_channel("update_id"),
     sa.Column("at", UTCDateTime, nullable=False),
-    # 0003: "processing" while an instance handles it, "done" after (storage.updates).
+    # 0003: "done", written in the update's own commit (storage.updates); "processing" only
+    # from instances of an older version, which claimed an update before handling it.
     sa.Column("state", sa.String(12), nullable=False, server_default="done"),
 )
 
