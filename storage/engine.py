@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.sqlite_driver import connector
+from storage.sqlite_driver import BEGIN_IMMEDIATE, connector
 
 #: How long a SQLite statement waits for another process's write lock.
 BUSY_SECONDS: Final = 30
@@ -63,7 +63,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # statement, and every unit of work starts with one.
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(BEGIN_IMMEDIATE)
         finally:
             cursor.close()
 

@@ -10,6 +10,15 @@ answers the rest (columns, rows, row count) from what that trip brought back.
 
 The dialect stays `sqlite+aiosqlite` (SQL, types, errors and DATABASE_URL unchanged);
 `storage.engine.create_engine` hands this connection to it as the async creator.
+
+SQLite has one writer at a time, and every transaction of the bot's starts with BEGIN
+IMMEDIATE (storage/engine.py). A connection that finds the write lock taken waits in
+SQLite's busy handler, which sleeps 1, 2, 5, 10 … up to 100 ms between tries: under a
+rush the lock was often free while every waiter slept. The connections of one engine
+therefore queue for the write lock in the event loop first (`WriterGate`), each woken
+the moment the one before ends its transaction. The gate only orders this process's
+own writers: SQLite's lock still decides, and another process (the command line) still
+meets the busy handler.
 """
 
 from __future__ import annotations
@@ -28,7 +37,40 @@ _T = TypeVar("_T")
 #: the call to make. SQLAlchemy's adapter puts such pairs itself to set the isolation
 #: level (it reaches for `_tx` and `_conn`, the names aiosqlite uses).
 _Work = tuple[asyncio.Future[Any] | None, Callable[[], Any]]
+#: How every transaction of the bot's begins on SQLite (storage/engine.py).
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
 _STOP = object()
+
+
+class WriterGate:
+    """One engine's writers, queued in the event loop for SQLite's write lock."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        #: Writers waiting here now.
+        self.queued = 0
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            self._locks = {k: v for k, v in self._locks.items() if not k.is_closed()}
+            lock = self._locks[loop] = asyncio.Lock()
+        return lock
+
+    async def enter(self) -> asyncio.Lock:
+        """Wait for this process's writer before us; as long as SQLite would wait."""
+        lock = self._lock()
+        self.queued += 1
+        try:
+            async with asyncio.timeout(self.timeout):
+                await lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        finally:
+            self.queued -= 1
+        return lock
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -60,8 +102,13 @@ class Connection:
     """One SQLite connection on a thread of its own (the aiosqlite interface SQLAlchemy's
     adapter uses, and no more)."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], gate: WriterGate | None = None
+    ) -> None:
         self._connect = connect
+        self._gate = gate
+        #: The gate's lock while this connection's transaction holds it.
+        self._holding: asyncio.Lock | None = None
         self._tx: SimpleQueue[_Work] = SimpleQueue()
         self._conn: sqlite3.Connection | None = None
         #: Closing was asked for: the thread takes no more work after that.
@@ -79,7 +126,27 @@ class Connection:
             raise ValueError("no active connection")  # its thread is gone or going
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
         self._tx.put((future, call))
-        return await future
+        try:
+            return await future
+        finally:
+            self._leave_when_done()
+
+    async def begin(self, call: Callable[[], _T]) -> _T:
+        """Run BEGIN IMMEDIATE after this process's writers before us (`WriterGate`)."""
+        if self._gate is not None and self._holding is None:
+            self._holding = await self._gate.enter()
+        try:
+            return await self.run(call)
+        finally:
+            self._leave_when_done()
+
+    def _leave_when_done(self) -> None:
+        """Let the next writer in once no transaction is open here (committed, rolled
+        back, failed to begin, or the connection closed)."""
+        conn = self._conn
+        if self._holding is not None and (conn is None or not conn.in_transaction):
+            lock, self._holding = self._holding, None
+            lock.release()
 
     async def open(self) -> Connection:
         def connect() -> None:
@@ -122,13 +189,19 @@ class Connection:
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self._ending = True
         self._tx.put((future, self._close))
-        await future
+        try:
+            await future
+        finally:
+            self._leave_when_done()
 
     def stop(self) -> None:
         """Close without waiting (SQLAlchemy's terminate): the thread closes and ends."""
         if not self._ending:
             self._ending = True
             self._tx.put((None, self._close))
+        if self._holding is not None:  # the thread rolls back as it closes
+            lock, self._holding = self._holding, None
+            lock.release()
 
 
 class Cursor:
@@ -164,7 +237,10 @@ class Cursor:
             finally:
                 cursor.close()
 
-        await self._connection.run(run)
+        if sql == BEGIN_IMMEDIATE:
+            await self._connection.begin(run)
+        else:
+            await self._connection.run(run)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Cursor:
@@ -196,7 +272,9 @@ class Cursor:
 
 
 def connector(database: str, *, timeout: float) -> Callable[[], Any]:
-    """The async creator for `database` (a path, or `:memory:`)."""
+    """The async creator for `database` (a path, or `:memory:`); its connections share
+    one `WriterGate`."""
+    gate = WriterGate(timeout)
 
     async def connect() -> Connection:
         def open_sqlite() -> sqlite3.Connection:
@@ -204,6 +282,6 @@ def connector(database: str, *, timeout: float) -> Callable[[], Any]:
                 database, timeout=timeout, isolation_level=None, check_same_thread=False
             )
 
-        return await Connection(open_sqlite).open()
+        return await Connection(open_sqlite, gate).open()
 
     return connect

@@ -1,6 +1,6 @@
 """The SQLite connection behind the engine (storage/sqlite_driver.py): what SQLAlchemy
 reads back is right, errors keep their kind, a statement costs one trip to the thread,
-and the write lock still queues writers."""
+and the write lock still queues writers, in the event loop first."""
 
 from __future__ import annotations
 
@@ -116,6 +116,59 @@ async def test_writers_queue_on_the_write_lock(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         rows = (await conn.execute(sa.text("SELECT a FROM t ORDER BY id"))).scalars().all()
     assert rows == ["first", "second"]
+
+
+async def test_a_waiting_writer_waits_in_the_loop_not_in_sqlite(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    """SQLite's busy handler sleeps up to 100 ms between tries: a writer of this engine
+    waits for the one before at the gate instead, and begins the moment it ends."""
+    holding, release = asyncio.Event(), asyncio.Event()
+    async with engine.connect() as probe, engine.connect() as other:  # both pooled
+        await other.execute(sa.text("SELECT 1"))
+        gate = (await probe.get_raw_connection()).driver_connection._gate
+    assert gate is not None
+
+    async def first() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO t (a) VALUES ('first')"))
+            holding.set()
+            await release.wait()
+
+    async def second() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO t (a) VALUES ('second')"))
+
+    one = asyncio.create_task(first())
+    await asyncio.wait_for(holding.wait(), 10)
+    trips.clear()
+    two = asyncio.create_task(second())
+    async with asyncio.timeout(10):
+        while gate.queued != 1:  # noqa: ASYNC110 - the gate has no event to wait on
+            await asyncio.sleep(0.001)
+    assert trips == []  # no BEGIN sent to SQLite while the first holds the lock
+    release.set()
+    await asyncio.wait_for(asyncio.gather(one, two), 20)
+    assert gate.queued == 0
+
+
+async def test_the_gate_waits_as_long_as_sqlite_would(tmp_path: Path) -> None:
+    connect = sqlite_driver.connector(str(tmp_path / "gate.db"), timeout=0.2)
+    one, two = await connect(), await connect()
+    try:
+        await one.cursor().execute(sqlite_driver.BEGIN_IMMEDIATE)
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            await two.cursor().execute(sqlite_driver.BEGIN_IMMEDIATE)
+        await one.commit()
+        await two.cursor().execute(sqlite_driver.BEGIN_IMMEDIATE)  # let in at once now
+        await two.rollback()
+        await one.cursor().execute(sqlite_driver.BEGIN_IMMEDIATE)
+        await one.close()  # closing with the transaction open lets the next one in
+        await two.cursor().execute(sqlite_driver.BEGIN_IMMEDIATE)
+        await two.commit()
+    finally:
+        await one.close()
+        await two.close()
 
 
 async def test_commits_are_flushed(engine: AsyncEngine) -> None:
