@@ -11,19 +11,20 @@ import aiohttp
 import pytest
 
 from bot.bootstrap import Container, bootstrap
-from bot.channels.base import Capabilities, CommandMenus, InboundSink, Outbound, Sent
+from bot.channels.base import Capabilities
 from bot.channels.routes import Accepted, FileRoute, Refused, Route, WebhookRoute
 from bot.domain.clock import FixedClock
 from bot.http import start_http, stop_http
 from bot.http.webhooks import webhook_installers
 from tests.conftest import make_settings
+from tests.pushed import PushOnly
 
 SECRET = "s3cret-for-pushes"
 CAPABILITIES = Capabilities(buttons=False, edits=False, max_text=100)
 
 
 @dataclass
-class PushingChannel:
+class PushingChannel(PushOnly):
     """A platform of our own making: pushes `{"id": n, "text": ...}` with a secret header,
     and fetches files from us by token."""
 
@@ -32,10 +33,6 @@ class PushingChannel:
     capabilities: Capabilities = CAPABILITIES
     ready: bool = True
     handled: list[str] = field(default_factory=list)
-
-    @property
-    def bot_username(self) -> str | None:
-        return None
 
     def routes(self) -> Sequence[Route]:
         return (
@@ -53,24 +50,6 @@ class PushingChannel:
             self.handled.append(str(payload["text"]))
 
         return Accepted(str(payload["id"]), handle)
-
-    async def set_commands(self, menus: CommandMenus) -> None:
-        return None
-
-    async def start(self, sink: InboundSink) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def send(self, chat_id: str, message: Outbound) -> Sent:
-        return Sent()
-
-    async def edit(self, chat_id: str, message_id: str, message: Outbound) -> None:
-        return None
-
-    async def download(self, file_ref: str, max_bytes: int) -> bytes:
-        return b""
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from bot.bootstrap import Container, bootstrap
-from bot.channels.base import Capabilities, CommandMenus, Inbound, InboundSink, Outbound, Sent
+from bot.channels.base import Capabilities, Inbound
 from bot.channels.routes import Accepted, Refused, Route, WebhookRoute
 from bot.domain.clock import FixedClock
 from bot.domain.model import Role
@@ -30,6 +30,7 @@ from storage.updates import UpdateState
 from tests.conftest import make_settings
 from tests.integration.helpers import GROUP, add_member, seed_team
 from tests.integration.test_identify_from_copy import new_case, pressed, said, transactions
+from tests.pushed import PushOnly
 
 SECRET = "push-secret"
 CAPABILITIES = Capabilities(buttons=False, edits=False, max_text=100)
@@ -38,16 +39,12 @@ Handler = Callable[[str], Awaitable[object]]
 
 
 @dataclass
-class Hook:
+class Hook(PushOnly):
     """A platform pushing `{"id": ...}`; how an update is handled is the test's `handler`."""
 
     handler: Handler
     name: str = "pusher"
     capabilities: Capabilities = CAPABILITIES
-
-    @property
-    def bot_username(self) -> str | None:
-        return None
 
     def routes(self) -> Sequence[Route]:
         return (WebhookRoute("/hook", HEADER, lambda s: s == SECRET, self.accept),)
@@ -57,24 +54,6 @@ class Hook:
             return Refused.BAD_UPDATE
         key = str(payload["id"])
         return Accepted(key, lambda: self.handler(key))
-
-    async def set_commands(self, menus: CommandMenus) -> None:
-        return None
-
-    async def start(self, sink: InboundSink) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def send(self, chat_id: str, message: Outbound) -> Sent:
-        return Sent()
-
-    async def edit(self, chat_id: str, message_id: str, message: Outbound) -> None:
-        return None
-
-    async def download(self, file_ref: str, max_bytes: int) -> bytes:
-        return b""
 
 
 @dataclass
