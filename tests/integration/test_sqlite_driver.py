@@ -92,21 +92,28 @@ async def test_an_open_transaction_handed_back_is_rolled_back(engine: AsyncEngin
         assert (await conn.execute(sa.text("SELECT count(*) FROM t"))).scalar_one() == 0
 
 
-async def test_writers_queue_on_the_write_lock(engine: AsyncEngine) -> None:
-    holding, release = asyncio.Event(), asyncio.Event()
-
-    async def first() -> None:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("INSERT INTO t (a) VALUES ('first')"))
+async def _insert(
+    engine: AsyncEngine,
+    a: str,
+    holding: asyncio.Event | None = None,
+    release: asyncio.Event | None = None,
+) -> None:
+    """Insert `a`; with `holding`, say so and keep the transaction open until `release`."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("INSERT INTO t (a) VALUES (:a)"), {"a": a})
+        if holding is not None and release is not None:
             holding.set()
             await release.wait()
 
+
+async def test_writers_queue_on_the_write_lock(engine: AsyncEngine) -> None:
+    holding, release = asyncio.Event(), asyncio.Event()
+
     async def second() -> None:
         await holding.wait()
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("INSERT INTO t (a) VALUES ('second')"))
+        await _insert(engine, "second")
 
-    one = asyncio.create_task(first())
+    one = asyncio.create_task(_insert(engine, "first", holding, release))
     two = asyncio.create_task(second())
     await asyncio.wait_for(holding.wait(), 10)
     done, _ = await asyncio.wait({two}, timeout=0.3)
@@ -129,20 +136,10 @@ async def test_a_waiting_writer_waits_in_the_loop_not_in_sqlite(
         gate = (await probe.get_raw_connection()).driver_connection._gate
     assert gate is not None
 
-    async def first() -> None:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("INSERT INTO t (a) VALUES ('first')"))
-            holding.set()
-            await release.wait()
-
-    async def second() -> None:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text("INSERT INTO t (a) VALUES ('second')"))
-
-    one = asyncio.create_task(first())
+    one = asyncio.create_task(_insert(engine, "first", holding, release))
     await asyncio.wait_for(holding.wait(), 10)
     trips.clear()
-    two = asyncio.create_task(second())
+    two = asyncio.create_task(_insert(engine, "second"))
     async with asyncio.timeout(10):
         while gate.queued != 1:  # noqa: ASYNC110 - the gate has no event to wait on
             await asyncio.sleep(0.001)
