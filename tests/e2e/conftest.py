@@ -74,11 +74,19 @@ class System(IntakeDesk):
         await recorded(self.container, "telegram", str(GROUP), str(card.message_id))
         return card
 
-    async def say(self, user: SandboxUser, text: str, chat: int = GROUP, **kw: Any) -> ChatMessage:
+    async def say(
+        self,
+        user: SandboxUser,
+        text: str,
+        chat: int = GROUP,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109
+        **kw: Any,
+    ) -> ChatMessage:
         """A person types; returns the bot's answer, which replies to that message."""
         sent = await self.client.send_text(user, chat, text, **kw)
         return await self.client.wait_for_message(
-            chat, where=lambda m: m.reply_to == sent.message_id
+            chat, where=lambda m: m.reply_to == sent.message_id, timeout=timeout
         )
 
     async def settled(self) -> None:
