@@ -35,6 +35,7 @@ demo: $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot handlers storage sandbox tests
+	$(BIN)/ruff format --check bot handlers storage sandbox tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

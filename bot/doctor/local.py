@@ -167,6 +167,8 @@ async def moved_chats(engine: AsyncEngine) -> list[Finding]:
         )
         for move in moves
     ]
+
+
 async def check_held(engine: AsyncEngine, settings: Settings) -> list[Finding]:
     """Members with private messages kept for them (bot.held): one line each, saying
     what they have to do before the messages expire."""
