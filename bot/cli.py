@@ -13,6 +13,8 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.domain import errors
 from bot.domain.model import Role
 from bot.domain.people import Actor, ChatBinding, Identity, Member, Team, account_uid
+from bot.event_loop import loop_name
+from bot.event_loop import run as run_async
 from bot.sla.policy import PolicyError
 
 log = logging.getLogger("dispatchbot")
@@ -330,6 +332,7 @@ async def _run(settings: Settings) -> int:
     from bot.bootstrap import bootstrap
     from bot.runner import run_forever
 
+    log.info("event loop: %s", loop_name(asyncio.get_running_loop()))
     container = await bootstrap(settings)
     if not container.channels:
         log.warning("no channel configured (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN): HTTP API only")
@@ -351,31 +354,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             _configure_logging(settings)
         match args.command:
             case "run":
-                return asyncio.run(_run(settings))
+                return run_async(_run(settings))
             case "demo":
-                return asyncio.run(_demo(settings, args))
+                return run_async(_demo(settings, args))
             case "db":
-                asyncio.run(_db_upgrade(settings))
+                run_async(_db_upgrade(settings))
                 return 0
             case "team":
                 match args.team_command:
                     case "list":
-                        return asyncio.run(_team_list(settings))
+                        return run_async(_team_list(settings))
                     case "unbind":
-                        return asyncio.run(_team_unbind(settings, args))
-                return asyncio.run(_team_add(settings, args))
+                        return run_async(_team_unbind(settings, args))
+                return run_async(_team_add(settings, args))
             case "doctor":
-                return asyncio.run(_doctor(settings, args))
+                return run_async(_doctor(settings, args))
             case "member":
-                return asyncio.run(_member_add(settings, args))
+                return run_async(_member_add(settings, args))
             case "remind":
-                return asyncio.run(_remind(settings, args))
+                return run_async(_remind(settings, args))
             case "purge":
-                return asyncio.run(_purge(settings, args))
+                return run_async(_purge(settings, args))
             case "report" | "import" | "export":
                 from bot.reports.cli import run as run_report_command
 
-                return asyncio.run(run_report_command(settings, args))
+                return run_async(run_report_command(settings, args))
     except (ConfigError, PolicyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from pyinstrument import Profiler
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.event_loop import run
 from sandbox.client import SandboxClient
 from sandbox.telegram import TelegramSandbox
 from tests.bench_delivery import TOKEN, _drained, _intake, _queue_updates, _seed, _until, running
@@ -163,4 +164,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(main())  # on the loop `dispatchbot run` takes

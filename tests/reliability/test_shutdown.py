@@ -105,6 +105,7 @@ async def test_sigterm_finishes_the_update_in_hand_flushes_what_it_can_and_exits
             assert [r.chat_id for r in rows if r.status == "pending"]
             assert all(r.chat_id == str(GROUP) for r in rows if r.status == "pending")
             events = [e["message"] for e in bot.events()]
+            assert "event loop: uvloop" in events  # the signal above reached uvloop's loop
             assert any(m.startswith("relay: flushing") for m in events)
             assert events[-1] == "stopped"
         finally:
