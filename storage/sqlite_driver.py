@@ -1,4 +1,5 @@
-"""SQLite for the async engine, one trip to the connection's thread per statement.
+"""SQLite for the async engine: one trip to the connection's thread per statement, none
+for a quick one inside the connection's write transaction.
 
 SQLite is a library, not a server: each connection lives on a thread of its own and
 the event loop hands it work. aiosqlite, which the `sqlite+aiosqlite` dialect drives,
@@ -20,8 +21,8 @@ the moment the one before ends its transaction. The gate only orders this proces
 own writers: SQLite's lock still decides, and another process (the command line) still
 meets the busy handler.
 
-A trip costs 60-90 µs of CPU (a thread woken, then the event loop through its self-pipe),
-a short indexed statement 5-30 µs. Inside a transaction this connection began with BEGIN
+A trip costs 65-95 µs of CPU (a thread woken, then the event loop through its self-pipe),
+an UPDATE of one row by its key 5 µs. Inside a transaction this connection began with BEGIN
 IMMEDIATE it holds the write lock, so no statement waits on a lock there: the statements
 registered as quick (`quick`: the hot ones built once, storage/prepared.py) then run on
 the event loop's thread, when the connection's thread has no call queued or running.
@@ -154,7 +155,8 @@ def _serve(calls: _Calls) -> None:
 
 class Connection:
     """One SQLite connection on a thread of its own (the aiosqlite interface SQLAlchemy's
-    adapter uses, and no more)."""
+    adapter uses, and no more). `connect` opens it with check_same_thread=False: quick
+    statements use it from the event loop's thread, never while its own thread does."""
 
     def __init__(
         self, connect: Callable[[], sqlite3.Connection], gate: WriterGate | None = None
