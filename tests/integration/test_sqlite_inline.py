@@ -68,7 +68,9 @@ async def test_quick_statements_skip_the_trip_in_a_write_transaction(
         added = await conn.execute(ADD, {"a": "x"})
         await conn.execute(ADD, {"a": "y"})
         renamed = await conn.execute(RENAME, {"a": "x!", "b_a": "x"})
-        rows = (await conn.execute(NAMES, {"b_from": 1})).all()
+        names = await conn.execute(NAMES, {"b_from": 1})
+        assert list(names.keys()) == ["id", "a"]
+        rows = names.all()
     assert trips == ["BEGIN", "commit"]
     assert added.lastrowid == 1
     assert renamed.rowcount == 1
