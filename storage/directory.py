@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.domain.people import Identity, Member, Team
 from bot.services.ports import Remembered, RememberedChat
 from storage import tables
+from storage.sqlite_driver import quick
 
 #: Past this many entries the copy starts again (strangers writing in a group add one
 #: entry each): memory stays bounded whatever arrives.
@@ -109,6 +110,7 @@ class CopyMemory:
 
 #: Built once: every unit of work of an update reads it (storage/prepared.py says why).
 _VERSION = sa.select(tables.directory_version.c.version).where(tables.directory_version.c.id == 1)
+quick(_VERSION)
 
 
 async def directory_version(conn: AsyncConnection) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.sqlite_driver import BEGIN_IMMEDIATE, connector
+from storage.sqlite_driver import BEGIN_IMMEDIATE, connector, note_quick
 
 #: How long a SQLite statement waits for another process's write lock.
 BUSY_SECONDS: Final = 30
@@ -48,6 +48,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     else:
         creator = connector(parsed.database or ":memory:", timeout=BUSY_SECONDS)
         engine = create_async_engine(url, echo=echo, hide_parameters=True, async_creator=creator)
+        event.listen(engine.sync_engine, "before_cursor_execute", note_quick)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

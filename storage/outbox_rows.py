@@ -13,12 +13,14 @@ from bot.services.ports import OutboxItem
 from storage import tables
 from storage.outbox_model import DeliveryState, pending_values
 from storage.prepared import skipping_insert
+from storage.sqlite_driver import quick
 from storage.tables import OUTBOX
 
 #: Dedupe keys looked up in one IN list.
 KEYS_PER_QUERY = 500
 #: Built once (storage/prepared.py): a command writes one or two rows.
 _INSERT = sa.insert(tables.outbox)
+quick(_INSERT)
 
 
 class SqlOutbox:

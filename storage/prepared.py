@@ -11,6 +11,10 @@ Placeholders in a WHERE clause are named `b_…`: a column's own name is reserve
 value written to it.
 
 Cold paths (imports, admin commands) build their statements as they go.
+
+Statements built here that are short and go by an index are registered with
+`storage.sqlite_driver.quick`: on SQLite they skip the trip to the connection's thread
+inside a write transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.engine import insert_ignoring_duplicates
+from storage.sqlite_driver import quick
 
 _BY_DIALECT: dict[tuple[str, Hashable], Any] = {}
 
@@ -39,7 +44,12 @@ def per_dialect(
 
 
 def skipping_insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING into `table`, built once per dialect."""
-    return per_dialect(
-        conn, table, lambda c: insert_ignoring_duplicates(c, table).on_conflict_do_nothing()
-    )
+    """INSERT … ON CONFLICT DO NOTHING into `table`, built once per dialect (quick: many
+    rows at once go as executemany, which always makes the trip)."""
+    return per_dialect(conn, table, lambda c: _quick_insert(c, table))
+
+
+def _quick_insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    insert = insert_ignoring_duplicates(conn, table).on_conflict_do_nothing()
+    quick(insert)
+    return insert

@@ -14,6 +14,7 @@ from storage import tables
 from storage.engine import insert_ignoring_duplicates
 from storage.outbox_model import ChatKey, DeliveryState, OutboxRow, outbox_row
 from storage.prepared import per_dialect, skipping_insert
+from storage.sqlite_driver import quick
 from storage.tables import CASES, CHAT_MESSAGES, OUTBOX, OUTBOX_CHATS, TEAM_CHATS
 
 #: `not_before` of a chat that may be tried at once.
@@ -61,6 +62,7 @@ RENEW = (
 )
 #: Lease the chats :b_keys (SET lease_owner, lease_until).
 LEASE = sa.update(tables.outbox_chats).where(_keys_in(OUTBOX_CHATS))
+quick(OUTBOX_SET, OUTBOX_SET_MANY, NOTE_UNCERTAIN, CHAT_SET, CHAT_SET_OWNED, RENEW, LEASE)
 
 
 def _claimable() -> sa.Select[Any]:

@@ -24,6 +24,7 @@ from storage import tables
 from storage.case_rows import case_from_row, case_values, new_case_values
 from storage.directory import DirectoryView
 from storage.engine import insert_ignoring_duplicates
+from storage.sqlite_driver import quick
 from storage.tables import CASES, EVENTS, IDENTITIES, MEMBERS, TEAM_CHATS, TEAMS
 
 #: Listed, not excluded: an IN list lets the (team, status) and status indexes skip
@@ -67,6 +68,8 @@ _NEXT_SEQ = (
     .values(next_seq=TEAMS.next_seq + 1)
     .returning(TEAMS.next_seq)
 )
+quick(_CASE_BY_ID, _CASE_BY_REF, _CASE_BY_EXTERNAL_REF, _ADD_CASE, _SAVE_CASE, _CLAIM_CASE)
+quick(_ADD_EVENT, _HISTORY, _CASE_OF_MESSAGE, _NEXT_SEQ)
 
 
 class SqlCaseRepository:
@@ -314,6 +317,7 @@ _MEMBER_OF_ACCOUNT = sa.select(IDENTITIES.member_uid).where(
     IDENTITIES.channel == sa.bindparam("b_channel"),
     IDENTITIES.external_id == sa.bindparam("b_external_id"),
 )
+quick(_TEAM, _TEAM_CHATS, _TEAM_OF_CHAT, _MEMBER, _MEMBER_IDENTITIES, _MEMBER_OF_ACCOUNT)
 
 
 class _DirectoryReads(Generic[Item]):
