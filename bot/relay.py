@@ -29,7 +29,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -141,8 +141,16 @@ class Relay:
 
     # ------------------------------------------------------------------ control
 
-    def wake(self) -> None:
-        """Called after a commit that wrote to the outbox, so posts go out at once."""
+    def wake(self, chats: Collection[ChatKey] = ()) -> None:
+        """Called after a commit that wrote to the outbox, so posts go out at once; `chats`:
+        the chats it wrote to, when known. When a worker here is on each of them and has
+        not given it back, those workers read their queues again: a claim would find the
+        chats leased (a transaction for nothing) and another would follow each visit."""
+        held = [w for key in chats if (w := self._workers.get(key)) is not None and not w.released]
+        if chats and len(held) == len(chats):
+            for worker in held:
+                worker.more = True
+            return
         self._changed.set()
 
     def _at(self, epoch: float) -> datetime:
@@ -343,6 +351,7 @@ class Relay:
             while True:
                 await self._check(worker)
                 if not rows:
+                    worker.more = False  # what woke it is in what it reads now
                     rows = await self.store.queue(key, self.options.batch)
                 if not rows:
                     break
@@ -355,7 +364,7 @@ class Relay:
                 if deferral is not None:
                     not_before = deferral.until
                     break
-                if whole:
+                if whole and (worker.released or not worker.more):
                     break
                 rows = []
         except Halted:
@@ -380,8 +389,9 @@ class Relay:
             # it may have found the chat leased, or no worker free; or to wait for a chat
             # held back, or to end a flush. Otherwise a message written since woke a claim
             # that comes after this release, and another here would only cost a transaction.
+            # And if rows came for the chat too late for this worker to read them.
             quiet = self._claims == worker.claims_seen and self._flush_until is None
-            if not_before is not None or not quiet:
+            if not_before is not None or not quiet or worker.more:
                 self._changed.set()
 
     async def _check(self, worker: Worker, *, started: bool = False) -> None:
@@ -577,7 +587,9 @@ class Relay:
         """Write the result of a call that went out; retried, as losing it means a repeat.
         `release`: the visit ends with it, so the same transaction gives the chat back.
         `start`: the chat's next send; when it may go at once (tokens free, not stopping),
-        the same transaction writes its start, so that send needs no transaction first."""
+        the same transaction writes its start, so that send needs no transaction first.
+        Rows committed for the chat since its queue was read keep it (`Worker.more`)."""
+        release = release and not worker.more
         if start is not None and (
             self._halt or self._paused or worker.lost or not pacer.take_now()
         ):

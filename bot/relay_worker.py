@@ -34,3 +34,6 @@ class Worker:
     claims_seen: int = 0
     #: The chat's next send, its start written with the last record and its tokens taken.
     started: OutboxRow | None = None
+    #: Rows for the chat were committed since its queue was read (`Relay.wake`): it reads
+    #: the queue again before giving the chat back, rather than a claim taking it anew.
+    more: bool = False

@@ -7,6 +7,8 @@ these tests look at the database from inside the channel's call.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,7 @@ from bot.config import ChannelLimits, RateLimit
 from bot.pacing import ChatPacer, Window
 from storage import tables as t
 from tests.reliability.relaykit import VirtualTime
-from tests.reliability.test_relay import GROUP, Kit
+from tests.reliability.test_relay import GROUP, Kit, hold_sends
 from tests.reliability.test_relay import kit as kit  # the fixture
 
 
@@ -140,3 +142,66 @@ def test_a_token_taken_at_once_only_when_every_limit_has_one_free() -> None:
     assert not pacer.take_now()
     shared.leave(ticket)
     assert pacer.take_now()
+
+
+def wakes_relay(kit: Kit) -> list[int]:
+    """The kit's units of work wake the kit's relay, as the bot's wake its own; a counter
+    of the relay's claims from now on."""
+    kit.container.units = replace(kit.container.units, wake=kit.relay.wake)
+    claims = [0]
+    plain = kit.container.store.claim_chats
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        claims[0] += 1
+        return await plain(*args, **kwargs)
+
+    kit.container.store.claim_chats = counted  # type: ignore[method-assign]
+    return claims
+
+
+async def test_a_message_for_a_chat_whose_worker_is_on_it_is_read_by_that_worker(
+    kit: Kit,
+) -> None:
+    """No claim for it: one would find the chat leased, and the chat would be given back
+    and claimed anew after the visit."""
+    claims = wakes_relay(kit)
+    gate, entered = hold_sends(kit)
+    await kit.add(GROUP, "m0")
+    kit.relay._changed.clear()  # drain claims without it
+    draining = asyncio.create_task(kit.relay.drain())
+    await asyncio.wait_for(entered.wait(), 10)
+    await kit.add(GROUP, "m1")  # committed while m0's send is under way
+    assert not kit.relay._changed.is_set()  # no claim asked for
+    gate.set()
+    await asyncio.wait_for(draining, 10)
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1"]
+    assert claims[0] == 2  # drain's first, and its last that finds nothing
+    rows = await kit.rows()
+    assert [r.status for r in rows] == ["sent", "sent"]
+    async with kit.container.engine.connect() as conn:
+        owner = (await conn.execute(sa.select(t.outbox_chats.c.lease_owner))).scalar_one()
+    assert owner is None
+
+
+async def test_a_message_committed_as_the_visits_last_record_gives_the_chat_back_is_claimed(
+    kit: Kit,
+) -> None:
+    """Too late for the worker, which has given the chat back: the relay claims again."""
+    wakes_relay(kit)
+    store = kit.container.store
+    plain = store.part_sent
+    added = False
+
+    async def then_added(*args: Any, **kwargs: Any) -> None:
+        nonlocal added
+        await plain(*args, **kwargs)
+        if kwargs.get("release") and not added:
+            added = True
+            await kit.add(GROUP, "m1")  # its worker is still on the chat, ending
+
+    store.part_sent = then_added  # type: ignore[method-assign]
+    await kit.add(GROUP, "m0")
+    kit.relay._changed.clear()
+    await kit.relay.drain()
+    assert kit.relay._changed.is_set()  # the run loop claims again
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1"]
