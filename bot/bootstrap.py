@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -50,7 +50,7 @@ from storage.directory import CopyMemory
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
 from storage.leadership import leadership_for
-from storage.outbox_store import OutboxStore
+from storage.outbox_store import ChatKey, OutboxStore
 from storage.uow import SqlUnitOfWork
 
 
@@ -104,7 +104,8 @@ class SqlUnits:
     engine: AsyncEngine
     clock: Clock
     sink: EventSink
-    wake: Callable[[], None]
+    #: Called after a commit that wrote outbox rows, with their chats (`Relay.wake`).
+    wake: Callable[[Collection[ChatKey]], None]
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.clock, self.sink, self.wake)

@@ -80,6 +80,9 @@ class Window:
     def first(self, ticket: object) -> bool:
         return bool(self._line) and self._line[0] is ticket
 
+    def queued(self) -> bool:
+        return bool(self._line)
+
     def leave(self, ticket: object) -> None:
         with contextlib.suppress(ValueError):
             self._line.remove(ticket)
@@ -141,6 +144,18 @@ class ChatPacer:
         finally:
             if ticket is not None and self._shared is not None:
                 self._shared.leave(ticket)
+
+    def take_now(self) -> bool:
+        """Take a token of every limit if all are free now, without waiting or going ahead
+        of a chat lined up for the shared limit; whether they were taken."""
+        now = self._now()
+        if any(w.wait(now) > 0 for w in self._all):
+            return False
+        if self._shared is not None and self._shared.queued():
+            return False  # others wait their turn: `acquire` lines this chat up behind them
+        for w in self._all:
+            w.take()
+        return True
 
     def done(self, answered_at: float, calls: int = 1) -> None:
         """The send was answered (sent or refused); `calls` requests it turned into."""

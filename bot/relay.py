@@ -15,7 +15,9 @@ How it works (docs/operations.md, "How messages are delivered"):
   counts), each recorded when sent, so a retry never repeats a part. A send's start is
   committed just before it (after any pacing wait), each result right after its call,
   with other chats' that come meanwhile (storage.group_commit): a crash never hides a
-  send. An edit in place writes no start: made again, it shows once ("not modified").
+  send. When the chat's next send may go at once, its start goes with the record of the
+  one before: a busy chat's sends follow each other with one transaction between them.
+  An edit in place writes no start: made again, it shows once ("not modified").
 - Per visit, the claim reads the chat's queue, the record of the queue's last message
   gives the chat back, and the end looks for more only when a claim came meanwhile.
 """
@@ -27,7 +29,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -50,6 +52,7 @@ from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
 from bot.relay_setbacks import Backoff, Deferral, GiveUpRule, LeadNotices, Notices, Setbacks
+from bot.relay_worker import Deferred, Halted, Worker
 from storage.outbox_store import ChatClaim, ChatKey, OutboxRow, OutboxStore
 
 __all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
@@ -73,32 +76,6 @@ class RelayOptions:
     idle_poll: float = 1.0
     batch: int = 50
     give_up: GiveUpRule = field(default_factory=GiveUpRule)
-
-
-class Halted(Exception):
-    """The worker must stop: shutting down, or its lease on the chat is gone."""
-
-
-class Deferred(Exception):
-    """The chat cannot send again before `until` (epoch seconds), past the flush."""
-
-    def __init__(self, until: float) -> None:
-        super().__init__(until)
-        self.until = until
-
-
-@dataclass
-class _Worker:
-    claim: ChatClaim
-    lease_deadline: float
-    task: asyncio.Task[None] | None = None
-    lost: bool = False
-    #: The chat was given back with the record of the visit's last message.
-    released: bool = False
-    #: Claimed here again while this worker had it: it must give it back at the end.
-    claimed_again: bool = False
-    #: `Relay._claims` when this worker started (see `Relay._work`'s end).
-    claims_seen: int = 0
 
 
 class Relay:
@@ -148,7 +125,7 @@ class Relay:
         self._changed = asyncio.Event()
         #: Claims tried (or skipped, every worker busy) so far: see `_work`'s end.
         self._claims = 0
-        self._workers: dict[ChatKey, _Worker] = {}
+        self._workers: dict[ChatKey, Worker] = {}
         self._shared: dict[str, Window] = {}
         self._instances = 1
         self._halt = False
@@ -164,8 +141,16 @@ class Relay:
 
     # ------------------------------------------------------------------ control
 
-    def wake(self) -> None:
-        """Called after a commit that wrote to the outbox, so posts go out at once."""
+    def wake(self, chats: Collection[ChatKey] = ()) -> None:
+        """Called after a commit that wrote to the outbox, so posts go out at once; `chats`:
+        the chats it wrote to, when known. When a worker here is on each of them and has
+        not given it back, those workers read their queues again: a claim would find the
+        chats leased (a transaction for nothing) and another would follow each visit."""
+        held = [w for key in chats if (w := self._workers.get(key)) is not None and not w.released]
+        if chats and len(held) == len(chats):
+            for worker in held:
+                worker.more = True
+            return
         self._changed.set()
 
     def _at(self, epoch: float) -> datetime:
@@ -255,7 +240,7 @@ class Relay:
                 current.lease_deadline = now + self.options.lease_seconds
                 current.claimed_again = True
                 continue
-            worker = _Worker(claim, now + self.options.lease_seconds, claims_seen=self._claims)
+            worker = Worker(claim, now + self.options.lease_seconds, claims_seen=self._claims)
             self._workers[claim.key] = worker
             worker.task = asyncio.create_task(self._work(worker), name=f"relay:{claim.key}")
             started.append(claim)
@@ -341,9 +326,10 @@ class Relay:
 
     # ------------------------------------------------------------------ a chat
 
-    async def _work(self, worker: _Worker) -> None:
+    async def _work(self, worker: Worker) -> None:
         key = worker.claim.key
         not_before: float | None = None
+        pacer: ChatPacer | None = None
         try:
             channel = self.channels.get(key.channel)
             if channel is None:
@@ -365,6 +351,7 @@ class Relay:
             while True:
                 await self._check(worker)
                 if not rows:
+                    worker.more = False  # what woke it is in what it reads now
                     rows = await self.store.queue(key, self.options.batch)
                 if not rows:
                     break
@@ -377,7 +364,7 @@ class Relay:
                 if deferral is not None:
                     not_before = deferral.until
                     break
-                if whole:
+                if whole and (worker.released or not worker.more):
                     break
                 rows = []
         except Halted:
@@ -388,6 +375,8 @@ class Relay:
             log.exception("relay: delivering to %s failed", key)
             not_before = self._now() + self.options.base_backoff
         finally:
+            if worker.started is not None and pacer is not None:
+                pacer.cancel()  # not made: its start stays written, so it counts as uncertain
             self._workers.pop(key, None)
             if not_before is not None:
                 self._deferred_until = min(self._deferred_until or not_before, not_before)
@@ -400,13 +389,15 @@ class Relay:
             # it may have found the chat leased, or no worker free; or to wait for a chat
             # held back, or to end a flush. Otherwise a message written since woke a claim
             # that comes after this release, and another here would only cost a transaction.
+            # And if rows came for the chat too late for this worker to read them.
             quiet = self._claims == worker.claims_seen and self._flush_until is None
-            if not_before is not None or not quiet:
+            if not_before is not None or not quiet or worker.more:
                 self._changed.set()
 
-    async def _check(self, worker: _Worker) -> None:
-        """Go on only while we may: not stopping, the chat's lease ours (renewed when half used)."""
-        if self._halt or self._paused or worker.lost:
+    async def _check(self, worker: Worker, *, started: bool = False) -> None:
+        """Go on only while we may: not stopping, the chat's lease ours (renewed when half used).
+        A send whose start is written (`started`) is under way: only the lease stops it."""
+        if worker.lost or (not started and (self._halt or self._paused)):
             raise Halted
         now = self._now()
         lease = self.options.lease_seconds
@@ -422,7 +413,7 @@ class Relay:
 
     async def _deliver_batch(
         self,
-        worker: _Worker,
+        worker: Worker,
         channel: Channel,
         pacer: ChatPacer,
         rows: list[OutboxRow],
@@ -438,7 +429,8 @@ class Relay:
         going = [row for row in rows if not row.superseded]
         for place, row in enumerate(going):
             closing = whole and place == len(going) - 1
-            await self._check(worker)
+            following = going[place + 1] if place + 1 < len(going) else None
+            await self._check(worker, started=self._started(worker, row))
             with case_context(row.case_ref):
                 if row.sending_at is not None:
                     self.metrics.uncertain.inc(row.channel)
@@ -449,21 +441,25 @@ class Relay:
                     )
                     await self.store.note_uncertain(row)
                     row = replace(row, sending_at=None, uncertain=row.uncertain + 1)
-                deferral = await self._deliver(worker, channel, pacer, row, closing=closing)
+                deferral = await self._deliver(
+                    worker, channel, pacer, row, closing=closing, following=following
+                )
                 if deferral is not None:
                     return deferral
         return None
 
     async def _deliver(
         self,
-        worker: _Worker,
+        worker: Worker,
         channel: Channel,
         pacer: ChatPacer,
         row: OutboxRow,
         *,
         closing: bool,
+        following: OutboxRow | None = None,
     ) -> Deferral | None:
-        """Send one message; `closing`: it ends the visit, its last record gives the chat back."""
+        """Send one message; `closing`: it ends the visit, its last record gives the chat back;
+        `following`: the visit's next message, whose start its last record may write."""
         message = Outbound.from_json(row.payload)
         # An update of a card already shown goes to `edit` on every channel: one that
         # cannot edit in place (Zalo) posts a short status message there instead.
@@ -506,6 +502,7 @@ class Relay:
                     new_card=True,
                     pacer=pacer,
                     release=closing and last,
+                    start=row if not last else self._startable(following),
                 )
             return None
         except DeliveryError as e:
@@ -515,9 +512,21 @@ class Relay:
                 return None  # kept until the person writes: bot.held
             return await self.setbacks.handle(row, e)
 
+    @staticmethod
+    def _started(worker: Worker, row: OutboxRow) -> bool:
+        return worker.started is not None and worker.started.id == row.id
+
+    @staticmethod
+    def _startable(row: OutboxRow | None) -> OutboxRow | None:
+        """`row`, if its start may be written before its turn: a plain post, not one
+        interrupted before (noted as such first) nor an edit (which may write none)."""
+        if row is None or row.sending_at is not None or row.card_message is not None:
+            return None
+        return row
+
     async def _call(
         self,
-        worker: _Worker,
+        worker: Worker,
         pacer: ChatPacer,
         row: OutboxRow,
         operation: str,
@@ -527,19 +536,22 @@ class Relay:
     ) -> _T:
         """One platform call, paced, with its start written down before it is made
         (`mark`; not for a call that, made twice, shows once)."""
+        prestarted = self._started(worker, row)
+        worker.started = None
+        if not prestarted:  # else its tokens were taken and its start written with the record
+            try:
+                waited = await pacer.acquire(
+                    lambda: self._halt or self._paused or worker.lost, lambda: self._flush_until
+                )
+            except Interrupted as e:
+                if e.until is not None:
+                    raise Deferred(e.until) from None
+                raise Halted from None
+            if waited:
+                self.metrics.pacing_seconds.inc(row.channel, by=waited)
         try:
-            waited = await pacer.acquire(
-                lambda: self._halt or self._paused or worker.lost, lambda: self._flush_until
-            )
-        except Interrupted as e:
-            if e.until is not None:
-                raise Deferred(e.until) from None
-            raise Halted from None
-        if waited:
-            self.metrics.pacing_seconds.inc(row.channel, by=waited)
-        try:
-            await self._check(worker)
-            if mark:
+            await self._check(worker, started=prestarted)
+            if mark and not prestarted:
                 await self.store.begin_send(row, self.clock.now())
         except BaseException:
             pacer.cancel()
@@ -561,7 +573,7 @@ class Relay:
 
     async def _record(
         self,
-        worker: _Worker,
+        worker: Worker,
         row: OutboxRow,
         part: int,
         message_ids: tuple[str, ...],
@@ -570,9 +582,18 @@ class Relay:
         new_card: bool,
         pacer: ChatPacer,
         release: bool,
+        start: OutboxRow | None = None,
     ) -> None:
         """Write the result of a call that went out; retried, as losing it means a repeat.
-        `release`: the visit ends with it, so the same transaction gives the chat back."""
+        `release`: the visit ends with it, so the same transaction gives the chat back.
+        `start`: the chat's next send; when it may go at once (tokens free, not stopping),
+        the same transaction writes its start, so that send needs no transaction first.
+        Rows committed for the chat since its queue was read keep it (`Worker.more`)."""
+        release = release and not worker.more
+        if start is not None and (
+            self._halt or self._paused or worker.lost or not pacer.take_now()
+        ):
+            start = None
         delay = 0.05
         for attempt in range(8):
             try:
@@ -585,15 +606,19 @@ class Relay:
                     new_card=new_card,
                     pacing=pacer.history(),
                     release=self.owner if release else None,
+                    start=start,
                 )
                 break
             except Exception:
                 if attempt == 7:
+                    if start is not None:
+                        pacer.cancel()
                     raise
                 log.warning("relay: recording a send to %s failed; retrying", row.key)
                 await self._sleep(delay)
                 delay = min(delay * 2, 2.0)
         worker.released = release
+        worker.started = start
         self.setbacks.sent(row)
         if last:
             self.sent += 1

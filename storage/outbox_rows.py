@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.services.ports import OutboxItem
 from storage import tables
-from storage.outbox_model import DeliveryState, pending_values
+from storage.outbox_model import ChatKey, DeliveryState, pending_values
 from storage.prepared import skipping_insert
 from storage.sqlite_driver import quick
 from storage.tables import OUTBOX
@@ -31,6 +31,8 @@ class SqlOutbox:
         self.now = now
         #: Rows this unit of work inserted: the relay is woken after the commit if any.
         self.added = 0
+        #: Their chats: the relay's worker on one of them reads its queue again, unclaimed.
+        self.chats: set[ChatKey] = set()
 
     async def add(self, item: OutboxItem) -> bool:
         values = pending_values(
@@ -51,6 +53,7 @@ class SqlOutbox:
             if inserted.rowcount == 0:
                 return False
         self.added += 1
+        self.chats.add(ChatKey(item.channel, item.chat_id))
         return True
 
     async def queued(self, dedupe_keys: Iterable[str]) -> set[str]:

@@ -246,13 +246,17 @@ class OutboxStore:
         new_card: bool,
         pacing: Sequence[float],
         release: str | None = None,
+        start: OutboxRow | None = None,
     ) -> None:
         """Record one delivered part (a whole message when it has one part) at once,
         with the platform's message ids, so a crash right after never repeats it.
 
         `release`: the owner whose lease on the chat ends with this record, when it is
-        the last of the visit (as `release_chat`, in the same transaction). Committed when
-        this returns, maybe with other chats' writes (storage.group_commit)."""
+        the last of the visit (as `release_chat`, in the same transaction). `start`: the
+        chat's next send (this row's next part, or its next message), whose start
+        (`begin_send`) goes in the same transaction: a busy chat then costs one
+        transaction per message, not two. Committed when this returns, maybe with other
+        chats' writes (storage.group_commit)."""
         values: dict[str, Any] = {"b_id": row.id, "parts_sent": part + 1, "sending_at": None}
         if message_ids:
             values["message_id"] = message_ids[-1]
@@ -275,6 +279,8 @@ class OutboxStore:
             await remember_posted(conn, row, message_ids, card, at)
             if release is not None:
                 await _release(conn, release, row.key, None)
+            if start is not None:
+                await conn.execute(OUTBOX_SET, {"b_id": start.id, "sending_at": at})
 
         await self.writes.write(work, (row.channel, row.chat_id))
 

@@ -6,7 +6,7 @@ in its own transaction (bot/services/update_mark.py), so the webhook needs none 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import TracebackType
 from typing import Self
 
@@ -23,6 +23,7 @@ from storage.directory import DirectoryView, copy_of, directory_version
 from storage.evidence_store import SqlEvidenceRepository
 from storage.forms_store import SqlFormRepository
 from storage.invites_store import SqlInviteRepository
+from storage.outbox_model import ChatKey
 from storage.outbox_rows import SqlOutbox
 from storage.outbox_wakeup import announce, announces
 from storage.report_queries import SqlReportReads
@@ -50,7 +51,7 @@ class SqlUnitOfWork:
         engine: AsyncEngine,
         clock: Clock,
         sink: EventSink | None = None,
-        on_outbox: Callable[[], None] | None = None,
+        on_outbox: Callable[[Collection[ChatKey]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -154,8 +155,9 @@ class SqlUnitOfWork:
         if self._view is not None:
             self._view.ended()
         if self.outbox.added and self.on_outbox is not None:
-            self.on_outbox()
+            self.on_outbox(frozenset(self.outbox.chats))
         self.outbox.added = 0
+        self.outbox.chats.clear()
 
     async def rollback(self) -> None:
         await self.connection.rollback()
@@ -169,6 +171,6 @@ def uow_factory(
     engine: AsyncEngine,
     clock: Clock,
     sink: EventSink | None = None,
-    on_outbox: Callable[[], None] | None = None,
+    on_outbox: Callable[[Collection[ChatKey]], None] | None = None,
 ) -> Callable[[], SqlUnitOfWork]:
     return lambda: SqlUnitOfWork(engine, clock, sink, on_outbox)

@@ -14,6 +14,8 @@ Figures, not pass/fail: they are printed and written to a JSON file whose path i
 printed last (BENCH_JSON sets it). BENCH_SCALE (default 1) shrinks or grows every size,
 e.g. BENCH_SCALE=0.2 for a quick look. In the in-process parts the bot runs in this
 process and the sandbox in a child process (`python -m tests.bench_speed --sandbox`).
+Parts may be named to run only those: `python -m tests.bench_speed latency`, or
+`latency:intake` for the intake → post figures alone (no presses).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 TEAMS = 5
 WORKERS_PER_TEAM = 4
 FIGURES: dict[str, Any] = {}
+#: `latency:intake` named on the command line: the latency part stops after the intakes.
+INTAKE_ONLY = False
 
 
 def sized(n: int) -> int:
@@ -307,6 +311,8 @@ async def bench_latency(tmp: Path) -> None:
                 f"intake → group post at {achieved:.0f} intakes/s ({len(lat)} cases): "
                 f"p50 {_pct(lat, 0.5):.0f} ms, p99 {_pct(lat, 0.99):.0f} ms (goal p99 ≤ 50 ms)",
             )
+            if INTAKE_ONLY:
+                return
 
             cards = await cards_of(client, teams)
             pressed: dict[str, float] = {}
@@ -524,19 +530,30 @@ async def bench_memory(tmp: Path) -> None:
     )
 
 
-async def main() -> None:
+PARTS = {
+    "disk": bench_updates_against_disk,
+    "latency": bench_latency,
+    "instances": bench_instances,
+    "memory": bench_memory,
+}
+
+
+async def main(names: list[str]) -> None:
+    global INTAKE_ONLY
+    INTAKE_ONLY = "latency:intake" in names
+    chosen = {n.split(":")[0] for n in names}
+    unknown = chosen - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; parts: {', '.join(PARTS)}")
     logging.basicConfig(level=logging.ERROR)
     out = Path(os.environ.get("BENCH_JSON", Path(tempfile.gettempdir()) / "dispatch-bench.json"))
     FIGURES.update(scale=SCALE, at=datetime.now(UTC).isoformat(timespec="seconds"))
     FIGURES.update(loop=loop_name(asyncio.get_running_loop()))
     with tempfile.TemporaryDirectory(prefix="dispatch-bench-speed-") as tmp:
         root = Path(tmp)
-        for name, part in (
-            ("disk", bench_updates_against_disk),
-            ("latency", bench_latency),
-            ("instances", bench_instances),
-            ("memory", bench_memory),
-        ):
+        for name, part in PARTS.items():
+            if chosen and name not in chosen:
+                continue
             (root / name).mkdir()
             with contextlib.suppress(KeyboardInterrupt):
                 await part(root / name)
@@ -549,4 +566,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--sandbox"]:
         asyncio.run(serve_sandbox())  # the stand-in for Telegram: not the bot's loop
     else:
-        run(main())  # the bot's in-process parts on the loop `dispatchbot run` takes
+        run(main(sys.argv[1:]))  # the bot's in-process parts on the loop `dispatchbot run` takes
