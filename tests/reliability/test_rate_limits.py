@@ -62,6 +62,10 @@ async def test_the_relay_never_makes_the_platform_answer_429_nor_waits_longer_th
                 telegram_rate_per_chat="40/1",
                 telegram_rate_per_group="20/1",
                 telegram_rate_global="30/1",
+                # The held post must not time out on the bot's side: the platform would
+                # still carry it out when released, a send the relay no longer counts
+                # (it would meet a 429 and wait, as it should, but not what this test shows).
+                platform_timeout_seconds=120,
             ) as bot,
             aiohttp.ClientSession() as http,
         ):
