@@ -30,7 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -51,8 +51,8 @@ from bot.held import HeldMessages
 from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
-from bot.relay_setbacks import Backoff, Deferral, GiveUpRule, LeadNotices, Notices, Setbacks
-from bot.relay_worker import Deferred, Halted, Worker
+from bot.relay_setbacks import Backoff, Deferral, LeadNotices, Notices, Setbacks
+from bot.relay_worker import Deferred, Halted, RelayOptions, Worker, startable
 from storage.outbox_store import ChatClaim, ChatKey, OutboxRow, OutboxStore
 
 __all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
@@ -60,22 +60,10 @@ __all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-MAX_BACKOFF = 300.0
 #: How long a chat whose channel is not configured here waits before it is looked at again.
 NO_CHANNEL_DELAY = 60.0
 #: After the flush deadline, how long a send already under way may take to finish.
 STOP_GRACE = 5.0
-
-
-@dataclass(frozen=True)
-class RelayOptions:
-    concurrency: int = 32
-    lease_seconds: float = 15.0
-    base_backoff: float = 1.0
-    max_backoff: float = MAX_BACKOFF
-    idle_poll: float = 1.0
-    batch: int = 50
-    give_up: GiveUpRule = field(default_factory=GiveUpRule)
 
 
 class Relay:
@@ -142,10 +130,8 @@ class Relay:
     # ------------------------------------------------------------------ control
 
     def wake(self, chats: Collection[ChatKey] = ()) -> None:
-        """Called after a commit that wrote to the outbox, so posts go out at once; `chats`:
-        the chats it wrote to, when known. When a worker here is on each of them and has
-        not given it back, those workers read their queues again: a claim would find the
-        chats leased (a transaction for nothing) and another would follow each visit."""
+        """After a commit that wrote to the outbox (to `chats`, when known): posts go out at
+        once. Workers here on all of them read their queues again, rather than a claim."""
         held = [w for key in chats if (w := self._workers.get(key)) is not None and not w.released]
         if chats and len(held) == len(chats):
             for worker in held:
@@ -430,7 +416,7 @@ class Relay:
         for place, row in enumerate(going):
             closing = whole and place == len(going) - 1
             following = going[place + 1] if place + 1 < len(going) else None
-            await self._check(worker, started=self._started(worker, row))
+            await self._check(worker, started=worker.has_started(row))
             with case_context(row.case_ref):
                 if row.sending_at is not None:
                     self.metrics.uncertain.inc(row.channel)
@@ -502,7 +488,7 @@ class Relay:
                     new_card=True,
                     pacer=pacer,
                     release=closing and last,
-                    start=row if not last else self._startable(following),
+                    start=row if not last else startable(following),
                 )
             return None
         except DeliveryError as e:
@@ -511,18 +497,6 @@ class Relay:
                 self.wake()  # the team's notice waits in the outbox
                 return None  # kept until the person writes: bot.held
             return await self.setbacks.handle(row, e)
-
-    @staticmethod
-    def _started(worker: Worker, row: OutboxRow) -> bool:
-        return worker.started is not None and worker.started.id == row.id
-
-    @staticmethod
-    def _startable(row: OutboxRow | None) -> OutboxRow | None:
-        """`row`, if its start may be written before its turn: a plain post, not one
-        interrupted before (noted as such first) nor an edit (which may write none)."""
-        if row is None or row.sending_at is not None or row.card_message is not None:
-            return None
-        return row
 
     async def _call(
         self,
@@ -536,7 +510,7 @@ class Relay:
     ) -> _T:
         """One platform call, paced, with its start written down before it is made
         (`mark`; not for a call that, made twice, shows once)."""
-        prestarted = self._started(worker, row)
+        prestarted = worker.has_started(row)
         worker.started = None
         if not prestarted:  # else its tokens were taken and its start written with the record
             try:

@@ -1,11 +1,25 @@
-"""A relay worker's state for one chat, and how its work ends early (bot.relay)."""
+"""The relay's options, a worker's state for one chat, how its work ends early (bot.relay)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.relay_setbacks import GiveUpRule
 from storage.outbox_store import ChatClaim, OutboxRow
+
+MAX_BACKOFF = 300.0
+
+
+@dataclass(frozen=True)
+class RelayOptions:
+    concurrency: int = 32
+    lease_seconds: float = 15.0
+    base_backoff: float = 1.0
+    max_backoff: float = MAX_BACKOFF
+    idle_poll: float = 1.0
+    batch: int = 50
+    give_up: GiveUpRule = field(default_factory=GiveUpRule)
 
 
 class Halted(Exception):
@@ -37,3 +51,14 @@ class Worker:
     #: Rows for the chat were committed since its queue was read (`Relay.wake`): it reads
     #: the queue again before giving the chat back, rather than a claim taking it anew.
     more: bool = False
+
+    def has_started(self, row: OutboxRow) -> bool:
+        return self.started is not None and self.started.id == row.id
+
+
+def startable(row: OutboxRow | None) -> OutboxRow | None:
+    """`row`, if its start may be written before its turn: a plain post, not one
+    interrupted before (noted as such first) nor an edit (which may write none)."""
+    if row is None or row.sending_at is not None or row.card_message is not None:
+        return None
+    return row
