@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import sqlite_driver
-from storage.engine import create_engine
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
-    async with eng.begin() as conn:
-        await conn.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT UNIQUE)"))
-    yield eng
-    await eng.dispose()
+def engine(sqlite_t: AsyncEngine) -> AsyncEngine:
+    return sqlite_t
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import sqlite_driver
-from storage.engine import create_engine
 
 _T = sa.table("t", sa.column("id", sa.Integer), sa.column("a", sa.String))
 _B = sa.bindparam
@@ -29,12 +28,8 @@ SLOW_NAMES = sa.select(_T.c.id, _T.c.a).where(_T.c.id >= _B("b_from")).order_by(
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    eng = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
-    async with eng.begin() as conn:
-        await conn.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT UNIQUE)"))
-    yield eng
-    await eng.dispose()
+def engine(sqlite_t: AsyncEngine) -> AsyncEngine:
+    return sqlite_t
 
 
 @pytest.fixture
