@@ -56,13 +56,19 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("the condition never held")
 
 
+async def in_flight(writes: GroupCommit) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """Write "a" and hold it inside its transaction; the write, and what lets it end."""
+    held, entered = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(writes.write(note("a", held, entered), ("t", "1")))
+    await asyncio.wait_for(entered.wait(), 10)
+    return first, held
+
+
 async def test_writes_that_arrive_while_one_is_in_flight_go_in_one_transaction(
     engine: AsyncEngine,
 ) -> None:
     writes = GroupCommit(engine)
-    held, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(writes.write(note("a", held, entered), ("t", "1")))
-    await asyncio.wait_for(entered.wait(), 10)
+    first, held = await in_flight(writes)
     rest = [asyncio.create_task(writes.write(note(n), ("t", n))) for n in ("b", "c", "d")]
     await until(lambda: len(writes._queue) == 3)
     assert writes.transactions == 0  # they wait while the first is in flight
@@ -76,9 +82,7 @@ async def test_writes_that_arrive_while_one_is_in_flight_go_in_one_transaction(
 
 async def test_a_failing_write_fails_only_its_own_caller(engine: AsyncEngine) -> None:
     writes = GroupCommit(engine)
-    held, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(writes.write(note("a", held, entered), ("t", "1")))
-    await asyncio.wait_for(entered.wait(), 10)
+    first, held = await in_flight(writes)
 
     async def broken(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("SELECT no_such_column FROM relay_instances"))
@@ -121,9 +125,7 @@ async def test_a_waiting_write_cancelled_is_dropped_and_the_rest_go_on(
     engine: AsyncEngine,
 ) -> None:
     writes = GroupCommit(engine)
-    held, entered = asyncio.Event(), asyncio.Event()
-    first = asyncio.create_task(writes.write(note("a", held, entered), ("t", "1")))
-    await asyncio.wait_for(entered.wait(), 10)
+    first, held = await in_flight(writes)
     dropped = asyncio.create_task(writes.write(note("b"), ("t", "2")))
     kept = asyncio.create_task(writes.write(note("c"), ("t", "3")))
     await until(lambda: len(writes._queue) == 2)
