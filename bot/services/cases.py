@@ -60,7 +60,7 @@ class CaseService:
     # ----------------------------------------------------------------- intake
     async def intake(self, cmd: IntakeCase, uow: UnitOfWork) -> tuple[Case, bool]:
         """Store a new case, or return the one its integration already filed under its
-        external_ref.
+        external_ref. A new case comes back with its history (the intake's entry).
 
         An external_ref is the integration's own number, unique among the cases that
         integration filed (the actor's uid: `api:desk`), never across integrations: two
@@ -87,13 +87,14 @@ class CaseService:
         now = self.clock.now()
         async with uow:
             require_reach(cmd.actor, cmd.team_code.upper())  # before the ref says anything
+            # An unknown team before a retry's ref: the API names it as a bad field.
+            team = await uow.teams.get(cmd.team_code.upper())
+            if team is None:
+                raise errors.UnknownTeam(cmd.team_code)
             if cmd.external_ref:
                 existing = await uow.cases.get_by_external_ref(cmd.actor.uid, cmd.external_ref)
                 if existing is not None:
                     return self._repeated(cmd, existing), False
-            team = await uow.teams.get(cmd.team_code.upper())
-            if team is None:
-                raise errors.UnknownTeam(cmd.team_code)
             authorize_intake(cmd.actor, team.code)
             received = cmd.received_at or now
             case = Case(
