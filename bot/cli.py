@@ -330,10 +330,12 @@ async def _purge(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _run(settings: Settings) -> int:
     from bot.bootstrap import bootstrap
+    from bot.heap import settle
     from bot.runner import run_forever
 
     log.info("event loop: %s", loop_name(asyncio.get_running_loop()))
     container = await bootstrap(settings)
+    settle()
     if not container.channels:
         log.warning("no channel configured (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN): HTTP API only")
     await run_forever(container)
