@@ -4,9 +4,9 @@ Python's cyclic collector now and then walks every object it tracks (a generatio
 pass), and nothing else runs meanwhile. Most of those objects are built once at start-up
 and live as long as the process: SQLAlchemy's tables and compiled statements, the
 directory copy, the i18n catalogue, python-telegram-bot's classes. Walking them found
-nothing to free and took 90-135 ms on the machine of issue 16's benches, which alone made
-an intake's p99. `gc.freeze()` moves them to a generation the collector never walks again
-(docs/performance.md). Objects made later are collected as before.
+nothing to free and took 90-140 ms on the machine of issue 16's benches: alone more than
+the intake's p99 goal (50 ms). `gc.freeze()` moves them to a generation the collector
+never walks again (docs/performance.md). Objects made later are collected as before.
 """
 
 from __future__ import annotations

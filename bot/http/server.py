@@ -354,7 +354,7 @@ async def create_case(request: web.Request, actor: Actor) -> web.StreamResponse:
     )
     if created and not cmd.evidence:
         # All there is of a new case was written by this intake, history included: answered
-        # from that, not read again in a transaction of its own (a third of an intake's cost).
+        # from that, not read back in a transaction of its own.
         found: CaseFile | None = CaseFile(case, list(case.history), [])
     else:  # a retry: the case may have moved on since it was filed
         found = await case_file(container.uow(), case.ref, actor)
