@@ -1,5 +1,6 @@
 """SQLite for the async engine: one trip to the connection's thread per statement, none
-for a quick one inside the connection's write transaction.
+for BEGIN IMMEDIATE, ROLLBACK and a quick statement inside the connection's write
+transaction.
 
 SQLite is a library, not a server: each connection lives on a thread of its own and
 the event loop hands it work. aiosqlite, which the `sqlite+aiosqlite` dialect drives,
@@ -26,8 +27,12 @@ an UPDATE of one row by its key 5 µs. Inside a transaction this connection bega
 IMMEDIATE it holds the write lock, so no statement waits on a lock there: the statements
 registered as quick (`quick`: the hot ones built once, storage/prepared.py) then run on
 the event loop's thread, when the connection's thread has no call queued or running.
-BEGIN, COMMIT (a flush), ROLLBACK, opening, closing, executemany, every other statement
-and everything outside such a transaction still make the trip.
+BEGIN IMMEDIATE itself runs there too, with SQLite's busy timeout at 0 for that attempt:
+once this process's writers before it are done (the gate) the lock is nearly always
+free; if another process holds it (SQLITE_BUSY), it makes the trip and waits there as
+before. So does ROLLBACK of such a transaction (in WAL it writes nothing, waits for
+nothing). COMMIT (a flush), opening, closing, executemany, every other statement and
+everything outside such a transaction still make the trip.
 """
 
 from __future__ import annotations
@@ -167,6 +172,8 @@ class Connection:
         self._holding: asyncio.Lock | None = None
         #: This connection began its open transaction with BEGIN IMMEDIATE.
         self._immediate = False
+        #: SQLite's journal mode for this connection, once asked (`_wal`).
+        self._journal: str | None = None
         #: The SQL of the next statement if it is a quick one (`note_quick`).
         self.quick_next: str | None = None
         self._tx = _Calls()
@@ -191,16 +198,36 @@ class Connection:
         finally:
             self._leave_when_done()
 
-    async def begin(self, call: Callable[[], _T]) -> _T:
-        """Run BEGIN IMMEDIATE after this process's writers before us (`WriterGate`)."""
+    async def begin(self, call: Callable[[], None]) -> None:
+        """Run BEGIN IMMEDIATE after this process's writers before us (`WriterGate`): on
+        the event loop's thread if the write lock is free at once, else by the trip."""
         if self._gate is not None and self._holding is None:
             self._holding = await self._gate.enter()
         try:
-            result = await self.run(call)
+            if not self._begun_here(call):
+                await self.run(call)
             self._immediate = self._conn is not None and self._conn.in_transaction
-            return result
         finally:
             self._leave_when_done()
+
+    def _begun_here(self, call: Callable[[], None]) -> bool:
+        """Try `call` (BEGIN IMMEDIATE) on the event loop's thread with SQLite's busy
+        timeout at 0, so that it cannot wait there: False if the connection's thread is
+        busy or another connection (another process's) holds the write lock."""
+        conn = self._conn
+        if conn is None or self._ending or not self._tx.idle or conn.in_transaction:
+            return False
+        (busy_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            call()
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        return True
 
     def inline(self, sql: str) -> bool:
         """May `sql` run on the event loop's thread? Only a quick statement, in a write
@@ -249,9 +276,22 @@ class Connection:
         # The pool rolls back every connection handed back, most of them committed a
         # moment ago: no transaction open, no trip (reading the flag is safe between
         # statements, and this connection runs one statement at a time).
-        if not self._open_conn().in_transaction:
+        conn = self._open_conn()
+        if not conn.in_transaction:
+            return
+        if self._immediate and not self._ending and self._tx.idle and self._wal(conn):
+            try:  # in WAL a rollback writes nothing and waits for no lock: no trip
+                conn.rollback()
+            finally:
+                self._leave_when_done()
             return
         await self.run(lambda: self._open_conn().rollback())
+
+    def _wal(self, conn: sqlite3.Connection) -> bool:
+        """Is `conn` in WAL mode (the engine's pragma)? Asked once per connection."""
+        if self._journal is None:
+            (self._journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+        return self._journal == "wal"
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         await self.run(lambda: self._open_conn().create_function(*args, **kwargs))
