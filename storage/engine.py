@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage.quick_execute import quick_engine
 from storage.sqlite_driver import BEGIN_IMMEDIATE, connector, note_quick
 
 #: How long a SQLite statement waits for another process's write lock.
@@ -47,7 +48,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
     else:
         creator = connector(parsed.database or ":memory:", timeout=BUSY_SECONDS)
-        engine = create_async_engine(url, echo=echo, hide_parameters=True, async_creator=creator)
+        engine = quick_engine(
+            create_async_engine(url, echo=echo, hide_parameters=True, async_creator=creator)
+        )
         event.listen(engine.sync_engine, "before_cursor_execute", note_quick)
 
     @event.listens_for(engine.sync_engine, "connect")

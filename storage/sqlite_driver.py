@@ -66,6 +66,10 @@ def quick(*statements: object) -> None:
         _QUICK[id(statement)] = statement
 
 
+def is_quick(statement: object) -> bool:
+    return id(statement) in _QUICK
+
+
 def note_quick(
     conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, executemany: bool
 ) -> None:
@@ -234,15 +238,32 @@ class Connection:
         transaction of ours, while the connection's thread is idle (it then stays so: the
         loop is the only one to hand it work, and it is busy with this statement)."""
         noted, self.quick_next = self.quick_next, None
+        return noted == sql and self.may_run_here()
+
+    def may_run_here(self) -> bool:
+        """In a write transaction of ours, with the connection's thread idle."""
         conn = self._conn
         return (
-            noted == sql
-            and self._immediate
+            self._immediate
             and not self._ending
             and conn is not None
             and conn.in_transaction
             and self._tx.idle
         )
+
+    def execute_here(
+        self, sql: str, parameters: Sequence[Any]
+    ) -> tuple[list[Any], int, int | None]:
+        """Run a quick statement on the event loop's thread (`may_run_here` said so): its
+        rows, row count and last row id."""
+        cursor = self._open_conn().cursor()
+        try:
+            cursor.execute(sql, parameters)
+            rows = cursor.fetchall() if cursor.description else []
+            return rows, cursor.rowcount, cursor.lastrowid
+        finally:
+            cursor.close()
+            self._leave_when_done()  # SQLite may have rolled back
 
     def _leave_when_done(self) -> None:
         """Let the next writer in once no transaction is open here (committed, rolled
