@@ -125,6 +125,9 @@ class WriterGate:
     async def enter(self) -> asyncio.Lock:
         """Wait for this process's writer before us; as long as SQLite would wait."""
         lock = self._lock()
+        if not lock.locked() and not self.queued:  # free and nobody before us: no wait
+            await lock.acquire()
+            return lock
         self.queued += 1
         try:
             async with asyncio.timeout(self.timeout):

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage import engine as engine_module
 from storage import sqlite_driver
 from storage.engine import BUSY_SECONDS
 
@@ -137,6 +138,27 @@ async def test_begin_waits_by_the_trip_while_another_connection_holds_the_lock(
         assert (await conn.execute(sa.text("SELECT a FROM t"))).scalars().all() == [
             "after the holder"
         ]
+
+
+async def test_a_begin_that_never_gets_the_lock_fails_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy does not wrap errors of its "begin" event: the driver's own error."""
+    monkeypatch.setattr(engine_module, "BUSY_SECONDS", 0.1)
+    monkeypatch.setattr(engine_module, "SQLITE_PRAGMAS", ("journal_mode=WAL", "busy_timeout=100"))
+    path = tmp_path / "locked.db"
+    eng = engine_module.create_engine(f"sqlite+aiosqlite:///{path}")
+    async with eng.connect():  # opened (in WAL) before the lock is taken
+        pass
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            async with eng.begin():
+                pass
+    finally:
+        holder.close()
+        await eng.dispose()
 
 
 async def _connection(path: Path) -> sqlite_driver.Connection:
