@@ -53,7 +53,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = quick_engine(
             create_async_engine(url, echo=echo, hide_parameters=True, async_creator=creator)
         )
-        event.listen(engine.sync_engine, "before_cursor_execute", note_quick)
+        event.listen(engine.sync_engine, "before_cursor_execute", note_quick, retval=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

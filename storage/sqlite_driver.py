@@ -71,12 +71,14 @@ def is_quick(statement: object) -> bool:
 
 
 def note_quick(
-    conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, executemany: bool
-) -> None:
-    """SQLAlchemy's before_cursor_execute (storage/engine.py): tell the driver connection
-    that the statement about to run, `sql`, is a quick one."""
+    conn: Any, _cursor: Any, sql: str, params: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """SQLAlchemy's before_cursor_execute (storage/engine.py, `retval=True`: SQLAlchemy
+    wraps a listener without it in one more call): tell the driver connection that the
+    statement about to run, `sql`, is a quick one."""
     if not executemany and id(getattr(context, "invoked_statement", None)) in _QUICK:
         conn.connection.driver_connection.quick_next = sql
+    return sql, params
 
 
 class _Calls:
