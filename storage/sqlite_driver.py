@@ -1,5 +1,6 @@
 """SQLite for the async engine: one trip to the connection's thread per statement, none
-for a quick one inside the connection's write transaction.
+for BEGIN IMMEDIATE, ROLLBACK and a quick statement inside the connection's write
+transaction.
 
 SQLite is a library, not a server: each connection lives on a thread of its own and
 the event loop hands it work. aiosqlite, which the `sqlite+aiosqlite` dialect drives,
@@ -26,8 +27,12 @@ an UPDATE of one row by its key 5 µs. Inside a transaction this connection bega
 IMMEDIATE it holds the write lock, so no statement waits on a lock there: the statements
 registered as quick (`quick`: the hot ones built once, storage/prepared.py) then run on
 the event loop's thread, when the connection's thread has no call queued or running.
-BEGIN, COMMIT (a flush), ROLLBACK, opening, closing, executemany, every other statement
-and everything outside such a transaction still make the trip.
+BEGIN IMMEDIATE itself runs there too, with SQLite's busy timeout at 0 for that attempt:
+once this process's writers before it are done (the gate) the lock is nearly always
+free; if another process holds it (SQLITE_BUSY), it makes the trip and waits there as
+before. So does ROLLBACK of such a transaction (in WAL it writes nothing, waits for
+nothing). COMMIT (a flush), opening, closing, executemany, every other statement and
+everything outside such a transaction still make the trip.
 """
 
 from __future__ import annotations
@@ -61,13 +66,19 @@ def quick(*statements: object) -> None:
         _QUICK[id(statement)] = statement
 
 
+def is_quick(statement: object) -> bool:
+    return id(statement) in _QUICK
+
+
 def note_quick(
-    conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, executemany: bool
-) -> None:
-    """SQLAlchemy's before_cursor_execute (storage/engine.py): tell the driver connection
-    that the statement about to run, `sql`, is a quick one."""
+    conn: Any, _cursor: Any, sql: str, params: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """SQLAlchemy's before_cursor_execute (storage/engine.py, `retval=True`: SQLAlchemy
+    wraps a listener without it in one more call): tell the driver connection that the
+    statement about to run, `sql`, is a quick one."""
     if not executemany and id(getattr(context, "invoked_statement", None)) in _QUICK:
         conn.connection.driver_connection.quick_next = sql
+    return sql, params
 
 
 class _Calls:
@@ -116,6 +127,9 @@ class WriterGate:
     async def enter(self) -> asyncio.Lock:
         """Wait for this process's writer before us; as long as SQLite would wait."""
         lock = self._lock()
+        if not lock.locked() and not self.queued:  # free and nobody before us: no wait
+            await lock.acquire()
+            return lock
         self.queued += 1
         try:
             async with asyncio.timeout(self.timeout):
@@ -167,6 +181,8 @@ class Connection:
         self._holding: asyncio.Lock | None = None
         #: This connection began its open transaction with BEGIN IMMEDIATE.
         self._immediate = False
+        #: SQLite's journal mode for this connection, once asked (`_wal`).
+        self._journal: str | None = None
         #: The SQL of the next statement if it is a quick one (`note_quick`).
         self.quick_next: str | None = None
         self._tx = _Calls()
@@ -191,31 +207,68 @@ class Connection:
         finally:
             self._leave_when_done()
 
-    async def begin(self, call: Callable[[], _T]) -> _T:
-        """Run BEGIN IMMEDIATE after this process's writers before us (`WriterGate`)."""
+    async def begin(self, call: Callable[[], None]) -> None:
+        """Run BEGIN IMMEDIATE after this process's writers before us (`WriterGate`): on
+        the event loop's thread if the write lock is free at once, else by the trip."""
         if self._gate is not None and self._holding is None:
             self._holding = await self._gate.enter()
         try:
-            result = await self.run(call)
+            if not self._begun_here(call):
+                await self.run(call)
             self._immediate = self._conn is not None and self._conn.in_transaction
-            return result
         finally:
             self._leave_when_done()
+
+    def _begun_here(self, call: Callable[[], None]) -> bool:
+        """Try `call` (BEGIN IMMEDIATE) on the event loop's thread with SQLite's busy
+        timeout at 0, so that it cannot wait there: False if the connection's thread is
+        busy or another connection (another process's) holds the write lock."""
+        conn = self._conn
+        if conn is None or self._ending or not self._tx.idle or conn.in_transaction:
+            return False
+        (busy_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            call()
+        except sqlite3.OperationalError as e:
+            if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        return True
 
     def inline(self, sql: str) -> bool:
         """May `sql` run on the event loop's thread? Only a quick statement, in a write
         transaction of ours, while the connection's thread is idle (it then stays so: the
         loop is the only one to hand it work, and it is busy with this statement)."""
         noted, self.quick_next = self.quick_next, None
+        return noted == sql and self.may_run_here()
+
+    def may_run_here(self) -> bool:
+        """In a write transaction of ours, with the connection's thread idle."""
         conn = self._conn
         return (
-            noted == sql
-            and self._immediate
+            self._immediate
             and not self._ending
             and conn is not None
             and conn.in_transaction
             and self._tx.idle
         )
+
+    def execute_here(
+        self, sql: str, parameters: Sequence[Any]
+    ) -> tuple[list[Any], int, int | None]:
+        """Run a quick statement on the event loop's thread (`may_run_here` said so): its
+        rows, row count and last row id."""
+        cursor = self._open_conn().cursor()
+        try:
+            cursor.execute(sql, parameters)
+            rows = cursor.fetchall() if cursor.description else []
+            return rows, cursor.rowcount, cursor.lastrowid
+        finally:
+            cursor.close()
+            self._leave_when_done()  # SQLite may have rolled back
 
     def _leave_when_done(self) -> None:
         """Let the next writer in once no transaction is open here (committed, rolled
@@ -249,9 +302,22 @@ class Connection:
         # The pool rolls back every connection handed back, most of them committed a
         # moment ago: no transaction open, no trip (reading the flag is safe between
         # statements, and this connection runs one statement at a time).
-        if not self._open_conn().in_transaction:
+        conn = self._open_conn()
+        if not conn.in_transaction:
+            return
+        if self._immediate and not self._ending and self._tx.idle and self._wal(conn):
+            try:  # in WAL a rollback writes nothing and waits for no lock: no trip
+                conn.rollback()
+            finally:
+                self._leave_when_done()
             return
         await self.run(lambda: self._open_conn().rollback())
+
+    def _wal(self, conn: sqlite3.Connection) -> bool:
+        """Is `conn` in WAL mode (the engine's pragma)? Asked once per connection."""
+        if self._journal is None:
+            (self._journal,) = conn.execute("PRAGMA journal_mode").fetchone()
+        return self._journal == "wal"
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         await self.run(lambda: self._open_conn().create_function(*args, **kwargs))

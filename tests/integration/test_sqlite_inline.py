@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage import engine as engine_module
 from storage import sqlite_driver
+from storage.engine import BUSY_SECONDS
 
 _T = sa.table("t", sa.column("id", sa.Integer), sa.column("a", sa.String))
 _B = sa.bindparam
@@ -66,7 +68,7 @@ async def test_quick_statements_skip_the_trip_in_a_write_transaction(
         names = await conn.execute(NAMES, {"b_from": 1})
         assert list(names.keys()) == ["id", "a"]
         rows = names.all()
-    assert trips == ["BEGIN", "commit"]
+    assert trips == ["commit"]
     assert added.lastrowid == 1
     assert renamed.rowcount == 1
     assert [tuple(r) for r in rows] == [(1, "x!"), (2, "y")]
@@ -79,7 +81,7 @@ async def test_other_statements_and_the_transaction_ends_make_the_trip(
         await conn.execute(ADD, [{"a": "x"}, {"a": "y"}])  # executemany
         await conn.execute(SLOW_NAMES, {"b_from": 1})
         await conn.execute(sa.text("SELECT a FROM t"))
-    assert trips == ["BEGIN", "executemany", "SELECT", "SELECT", "commit"]
+    assert trips == ["executemany", "SELECT", "SELECT", "commit"]
 
 
 async def test_errors_of_quick_statements_keep_their_kind(
@@ -89,9 +91,74 @@ async def test_errors_of_quick_statements_keep_their_kind(
         async with engine.begin() as conn:
             await conn.execute(ADD, {"a": "same"})
             await conn.execute(ADD, {"a": "same"})
-    assert trips == ["BEGIN", "rollback"]
+    assert trips == []  # BEGIN IMMEDIATE and the rollback too
     async with engine.connect() as conn:
         assert (await conn.execute(sa.text("SELECT count(*) FROM t"))).scalar_one() == 0
+
+
+async def _busy_ms(conn: AsyncConnection) -> int:
+    return int((await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one())
+
+
+async def test_begin_skips_the_trip_and_keeps_the_busy_timeout(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    async with engine.begin() as conn:
+        assert await _busy_ms(conn) == BUSY_SECONDS * 1000
+    assert trips == ["PRAGMA", "commit"]
+
+
+async def test_begin_waits_by_the_trip_while_another_connection_holds_the_lock(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    """Another process's writer (here a plain connection): the loop does not wait in
+    SQLite's busy handler, the connection's thread does, and gets the lock once free."""
+    path = engine.url.database
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+
+        async def write() -> int:
+            async with engine.begin() as conn:
+                await conn.execute(ADD, {"a": "after the holder"})
+                return await _busy_ms(conn)
+
+        writing = asyncio.create_task(write())
+        async with asyncio.timeout(10):
+            while "BEGIN" not in trips:  # noqa: ASYNC110 - the trip has no event to wait on
+                await asyncio.sleep(0.001)
+        assert not writing.done()
+        holder.rollback()
+        assert await asyncio.wait_for(writing, 10) == BUSY_SECONDS * 1000
+    finally:
+        holder.close()
+    assert trips[0] == "BEGIN"
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.text("SELECT a FROM t"))).scalars().all() == [
+            "after the holder"
+        ]
+
+
+async def test_a_begin_that_never_gets_the_lock_fails_as_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy does not wrap errors of its "begin" event: the driver's own error."""
+    monkeypatch.setattr(engine_module, "BUSY_SECONDS", 0.1)
+    monkeypatch.setattr(engine_module, "SQLITE_PRAGMAS", ("journal_mode=WAL", "busy_timeout=100"))
+    path = tmp_path / "locked.db"
+    eng = engine_module.create_engine(f"sqlite+aiosqlite:///{path}")
+    async with eng.connect():  # opened (in WAL) before the lock is taken
+        pass
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            async with eng.begin():
+                pass
+    finally:
+        holder.close()
+        await eng.dispose()
 
 
 async def _connection(path: Path) -> sqlite_driver.Connection:
@@ -152,6 +219,33 @@ async def test_never_while_the_thread_works_for_the_connection(tmp_path: Path) -
         conn.quick_next = sql
         assert conn.inline(sql)
         await conn.commit()
+    finally:
+        release.set()
+        await conn.close()
+
+
+async def test_begin_queues_behind_the_threads_work(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE runs on the loop's thread only while the connection's thread has
+    nothing queued or running: else it waits its turn there."""
+    conn = await _connection(tmp_path / "begin.db")
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        started.set()
+        release.wait(10)
+
+    try:
+        busy = asyncio.create_task(conn.run(slow))
+        assert await asyncio.to_thread(started.wait, 10)
+        sent = conn._tx.sent
+        begin = asyncio.create_task(conn.cursor().execute(sqlite_driver.BEGIN_IMMEDIATE))
+        async with asyncio.timeout(10):
+            while conn._tx.sent == sent:  # noqa: ASYNC110 - the queue has no event to wait on
+                await asyncio.sleep(0.001)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(busy, begin), 10)
+        assert conn._conn is not None and conn._conn.in_transaction
+        await conn.rollback()
     finally:
         release.set()
         await conn.close()
