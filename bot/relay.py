@@ -29,7 +29,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -50,9 +50,10 @@ from bot.domain.clock import Clock
 from bot.held import HeldMessages
 from bot.logs import case_context
 from bot.metrics import Metrics
-from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
+from bot.pacing import ChatPacer, Interrupted, SharedWindows, chat_windows
 from bot.relay_setbacks import Backoff, Deferral, LeadNotices, Notices, Setbacks
 from bot.relay_worker import Deferred, Halted, RelayOptions, Worker, startable
+from storage.outbox_handoff import Terms
 from storage.outbox_store import ChatClaim, ChatKey, OutboxRow, OutboxStore
 
 __all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
@@ -81,19 +82,12 @@ class Relay:
         owner: str | None = None,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        idle_poll: float | None = None,
-        batch: int | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
         self.limits = dict(limits or {})
-        opts = options or RelayOptions()
-        if idle_poll is not None:
-            opts = replace(opts, idle_poll=idle_poll)
-        if batch is not None:
-            opts = replace(opts, batch=batch)
-        self.options = opts
+        self.options = opts = options or RelayOptions()
         self.metrics = metrics or Metrics()
         self.setbacks = Setbacks(
             store,
@@ -113,9 +107,10 @@ class Relay:
         self._changed = asyncio.Event()
         #: Claims tried (or skipped, every worker busy) so far: see `_work`'s end.
         self._claims = 0
+        #: Running: the commits of this process lease their chats to it (`terms`).
+        self._taking = False
         self._workers: dict[ChatKey, Worker] = {}
-        self._shared: dict[str, Window] = {}
-        self._instances = 1
+        self._shared = SharedWindows(self.limits)
         self._halt = False
         self._paused = False
         self._flush_until: float | None = None
@@ -139,6 +134,28 @@ class Relay:
             return
         self._changed.set()
 
+    def take_commits(self, on: bool = True) -> None:
+        """While `on` (it runs), this process's commits lease their chats to this relay."""
+        self._taking = on
+        self.store.hand_chats_to(self, on)
+
+    def terms(self, chats: Collection[ChatKey]) -> Terms | None:
+        """Of a commit's `chats`, those it leases to us (storage/outbox_handoff.py): as many
+        as we have workers free, not one a worker here is on (`wake` tells that one)."""
+        if not self._taking or self._halt or self._paused or self._flush_until is not None:
+            return None
+        free = self.options.concurrency - len(self._workers)
+        wanted = sorted(key for key in chats if key not in self._workers)[: max(0, free)]
+        if not wanted:
+            return None
+        now = self._now()
+        until = self._at(now + self.options.lease_seconds)
+        return Terms(self.owner, self._at(now), until, tuple(wanted), self.options.batch)
+
+    def taken(self, terms: Terms, claims: Sequence[ChatClaim]) -> None:
+        """The commit that wrote to these chats leased them to us: deliver them, unclaimed."""
+        self._start(claims, terms.at.timestamp())
+
     def _at(self, epoch: float) -> datetime:
         return datetime.fromtimestamp(epoch, UTC)
 
@@ -146,6 +163,7 @@ class Relay:
         """Deliver until `stop` is set, then for up to `flush_seconds` whatever can go."""
         beat = asyncio.create_task(self._heartbeat(), name="relay-heartbeat")
         flush_until: float | None = None
+        self.take_commits()
         try:
             while True:
                 if stop.is_set() and flush_until is None:
@@ -159,6 +177,7 @@ class Relay:
                     break  # nothing left that can go before the deadline
                 await self._idle(flush_until, stop)
         finally:
+            self.take_commits(False)
             beat.cancel()
             await self._stop_workers()
             with contextlib.suppress(Exception):
@@ -215,6 +234,10 @@ class Relay:
             log.exception("relay: claiming chats failed")
             await self._sleep(min(self.options.idle_poll, 1.0))
             return []
+        return self._start(claims, now)
+
+    def _start(self, claims: Sequence[ChatClaim], now: float) -> list[ChatClaim]:
+        """A worker on each chat just leased (at `now`) that has none here yet."""
         started = []
         for claim in claims:
             current = self._workers.get(claim.key)
@@ -258,41 +281,17 @@ class Relay:
                     self._at(self._started_at),
                     self._at(now - 3 * period),
                 )
-                self._set_instances(live)
+                self._shared.share_between(live)
+                self.metrics.relay_instances.set(self._shared.instances)
                 keys = list(self._workers)
                 if keys:
                     until = now + self.options.lease_seconds
                     renewed = await self.store.renew_leases(self.owner, keys, self._at(until))
                     for key in keys:
-                        worker = self._workers.get(key)
-                        if worker is None:
-                            continue
-                        if key in renewed:
-                            worker.lease_deadline = until
-                        elif not worker.released:
-                            worker.lost = True
-                            log.warning("relay: lease on %s lost; another instance has it", key)
+                        if (worker := self._workers.get(key)) is not None:
+                            worker.renewal(key in renewed, until)
             except Exception:
                 log.warning("relay: heartbeat failed", exc_info=True)
-
-    def _set_instances(self, live: int) -> None:
-        self._instances = max(1, live)
-        self.metrics.relay_instances.set(self._instances)
-        for name, window in self._shared.items():
-            overall = self.limits[name].overall
-            if overall is not None:
-                window.count = share(overall, self._instances)
-
-    def _shared_window(self, channel: str) -> Window | None:
-        limits = self.limits.get(channel)
-        if limits is None or limits.overall is None:
-            return None
-        window = self._shared.get(channel)
-        if window is None:
-            window = Window(limits.overall)
-            window.count = share(limits.overall, self._instances)
-            self._shared[channel] = window
-        return window
 
     # ------------------------------------------------------------------ one pass
 
@@ -329,7 +328,7 @@ class Relay:
                 chat_windows(
                     limits.per_chat, limits.per_group, worker.claim.is_group, worker.claim.pacing
                 ),
-                self._shared_window(key.channel),
+                self._shared.window(key.channel),
                 self._now,
                 self._sleep,
             )
@@ -391,11 +390,9 @@ class Relay:
             return
         key = worker.claim.key
         renewed = await self.store.renew_leases(self.owner, [key], self._at(now + lease))
+        worker.renewal(key in renewed, now + lease)
         if key not in renewed:
-            worker.lost = True
-            log.warning("relay: lease on %s lost; another instance has it", key)
             raise Halted
-        worker.lease_deadline = now + lease
 
     async def _deliver_batch(
         self,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from bot.relay_setbacks import GiveUpRule
 from storage.outbox_store import ChatClaim, OutboxRow
+
+log = logging.getLogger("bot.relay")
 
 MAX_BACKOFF = 300.0
 
@@ -51,6 +54,15 @@ class Worker:
     #: Rows for the chat were committed since its queue was read (`Relay.wake`): it reads
     #: the queue again before giving the chat back, rather than a claim taking it anew.
     more: bool = False
+
+    def renewal(self, kept: bool, until: float) -> None:
+        """After its lease was renewed: its new deadline; or, `kept` False, the lease is
+        lost (another instance may have the chat) unless the chat was given back."""
+        if kept:
+            self.lease_deadline = until
+        elif not self.released:
+            self.lost = True
+            log.warning("relay: lease on %s lost; another instance has it", self.claim.key)
 
     def has_started(self, row: OutboxRow) -> bool:
         return self.started is not None and self.started.id == row.id

@@ -24,6 +24,7 @@ from storage import tables
 from storage.engine import insert_ignoring_duplicates
 from storage.group_commit import GroupCommit
 from storage.notice_plans import notice_plan
+from storage.outbox_handoff import Taker, offer, withdraw
 from storage.outbox_model import (
     ChatClaim,
     ChatKey,
@@ -44,6 +45,7 @@ from storage.relay_sql import (
     OUTBOX_SET,
     OUTBOX_SET_MANY,
     RENEW,
+    claims_of,
     key_params,
     new_chats,
     pending_in,
@@ -98,6 +100,14 @@ class OutboxStore:
 
     # ------------------------------------------------------------------ claiming
 
+    def hand_chats_to(self, taker: Taker, taking: bool = True) -> None:
+        """While `taking`, this engine's commits lease their chats to `taker` in the
+        transaction that wrote to them (storage/outbox_handoff.py)."""
+        if taking:
+            offer(self.engine, taker)
+        else:
+            withdraw(self.engine, taker)
+
     async def claim_chats(
         self, owner: str, at: datetime, until: datetime, limit: int, *, read: int = 0
     ) -> list[ChatClaim]:
@@ -118,15 +128,7 @@ class OutboxStore:
                 LEASE, {"b_keys": key_params(keys), "lease_owner": owner, "lease_until": until}
             )
             found = await queues(conn, keys, read) if read > 0 else {}
-        return [
-            ChatClaim(
-                key,
-                bool(r.is_group),
-                tuple(float(x) for x in (r.pacing or [])),
-                tuple(found.get(key, ())),
-            )
-            for key, r in zip(keys, rows, strict=True)
-        ]
+        return claims_of(rows, found)
 
     async def renew_leases(
         self, owner: str, keys: Sequence[ChatKey], until: datetime

@@ -1,0 +1,112 @@
+"""A commit that writes to a chat nobody holds leases it to this process's running relay in
+that same commit, and the relay delivers it with no claim transaction (issue 16,
+storage/outbox_handoff.py). A chat another instance holds is left to it; a lease left
+behind by a process that died after such a commit runs out, and another relay sends the
+message, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage import tables as t
+from tests.reliability.test_relay import GROUP, Kit, hold_sends
+from tests.reliability.test_relay import kit as kit  # the fixture
+from tests.reliability.test_relay_pipeline import count_transactions, wakes_relay
+
+
+async def lease(kit: Kit) -> tuple[str | None, datetime | None]:
+    async with kit.container.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.select(t.outbox_chats.c.lease_owner, t.outbox_chats.c.lease_until).where(
+                    t.outbox_chats.c.chat_id == GROUP
+                )
+            )
+        ).one()
+    return row.lease_owner, row.lease_until
+
+
+async def a_known_chat(kit: Kit) -> None:
+    """GROUP has had a message delivered: its chat row is there, nobody's lease on it."""
+    await kit.add(GROUP, "m0")
+    await kit.relay.drain()
+    assert await lease(kit) == (None, None)
+
+
+async def workers_done(kit: Kit) -> None:
+    tasks = [w.task for w in kit.relay._workers.values() if w.task is not None]
+    assert tasks
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+async def test_a_commit_to_a_free_chat_leases_it_to_this_relay_which_sends_it_unclaimed(
+    kit: Kit,
+) -> None:
+    await a_known_chat(kit)
+    claims = wakes_relay(kit)
+    kit.relay.take_commits()
+    kit.relay._changed.clear()
+    gate, entered = hold_sends(kit)
+    begun = count_transactions(kit)
+    await kit.add(GROUP, "m1")
+    await asyncio.wait_for(entered.wait(), 10)  # sending, with no claim made
+    committed = begun[0]
+    owner, until = await lease(kit)
+    assert owner == kit.relay.owner
+    assert until is not None and until > datetime.fromtimestamp(kit.time.now(), UTC)
+    assert not kit.relay._changed.is_set()  # nor asked for
+    gate.set()
+    await workers_done(kit)
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1"]
+    assert claims[0] == 0
+    # The commit that wrote m1 and leased the chat, m1's start; then (after the look at
+    # the lease) m1's record, which gave the chat back.
+    assert committed == 2 and begun[0] == committed + 1 + 1
+    assert await lease(kit) == (None, None)
+    assert [r.status for r in await kit.rows()] == ["sent", "sent"]
+
+
+async def test_a_chat_another_instance_holds_is_not_taken(kit: Kit) -> None:
+    await a_known_chat(kit)
+    until = datetime.fromtimestamp(kit.time.now(), UTC) + timedelta(seconds=60)
+    async with kit.container.engine.begin() as conn:
+        await conn.execute(sa.update(t.outbox_chats).values(lease_owner="other", lease_until=until))
+    claims = wakes_relay(kit)
+    kit.relay.take_commits()
+    kit.relay._changed.clear()
+    await kit.add(GROUP, "m1")
+    assert await lease(kit) == ("other", until)
+    assert not kit.relay._workers
+    assert kit.relay._changed.is_set()  # woken as before: a claim will look
+    await kit.relay.drain()  # and find the chat leased
+    assert claims[0] == 1
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0"]
+
+
+async def test_a_lease_left_by_a_process_dead_after_its_commit_runs_out_and_is_sent_once(
+    kit: Kit,
+) -> None:
+    await a_known_chat(kit)
+    dead = kit.new_relay()
+    dead.take_commits()
+
+    def died(*_args: Any) -> None:
+        """The process dies right after the commit: no worker ever starts."""
+
+    dead.taken = died  # type: ignore[method-assign]
+    await kit.add(GROUP, "m1")
+    assert (await lease(kit))[0] == dead.owner
+    await kit.relay.drain()  # the lease has not run out: the chat is not claimed
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0"]
+    kit.time.advance(dead.options.lease_seconds + 1)
+    await kit.relay.drain()
+    await kit.relay.drain()
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1"]
+    rows = await kit.rows()
+    assert [(r.status, r.uncertain) for r in rows] == [("sent", 0), ("sent", 0)]
+    assert await lease(kit) == (None, None)
