@@ -140,12 +140,14 @@ class Relay:
         self.store.hand_chats_to(self, on)
 
     def terms(self, chats: Collection[ChatKey]) -> Terms | None:
-        """Of a commit's `chats`, those it leases to us (storage/outbox_handoff.py): as many
-        as we have workers free, not one a worker here is on (`wake` tells that one)."""
+        """Of a commit's `chats`, those it leases to us if free (storage/outbox_handoff.py):
+        as many new ones as we have workers free, and those a worker here is on (free, its
+        last record gave it back: the worker goes on; else `wake` tells the worker)."""
         if not self._taking or self._halt or self._paused or self._flush_until is not None:
             return None
-        free = self.options.concurrency - len(self._workers)
-        wanted = sorted(key for key in chats if key not in self._workers)[: max(0, free)]
+        free = max(0, self.options.concurrency - len(self._workers))
+        new = sorted(key for key in chats if key not in self._workers)[:free]
+        wanted = [key for key in chats if key in self._workers] + new
         if not wanted:
             return None
         now = self._now()
@@ -241,13 +243,8 @@ class Relay:
         started = []
         for claim in claims:
             current = self._workers.get(claim.key)
-            if current is not None:
-                # Our own chat, its lease lapsed while the database was slow to renew it and
-                # taken again here: the worker on it goes on (a second would send twice).
-                # Or its worker gave it back with its last record and has not ended yet:
-                # either way that worker must give it back again when it ends.
-                current.lease_deadline = now + self.options.lease_seconds
-                current.claimed_again = True
+            if current is not None:  # a second worker would send twice
+                current.leased_again(claim, now, self.options.lease_seconds)
                 continue
             worker = Worker(claim, now + self.options.lease_seconds, claims_seen=self._claims)
             self._workers[claim.key] = worker
@@ -349,6 +346,9 @@ class Relay:
                 if deferral is not None:
                     not_before = deferral.until
                     break
+                if (again := worker.goes_on(self.options.batch)) is not None:
+                    rows = list(again)
+                    continue
                 if whole and (worker.released or not worker.more):
                     break
                 rows = []
@@ -376,7 +376,7 @@ class Relay:
             # that comes after this release, and another here would only cost a transaction.
             # And if rows came for the chat too late for this worker to read them.
             quiet = self._claims == worker.claims_seen and self._flush_until is None
-            if not_before is not None or not quiet or worker.more:
+            if not_before is not None or not quiet or worker.more or worker.claimed_again:
                 self._changed.set()
 
     async def _check(self, worker: Worker, *, started: bool = False) -> None:
@@ -589,6 +589,8 @@ class Relay:
                 await self._sleep(delay)
                 delay = min(delay * 2, 2.0)
         worker.released = release
+        if release:
+            worker.gave_back = row.id
         worker.started = start
         self.setbacks.sent(row)
         if last:

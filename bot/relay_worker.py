@@ -54,6 +54,34 @@ class Worker:
     #: Rows for the chat were committed since its queue was read (`Relay.wake`): it reads
     #: the queue again before giving the chat back, rather than a claim taking it anew.
     more: bool = False
+    #: Leased here again while on the chat: the claim, with the queue read then.
+    retaken: ChatClaim | None = None
+    #: The message whose record gave the chat back.
+    gave_back: int | None = None
+
+    def leased_again(self, claim: ChatClaim, now: float, lease_seconds: float) -> None:
+        """This relay leased the chat again (a claim, or a commit) while this worker is on it.
+        Either its lease lapsed while the database was slow to renew it, and the worker
+        goes on; or it gave the chat back with its last record and has not ended yet. Either
+        way it must give the chat back again when it ends, unless it goes on (`goes_on`)."""
+        self.retaken = claim
+        self.lease_deadline = now + lease_seconds
+        self.claimed_again = True
+
+    def goes_on(self, batch: int) -> tuple[OutboxRow, ...] | None:
+        """After its last record gave the chat back: the chat's queue, if leased here again
+        since that record committed; the worker keeps the chat. The lease was taken after
+        the record when the queue read with it is whole (shorter than `batch`) and lacks
+        the message that record sent; else the lease may predate it (and that record may
+        have ended it), so the worker gives the chat back (None)."""
+        claim = self.retaken
+        if not self.released or claim is None or len(claim.queue) >= batch:
+            return None
+        if any(row.id == self.gave_back for row in claim.queue):
+            return None
+        self.retaken = None
+        self.released = self.claimed_again = False
+        return claim.queue
 
     def renewal(self, kept: bool, until: float) -> None:
         """After its lease was renewed: its new deadline; or, `kept` False, the lease is

@@ -110,3 +110,34 @@ async def test_a_lease_left_by_a_process_dead_after_its_commit_runs_out_and_is_s
     rows = await kit.rows()
     assert [(r.status, r.uncertain) for r in rows] == [("sent", 0), ("sent", 0)]
     assert await lease(kit) == (None, None)
+
+
+async def test_a_commit_just_after_the_record_that_gave_the_chat_back_keeps_its_worker_on_it(
+    kit: Kit,
+) -> None:
+    """The commit leases the chat again before its worker has ended: that worker goes on
+    with the queue read in the commit; no release, no claim."""
+    await a_known_chat(kit)
+    claims = wakes_relay(kit)
+    kit.relay.take_commits()
+    store = kit.container.store
+    plain = store.part_sent
+    added = False
+
+    async def then_added(*args: Any, **kwargs: Any) -> None:
+        nonlocal added
+        await plain(*args, **kwargs)
+        if kwargs.get("release") and not added:
+            added = True
+            await kit.add(GROUP, "m2")  # the chat given back, its worker not yet ended
+
+    store.part_sent = then_added  # type: ignore[method-assign]
+    await kit.add(GROUP, "m1")
+    kit.relay._changed.clear()
+    (worker,) = kit.relay._workers.values()
+    await workers_done(kit)
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1", "m2"]
+    assert added and claims[0] == 0
+    assert worker.gave_back is not None and not worker.claimed_again
+    assert not kit.relay._changed.is_set()  # nothing left for a claim
+    assert await lease(kit) == (None, None)
