@@ -559,8 +559,8 @@ class Relay:
         `release`: the visit ends with it, so the same transaction gives the chat back.
         `start`: the chat's next send; when it may go at once (tokens free, not stopping),
         the same transaction writes its start, so that send needs no transaction first.
-        Rows committed for the chat since its queue was read keep it (`Worker.more`)."""
-        release = release and not worker.more
+        Rows committed for the chat since its queue was read keep it (`Worker.gives_back`)."""
+        worker.giving = False
         if start is not None and (
             self._halt or self._paused or worker.lost or not pacer.take_now()
         ):
@@ -577,6 +577,7 @@ class Relay:
                     new_card=new_card,
                     pacing=pacer.history(),
                     release=self.owner if release else None,
+                    gives_back=worker.gives_back,
                     start=start,
                 )
                 break
@@ -588,8 +589,8 @@ class Relay:
                 log.warning("relay: recording a send to %s failed; retrying", row.key)
                 await self._sleep(delay)
                 delay = min(delay * 2, 2.0)
-        worker.released = release
-        if release:
+        worker.released = release and worker.giving
+        if worker.released:
             worker.gave_back = row.id
         worker.started = start
         self.setbacks.sent(row)

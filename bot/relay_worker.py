@@ -58,6 +58,8 @@ class Worker:
     retaken: ChatClaim | None = None
     #: The message whose record gave the chat back.
     gave_back: int | None = None
+    #: The record under way gives the chat back (`gives_back`).
+    giving: bool = False
 
     def leased_again(self, claim: ChatClaim, now: float, lease_seconds: float) -> None:
         """This relay leased the chat again (a claim, or a commit) while this worker is on it.
@@ -82,6 +84,14 @@ class Worker:
         self.retaken = None
         self.released = self.claimed_again = False
         return claim.queue
+
+    def gives_back(self) -> bool:
+        """Asked in the transaction of the visit's last record, as late as can be: it gives
+        the chat back unless rows came for it since its queue was read (`more`), so a
+        commit while the record waited its turn costs no release and claim. Once yes, yes
+        (in a retry): the try that said yes may have committed."""
+        self.giving = self.giving or not self.more
+        return self.giving
 
     def renewal(self, kept: bool, until: float) -> None:
         """After its lease was renewed: its new deadline; or, `kept` False, the lease is

@@ -13,7 +13,7 @@ SQLite has no row locks; there every transaction starts with ``BEGIN IMMEDIATE``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -248,17 +248,18 @@ class OutboxStore:
         new_card: bool,
         pacing: Sequence[float],
         release: str | None = None,
+        gives_back: Callable[[], bool] | None = None,
         start: OutboxRow | None = None,
     ) -> None:
         """Record one delivered part (a whole message when it has one part) at once,
         with the platform's message ids, so a crash right after never repeats it.
 
         `release`: the owner whose lease on the chat ends with this record, when it is
-        the last of the visit (as `release_chat`, in the same transaction). `start`: the
-        chat's next send (this row's next part, or its next message), whose start
-        (`begin_send`) goes in the same transaction: a busy chat then costs one
-        transaction per message, not two. Committed when this returns, maybe with other
-        chats' writes (storage.group_commit)."""
+        the last of the visit (as `release_chat`, in the same transaction), if
+        `gives_back()`, asked in the transaction, says so. `start`: the chat's next send
+        (this row's next part, or its next message), whose start (`begin_send`) goes in
+        the same transaction: a busy chat then costs one transaction per message, not two.
+        Committed when this returns, maybe with other chats' writes (storage.group_commit)."""
         values: dict[str, Any] = {"b_id": row.id, "parts_sent": part + 1, "sending_at": None}
         if message_ids:
             values["message_id"] = message_ids[-1]
@@ -279,7 +280,7 @@ class OutboxStore:
             )
             card = row.card_key if last and new_card else None
             await remember_posted(conn, row, message_ids, card, at)
-            if release is not None:
+            if release is not None and (gives_back is None or gives_back()):
                 await _release(conn, release, row.key, None)
             if start is not None:
                 await conn.execute(OUTBOX_SET, {"b_id": start.id, "sending_at": at})

@@ -141,3 +141,36 @@ async def test_a_commit_just_after_the_record_that_gave_the_chat_back_keeps_its_
     assert worker.gave_back is not None and not worker.claimed_again
     assert not kit.relay._changed.is_set()  # nothing left for a claim
     assert await lease(kit) == (None, None)
+
+
+async def test_a_commit_while_the_visits_last_record_waits_its_turn_keeps_the_chat(
+    kit: Kit,
+) -> None:
+    """The record asks, in its own transaction, whether rows came meanwhile: they did, so
+    it keeps the chat and its worker reads them; no release, no claim."""
+    await a_known_chat(kit)
+    claims = wakes_relay(kit)
+    kit.relay.take_commits()
+    store = kit.container.store
+    plain, plain_release = store.part_sent, store.release_chat
+    releases: list[object] = []
+
+    async def after_a_commit(*args: Any, **kwargs: Any) -> None:
+        if kwargs.get("release") and not releases:
+            releases.append("asked")
+            await kit.add(GROUP, "m2")  # committed before this record's transaction
+        await plain(*args, **kwargs)
+
+    async def release_chat(*args: Any) -> None:
+        releases.append(args)
+        await plain_release(*args)
+
+    store.part_sent = after_a_commit  # type: ignore[method-assign]
+    store.release_chat = release_chat  # type: ignore[method-assign]
+    await kit.add(GROUP, "m1")
+    kit.relay._changed.clear()
+    await workers_done(kit)
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1", "m2"]
+    assert releases == ["asked"] and claims[0] == 0  # m2's record gave the chat back
+    assert not kit.relay._changed.is_set()
+    assert await lease(kit) == (None, None)
