@@ -29,9 +29,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.channel_health import ChannelHealth
@@ -51,10 +50,10 @@ from bot.held import HeldMessages
 from bot.logs import case_context
 from bot.metrics import Metrics
 from bot.pacing import ChatPacer, Interrupted, SharedWindows, chat_windows
+from bot.relay_claims import ChatClaims
 from bot.relay_setbacks import Backoff, Deferral, LeadNotices, Notices, Setbacks
 from bot.relay_worker import Deferred, Halted, RelayOptions, Worker, startable
-from storage.outbox_handoff import Terms
-from storage.outbox_store import ChatClaim, ChatKey, OutboxRow, OutboxStore
+from storage.outbox_store import OutboxRow, OutboxStore
 
 __all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
 
@@ -67,7 +66,7 @@ NO_CHANNEL_DELAY = 60.0
 STOP_GRACE = 5.0
 
 
-class Relay:
+class Relay(ChatClaims):
     def __init__(
         self,
         store: OutboxStore,
@@ -105,11 +104,11 @@ class Relay:
         self._sleep = sleep
         self._started_at = now()
         self._changed = asyncio.Event()
-        #: Claims tried (or skipped, every worker busy) so far: see `_work`'s end.
         self._claims = 0
-        #: Running: the commits of this process lease their chats to it (`terms`).
         self._taking = False
-        self._workers: dict[ChatKey, Worker] = {}
+        self._asked = set()
+        self._blind = False
+        self._workers = {}
         self._shared = SharedWindows(self.limits)
         self._halt = False
         self._paused = False
@@ -124,43 +123,6 @@ class Relay:
 
     # ------------------------------------------------------------------ control
 
-    def wake(self, chats: Collection[ChatKey] = ()) -> None:
-        """After a commit that wrote to the outbox (to `chats`, when known): posts go out at
-        once. Workers here on all of them read their queues again, rather than a claim."""
-        held = [w for key in chats if (w := self._workers.get(key)) is not None and not w.released]
-        if chats and len(held) == len(chats):
-            for worker in held:
-                worker.more = True
-            return
-        self._changed.set()
-
-    def take_commits(self, on: bool = True) -> None:
-        """While `on` (it runs), this process's commits lease their chats to this relay."""
-        self._taking = on
-        self.store.hand_chats_to(self, on)
-
-    def terms(self, chats: Collection[ChatKey]) -> Terms | None:
-        """Of a commit's `chats`, those it leases to us if free (storage/outbox_handoff.py):
-        as many new ones as we have workers free, and those a worker here is on (free, its
-        last record gave it back: the worker goes on; else `wake` tells the worker)."""
-        if not self._taking or self._halt or self._paused or self._flush_until is not None:
-            return None
-        free = max(0, self.options.concurrency - len(self._workers))
-        new = sorted(key for key in chats if key not in self._workers)[:free]
-        wanted = [key for key in chats if key in self._workers] + new
-        if not wanted:
-            return None
-        now = self._now()
-        until = self._at(now + self.options.lease_seconds)
-        return Terms(self.owner, self._at(now), until, tuple(wanted), self.options.batch)
-
-    def taken(self, terms: Terms, claims: Sequence[ChatClaim]) -> None:
-        """The commit that wrote to these chats leased them to us: deliver them, unclaimed."""
-        self._start(claims, terms.at.timestamp())
-
-    def _at(self, epoch: float) -> datetime:
-        return datetime.fromtimestamp(epoch, UTC)
-
     async def run(self, stop: asyncio.Event, *, flush_seconds: float = 0.0) -> None:
         """Deliver until `stop` is set, then for up to `flush_seconds` whatever can go."""
         beat = asyncio.create_task(self._heartbeat(), name="relay-heartbeat")
@@ -173,8 +135,13 @@ class Relay:
                     log.info("relay: flushing for up to %.0fs", flush_seconds)
                 if flush_until is not None and self._now() >= flush_until:
                     break
+                # Counted (see `_work`'s end) when it may miss rows for a chat a worker here
+                # is on: the idle poll's, or a wake that named no chats.
+                counted = self._blind or not self._changed.is_set()
                 self._changed.clear()  # before claiming: a wake meanwhile is not lost
-                claimed = [] if self._paused else await self._claim_more()
+                self._blind = False
+                asked, self._asked = self._asked, set()
+                claimed = [] if self._paused else await self._claim_more(counted, asked)
                 if flush_until is not None and not claimed and not self._workers:
                     break  # nothing left that can go before the deadline
                 await self._idle(flush_until, stop)
@@ -215,42 +182,6 @@ class Relay:
         finally:
             for w in waiters:
                 w.cancel()
-
-    async def _claim_more(self) -> list[ChatClaim]:
-        self._claims += 1
-        free = self.options.concurrency - len(self._workers)
-        if free <= 0:
-            return []
-        now = self._now()
-        if self._deferred_until is not None and self._deferred_until <= now:
-            self._deferred_until = None
-        try:
-            claims = await self.store.claim_chats(
-                self.owner,
-                self._at(now),
-                self._at(now + self.options.lease_seconds),
-                free,
-                read=self.options.batch,
-            )
-        except Exception:
-            log.exception("relay: claiming chats failed")
-            await self._sleep(min(self.options.idle_poll, 1.0))
-            return []
-        return self._start(claims, now)
-
-    def _start(self, claims: Sequence[ChatClaim], now: float) -> list[ChatClaim]:
-        """A worker on each chat just leased (at `now`) that has none here yet."""
-        started = []
-        for claim in claims:
-            current = self._workers.get(claim.key)
-            if current is not None:  # a second worker would send twice
-                current.leased_again(claim, now, self.options.lease_seconds)
-                continue
-            worker = Worker(claim, now + self.options.lease_seconds, claims_seen=self._claims)
-            self._workers[claim.key] = worker
-            worker.task = asyncio.create_task(self._work(worker), name=f"relay:{claim.key}")
-            started.append(claim)
-        return started
 
     async def _stop_workers(self) -> None:
         """Let sends under way finish (bounded), then cancel what is left."""
@@ -377,7 +308,7 @@ class Relay:
             # And if rows came for the chat too late for this worker to read them.
             quiet = self._claims == worker.claims_seen and self._flush_until is None
             if not_before is not None or not quiet or worker.more or worker.claimed_again:
-                self._changed.set()
+                self.wake([key])
 
     async def _check(self, worker: Worker, *, started: bool = False) -> None:
         """Go on only while we may: not stopping, the chat's lease ours (renewed when half used).
