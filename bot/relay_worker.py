@@ -12,6 +12,9 @@ from storage.outbox_store import ChatClaim, OutboxRow
 log = logging.getLogger("bot.relay")
 
 MAX_BACKOFF = 300.0
+#: A chat leased again while its worker's lease had this long left (seconds) was given
+#: back by that worker's last record (see `Worker.leased_again`).
+RETAKE_MARGIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,17 +68,19 @@ class Worker:
         """This relay leased the chat again (a claim, or a commit) while this worker is on it.
         Either its lease lapsed while the database was slow to renew it, and the worker
         goes on; or it gave the chat back with its last record and has not ended yet. Either
-        way it must give the chat back again when it ends, unless it goes on (`goes_on`)."""
-        self.retaken = claim
+        way it must give the chat back again when it ends, unless it goes on (`goes_on`).
+        Only a lease taken while ours had not run out (by our own reckoning, which the
+        database's never trails) was one given back: that claim is kept for `goes_on`."""
+        self.retaken = claim if now + RETAKE_MARGIN < self.lease_deadline else None
         self.lease_deadline = now + lease_seconds
         self.claimed_again = True
 
     def goes_on(self, batch: int) -> tuple[OutboxRow, ...] | None:
         """After its last record gave the chat back: the chat's queue, if leased here again
-        since that record committed; the worker keeps the chat. The lease was taken after
-        the record when the queue read with it is whole (shorter than `batch`) and lacks
-        the message that record sent; else the lease may predate it (and that record may
-        have ended it), so the worker gives the chat back (None)."""
+        since that record committed; the worker keeps the chat. Besides the lease (see
+        `leased_again`), the queue read with it must be whole (shorter than `batch`) and
+        lack the message that record sent; else it may have been read before that record,
+        and the worker gives the chat back (None)."""
         claim = self.retaken
         if not self.released or claim is None or len(claim.queue) >= batch:
             return None

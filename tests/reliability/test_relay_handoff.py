@@ -174,3 +174,31 @@ async def test_a_commit_while_the_visits_last_record_waits_its_turn_keeps_the_ch
     assert releases == ["asked"] and claims[0] == 0  # m2's record gave the chat back
     assert not kit.relay._changed.is_set()
     assert await lease(kit) == (None, None)
+
+
+async def test_a_worker_whose_lease_lapsed_and_was_taken_by_a_commit_never_sends_twice(
+    kit: Kit,
+) -> None:
+    """The commit read the chat's queue while the worker was still sending it: that read is
+    old by the time the worker gives the chat back, so the worker does not go on with it
+    (it gives the chat back again, and the rest is claimed)."""
+    await a_known_chat(kit)
+    wakes_relay(kit)
+    kit.relay.take_commits()
+    gate, entered = hold_sends(kit)
+    await kit.add(GROUP, "m1")
+    await asyncio.wait_for(entered.wait(), 10)  # the handed-over worker is sending m1
+    (worker,) = kit.relay._workers.values()
+    lapsed = kit.time.now() - 1  # the database was too slow to renew it
+    worker.lease_deadline = lapsed
+    async with kit.container.engine.begin() as conn:
+        past = datetime.fromtimestamp(lapsed, UTC)
+        await conn.execute(sa.update(t.outbox_chats).values(lease_until=past))
+    await kit.add(GROUP, "m2")  # leased again by this commit, the queue read with m1 in it
+    assert worker.claimed_again
+    await kit.add(GROUP, "m3")  # the lease is ours again: the worker reads it (`more`)
+    gate.set()
+    await workers_done(kit)
+    await kit.relay.drain()
+    assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1", "m2", "m3"]
+    assert await lease(kit) == (None, None)
