@@ -19,7 +19,9 @@ How it works (docs/operations.md, "How messages are delivered"):
   one before: a busy chat's sends follow each other with one transaction between them.
   An edit in place writes no start: made again, it shows once ("not modified").
 - Per visit, the claim reads the chat's queue, the record of the queue's last message
-  gives the chat back, and the end looks for more only when a claim came meanwhile.
+  gives the chat back, and the end looks for more only when a claim came meanwhile that
+  may have missed rows for it. While the relay runs, a commit that writes to a free chat
+  leases it to this relay in that commit, queue read: no claim (bot.relay_claims).
 """
 
 from __future__ import annotations
