@@ -16,7 +16,11 @@ import sqlalchemy as sa
 from storage import tables as t
 from tests.reliability.test_relay import GROUP, Kit, hold_sends
 from tests.reliability.test_relay import kit as kit  # the fixture
-from tests.reliability.test_relay_pipeline import count_transactions, wakes_relay
+from tests.reliability.test_relay_pipeline import (
+    commit_after_the_release,
+    count_transactions,
+    wakes_relay,
+)
 
 
 async def lease(kit: Kit) -> tuple[str | None, datetime | None]:
@@ -120,24 +124,13 @@ async def test_a_commit_just_after_the_record_that_gave_the_chat_back_keeps_its_
     await a_known_chat(kit)
     claims = wakes_relay(kit)
     kit.relay.take_commits()
-    store = kit.container.store
-    plain = store.part_sent
-    added = False
-
-    async def then_added(*args: Any, **kwargs: Any) -> None:
-        nonlocal added
-        await plain(*args, **kwargs)
-        if kwargs.get("release") and not added:
-            added = True
-            await kit.add(GROUP, "m2")  # the chat given back, its worker not yet ended
-
-    store.part_sent = then_added  # type: ignore[method-assign]
+    added = commit_after_the_release(kit, "m2")  # the chat given back, its worker on it
     await kit.add(GROUP, "m1")
     kit.relay._changed.clear()
     (worker,) = kit.relay._workers.values()
     await workers_done(kit)
     assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1", "m2"]
-    assert added and claims[0] == 0
+    assert added == ["m2"] and claims[0] == 0
     assert worker.gave_back is not None and not worker.claimed_again
     assert not kit.relay._changed.is_set()  # nothing left for a claim
     assert await lease(kit) == (None, None)

@@ -184,23 +184,29 @@ async def test_a_message_for_a_chat_whose_worker_is_on_it_is_read_by_that_worker
     assert owner is None
 
 
+def commit_after_the_release(kit: Kit, text: str) -> list[str]:
+    """From now on, the first record that gives the chat back is followed, before its
+    worker goes on, by the commit of `text` to GROUP; the texts so committed."""
+    store = kit.container.store
+    plain = store.part_sent
+    added: list[str] = []
+
+    async def then_added(*args: Any, **kwargs: Any) -> None:
+        await plain(*args, **kwargs)
+        if kwargs.get("release") and not added:
+            added.append(text)
+            await kit.add(GROUP, text)
+
+    store.part_sent = then_added  # type: ignore[method-assign]
+    return added
+
+
 async def test_a_message_committed_as_the_visits_last_record_gives_the_chat_back_is_claimed(
     kit: Kit,
 ) -> None:
     """Too late for the worker, which has given the chat back: the relay claims again."""
     wakes_relay(kit)
-    store = kit.container.store
-    plain = store.part_sent
-    added = False
-
-    async def then_added(*args: Any, **kwargs: Any) -> None:
-        nonlocal added
-        await plain(*args, **kwargs)
-        if kwargs.get("release") and not added:
-            added = True
-            await kit.add(GROUP, "m1")  # its worker is still on the chat, ending
-
-    store.part_sent = then_added  # type: ignore[method-assign]
+    commit_after_the_release(kit, "m1")  # its worker is still on the chat, ending
     await kit.add(GROUP, "m0")
     kit.relay._changed.clear()
     await kit.relay.drain()
