@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
-from bot.config import RateLimit
+from bot.config import ChannelLimits, RateLimit
 
 #: How long to wait before looking again when every token is out on a send in flight.
 IN_FLIGHT_POLL = 0.01
@@ -191,3 +191,30 @@ def chat_windows(
 def share(limit: RateLimit, instances: int) -> int:
     """This instance's part of a limit that holds for the whole bot."""
     return max(1, limit.count // max(1, instances))
+
+
+class SharedWindows:
+    """Each channel's overall limit, of which this instance keeps its share while
+    `instances` relays are alive (told by the heartbeat)."""
+
+    def __init__(self, limits: Mapping[str, ChannelLimits]) -> None:
+        self.limits = limits
+        self.instances = 1
+        self._windows: dict[str, Window] = {}
+
+    def window(self, channel: str) -> Window | None:
+        limits = self.limits.get(channel)
+        if limits is None or limits.overall is None:
+            return None
+        window = self._windows.get(channel)
+        if window is None:
+            window = self._windows[channel] = Window(limits.overall)
+            window.count = share(limits.overall, self.instances)
+        return window
+
+    def share_between(self, instances: int) -> None:
+        self.instances = max(1, instances)
+        for name, window in self._windows.items():
+            overall = self.limits[name].overall
+            if overall is not None:
+                window.count = share(overall, self.instances)

@@ -19,7 +19,9 @@ How it works (docs/operations.md, "How messages are delivered"):
   one before: a busy chat's sends follow each other with one transaction between them.
   An edit in place writes no start: made again, it shows once ("not modified").
 - Per visit, the claim reads the chat's queue, the record of the queue's last message
-  gives the chat back, and the end looks for more only when a claim came meanwhile.
+  gives the chat back, and the end looks for more only when a claim came meanwhile that
+  may have missed rows for it. While the relay runs, a commit that writes to a free chat
+  leases it to this relay in that commit, queue read: no claim (bot.relay_claims).
 """
 
 from __future__ import annotations
@@ -29,9 +31,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.channel_health import ChannelHealth
@@ -50,10 +51,11 @@ from bot.domain.clock import Clock
 from bot.held import HeldMessages
 from bot.logs import case_context
 from bot.metrics import Metrics
-from bot.pacing import ChatPacer, Interrupted, Window, chat_windows, share
+from bot.pacing import ChatPacer, Interrupted, SharedWindows, chat_windows
+from bot.relay_claims import ChatClaims
 from bot.relay_setbacks import Backoff, Deferral, LeadNotices, Notices, Setbacks
 from bot.relay_worker import Deferred, Halted, RelayOptions, Worker, startable
-from storage.outbox_store import ChatClaim, ChatKey, OutboxRow, OutboxStore
+from storage.outbox_store import OutboxRow, OutboxStore
 
 __all__ = ["Deferral", "LeadNotices", "Relay", "RelayOptions"]
 
@@ -66,7 +68,7 @@ NO_CHANNEL_DELAY = 60.0
 STOP_GRACE = 5.0
 
 
-class Relay:
+class Relay(ChatClaims):
     def __init__(
         self,
         store: OutboxStore,
@@ -81,19 +83,12 @@ class Relay:
         owner: str | None = None,
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        idle_poll: float | None = None,
-        batch: int | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.clock = clock
         self.limits = dict(limits or {})
-        opts = options or RelayOptions()
-        if idle_poll is not None:
-            opts = replace(opts, idle_poll=idle_poll)
-        if batch is not None:
-            opts = replace(opts, batch=batch)
-        self.options = opts
+        self.options = opts = options or RelayOptions()
         self.metrics = metrics or Metrics()
         self.setbacks = Setbacks(
             store,
@@ -111,11 +106,12 @@ class Relay:
         self._sleep = sleep
         self._started_at = now()
         self._changed = asyncio.Event()
-        #: Claims tried (or skipped, every worker busy) so far: see `_work`'s end.
         self._claims = 0
-        self._workers: dict[ChatKey, Worker] = {}
-        self._shared: dict[str, Window] = {}
-        self._instances = 1
+        self._taking = False
+        self._asked = set()
+        self._blind = False
+        self._workers = {}
+        self._shared = SharedWindows(self.limits)
         self._halt = False
         self._paused = False
         self._flush_until: float | None = None
@@ -129,23 +125,11 @@ class Relay:
 
     # ------------------------------------------------------------------ control
 
-    def wake(self, chats: Collection[ChatKey] = ()) -> None:
-        """After a commit that wrote to the outbox (to `chats`, when known): posts go out at
-        once. Workers here on all of them read their queues again, rather than a claim."""
-        held = [w for key in chats if (w := self._workers.get(key)) is not None and not w.released]
-        if chats and len(held) == len(chats):
-            for worker in held:
-                worker.more = True
-            return
-        self._changed.set()
-
-    def _at(self, epoch: float) -> datetime:
-        return datetime.fromtimestamp(epoch, UTC)
-
     async def run(self, stop: asyncio.Event, *, flush_seconds: float = 0.0) -> None:
         """Deliver until `stop` is set, then for up to `flush_seconds` whatever can go."""
         beat = asyncio.create_task(self._heartbeat(), name="relay-heartbeat")
         flush_until: float | None = None
+        self.take_commits()
         try:
             while True:
                 if stop.is_set() and flush_until is None:
@@ -153,12 +137,18 @@ class Relay:
                     log.info("relay: flushing for up to %.0fs", flush_seconds)
                 if flush_until is not None and self._now() >= flush_until:
                     break
+                # Counted (see `_work`'s end) when it may miss rows for a chat a worker here
+                # is on: the idle poll's, or a wake that named no chats.
+                counted = self._blind or not self._changed.is_set()
                 self._changed.clear()  # before claiming: a wake meanwhile is not lost
-                claimed = [] if self._paused else await self._claim_more()
+                self._blind = False
+                asked, self._asked = self._asked, set()
+                claimed = [] if self._paused else await self._claim_more(counted, asked)
                 if flush_until is not None and not claimed and not self._workers:
                     break  # nothing left that can go before the deadline
                 await self._idle(flush_until, stop)
         finally:
+            self.take_commits(False)
             beat.cancel()
             await self._stop_workers()
             with contextlib.suppress(Exception):
@@ -195,43 +185,6 @@ class Relay:
             for w in waiters:
                 w.cancel()
 
-    async def _claim_more(self) -> list[ChatClaim]:
-        self._claims += 1
-        free = self.options.concurrency - len(self._workers)
-        if free <= 0:
-            return []
-        now = self._now()
-        if self._deferred_until is not None and self._deferred_until <= now:
-            self._deferred_until = None
-        try:
-            claims = await self.store.claim_chats(
-                self.owner,
-                self._at(now),
-                self._at(now + self.options.lease_seconds),
-                free,
-                read=self.options.batch,
-            )
-        except Exception:
-            log.exception("relay: claiming chats failed")
-            await self._sleep(min(self.options.idle_poll, 1.0))
-            return []
-        started = []
-        for claim in claims:
-            current = self._workers.get(claim.key)
-            if current is not None:
-                # Our own chat, its lease lapsed while the database was slow to renew it and
-                # taken again here: the worker on it goes on (a second would send twice).
-                # Or its worker gave it back with its last record and has not ended yet:
-                # either way that worker must give it back again when it ends.
-                current.lease_deadline = now + self.options.lease_seconds
-                current.claimed_again = True
-                continue
-            worker = Worker(claim, now + self.options.lease_seconds, claims_seen=self._claims)
-            self._workers[claim.key] = worker
-            worker.task = asyncio.create_task(self._work(worker), name=f"relay:{claim.key}")
-            started.append(claim)
-        return started
-
     async def _stop_workers(self) -> None:
         """Let sends under way finish (bounded), then cancel what is left."""
         self._halt = True
@@ -258,41 +211,17 @@ class Relay:
                     self._at(self._started_at),
                     self._at(now - 3 * period),
                 )
-                self._set_instances(live)
+                self._shared.share_between(live)
+                self.metrics.relay_instances.set(self._shared.instances)
                 keys = list(self._workers)
                 if keys:
                     until = now + self.options.lease_seconds
                     renewed = await self.store.renew_leases(self.owner, keys, self._at(until))
                     for key in keys:
-                        worker = self._workers.get(key)
-                        if worker is None:
-                            continue
-                        if key in renewed:
-                            worker.lease_deadline = until
-                        elif not worker.released:
-                            worker.lost = True
-                            log.warning("relay: lease on %s lost; another instance has it", key)
+                        if (worker := self._workers.get(key)) is not None:
+                            worker.renewal(key in renewed, until)
             except Exception:
                 log.warning("relay: heartbeat failed", exc_info=True)
-
-    def _set_instances(self, live: int) -> None:
-        self._instances = max(1, live)
-        self.metrics.relay_instances.set(self._instances)
-        for name, window in self._shared.items():
-            overall = self.limits[name].overall
-            if overall is not None:
-                window.count = share(overall, self._instances)
-
-    def _shared_window(self, channel: str) -> Window | None:
-        limits = self.limits.get(channel)
-        if limits is None or limits.overall is None:
-            return None
-        window = self._shared.get(channel)
-        if window is None:
-            window = Window(limits.overall)
-            window.count = share(limits.overall, self._instances)
-            self._shared[channel] = window
-        return window
 
     # ------------------------------------------------------------------ one pass
 
@@ -329,7 +258,7 @@ class Relay:
                 chat_windows(
                     limits.per_chat, limits.per_group, worker.claim.is_group, worker.claim.pacing
                 ),
-                self._shared_window(key.channel),
+                self._shared.window(key.channel),
                 self._now,
                 self._sleep,
             )
@@ -350,6 +279,9 @@ class Relay:
                 if deferral is not None:
                     not_before = deferral.until
                     break
+                if (again := worker.goes_on(self.options.batch)) is not None:
+                    rows = list(again)
+                    continue
                 if whole and (worker.released or not worker.more):
                     break
                 rows = []
@@ -377,8 +309,8 @@ class Relay:
             # that comes after this release, and another here would only cost a transaction.
             # And if rows came for the chat too late for this worker to read them.
             quiet = self._claims == worker.claims_seen and self._flush_until is None
-            if not_before is not None or not quiet or worker.more:
-                self._changed.set()
+            if not_before is not None or not quiet or worker.more or worker.claimed_again:
+                self.wake([key])
 
     async def _check(self, worker: Worker, *, started: bool = False) -> None:
         """Go on only while we may: not stopping, the chat's lease ours (renewed when half used).
@@ -391,11 +323,9 @@ class Relay:
             return
         key = worker.claim.key
         renewed = await self.store.renew_leases(self.owner, [key], self._at(now + lease))
+        worker.renewal(key in renewed, now + lease)
         if key not in renewed:
-            worker.lost = True
-            log.warning("relay: lease on %s lost; another instance has it", key)
             raise Halted
-        worker.lease_deadline = now + lease
 
     async def _deliver_batch(
         self,
@@ -562,8 +492,8 @@ class Relay:
         `release`: the visit ends with it, so the same transaction gives the chat back.
         `start`: the chat's next send; when it may go at once (tokens free, not stopping),
         the same transaction writes its start, so that send needs no transaction first.
-        Rows committed for the chat since its queue was read keep it (`Worker.more`)."""
-        release = release and not worker.more
+        Rows committed for the chat since its queue was read keep it (`Worker.gives_back`)."""
+        worker.giving = False
         if start is not None and (
             self._halt or self._paused or worker.lost or not pacer.take_now()
         ):
@@ -580,6 +510,7 @@ class Relay:
                     new_card=new_card,
                     pacing=pacer.history(),
                     release=self.owner if release else None,
+                    gives_back=worker.gives_back,
                     start=start,
                 )
                 break
@@ -591,7 +522,9 @@ class Relay:
                 log.warning("relay: recording a send to %s failed; retrying", row.key)
                 await self._sleep(delay)
                 delay = min(delay * 2, 2.0)
-        worker.released = release
+        worker.released = release and worker.giving
+        if worker.released:
+            worker.gave_back = row.id
         worker.started = start
         self.setbacks.sent(row)
         if last:

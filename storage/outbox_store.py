@@ -13,7 +13,7 @@ SQLite has no row locks; there every transaction starts with ``BEGIN IMMEDIATE``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from storage import tables
 from storage.engine import insert_ignoring_duplicates
 from storage.group_commit import GroupCommit
 from storage.notice_plans import notice_plan
+from storage.outbox_handoff import Taker, offer, withdraw
 from storage.outbox_model import (
     ChatClaim,
     ChatKey,
@@ -44,6 +45,7 @@ from storage.relay_sql import (
     OUTBOX_SET,
     OUTBOX_SET_MANY,
     RENEW,
+    claims_of,
     key_params,
     new_chats,
     pending_in,
@@ -98,6 +100,14 @@ class OutboxStore:
 
     # ------------------------------------------------------------------ claiming
 
+    def hand_chats_to(self, taker: Taker, taking: bool = True) -> None:
+        """While `taking`, this engine's commits lease their chats to `taker` in the
+        transaction that wrote to them (storage/outbox_handoff.py)."""
+        if taking:
+            offer(self.engine, taker)
+        else:
+            withdraw(self.engine, taker)
+
     async def claim_chats(
         self, owner: str, at: datetime, until: datetime, limit: int, *, read: int = 0
     ) -> list[ChatClaim]:
@@ -118,15 +128,7 @@ class OutboxStore:
                 LEASE, {"b_keys": key_params(keys), "lease_owner": owner, "lease_until": until}
             )
             found = await queues(conn, keys, read) if read > 0 else {}
-        return [
-            ChatClaim(
-                key,
-                bool(r.is_group),
-                tuple(float(x) for x in (r.pacing or [])),
-                tuple(found.get(key, ())),
-            )
-            for key, r in zip(keys, rows, strict=True)
-        ]
+        return claims_of(rows, found)
 
     async def renew_leases(
         self, owner: str, keys: Sequence[ChatKey], until: datetime
@@ -246,17 +248,18 @@ class OutboxStore:
         new_card: bool,
         pacing: Sequence[float],
         release: str | None = None,
+        gives_back: Callable[[], bool] | None = None,
         start: OutboxRow | None = None,
     ) -> None:
         """Record one delivered part (a whole message when it has one part) at once,
         with the platform's message ids, so a crash right after never repeats it.
 
         `release`: the owner whose lease on the chat ends with this record, when it is
-        the last of the visit (as `release_chat`, in the same transaction). `start`: the
-        chat's next send (this row's next part, or its next message), whose start
-        (`begin_send`) goes in the same transaction: a busy chat then costs one
-        transaction per message, not two. Committed when this returns, maybe with other
-        chats' writes (storage.group_commit)."""
+        the last of the visit (as `release_chat`, in the same transaction), if
+        `gives_back()`, asked in the transaction, says so. `start`: the chat's next send
+        (this row's next part, or its next message), whose start (`begin_send`) goes in
+        the same transaction: a busy chat then costs one transaction per message, not two.
+        Committed when this returns, maybe with other chats' writes (storage.group_commit)."""
         values: dict[str, Any] = {"b_id": row.id, "parts_sent": part + 1, "sending_at": None}
         if message_ids:
             values["message_id"] = message_ids[-1]
@@ -277,7 +280,7 @@ class OutboxStore:
             )
             card = row.card_key if last and new_card else None
             await remember_posted(conn, row, message_ids, card, at)
-            if release is not None:
+            if release is not None and (gives_back is None or gives_back()):
                 await _release(conn, release, row.key, None)
             if start is not None:
                 await conn.execute(OUTBOX_SET, {"b_id": start.id, "sending_at": at})

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import tables
 from storage.engine import insert_ignoring_duplicates
-from storage.outbox_model import ChatKey, DeliveryState, OutboxRow, outbox_row
+from storage.outbox_model import ChatClaim, ChatKey, DeliveryState, OutboxRow, outbox_row
 from storage.prepared import per_dialect, skipping_insert
 from storage.sqlite_driver import quick
 from storage.tables import CASES, CHAT_MESSAGES, OUTBOX, OUTBOX_CHATS, TEAM_CHATS
@@ -65,6 +65,18 @@ LEASE = sa.update(tables.outbox_chats).where(_keys_in(OUTBOX_CHATS))
 quick(OUTBOX_SET, OUTBOX_SET_MANY, NOTE_UNCERTAIN, CHAT_SET, CHAT_SET_OWNED, RENEW, LEASE)
 
 
+def _is_group(channel: Any = OUTBOX_CHATS.channel, chat_id: Any = OUTBOX_CHATS.chat_id) -> Any:
+    """Telegram's group ids are negative; other channels' groups are known as the chats
+    bound to a team."""
+    bound_to_team = sa.exists().where(TEAM_CHATS.channel == channel, TEAM_CHATS.chat_id == chat_id)
+    return sa.or_(chat_id.startswith("-"), bound_to_team).label("is_group")
+
+
+def _takeable(chat: Any, at: Any) -> tuple[sa.ColumnElement[bool], ...]:
+    """Nobody holds the chat's lease (or it ran out) and it is not held back at `at`."""
+    return (sa.or_(chat.lease_until.is_(None), chat.lease_until < at), chat.not_before <= at)
+
+
 def _claimable() -> sa.Select[Any]:
     oldest = (
         sa.select(sa.func.min(OUTBOX.id))
@@ -75,25 +87,10 @@ def _claimable() -> sa.Select[Any]:
         )
         .scalar_subquery()
     )
-    bound_to_team = sa.exists().where(
-        TEAM_CHATS.channel == OUTBOX_CHATS.channel,
-        TEAM_CHATS.chat_id == OUTBOX_CHATS.chat_id,
-    )
     at = _B("b_at", type_=tables.UTCDateTime())
     return (
-        sa.select(
-            OUTBOX_CHATS.channel,
-            OUTBOX_CHATS.chat_id,
-            OUTBOX_CHATS.pacing,
-            # Telegram's group ids are negative; other channels' groups are known as the
-            # chats bound to a team.
-            sa.or_(OUTBOX_CHATS.chat_id.startswith("-"), bound_to_team).label("is_group"),
-        )
-        .where(
-            sa.or_(OUTBOX_CHATS.lease_until.is_(None), OUTBOX_CHATS.lease_until < at),
-            OUTBOX_CHATS.not_before <= at,
-            pending_in(tables.outbox_chats),
-        )
+        sa.select(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id, OUTBOX_CHATS.pacing, _is_group())
+        .where(*_takeable(OUTBOX_CHATS, at), pending_in(tables.outbox_chats))
         .order_by(oldest)
         .limit(_B("b_limit", type_=sa.Integer))
         .with_for_update(skip_locked=True, of=tables.outbox_chats)
@@ -103,6 +100,38 @@ def _claimable() -> sa.Select[Any]:
 #: Chats with pending messages nobody holds and not held back at :b_at, oldest waiting
 #: message first (a busy chat cannot starve the others), at most :b_limit.
 CLAIMABLE = _claimable()
+
+
+def _take() -> sa.Update:
+    free = tables.outbox_chats.alias("free")
+    at = _B("b_at", type_=tables.UTCDateTime())
+    takeable = (
+        sa.select(free.c.channel, free.c.chat_id)
+        .where(_keys_in(free.c), *_takeable(free.c, at))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        sa.update(tables.outbox_chats)
+        .where(sa.tuple_(OUTBOX_CHATS.channel, OUTBOX_CHATS.chat_id).in_(takeable))
+        .returning(
+            OUTBOX_CHATS.channel,
+            OUTBOX_CHATS.chat_id,
+            OUTBOX_CHATS.pacing,
+            # Named in full: SQLAlchemy leaves SQLite's RETURNING columns unqualified, and
+            # inside the subquery those would be team_chats' own.
+            _is_group(
+                sa.literal_column("outbox_chats.channel", sa.String),
+                sa.literal_column("outbox_chats.chat_id", sa.String),
+            ),
+        )
+    )
+
+
+#: Lease those of the chats :b_keys that `CLAIMABLE` could claim at :b_at (SET lease_owner,
+#: lease_until), skipping a row another transaction holds (PostgreSQL), as a claim does;
+#: the chats leased, with what a claim reads of them. Run by the unit of work that wrote
+#: to them (storage/outbox_handoff.py), so it waits on no lock taken before.
+TAKE = _take()
 
 
 def _build_new_chats(conn: AsyncConnection) -> Any:
@@ -224,3 +253,17 @@ async def queues(
         row = outbox_row(r)
         found.setdefault(row.key, []).append(row)
     return found
+
+
+def claims_of(rows: Sequence[Any], found: dict[ChatKey, list[OutboxRow]]) -> list[ChatClaim]:
+    """The chats leased by `CLAIMABLE` then `LEASE`, or by `TAKE` (`rows`), each with its
+    queue as read in the same transaction (`found`, by `queues`)."""
+    return [
+        ChatClaim(
+            ChatKey(r.channel, r.chat_id),
+            bool(r.is_group),
+            tuple(float(x) for x in (r.pacing or [])),
+            tuple(found.get(ChatKey(r.channel, r.chat_id), ())),
+        )
+        for r in rows
+    ]

@@ -23,7 +23,8 @@ from storage.directory import DirectoryView, copy_of, directory_version
 from storage.evidence_store import SqlEvidenceRepository
 from storage.forms_store import SqlFormRepository
 from storage.invites_store import SqlInviteRepository
-from storage.outbox_model import ChatKey
+from storage.outbox_handoff import Taker, Terms, take, taker_of
+from storage.outbox_model import ChatClaim, ChatKey
 from storage.outbox_rows import SqlOutbox
 from storage.outbox_wakeup import announce, announces
 from storage.report_queries import SqlReportReads
@@ -146,7 +147,11 @@ class SqlUnitOfWork:
             await self.sink(batch, self)
         if self._mark is None:  # rolled back since it opened: write the mark again
             await self._hold_mark(self.connection)
-        if self.outbox.added and announces(self.connection):
+        handed = await self._hand_over() if self.outbox.added else None
+        rest = set(self.outbox.chats)
+        if handed is not None:
+            rest.difference_update(claim.key for claim in handed[2])
+        if rest and announces(self.connection):
             await announce(self.connection)  # the other instances' relays, at the commit
         await self.connection.commit()
         mark, self._mark = self._mark, None
@@ -154,10 +159,23 @@ class SqlUnitOfWork:
             mark.written, mark.holder = True, None
         if self._view is not None:
             self._view.ended()
-        if self.outbox.added and self.on_outbox is not None:
-            self.on_outbox(frozenset(self.outbox.chats))
         self.outbox.added = 0
         self.outbox.chats.clear()
+        if handed is not None:
+            taker, terms, claims = handed
+            taker.taken(terms, claims)
+        if rest and self.on_outbox is not None:
+            self.on_outbox(frozenset(rest))
+
+    async def _hand_over(self) -> tuple[Taker, Terms, list[ChatClaim]] | None:
+        """Lease the chats written to that this process's relay takes, in this transaction
+        (storage/outbox_handoff.py): they need no claim of their own."""
+        taker = taker_of(self.engine)
+        terms = taker.terms(self.outbox.chats) if taker is not None else None
+        if taker is None or terms is None or not terms.chats:
+            return None
+        claims = await take(self.connection, terms)
+        return (taker, terms, claims) if claims else None
 
     async def rollback(self) -> None:
         await self.connection.rollback()

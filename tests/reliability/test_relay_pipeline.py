@@ -18,8 +18,9 @@ from bot.channels.base import Outbound, Sent
 from bot.config import ChannelLimits, RateLimit
 from bot.pacing import ChatPacer, Window
 from storage import tables as t
+from storage.outbox_model import ChatKey
 from tests.reliability.relaykit import VirtualTime
-from tests.reliability.test_relay import GROUP, Kit, hold_sends
+from tests.reliability.test_relay import GROUP, OTHER_GROUP, Kit, hold_sends
 from tests.reliability.test_relay import kit as kit  # the fixture
 
 
@@ -183,25 +184,53 @@ async def test_a_message_for_a_chat_whose_worker_is_on_it_is_read_by_that_worker
     assert owner is None
 
 
+def commit_after_the_release(kit: Kit, text: str) -> list[str]:
+    """From now on, the first record that gives the chat back is followed, before its
+    worker goes on, by the commit of `text` to GROUP; the texts so committed."""
+    store = kit.container.store
+    plain = store.part_sent
+    added: list[str] = []
+
+    async def then_added(*args: Any, **kwargs: Any) -> None:
+        await plain(*args, **kwargs)
+        if kwargs.get("release") and not added:
+            added.append(text)
+            await kit.add(GROUP, text)
+
+    store.part_sent = then_added  # type: ignore[method-assign]
+    return added
+
+
 async def test_a_message_committed_as_the_visits_last_record_gives_the_chat_back_is_claimed(
     kit: Kit,
 ) -> None:
     """Too late for the worker, which has given the chat back: the relay claims again."""
     wakes_relay(kit)
-    store = kit.container.store
-    plain = store.part_sent
-    added = False
-
-    async def then_added(*args: Any, **kwargs: Any) -> None:
-        nonlocal added
-        await plain(*args, **kwargs)
-        if kwargs.get("release") and not added:
-            added = True
-            await kit.add(GROUP, "m1")  # its worker is still on the chat, ending
-
-    store.part_sent = then_added  # type: ignore[method-assign]
+    commit_after_the_release(kit, "m1")  # its worker is still on the chat, ending
     await kit.add(GROUP, "m0")
     kit.relay._changed.clear()
     await kit.relay.drain()
     assert kit.relay._changed.is_set()  # the run loop claims again
     assert [c.text for c in kit.channel.sent_to(GROUP)] == ["m0", "m1"]
+
+
+async def test_a_claim_for_the_chats_a_wake_named_makes_no_other_worker_look_again(
+    kit: Kit,
+) -> None:
+    """Rows a commit wrote to a chat with a worker here are that worker's to read (`wake`);
+    a claim asked for the other chats it named misses none, so a worker alive meanwhile
+    does not claim again at its end. (A claim that may miss some, the idle poll's or one
+    for another instance's commit, still makes it look: test_relay.)"""
+    relay = kit.relay
+    gate, entered = hold_sends(kit)
+    await kit.add(GROUP, "m0")
+    assert [c.key.chat_id for c in await relay._claim_more(False)] == [GROUP]
+    await asyncio.wait_for(entered.wait(), 10)
+    await kit.add(OTHER_GROUP, "n0")
+    other = {ChatKey("telegram", OTHER_GROUP)}
+    assert [c.key.chat_id for c in await relay._claim_more(False, other)] == [OTHER_GROUP]
+    relay._changed.clear()
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(*[w.task for w in relay._workers.values() if w.task]), 10)
+    assert not relay._changed.is_set()
+    assert [c.text for c in kit.channel.calls] == ["m0", "n0"]
