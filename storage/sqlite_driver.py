@@ -183,6 +183,9 @@ class Connection:
         self._immediate = False
         #: SQLite's journal mode for this connection, once asked (`_wal`).
         self._journal: str | None = None
+        #: SQLite's busy timeout (ms) for this connection, once asked (`_begun_here`): set
+        #: by the engine's pragmas at connect, put back after each BEGIN tried here.
+        self._busy_ms: int | None = None
         #: The SQL of the next statement if it is a quick one (`note_quick`).
         self.quick_next: str | None = None
         self._tx = _Calls()
@@ -226,7 +229,9 @@ class Connection:
         conn = self._conn
         if conn is None or self._ending or not self._tx.idle or conn.in_transaction:
             return False
-        (busy_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        if self._busy_ms is None:
+            (self._busy_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        busy_ms = self._busy_ms
         conn.execute("PRAGMA busy_timeout = 0")
         try:
             call()
