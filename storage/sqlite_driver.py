@@ -18,9 +18,9 @@ IMMEDIATE (storage/engine.py). A connection that finds the write lock taken wait
 SQLite's busy handler, which sleeps 1, 2, 5, 10 … up to 100 ms between tries: under a
 rush the lock was often free while every waiter slept. The connections of one engine
 therefore queue for the write lock in the event loop first (`WriterGate`), each woken
-the moment the one before ends its transaction. The gate only orders this process's
-own writers: SQLite's lock still decides, and another process (the command line) still
-meets the busy handler.
+the moment the one before ends its transaction, and behind the other processes' writers
+through a file lock (storage/sqlite_writers.py). The gate only orders the writers:
+SQLite's lock still decides.
 
 A trip costs 65-95 µs of CPU (a thread woken, then the event loop through its self-pipe),
 an UPDATE of one row by its key 5 µs. Inside a transaction this connection began with BEGIN
@@ -44,6 +44,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from queue import SimpleQueue
 from typing import Any, TypeVar
+
+from storage.sqlite_writers import FileGate, writer_file
 
 _T = TypeVar("_T")
 
@@ -110,11 +112,13 @@ class _Calls:
 class WriterGate:
     """One engine's writers, queued in the event loop for SQLite's write lock."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, files: FileGate | None = None) -> None:
         self.timeout = timeout
         #: Writers waiting here now.
         self.queued = 0
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        #: The queue of the other processes' writers (storage/sqlite_writers.py).
+        self.files = files
 
     def _lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -125,20 +129,34 @@ class WriterGate:
         return lock
 
     async def enter(self) -> asyncio.Lock:
-        """Wait for this process's writer before us; as long as SQLite would wait."""
+        """Wait for this process's writer before us, then for the other processes' (the
+        file); as long as SQLite would wait. `leave` lets the next one in."""
         lock = self._lock()
-        if not lock.locked() and not self.queued:  # free and nobody before us: no wait
+        if lock.locked() or self.queued:
+            self.queued += 1
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await lock.acquire()
+            except TimeoutError:
+                raise sqlite3.OperationalError("database is locked") from None
+            finally:
+                self.queued -= 1
+        else:  # free and nobody before us: no wait
             await lock.acquire()
-            return lock
-        self.queued += 1
-        try:
-            async with asyncio.timeout(self.timeout):
-                await lock.acquire()
-        except TimeoutError:
-            raise sqlite3.OperationalError("database is locked") from None
-        finally:
-            self.queued -= 1
+        if self.files is not None:
+            try:
+                await self.files.take(self.timeout)
+            except BaseException as e:
+                lock.release()
+                if isinstance(e, TimeoutError):
+                    raise sqlite3.OperationalError("database is locked") from None
+                raise
         return lock
+
+    def leave(self, lock: asyncio.Lock) -> None:
+        if self.files is not None:
+            self.files.give_back()
+        lock.release()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -283,7 +301,8 @@ class Connection:
             self._immediate = False
         if self._holding is not None and (conn is None or not conn.in_transaction):
             lock, self._holding = self._holding, None
-            lock.release()
+            assert self._gate is not None
+            self._gate.leave(lock)
 
     async def open(self) -> Connection:
         def connect() -> None:
@@ -428,8 +447,9 @@ class Cursor:
 
 def connector(database: str, *, timeout: float) -> Callable[[], Any]:
     """The async creator for `database` (a path, or `:memory:`); its connections share
-    one `WriterGate`."""
-    gate = WriterGate(timeout)
+    one `WriterGate`, which queues them behind the other processes' too."""
+    path = writer_file(database)
+    gate = WriterGate(timeout, FileGate(path) if path is not None else None)
 
     async def connect() -> Connection:
         def open_sqlite() -> sqlite3.Connection:
