@@ -71,10 +71,28 @@ class ChatLanes:
                 del self._tails[chat]
             self._slots.release()
 
+    def beside(self, work: Awaitable[object]) -> None:
+        """Run `work` in no lane: it holds up no chat's next update, and `drain` still
+        waits for it (a press's answer, once its update is handled)."""
+        task = asyncio.ensure_future(self._beside(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _beside(work: Awaitable[object]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("work beside the chats' updates failed")
+
     async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109
-        """Wait for the updates in hand (on stop); False when some were still running."""
-        pending = set(self._tasks)
-        if not pending:
-            return True
-        _done, left = await asyncio.wait(pending, timeout=timeout)
-        return not left
+        """Wait for the updates in hand (on stop), and what they start beside them; False
+        when some were still running."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.wait(set(self._tasks), timeout=left)
+        return True

@@ -55,3 +55,34 @@ async def test_a_failing_update_does_not_stop_its_chat() -> None:
     assert await lanes.drain(5)
     assert seen == [0, 1, 2, 3, 4]
     assert lanes.busy == 0
+
+
+async def test_work_beside_holds_up_no_chat_and_is_drained() -> None:
+    """A press's answer: the chat's next update runs while it waits; a stop waits for it,
+    and its failure is only logged."""
+    lanes = ChatLanes(limit=2)
+    answered = asyncio.Event()
+    order: list[str] = []
+
+    async def answer() -> None:
+        await answered.wait()
+        order.append("answer")
+
+    async def failing() -> None:
+        raise RuntimeError("the platform said no")
+
+    async def press() -> None:
+        order.append("press")
+        lanes.beside(answer())
+        lanes.beside(failing())
+
+    async def next_update() -> None:
+        order.append("next")
+
+    await lanes.submit("a", press)
+    await lanes.submit("a", next_update)
+    assert not await lanes.drain(0.05)  # the answer still waits: drain says so
+    assert order == ["press", "next"]
+    answered.set()
+    assert await lanes.drain(5)
+    assert order == ["press", "next", "answer"]

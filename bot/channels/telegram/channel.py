@@ -262,7 +262,7 @@ class TelegramChannel:
         """A polled update, queued in its chat's lane (PTB hands them on in order)."""
         if isinstance(update, TelegramUpdate):
             bot = context.bot
-            await self._lanes.submit(update.lane, lambda: self._dispatch(update, bot))
+            await self._lanes.submit(update.lane, lambda: self._dispatch(update, bot, polled=True))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -272,8 +272,13 @@ class TelegramChannel:
             exc_info=error if error is not None and not isinstance(error, TelegramError) else None,
         )
 
-    async def _dispatch(self, update: TelegramUpdate, bot: Bot) -> HandleResult | None:
-        """Convert, hand to the sink, answer the button; a failing sink never stops polling."""
+    async def _dispatch(
+        self, update: TelegramUpdate, bot: Bot, *, polled: bool = False
+    ) -> HandleResult | None:
+        """Convert, hand to the sink, answer the button; a failing sink never stops polling.
+
+        A polled press is answered beside its chat's lane: the chat's next update need not
+        wait for the answer's round trip (a pushed one is answered before the 200)."""
         moved = chat_move_of(update)
         if moved is not None and self.chat_moved is not None:
             try:
@@ -287,7 +292,11 @@ class TelegramChannel:
             f"Telegram update {update.update_id}",
         )
         if update.press_id is not None:
-            await self._answer(bot, update.press_id, result)
+            answer = self._answer(bot, update.press_id, result)
+            if polled:
+                self._lanes.beside(answer)
+            else:
+                await answer
         return result
 
     async def _answer(self, bot: Bot, press_id: str, result: HandleResult | None) -> None:
