@@ -214,6 +214,11 @@ class Connection:
         self._thread.start()
 
     @property
+    def is_open(self) -> bool:
+        """Opened, and no close asked for."""
+        return self._conn is not None and not self._ending
+
+    @property
     def _connection(self) -> sqlite3.Connection | None:
         """Open or not: SQLAlchemy's adapter commits and rolls back only while it is."""
         return self._conn

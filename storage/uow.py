@@ -27,6 +27,7 @@ from storage.outbox_handoff import Taker, Terms, take, taker_of
 from storage.outbox_model import ChatClaim, ChatKey
 from storage.outbox_rows import SqlOutbox
 from storage.outbox_wakeup import announce, announces
+from storage.quick_execute import give_back, lend
 from storage.report_queries import SqlReportReads
 from storage.repository import (
     SqlCaseRepository,
@@ -73,7 +74,7 @@ class SqlUnitOfWork:
         assumption = assumed()
         if assumption is not None and assumption.check is Check.MOVED:
             raise DirectoryMoved("the update's speaker was read at an older directory version")
-        conn = await self.engine.connect()
+        conn = await lend(self.engine)
         try:
             await conn.begin()
             view = DirectoryView(conn, copy_of(self.engine))
@@ -118,8 +119,10 @@ class SqlUnitOfWork:
         try:
             if conn.in_transaction():
                 await conn.rollback()
-        finally:
+        except BaseException:
             await conn.close()
+            raise
+        await give_back(self.engine, conn)
 
     async def _hold_mark(self, conn: AsyncConnection) -> None:
         mark = update_mark()

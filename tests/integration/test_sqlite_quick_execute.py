@@ -142,3 +142,102 @@ async def test_their_errors_keep_their_kind(engine: AsyncEngine) -> None:
     assert "same" not in str(raised.value)  # parameters hidden, as the engine's
     async with engine.connect() as conn:
         assert (await conn.execute(sa.select(sa.func.count()).select_from(_T))).scalar() == 0
+
+
+#: A statement with a bound value of its own and one computed at each call.
+_STAMP = iter(range(1_000, 2_000))
+MARK = (
+    sa.update(_T)
+    .where(_T.c.name == _B("b_name"), _T.c.id > _B("b_floor", 0))
+    .values(on=_B("b_on", True), id=_B("b_id", callable_=lambda: next(_STAMP)))
+)
+sqlite_driver.quick(MARK)
+
+
+def test_positions_are_resolved_as_construct_params_resolves_them(engine: AsyncEngine) -> None:
+    """The plan resolves each position once per key set (storage/quick_execute.py): a
+    caller's key, else the statement's own value or callable, then the type's bind
+    processor; the same values as SQLAlchemy's `construct_params` and processors."""
+    from storage.quick_execute import _plan
+
+    dialect = engine.sync_engine.dialect
+    cases: list[tuple[Any, dict[str, Any]]] = [
+        (ADD, {"name": "an", "at": AT, "on": True}),
+        (ADD, {"name": "bo", "at": None, "on": None}),
+        (TURN, {"b_name": "an"}),
+        (ROWS, {"b_from": 3}),
+        (ONS, {}),
+        (MARK, {"b_name": "an"}),
+        (MARK, {"b_name": "an", "b_floor": 7, "b_on": False}),
+    ]
+    for statement, params in cases:
+        plan = _plan(dialect, statement, frozenset(params))
+        assert plan is not None, statement
+        compiled: Any = statement.compile(dialect=dialect, column_keys=sorted(params))
+        values = compiled.construct_params(params, escape_names=False)
+        binds = compiled._bind_processors
+        expected = [
+            binds[k](values[k]) if binds.get(k) is not None else values[k]
+            for k in compiled.positiontup
+        ]
+        got = list(plan.arguments(params))
+        if statement is MARK:  # the callable gives the next number at each call
+            at = list(compiled.positiontup).index("b_id")
+            assert got[at] == expected[at] + 1
+            got[at] = expected[at]
+        assert got == expected, statement
+
+
+def test_a_required_value_missing_goes_the_usual_way_and_fails(engine: AsyncEngine) -> None:
+    from storage.quick_execute import _plan
+
+    assert _plan(engine.sync_engine.dialect, TURN, frozenset()) is None
+
+
+def _driver(conn: AsyncConnection) -> Any:
+    sync = conn.sync_connection
+    assert sync is not None and sync._dbapi_connection is not None
+    return sync._dbapi_connection.driver_connection
+
+
+async def test_a_unit_of_works_connection_waits_for_the_next_one(engine: AsyncEngine) -> None:
+    """Given back clean, a connection stays checked out for the next unit of work (no
+    pool round trip); a failed unit of work's rollback is done before it is kept."""
+    from bot.domain.clock import SystemClock
+    from storage.uow import SqlUnitOfWork
+
+    pool: Any = engine.sync_engine.pool
+    async with SqlUnitOfWork(engine, SystemClock()) as uow:
+        first = _driver(uow.connection)
+        await uow.connection.execute(ADD, {"name": "kept", "at": AT, "on": True})
+        await uow.commit()
+    assert pool.checkedout() == 1  # parked, not back in the pool
+    with pytest.raises(RuntimeError):
+        async with SqlUnitOfWork(engine, SystemClock()) as uow:
+            assert _driver(uow.connection) is first
+            await uow.connection.execute(ADD, {"name": "lost", "at": AT, "on": True})
+            raise RuntimeError("the command failed")
+    async with SqlUnitOfWork(engine, SystemClock()) as uow:
+        assert _driver(uow.connection) is first
+        names = (await uow.connection.execute(sa.select(_T.c.name))).scalars().all()
+        assert names == ["kept"]
+    await engine.dispose()
+    assert pool.checkedout() == 0
+    assert not first.is_open  # closed by dispose, not left to the collector
+
+
+async def test_only_clean_connections_are_kept_and_only_a_few(engine: AsyncEngine) -> None:
+    from storage.quick_execute import PARKED, QuickEngine
+
+    assert isinstance(engine, QuickEngine)
+    pool: Any = engine.sync_engine.pool
+    busy = await engine.lend()
+    await busy.begin()
+    await engine.give_back(busy)  # a transaction open: closed, back to the pool
+    assert busy.closed and pool.checkedout() == 0
+    many = [await engine.lend() for _ in range(pool.size() + 2)]  # into the overflow
+    for conn in many:
+        await engine.give_back(conn)
+    assert pool.checkedout() == PARKED
+    assert sum(conn.closed for conn in many) == len(many) - PARKED
+    assert many[0].closed and many[1].closed  # given back while the overflow was lent
