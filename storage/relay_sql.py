@@ -46,11 +46,15 @@ def key_params(keys: Sequence[ChatKey]) -> list[tuple[str, str]]:
 FEW_KEYS = 4
 
 
-def _pairs(chat: Any, n: int) -> sa.ColumnElement[bool]:
-    """The chat is one of the `n` chats :b_channel_<i>, :b_chat_id_<i> (see `pair_params`)."""
+def _pairs(chat: Any, n: int, *also: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """The chat is one of the `n` chats :b_channel_<i>, :b_chat_id_<i> (see `pair_params`),
+    and `also` holds: repeated in each branch, so that SQLite searches an index by all of
+    them for each chat (a multi-index OR), never by the channel alone."""
     return sa.or_(
         *(
-            sa.and_(chat.channel == _B(f"b_channel_{i}"), chat.chat_id == _B(f"b_chat_id_{i}"))
+            sa.and_(
+                chat.channel == _B(f"b_channel_{i}"), chat.chat_id == _B(f"b_chat_id_{i}"), *also
+            )
             for i in range(n)
         )
     )
@@ -260,7 +264,10 @@ QUEUE_ONE = _queue(
 )
 
 
-def _queue_many(keys_are: Callable[[Any], sa.ColumnElement[bool]] = _keys_in) -> sa.Select[Any]:
+def _queue_many(n: int | None = None) -> sa.Select[Any]:
+    """`QUEUE_MANY` for the chats :b_keys, or for `n` chats named one by one (`_pairs`)."""
+    pending = OUTBOX.status == _PENDING
+    chats = sa.and_(_keys_in(OUTBOX), pending) if n is None else _pairs(OUTBOX, n, pending)
     numbered = (
         sa.select(
             OUTBOX.id,
@@ -268,7 +275,7 @@ def _queue_many(keys_are: Callable[[Any], sa.ColumnElement[bool]] = _keys_in) ->
             .over(partition_by=(OUTBOX.channel, OUTBOX.chat_id), order_by=OUTBOX.id)
             .label("place"),
         )
-        .where(keys_are(OUTBOX), OUTBOX.status == _PENDING)
+        .where(chats)
         .subquery()
     )
     return _queue(sa.select(numbered.c.id).where(numbered.c.place <= _LIMIT))
@@ -278,7 +285,7 @@ def _queue_many(keys_are: Callable[[Any], sa.ColumnElement[bool]] = _keys_in) ->
 #: card's subqueries.
 QUEUE_MANY = _queue_many()
 #: `QUEUE_MANY` for 2 … FEW_KEYS chats, named one by one (`_pairs`).
-_QUEUE_FEW = {n: _queue_many(functools.partial(_pairs, n=n)) for n in range(2, FEW_KEYS + 1)}
+_QUEUE_FEW = {n: _queue_many(n) for n in range(2, FEW_KEYS + 1)}
 quick(QUEUE_ONE, *_QUEUE_FEW.values())
 
 
