@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.outbox_model import ChatClaim, ChatKey
-from storage.relay_sql import TAKE, claims_of, key_params, queues
+from storage.relay_sql import claims_of, queues, take_statement
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,9 @@ def taker_of(engine: AsyncEngine) -> Taker | None:
 
 async def take(conn: AsyncConnection, terms: Terms) -> list[ChatClaim]:
     """Inside the unit of work's transaction: lease what `terms` asks of the free chats."""
-    rows = (
-        await conn.execute(
-            TAKE,
-            {
-                "b_keys": key_params(sorted(terms.chats)),
-                "b_at": terms.at,
-                "lease_owner": terms.owner,
-                "lease_until": terms.until,
-            },
-        )
-    ).all()
+    statement, params = take_statement(sorted(terms.chats))
+    params.update(b_at=terms.at, lease_owner=terms.owner, lease_until=terms.until)
+    rows = (await conn.execute(statement, params)).all()
     if not rows:
         return []
     keys = [ChatKey(r.channel, r.chat_id) for r in rows]

@@ -3,7 +3,8 @@ per-message statements, built and keyed per call, were most of its time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,37 @@ def _keys_in(chat: Any) -> sa.ColumnElement[bool]:
 
 def key_params(keys: Sequence[ChatKey]) -> list[tuple[str, str]]:
     return [(k.channel, k.chat_id) for k in keys]
+
+
+#: Up to this many chats, a statement over a set of chats names each in binds of its own
+#: (`_pairs`: built once per count), so that on SQLite it is a quick one
+#: (storage/quick_execute.py takes no expanding IN); more go through `_keys_in`. A commit
+#: hands over one or two chats (a card's group, a person), and its lease and queue read
+#: were the two statements of its transaction that went SQLAlchemy's whole way.
+FEW_KEYS = 4
+
+
+def _pairs(chat: Any, n: int, *also: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """The chat is one of the `n` chats :b_channel_<i>, :b_chat_id_<i> (see `pair_params`),
+    and `also` holds: repeated in each branch, so that SQLite searches an index by all of
+    them for each chat (a multi-index OR), never by the channel alone."""
+    return sa.or_(
+        *(
+            sa.and_(
+                chat.channel == _B(f"b_channel_{i}"), chat.chat_id == _B(f"b_chat_id_{i}"), *also
+            )
+            for i in range(n)
+        )
+    )
+
+
+def pair_params(keys: Sequence[ChatKey]) -> dict[str, Any]:
+    """The binds of `_pairs` for `keys`."""
+    params: dict[str, Any] = {}
+    for i, key in enumerate(keys):
+        params[f"b_channel_{i}"] = key.channel
+        params[f"b_chat_id_{i}"] = key.chat_id
+    return params
 
 
 def pending_in(chat: sa.Table) -> sa.ColumnElement[bool]:
@@ -102,12 +134,12 @@ def _claimable() -> sa.Select[Any]:
 CLAIMABLE = _claimable()
 
 
-def _take() -> sa.Update:
+def _take(keys_are: Callable[[Any], sa.ColumnElement[bool]] = _keys_in) -> sa.Update:
     free = tables.outbox_chats.alias("free")
     at = _B("b_at", type_=tables.UTCDateTime())
     takeable = (
         sa.select(free.c.channel, free.c.chat_id)
-        .where(_keys_in(free.c), *_takeable(free.c, at))
+        .where(keys_are(free.c), *_takeable(free.c, at))
         .with_for_update(skip_locked=True)
     )
     return (
@@ -132,6 +164,16 @@ def _take() -> sa.Update:
 #: the chats leased, with what a claim reads of them. Run by the unit of work that wrote
 #: to them (storage/outbox_handoff.py), so it waits on no lock taken before.
 TAKE = _take()
+#: `TAKE` for 1 … FEW_KEYS chats, named one by one (`_pairs`).
+_TAKE_FEW = {n: _take(functools.partial(_pairs, n=n)) for n in range(1, FEW_KEYS + 1)}
+quick(*_TAKE_FEW.values())
+
+
+def take_statement(keys: Sequence[ChatKey]) -> tuple[Any, dict[str, Any]]:
+    """`TAKE` for `keys` and its binds of the chats (the caller adds the lease's)."""
+    if len(keys) <= FEW_KEYS:
+        return _TAKE_FEW[len(keys)], pair_params(keys)
+    return TAKE, {"b_keys": key_params(keys)}
 
 
 def _build_new_chats(conn: AsyncConnection) -> Any:
@@ -220,19 +262,31 @@ QUEUE_ONE = _queue(
     .order_by(OUTBOX.id)
     .limit(_LIMIT)
 )
-_numbered = (
-    sa.select(
-        OUTBOX.id,
-        sa.func.row_number()
-        .over(partition_by=(OUTBOX.channel, OUTBOX.chat_id), order_by=OUTBOX.id)
-        .label("place"),
+
+
+def _queue_many(n: int | None = None) -> sa.Select[Any]:
+    """`QUEUE_MANY` for the chats :b_keys, or for `n` chats named one by one (`_pairs`)."""
+    pending = OUTBOX.status == _PENDING
+    chats = sa.and_(_keys_in(OUTBOX), pending) if n is None else _pairs(OUTBOX, n, pending)
+    numbered = (
+        sa.select(
+            OUTBOX.id,
+            sa.func.row_number()
+            .over(partition_by=(OUTBOX.channel, OUTBOX.chat_id), order_by=OUTBOX.id)
+            .label("place"),
+        )
+        .where(chats)
+        .subquery()
     )
-    .where(_keys_in(OUTBOX), OUTBOX.status == _PENDING)
-    .subquery()
-)
+    return _queue(sa.select(numbered.c.id).where(numbered.c.place <= _LIMIT))
+
+
 #: The first :b_limit pending messages of each chat in :b_keys, numbered before the
 #: card's subqueries.
-QUEUE_MANY = _queue(sa.select(_numbered.c.id).where(_numbered.c.place <= _LIMIT))
+QUEUE_MANY = _queue_many()
+#: `QUEUE_MANY` for 2 … FEW_KEYS chats, named one by one (`_pairs`).
+_QUEUE_FEW = {n: _queue_many(n) for n in range(2, FEW_KEYS + 1)}
+quick(QUEUE_ONE, *_QUEUE_FEW.values())
 
 
 async def queues(
@@ -241,10 +295,12 @@ async def queues(
     """The first `limit` pending messages of each chat in `keys`, in the order they were
     written, each with what the relay needs to know about its card: a later edit
     waiting (it need not go), the card's message in the chat (to edit, not post)."""
+    params: dict[str, Any]
     if len(keys) == 1:
         (key,) = keys
-        params: dict[str, Any] = {"b_channel": key.channel, "b_chat_id": key.chat_id}
-        stmt = QUEUE_ONE
+        params, stmt = {"b_channel": key.channel, "b_chat_id": key.chat_id}, QUEUE_ONE
+    elif len(keys) <= FEW_KEYS:
+        params, stmt = pair_params(keys), _QUEUE_FEW[len(keys)]
     else:
         params, stmt = {"b_keys": key_params(keys)}, QUEUE_MANY
     params["b_limit"] = limit

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.channels.base import Button, Key, Outbound, TransientFailure
-from bot.channels.telegram.api import TelegramApi
+from bot.channels.telegram.api import TelegramApi, form_of
 from bot.channels.telegram.render import render, render_edit
 from bot.channels.telegram.wire import AiohttpRequest, HttpAnswer
 
@@ -386,3 +387,27 @@ async def _message_answer(request: web.Request) -> web.StreamResponse:
         "chat": {"id": -1001, "type": "supergroup", "title": "PL"},
     }
     return web.json_response({"ok": True, "result": message})
+
+
+def test_the_bots_own_fields_are_ptbs_and_other_values_go_ptbs_way() -> None:
+    """`form_of` (TelegramApi.post) gives the fields PTB's `RequestData` would, for every
+    kind of value the bot's own calls pass; None for a kind it does not know."""
+    (card,) = render(Outbound("PL-1 · Nhận?", buttons=((Button("Nhận", "c:claim:PL-1"),),)))
+    (keys,) = render(Outbound("Gửi vị trí", keys=((Key("📍", request_location=True),),)))
+    (bare,) = render(Outbound("Xong", remove_keys=True))
+    params: dict[str, object] = {
+        "chat_id": -1001,
+        "channel": "@kenh",
+        "message_id": 5,
+        "text": "Đã nhận ✓ & 100%",
+        "show_alert": True,
+        "cache_time": 1.5,
+        "reply_parameters": ReplyParameters(7, allow_sending_without_reply=True),
+        "none": None,
+    }
+    for markup in (card.keyboard, keys.keyboard, bare.keyboard):
+        given = {**params, "reply_markup": markup}
+        ptbs = RequestData([RequestParameter.from_input(k, v) for k, v in given.items()])
+        assert form_of(given) == ptbs.json_parameters
+    assert form_of({"chat_id": 1, "photo": InputFile(b"\x89PNG")}) is None
+    assert form_of({"chat_id": 1, "allowed_updates": ["message"]}) is None
