@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,7 +13,6 @@ from bot.domain.clock import Clock, SystemClock
 from bot.i18n import Translator
 from bot.leadership import Leadership
 from bot.relay import Relay
-from bot.relay_apart import RelayProcess, WakeLine
 from bot.relay_setup import relay_from_settings
 from bot.reports.service import ReportDeps, ReportService
 from bot.services.board_links import BoardLinks
@@ -51,7 +50,7 @@ from storage.directory import CopyMemory
 from storage.engine import create_engine
 from storage.evidence_store import MediaFiles
 from storage.leadership import leadership_for
-from storage.outbox_store import OutboxStore
+from storage.outbox_store import ChatKey, OutboxStore
 from storage.uow import SqlUnitOfWork
 
 
@@ -105,9 +104,8 @@ class SqlUnits:
     engine: AsyncEngine
     clock: Clock
     sink: EventSink
-    #: Called after a commit that wrote outbox rows, with their chats: the relay's wake,
-    #: in this process or in its own (bot/relay_apart.py).
-    wake: WakeLine
+    #: Called after a commit that wrote outbox rows, with their chats (`Relay.wake`).
+    wake: Callable[[Collection[ChatKey]], None]
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.clock, self.sink, self.wake)
@@ -130,8 +128,6 @@ class Container:
     media: MediaFiles
     channels: dict[str, Channel] = field(default_factory=dict)
     http_port: int | None = None  # the bound port once serving (HTTP_PORT=0 picks a free one)
-    #: The relay's own process while it runs apart (RELAY_PROCESS=separate), else None.
-    relay_process: RelayProcess | None = None
 
     def uow(self) -> SqlUnitOfWork:
         """A unit of work on this container's engine (a test may swap in a broken one)."""
@@ -169,13 +165,10 @@ async def bootstrap(
                 channels[name] = built
     store = OutboxStore(engine)
     relay = relay_from_settings(settings, store, channels, clock, tr)
-    wake = WakeLine(relay.wake)
-    if relay.setbacks.mover is not None:  # it wakes the relay wherever it runs
-        relay.setbacks.mover.wake = wake
     for channel in channels.values():  # a group that moves (Telegram): its team follows
         if hasattr(channel, "chat_moved"):
             channel.chat_moved = relay.setbacks.mover
-    units = SqlUnits(engine, clock, Notifier(tr, renderer), wake)
+    units = SqlUnits(engine, clock, Notifier(tr, renderer), relay.wake)
     media = MediaFiles(settings.media_dir)
     reports = ReportService(
         ReportDeps(units, policy, tr, clock, settings.media_dir, settings.admin_set)

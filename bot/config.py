@@ -34,13 +34,6 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
-class RelayPlacement(StrEnum):
-    """Where `dispatchbot run` runs its relay (`RELAY_PROCESS`)."""
-
-    SAME = "same"
-    SEPARATE = "separate"
-
-
 class ConfigError(Exception):
     """One line naming the variable and what is wrong with it."""
 
@@ -173,8 +166,6 @@ class Settings(BaseSettings):
     zalo_rate_per_group: str = "off"
     zalo_rate_global: str = "off"
     relay_concurrency: int = Field(default=32, ge=1, le=256)
-    #: `separate`: the relay runs in a process of its own, on another core (bot/relay_apart.py).
-    relay_process: RelayPlacement = RelayPlacement.SAME
     relay_max_backoff_seconds: float = Field(default=300, gt=0)
     #: One message that keeps failing (5xx, timeouts) while the platform otherwise works is
     #: given up after this many tries or seconds, whichever first: it never holds its chat

@@ -209,35 +209,23 @@ class Metrics:
             "Instances whose relay is alive; they share the overall send limit.",
         )
 
-    def relay_families(self) -> tuple[Counter | Gauge | Histogram, ...]:
-        """The relay's own figures: where it runs apart (bot/relay_apart.py), its process
-        keeps them and this one shows its report instead."""
-        return (
+    def render(self) -> list[str]:
+        families = (
             self.send_seconds,
             self.sent,
             self.too_many_requests,
             self.retries,
             self.failed,
             self.given_up,
+            self.channel_paused,
             self.superseded,
             self.uncertain,
             self.pacing_seconds,
-            self.relay_instances,
-        )
-
-    def render_relay(self) -> list[str]:
-        return [line for family in self.relay_families() for line in family.render()]
-
-    def render(self, relay: list[str] | None = None) -> list[str]:
-        """Every family; `relay`, when given, stands for the relay's own (already rendered
-        by its process)."""
-        families = (
-            self.channel_paused,
             self.update_seconds,
             self.passes,
             self.pass_seconds,
             self.pass_messages,
             self.leader,
+            self.relay_instances,
         )
-        lines = [line for family in families for line in family.render()]
-        return (self.render_relay() if relay is None else relay) + lines
+        return [line for family in families for line in family.render()]

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sized
+from collections.abc import Awaitable, Callable, Sized
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -29,15 +29,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import Container
 from bot.channels.base import Channel, HandleResult, Inbound, InboundSink
-from bot.config import RelayPlacement
 from bot.held import releasing
 from bot.leadership import Leadership
 from bot.metrics import Metrics
-from bot.relay_apart import RelayProcess
 from bot.reminders import ReminderDeps, remind_pass
 from bot.reports.service import ReportDeps
 from bot.reports.weekly import weekly_report_tick
-from storage.outbox_wakeup import OutboxListener, sender_of
+from storage.outbox_wakeup import OutboxListener
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +43,6 @@ log = logging.getLogger(__name__)
 HTTP_GRACE = 10.0
 #: Seconds a running scheduler pass may take to finish once we stop.
 PASS_GRACE = 10.0
-#: Seconds the relay's own process (RELAY_PROCESS=separate) may take to start.
-RELAY_START_GRACE = 30.0
 #: Seconds a platform call under way may take to finish before the channels stop.
 SEND_GRACE = 25.0
 
@@ -206,7 +202,7 @@ async def publish_commands(name: str, channel: Channel, container: Container) ->
 async def start_channel(container: Container, name: str, channel: Channel) -> bool:
     """Start a channel; with its token refused it pauses instead (False) and the rest runs."""
     # A private message from someone with held messages sends them first (bot.held).
-    handle = releasing(container.relay.held, container.units.wake, container.dispatcher.handle)
+    handle = releasing(container.relay.held, container.relay.wake, container.dispatcher.handle)
     sink = timed(handle, name, container.relay.metrics)
     health = container.relay.health
     if health is None:
@@ -232,14 +228,15 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
     container.http_port = int(runner.addresses[0][1]) if runner.addresses else None
     started = []
     relay_stop = asyncio.Event()
-    relay_task = asyncio.create_task(run_relay(container, relay_stop), name="relay")
-    await relay_ready(container)
+    relay_task = asyncio.create_task(
+        container.relay.run(relay_stop, flush_seconds=settings.shutdown_flush_seconds),
+        name="relay",
+    )
     scheduler = start_scheduler(container)
     health = container.relay.health
     probes = asyncio.create_task(health.run(stop), name="probes") if health else None
     listener = OutboxListener(container.engine, container.relay.wake)  # other instances' posts
-    if container.relay_process is None:  # else the relay's process listens
-        await listener.start()
+    await listener.start()
     http_open = True
     try:
         for name, channel in container.channels.items():
@@ -283,30 +280,6 @@ async def serve(container: Container, stop: asyncio.Event) -> None:
             with contextlib.suppress(Exception):
                 await channel.stop()
         log.info("stopped")
-
-
-def run_relay(container: Container, stop: asyncio.Event) -> Coroutine[Any, Any, None]:
-    """The relay, here or in its own process (RELAY_PROCESS, bot/relay_apart.py), until
-    `stop`, then its flush."""
-    settings = container.settings
-    if settings.relay_process is RelayPlacement.SEPARATE:
-        sender = sender_of(container.engine)
-        apart = container.relay_process = RelayProcess(settings, sender=sender)
-        container.units.wake.target = apart.wake
-        return apart.run(stop)
-    return container.relay.run(stop, flush_seconds=settings.shutdown_flush_seconds)
-
-
-async def relay_ready(container: Container) -> None:
-    """A relay apart is given time to start before the updates come: their answers would
-    wait for it."""
-    apart = container.relay_process
-    if apart is None:
-        return
-    try:
-        await asyncio.wait_for(apart.ready.wait(), RELAY_START_GRACE)
-    except TimeoutError:
-        log.warning("relay process not running after %.0fs; going on", RELAY_START_GRACE)
 
 
 async def run_forever(container: Container) -> None:

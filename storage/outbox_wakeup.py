@@ -20,7 +20,7 @@ import contextlib
 import logging
 import secrets
 import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,12 +50,6 @@ def _sender(engine: sa.Engine) -> str:
     return name
 
 
-def sender_of(engine: AsyncEngine) -> str:
-    """This engine's name in its notifications: a relay in a process of its own is told
-    its bot's, whose commits reach it already (bot/relay_apart.py)."""
-    return _sender(engine.sync_engine)
-
-
 def announces(conn: AsyncConnection) -> bool:
     """Whether commits on this connection are announced to the other instances."""
     return conn.dialect.name == "postgresql"
@@ -69,13 +63,9 @@ async def announce(conn: AsyncConnection) -> None:
 class OutboxListener:
     """LISTENs for `OUTBOX_CHANNEL` and calls `wake` on each notification."""
 
-    def __init__(
-        self, engine: AsyncEngine, wake: Callable[[], None], ignore: Collection[str] = ()
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, wake: Callable[[], None]) -> None:
         self.engine = engine
         self.wake = wake
-        #: Senders besides this engine whose notifications wake nothing.
-        self.ignore = frozenset(ignore)
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
 
@@ -96,9 +86,8 @@ class OutboxListener:
         return True
 
     def _heard(self, _conn: object, _pid: int, _channel: str, sender: str) -> None:
-        if sender == _sender(self.engine.sync_engine) or sender in self.ignore:
-            return  # our own: our relay is awake
-        self.wake()
+        if sender != _sender(self.engine.sync_engine):  # our own: our relay is awake
+            self.wake()
 
     async def stop(self) -> None:
         conn, driver, self._conn, self._driver = self._conn, self._driver, None, None

@@ -71,8 +71,6 @@ async def running(db: str, tmp: Path, root: str, **extra: object) -> AsyncIterat
         if task.done():
             task.result()
         await asyncio.sleep(0.01)
-    if container.relay_process is not None:  # RELAY_PROCESS=separate: its start not counted
-        await container.relay_process.ready.wait()
     try:
         yield container
     finally:

@@ -15,9 +15,7 @@ printed last (BENCH_JSON sets it). BENCH_SCALE (default 1) shrinks or grows ever
 e.g. BENCH_SCALE=0.2 for a quick look. In the in-process parts the bot runs in this
 process and the sandbox in a child process (`python -m tests.bench_speed --sandbox`).
 Parts may be named to run only those: `python -m tests.bench_speed latency`, or
-`latency:intake` for the intake → post figures alone (no presses). The updates and
-latency parts run twice, the relay in the bot's process then in its own
-(RELAY_PROCESS=separate, bot/relay_apart.py); BENCH_RELAY=same or separate runs one.
+`latency:intake` for the intake → post figures alone (no presses).
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,6 @@ import aiohttp
 import sqlalchemy as sa
 
 from bot.bootstrap import bootstrap
-from bot.config import RelayPlacement
 from bot.domain.model import Role
 from bot.domain.people import ChatBinding, Identity, Member, Team
 from bot.event_loop import loop_name, run
@@ -56,11 +52,6 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 TEAMS = 5
 WORKERS_PER_TEAM = 4
 FIGURES: dict[str, Any] = {}
-#: Where the relay runs in the in-process parts, each measured in turn (BENCH_RELAY:
-#: same, separate, or both, the default).
-PLACEMENTS = [
-    p for p in RelayPlacement if os.environ.get("BENCH_RELAY", "both") in ("both", p.value)
-]
 #: `latency:intake` named on the command line: the latency part stops after the intakes.
 INTAKE_ONLY = False
 
@@ -232,43 +223,17 @@ async def bench_updates_against_disk(tmp: Path) -> None:
     db = f"sqlite+aiosqlite:///{tmp / 'updates.db'}"
     async with sandbox_elsewhere() as (root, sandbox_pid), SandboxClient(root) as client:
         teams = await district(client, db, tmp, root)
-        used: set[str] = set()
-        for placement in PLACEMENTS:  # the relay in the bot's process, then apart
-            bench = UpdatesBench(client, teams, db, tmp, root, sandbox_pid, placement)
-            await bench.measure(used, bare)
-
-
-@dataclass
-class UpdatesBench:
-    """Claim presses and /survey commands, polled, with the relay where `placement` says."""
-
-    client: SandboxClient
-    teams: District
-    db: str
-    tmp: Path
-    root: str
-    sandbox_pid: int
-    placement: RelayPlacement
-
-    async def measure(self, used: set[str], bare: float) -> None:
-        """Cards first (their posts not counted), then the updates on them: `used` are the
-        cards an earlier round pressed."""
-        extra = {"relay_process": self.placement.value}
-        async with running(self.db, self.tmp, self.root, **extra) as bot:
+        per_team = sized(40)
+        async with running(db, tmp, root) as bot:
             api = f"http://127.0.0.1:{bot.http_port}"
-            per_team = sized(40)
-            mark = list(RelayPlacement).index(self.placement)
-            await intake_many(
-                api, [(f"U{mark}-{c}-{k}", c) for k in range(per_team) for c in self.teams]
-            )
+            await intake_many(api, [(f"U-{c}-{k}", c) for k in range(per_team) for c in teams])
             await _drained(bot)
-        cards = [c for c in await cards_of(self.client, self.teams) if c[0] not in used]
-        used.update(c[0] for c in cards)
+        cards = await cards_of(client, teams)
         for ref, group, message_id, data, worker in cards:  # waiting for the bot's start
-            await self.client.press(worker, group, message_id, data)
-            await self.client.send_text(worker, group, f"/survey {ref} đã khảo sát")
+            await client.press(worker, group, message_id, data)
+            await client.send_text(worker, group, f"/survey {ref} đã khảo sát")
         queued = 2 * len(cards)
-        async with running(self.db, self.tmp, self.root, **extra) as bot:
+        async with running(db, tmp, root) as bot:
             handled = bot.relay.metrics.update_seconds
 
             async def all_handled() -> bool:
@@ -276,93 +241,50 @@ class UpdatesBench:
                 return seen >= queued
 
             start, cpu = time.perf_counter(), time.process_time()
-            sandbox_cpu = cpu_seconds(self.sandbox_pid)
-            relay_pid = bot.relay_process.pid if bot.relay_process is not None else None
-            relay_cpu = cpu_seconds(relay_pid) if relay_pid is not None else 0.0
+            sandbox_cpu = cpu_seconds(sandbox_pid)
             await _until(all_handled, 0.01)
             rate = queued / (time.perf_counter() - start)
             cpu_ms = (time.process_time() - cpu) * 1000 / queued
-            sandbox_ms = (cpu_seconds(self.sandbox_pid) - sandbox_cpu) * 1000 / queued
+            sandbox_ms = (cpu_seconds(sandbox_pid) - sandbox_cpu) * 1000 / queued
             # The relay may still be sending what the updates wrote: its share of the
             # work, counted until the outbox is empty.
             await _drained(bot)
             sent_rate = queued / (time.perf_counter() - start)
             sent_cpu_ms = (time.process_time() - cpu) * 1000 / queued
-            if relay_pid is not None:
-                relay_ms = (cpu_seconds(relay_pid) - relay_cpu) * 1000 / queued
-        self.report(queued, rate, bare, cpu_ms, sandbox_ms, sent_rate, sent_cpu_ms)
-        if relay_pid is not None:
-            note(
-                self.key("relay_cpu_ms_per_update_sent"),
-                relay_ms,
-                f"  (the relay's process: {relay_ms:.1f} ms of CPU per update until every "
-                "message is sent)",
-            )
-
-    def key(self, name: str) -> str:
-        """The figures of the relay in the bot's process keep their names of old."""
-        apart = self.placement is RelayPlacement.SEPARATE
-        return f"sqlite.{'separate.' if apart else ''}{name}"
-
-    def report(
-        self,
-        queued: int,
-        rate: float,
-        bare: float,
-        cpu_ms: float,
-        sandbox_ms: float,
-        sent_rate: float,
-        sent_cpu_ms: float,
-    ) -> None:
-        where = {
-            RelayPlacement.SAME: "the relay in the bot's process",
-            RelayPlacement.SEPARATE: "the relay in its own process, RELAY_PROCESS=separate",
-        }[self.placement]
-        note(self.key("cpu_ms_per_update"), cpu_ms, "")
-        note(self.key("sandbox_cpu_ms_per_update"), sandbox_ms, "")
-        note(
-            self.key("updates_per_s"),
-            rate,
-            f"updates handled ({queued}, {TEAMS} groups; {where}): {rate:.0f}/s, "
-            f"{cpu_ms:.1f} ms of CPU each in the bot's process "
-            f"(and {sandbox_ms:.1f} ms in the sandbox's)",
-        )
-        note(self.key("cpu_ms_per_update_sent"), sent_cpu_ms, "")
-        note(
-            self.key("updates_sent_per_s"),
-            sent_rate,
-            f"  (and every message they wrote sent: {sent_rate:.0f} updates/s, "
-            f"{sent_cpu_ms:.1f} ms of CPU each in the bot's process)",
-        )
-        note(
-            self.key("updates_to_bare_ratio"),
-            rate / bare,
-            f"updates/s ÷ bare durable transactions/s ({self.placement.value}): "
-            f"{rate / bare:.3f} (goal ≥ 0.05, aim 0.1)",
-        )
+    note("sqlite.cpu_ms_per_update", cpu_ms, "")
+    note("sqlite.sandbox_cpu_ms_per_update", sandbox_ms, "")
+    note(
+        "sqlite.updates_per_s",
+        rate,
+        f"updates handled ({queued}, {TEAMS} groups): {rate:.0f}/s, "
+        f"{cpu_ms:.1f} ms of CPU each in the bot's process "
+        f"(and {sandbox_ms:.1f} ms in the sandbox's)",
+    )
+    note("sqlite.cpu_ms_per_update_sent", sent_cpu_ms, "")
+    note(
+        "sqlite.updates_sent_per_s",
+        sent_rate,
+        f"  (and every message they wrote sent: {sent_rate:.0f} updates/s, "
+        f"{sent_cpu_ms:.1f} ms of CPU each)",
+    )
+    note(
+        "sqlite.updates_to_bare_ratio",
+        rate / bare,
+        f"updates/s ÷ bare durable transactions/s: {rate / bare:.3f} (goal ≥ 0.05, aim 0.1)",
+    )
 
 
 # --------------------------------------------------------------------------- latency
 
 
 async def bench_latency(tmp: Path) -> None:
-    for placement in PLACEMENTS:
-        (tmp / placement.value).mkdir()
-        await latency_with(tmp / placement.value, placement)
-
-
-async def latency_with(tmp: Path, placement: RelayPlacement) -> None:
     """Intakes at 50/s, then presses and /survey at 100 updates/s, on one running bot."""
     db = f"sqlite+aiosqlite:///{tmp / 'latency.db'}"
     seconds = 10 * SCALE
-    apart = placement is RelayPlacement.SEPARATE
-    prefix = f"sqlite.{'separate.' if apart else ''}"
-    where = f" (relay {placement.value})"
     async with sandbox_elsewhere() as (root, _), SandboxClient(root) as client:
         teams = await district(client, db, tmp, root)
         codes = list(teams)
-        extra = {"relay_process": placement.value}
-        async with running(db, tmp, root, **extra) as bot, aiohttp.ClientSession() as http:
+        async with running(db, tmp, root) as bot, aiohttp.ClientSession() as http:
             api = f"http://127.0.0.1:{bot.http_port}"
             sent: dict[str, float] = {}
 
@@ -382,11 +304,11 @@ async def latency_with(tmp: Path, placement: RelayPlacement) -> None:
                 if c.ok and " " in str(c.params.get("text", ""))
             }
             lat = [(posted[ref] - t0) * 1000 for ref, t0 in sent.items() if ref in posted]
-            note(f"{prefix}intake_to_post_p50_ms", _pct(lat, 0.5), "")
+            note("sqlite.intake_to_post_p50_ms", _pct(lat, 0.5), "")
             note(
-                f"{prefix}intake_to_post_p99_ms",
+                "sqlite.intake_to_post_p99_ms",
                 _pct(lat, 0.99),
-                f"intake → group post{where} at {achieved:.0f} intakes/s ({len(lat)} cases): "
+                f"intake → group post at {achieved:.0f} intakes/s ({len(lat)} cases): "
                 f"p50 {_pct(lat, 0.5):.0f} ms, p99 {_pct(lat, 0.99):.0f} ms (goal p99 ≤ 50 ms)",
             )
             if INTAKE_ONLY:
@@ -419,11 +341,11 @@ async def latency_with(tmp: Path, placement: RelayPlacement) -> None:
                 for c in await client.calls("answerCallbackQuery")
             }
             lat = [(toast[p] - t0) * 1000 for p, t0 in pressed.items() if p in toast]
-    note(f"{prefix}toast_p50_ms", _pct(lat, 0.5), "")
+    note("sqlite.toast_p50_ms", _pct(lat, 0.5), "")
     note(
-        f"{prefix}toast_p99_ms",
+        "sqlite.toast_p99_ms",
         _pct(lat, 0.99),
-        f"press → toast{where} while {rate:.0f} updates/s arrive ({len(lat)} presses): "
+        f"press → toast while {rate:.0f} updates/s arrive ({len(lat)} presses): "
         f"p50 {_pct(lat, 0.5):.0f} ms, p99 {_pct(lat, 0.99):.0f} ms",
     )
 
@@ -541,6 +463,8 @@ async def wait_drained(db: str) -> None:
 async def bench_memory(tmp: Path) -> None:
     """Peak resident memory of `dispatchbot run` (polling) with 100,000 open cases, over a
     few reminder passes that read them."""
+    from tests.reliability.harness import BotProcess, bot_env, free_port
+
     open_cases = sized(100_000)
     db = f"sqlite+aiosqlite:///{tmp / 'memory.db'}"
     at = datetime.now(UTC)
@@ -574,75 +498,36 @@ async def bench_memory(tmp: Path) -> None:
                     ],
                 )
         await container.close()
-        for placement in PLACEMENTS:
-            await memory_with(placement, db, sandbox.root_url, tmp, open_cases)
-
-
-async def memory_with(
-    placement: RelayPlacement, db: str, root: str, tmp: Path, open_cases: int
-) -> None:
-    from tests.reliability.harness import BotProcess, bot_env, free_port
-
-    name = f"memory-{placement.value}"
-    bot = BotProcess(
-        name,
-        bot_env(
-            db_url=db,
-            sandbox=root,
-            port=free_port(),
-            name=name,
-            reminder_interval_seconds=1,
-            telegram_bot_token=TOKEN,
-            log_level="WARNING",
-            relay_process=placement.value,
-        ),
-        tmp / name,
-    )
-    try:
-        await bot.start(timeout=60)
-        await asyncio.sleep(5)  # a few reminder passes over the open cases
-        assert bot.proc is not None
-        now, peak = await asyncio.to_thread(resident_mb, bot.proc.pid)
-        relay = await asyncio.to_thread(children_of, bot.proc.pid)
-        apart = [await asyncio.to_thread(resident_mb, pid) for pid in relay]
-    finally:
-        await bot.stop_quietly()
-    if placement is RelayPlacement.SAME:
-        note("memory.rss_mb", now, "")
-        note(
-            "memory.peak_rss_mb",
-            peak,
-            f"dispatchbot run with {open_cases:,} open cases: resident {now:.0f} MB, "
-            f"peak {peak:.0f} MB (goal < 150 MB)",
+        bot = BotProcess(
+            "memory",
+            bot_env(
+                db_url=db,
+                sandbox=sandbox.root_url,
+                port=free_port(),
+                name="memory",
+                reminder_interval_seconds=1,
+                telegram_bot_token=TOKEN,
+                log_level="WARNING",
+            ),
+            tmp / "memory",
         )
-        return
-    relay_now, relay_peak = (sum(x) for x in zip(*apart, strict=True)) if apart else (0.0, 0.0)
-    note("memory.separate.rss_mb", now, "")
-    note("memory.separate.peak_rss_mb", peak, "")
-    note("memory.separate.relay_rss_mb", relay_now, "")
+        try:
+            await bot.start(timeout=60)
+            await asyncio.sleep(5)  # a few reminder passes over the open cases
+            assert bot.proc is not None
+            status = await asyncio.to_thread(Path(f"/proc/{bot.proc.pid}/status").read_text)
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            peak = int(fields["VmHWM"].split()[0]) / 1024
+            now = int(fields["VmRSS"].split()[0]) / 1024
+        finally:
+            await bot.stop_quietly()
+    note("memory.rss_mb", now, "")
     note(
-        "memory.separate.relay_peak_rss_mb",
-        relay_peak,
-        f"  the same with RELAY_PROCESS=separate: resident {now:.0f} MB (peak {peak:.0f}), "
-        f"and its relay's process {relay_now:.0f} MB (peak {relay_peak:.0f})",
+        "memory.peak_rss_mb",
+        peak,
+        f"dispatchbot run with {open_cases:,} open cases: resident {now:.0f} MB, "
+        f"peak {peak:.0f} MB (goal < 150 MB)",
     )
-
-
-def resident_mb(pid: int) -> tuple[float, float]:
-    """A process's resident memory now and at its peak (VmRSS, VmHWM), in MB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-
-
-def children_of(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (the relay's, with RELAY_PROCESS=separate)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
 
 
 PARTS = {

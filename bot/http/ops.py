@@ -40,18 +40,13 @@ def install_ops_routes(app: web.Application, container: Container) -> None:
             return web.json_response({"status": "unavailable"}, status=503)
         health = container.relay.health
         channels = health.states() if health is not None else {}
-        if container.relay_process is not None:  # its sends may have found a token refused
-            for name, state in container.relay_process.report.health.items():
-                if state != "ok":
-                    channels[name] = state
         degraded = any(state != "ok" for state in channels.values())
         return web.json_response({"status": "degraded" if degraded else "ok", "channels": channels})
 
     async def metrics(request: web.Request) -> web.StreamResponse:
         """Prometheus' text format."""
         lines = await _case_and_outbox_lines(container)
-        apart = container.relay_process
-        lines += container.relay.metrics.render(apart.report.metrics if apart else None)
+        lines += container.relay.metrics.render()
         return web.Response(
             body=("\n".join(lines) + "\n").encode(),
             headers={hdrs.CONTENT_TYPE: "text/plain; version=0.0.4; charset=utf-8"},
