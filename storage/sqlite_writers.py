@@ -1,10 +1,11 @@
 """SQLite's writers queued across processes: an `flock` on `<database>-writer`.
 
 Within one process the writers of an engine queue in the event loop (`WriterGate`), each
-woken the moment the one before is done. Between processes (the relay's own process with
-RELAY_PROCESS=separate, the command line beside a running bot) they met SQLite's busy
-handler instead, which sleeps 1, 2, 5, 10 … up to 100 ms between tries: a writer often
-slept on while the lock was free, and a card's post waited 50-110 ms for nothing.
+woken the moment the one before is done. Between processes (a `dispatchbot` command
+beside a running bot, or two processes sharing the file) they met SQLite's busy handler
+instead, which sleeps 1, 2, 5, 10 … up to 100 ms between tries: a writer often slept on
+while the lock was free (measured with two processes writing at a rush: waits of 54 and
+110 ms for a lock held a millisecond at a time; docs/performance.md).
 
 So each engine's gate also takes an exclusive `flock` on a file beside the database for
 the length of its write transaction: at once when it is free (one system call on the
