@@ -9,8 +9,8 @@ while the lock was free (measured with two processes writing at a rush: waits of
 
 So each engine's gate also takes an exclusive `flock` on a file beside the database for
 the length of its write transaction: at once when it is free (one system call on the
-event loop), else in a thread of the gate's own, which the kernel wakes the moment the
-other process lets go. It only orders the writers: SQLite's own lock still decides, so
+event loop), else in a thread of its own, which the kernel wakes the moment the other
+process lets go. It only orders the writers: SQLite's own lock still decides, so
 a writer that does not take it (the `sqlite3` shell, an older version) and a file that
 cannot be made (a read-only folder) cost waits, never a wrong result. A process that dies
 lets go with its file. The database file itself is not used for it: closing any other
@@ -25,6 +25,7 @@ import fcntl
 import logging
 import os
 import threading
+import weakref
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class FileGate:
             except OSError as e:
                 self._failed = True
                 log.warning("sqlite: no writer queue across processes (%s): %s", self.path, e)
+            else:  # closed with the engine that holds this gate
+                weakref.finalize(self, os.close, self._fd)
         return self._fd
 
     async def take(self, timeout: float) -> None:  # noqa: ASYNC109
@@ -68,7 +71,8 @@ class FileGate:
         waited: asyncio.Future[None] = loop.create_future()
 
         def wait() -> None:  # a daemon: a wait never holds up the interpreter's exit
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):  # no file lock then: SQLite's decides
+                fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 loop.call_soon_threadsafe(_settle, waited)
             except RuntimeError:  # the loop is gone: nobody will let go for us

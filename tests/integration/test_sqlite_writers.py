@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -136,3 +137,33 @@ def _waiting_threads() -> int:
     import threading
 
     return sum(1 for t in threading.enumerate() if t.name == "sqlite-writer")
+
+
+async def test_the_file_is_closed_with_its_engine(path: Path) -> None:
+    """An engine made and dropped (a command, a test) leaves no descriptor open."""
+
+    def open_handles() -> int:
+        return _handles_on(Path(f"{path}-writer"))
+
+    before = open_handles()  # the fixture's engine may not be collected yet
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(_T), {"a": "x"})
+    assert open_handles() == before + 1
+    await engine.dispose()
+    del engine, conn
+    gc.collect()
+    assert open_handles() == before
+
+
+def _handles_on(file: Path) -> int:
+    """This process's open descriptors of `file`."""
+    target = str(file.resolve())
+    return sum(1 for fd in os.listdir("/proc/self/fd") if _points_to(fd, target))
+
+
+def _points_to(fd: str, target: str) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == target
+    except OSError:
+        return False
