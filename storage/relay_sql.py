@@ -4,7 +4,7 @@ per-message statements, built and keyed per call, were most of its time."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,11 +169,19 @@ _TAKE_FEW = {n: _take(functools.partial(_pairs, n=n)) for n in range(1, FEW_KEYS
 quick(*_TAKE_FEW.values())
 
 
+def for_keys(
+    keys: Sequence[ChatKey], few: Mapping[int, Any], many: Any
+) -> tuple[Any, dict[str, Any]]:
+    """The statement for `keys` and its binds of the chats: `few[n]` naming each of up to
+    FEW_KEYS chats (`_pairs`), else `many` with the :b_keys list."""
+    if len(keys) <= FEW_KEYS:
+        return few[len(keys)], pair_params(keys)
+    return many, {"b_keys": key_params(keys)}
+
+
 def take_statement(keys: Sequence[ChatKey]) -> tuple[Any, dict[str, Any]]:
     """`TAKE` for `keys` and its binds of the chats (the caller adds the lease's)."""
-    if len(keys) <= FEW_KEYS:
-        return _TAKE_FEW[len(keys)], pair_params(keys)
-    return TAKE, {"b_keys": key_params(keys)}
+    return for_keys(keys, _TAKE_FEW, TAKE)
 
 
 def _build_new_chats(conn: AsyncConnection) -> Any:
@@ -299,10 +307,8 @@ async def queues(
     if len(keys) == 1:
         (key,) = keys
         params, stmt = {"b_channel": key.channel, "b_chat_id": key.chat_id}, QUEUE_ONE
-    elif len(keys) <= FEW_KEYS:
-        params, stmt = pair_params(keys), _QUEUE_FEW[len(keys)]
     else:
-        params, stmt = {"b_keys": key_params(keys)}, QUEUE_MANY
+        stmt, params = for_keys(keys, _QUEUE_FEW, QUEUE_MANY)
     params["b_limit"] = limit
     found: dict[ChatKey, list[OutboxRow]] = {}
     for r in await conn.execute(stmt, params):
