@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.quick_execute import give_back, lend
+
 #: One write: statements run on the transaction's connection.
 Work = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -113,8 +115,14 @@ class GroupCommit:
         return errors
 
     async def _run(self, writes: list[_Write]) -> None:
-        async with self.engine.begin() as conn:
-            for w in writes:
-                await w.work(conn)
+        """On SQLite the connection is a parked one (storage/quick_execute.py), as a unit
+        of work's: no pool checkout and checkin per transaction."""
+        conn = await lend(self.engine)
+        try:
+            async with conn.begin():
+                for w in writes:
+                    await w.work(conn)
+        finally:
+            await give_back(self.engine, conn)  # closed instead if the rollback failed
         self.transactions += 1
         self.writes += len(writes)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import tables
 from storage.outbox_model import ChatKey, DeliveryState
+from storage.quick_execute import give_back, lend
 from storage.relay_sql import remember_posted
 from storage.tables import OUTBOX
 
@@ -135,9 +136,14 @@ class LateStore:
         """The late copies of the card shown by `message_id`, to edit alongside it (none
         when `message_id` is itself a copy: its key plus `EXTRA` names nothing). One
         statement: every card edit asks, and almost every answer is none."""
-        async with self.engine.connect() as conn:
+        conn = await lend(self.engine)  # on SQLite a parked one: no pool round trip
+        try:
             found = await conn.execute(
                 _EXTRA_COPIES,
                 {"b_channel": key.channel, "b_chat_id": key.chat_id, "b_mid": message_id},
             )
-            return [str(m) for m in found.scalars()]
+            copies = [str(m) for m in found.scalars()]
+            await conn.rollback()  # the read's own: the connection goes back clean
+        finally:
+            await give_back(self.engine, conn)
+        return copies

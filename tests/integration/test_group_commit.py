@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -136,3 +137,25 @@ async def test_a_waiting_write_cancelled_is_dropped_and_the_rest_go_on(
     await asyncio.wait_for(asyncio.gather(first, kept), 10)
     assert await written(engine) == ["a", "c"]
     assert not writes._busy
+
+
+async def test_on_sqlite_each_transaction_takes_the_parked_connection(
+    engine: AsyncEngine,
+) -> None:
+    """No pool checkout per transaction: one connection serves them all, a failed one's
+    rollback included, and nothing stays checked out beyond the parked."""
+    from storage.quick_execute import PARKED, QuickEngine
+
+    if not isinstance(engine, QuickEngine):
+        pytest.skip("PostgreSQL's connections come from the pool")
+    pool: Any = engine.sync_engine.pool
+    checkouts: list[object] = []
+    sa.event.listen(pool, "checkout", lambda *args: checkouts.append(args[0]))
+    writes = GroupCommit(engine)
+    await writes.write(note("a"), ("t", "1"))
+    with pytest.raises(sa.exc.IntegrityError):
+        await writes.write(note("a"), ("t", "1"))  # the same name: refused
+    await writes.write(note("b"), ("t", "2"))
+    assert len(checkouts) <= 1  # the first, unless one was parked already
+    assert pool.checkedout() <= PARKED
+    assert await written(engine) == ["a", "b"]
