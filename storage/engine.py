@@ -29,6 +29,13 @@ SQLITE_PRAGMAS: Final = (
     "synchronous=FULL",
 )
 
+#: SQLite connections the pool keeps open. In a rush the lanes' units of work, the
+#: relay's shared transactions and its reads hold 5–8 at once: with SQLAlchemy's 5,
+#: most went to the overflow, each closed when handed back and opened again later (a
+#: thread and the pragmas), and none could be parked (storage/quick_execute.py). An
+#: idle one costs a sleeping thread and a little cache.
+SQLITE_POOL_SIZE: Final = 10
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -51,7 +58,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     else:
         creator = connector(parsed.database or ":memory:", timeout=BUSY_SECONDS)
         engine = quick_engine(
-            create_async_engine(url, echo=echo, hide_parameters=True, async_creator=creator)
+            create_async_engine(
+                url,
+                echo=echo,
+                hide_parameters=True,
+                async_creator=creator,
+                pool_size=SQLITE_POOL_SIZE,
+            )
         )
         event.listen(engine.sync_engine, "before_cursor_execute", note_quick, retval=True)
 

@@ -200,7 +200,7 @@ class QuickConnection(AsyncConnection):
 
 
 #: Connections kept open between units of work, per engine (`QuickEngine.give_back`).
-PARKED: Final = 2
+PARKED: Final = 4
 
 
 class QuickEngine(AsyncEngine):
