@@ -30,10 +30,10 @@ SQLITE_PRAGMAS: Final = (
 )
 
 #: SQLite connections the pool keeps open. In a rush the lanes' units of work, the
-#: relay's shared transactions and its reads hold 5–8 at once: with SQLAlchemy's 5,
-#: most went to the overflow, each closed when handed back and opened again later (a
-#: thread and the pragmas), and none could be parked (storage/quick_execute.py). An
-#: idle one costs a sleeping thread and a little cache.
+#: relay's shared transactions and its reads hold more than 5 at once: with
+#: SQLAlchemy's 5, many went to the overflow, each closed when handed back and opened
+#: again later (a thread and the pragmas), and few could be parked
+#: (storage/quick_execute.py). An idle one costs a sleeping thread and a little cache.
 SQLITE_POOL_SIZE: Final = 10
 
 

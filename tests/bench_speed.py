@@ -280,31 +280,13 @@ async def bench_updates_against_disk(tmp: Path) -> None:
     )
     paced = await rush(tmp / "paced", **DEPLOYED_PACING)
     limits = ", ".join(str(v) for v in DEPLOYED_PACING.values())
-    note("sqlite.paced.cpu_ms_per_update", paced["cpu_ms"], "")
-    note("sqlite.paced.sandbox_cpu_ms_per_update", paced["sandbox_ms"], "")
-    note(
-        "sqlite.paced.updates_per_s",
-        paced["rate"],
-        f"updates handled, Telegram's limits as deployed ({limits}; {paced['queued']:.0f} "
-        f"updates, {TEAMS} groups): {paced['rate']:.0f}/s, {paced['cpu_ms']:.1f} ms of CPU "
-        f"each in the bot's process (and {paced['sandbox_ms']:.1f} ms in the sandbox's)",
+    what = (
+        f"Telegram's limits as deployed ({limits}; {paced['queued']:.0f} updates, {TEAMS} groups)"
     )
-    note(
-        "sqlite.paced.updates_to_bare_ratio",
-        paced["rate"] / bare,
-        f"  updates/s ÷ bare durable transactions/s: {paced['rate'] / bare:.3f} "
-        "(goal ≥ 0.05, aim 0.1)",
-    )
+    note_rush("sqlite.paced.", what, paced, bare, " (goal ≥ 0.05, aim 0.1)")
     free = await rush(tmp / "unthrottled")
-    note("sqlite.cpu_ms_per_update", free["cpu_ms"], "")
-    note("sqlite.sandbox_cpu_ms_per_update", free["sandbox_ms"], "")
-    note(
-        "sqlite.updates_per_s",
-        free["rate"],
-        f"updates handled, the relay unthrottled (Telegram's limits off; the stand-in takes "
-        f"every send at once): {free['rate']:.0f}/s, {free['cpu_ms']:.1f} ms of CPU each "
-        f"(and {free['sandbox_ms']:.1f} ms in the sandbox's)",
-    )
+    what = "the relay unthrottled (Telegram's limits off; the stand-in takes every send at once)"
+    note_rush("sqlite.", what, free, bare)
     note("sqlite.cpu_ms_per_update_sent", free["sent_cpu_ms"], "")
     note(
         "sqlite.updates_sent_per_s",
@@ -312,10 +294,25 @@ async def bench_updates_against_disk(tmp: Path) -> None:
         f"  (and every message they wrote sent: {free['sent_rate']:.0f} updates/s, "
         f"{free['sent_cpu_ms']:.1f} ms of CPU each)",
     )
+
+
+def note_rush(
+    prefix: str, what: str, figures: dict[str, float], bare: float, goal: str = ""
+) -> None:
+    """One rush's figures, their keys under `prefix`."""
+    rate, cpu, sandbox = figures["rate"], figures["cpu_ms"], figures["sandbox_ms"]
+    note(f"{prefix}cpu_ms_per_update", cpu, "")
+    note(f"{prefix}sandbox_cpu_ms_per_update", sandbox, "")
     note(
-        "sqlite.updates_to_bare_ratio",
-        free["rate"] / bare,
-        f"  updates/s ÷ bare durable transactions/s: {free['rate'] / bare:.3f}",
+        f"{prefix}updates_per_s",
+        rate,
+        f"updates handled, {what}: {rate:.0f}/s, {cpu:.1f} ms of CPU each in the bot's "
+        f"process (and {sandbox:.1f} ms in the sandbox's)",
+    )
+    note(
+        f"{prefix}updates_to_bare_ratio",
+        rate / bare,
+        f"  updates/s ÷ bare durable transactions/s: {rate / bare:.3f}{goal}",
     )
 
 
