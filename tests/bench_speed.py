@@ -9,8 +9,9 @@
   bot's (and its relay's);
 - intake → group post at 50 intakes/s: p50 and p99;
 - press → toast (answerCallbackQuery) while 100 updates/s arrive: p50 and p99;
-- PostgreSQL: one `dispatchbot run` behind the webhook URL, then two: updates/s and what
-  the second adds (skipped when the local server is not reachable);
+- PostgreSQL: one `dispatchbot run` behind the webhook URL, then two: updates/s, what
+  the second adds, and how much of the machine's cores stood idle meanwhile (skipped
+  when the local server is not reachable);
 - resident memory (peak) of `dispatchbot run` with 100,000 open cases.
 
 Figures, not pass/fail: they are printed and written to a JSON file whose path is
@@ -177,6 +178,17 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU a process has used so far (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The whole machine's idle (and waiting) ticks and all its ticks so far, every core."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+def idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Of the machine's cores between two `machine_ticks`, the share that stood idle."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
 
 
 @contextlib.asynccontextmanager
@@ -441,9 +453,10 @@ async def bench_instances(tmp: Path) -> None:
                 for name, port in zip(("a", "b"), ports, strict=True)
             ]
             rates: list[float] = []
+            idle: list[float] = []
             try:
                 await bots[0].start()
-                per_team = sized(40)
+                per_team = sized(160)  # 800 updates a half: not mostly warm-up
                 await intake_many(
                     bots[0].url, [(f"P-{c}-{k}", c) for k in range(per_team) for c in teams]
                 )
@@ -459,7 +472,7 @@ async def bench_instances(tmp: Path) -> None:
                     queued = 2 * len(half)
                     async with RoundRobin([b.url for b in bots[:count]]) as lb:
                         before = 0
-                        start = time.perf_counter()
+                        start, ticks = time.perf_counter(), machine_ticks()
                         push = {"deliver_to": f"{lb.url}/telegram/webhook", "retry_seconds": 0.2}
                         await control(sandbox.root_url, "POST", "webhook", push)
 
@@ -469,17 +482,21 @@ async def bench_instances(tmp: Path) -> None:
 
                         await _until(delivered, 0.02)
                         rates.append(queued / (time.perf_counter() - start))
+                        idle.append(idle_share(ticks, machine_ticks()))
                         await control(sandbox.root_url, "DELETE", "webhook")
             finally:
                 for b in bots:
                     await b.stop_quietly()
         note("postgres.one_instance_updates_per_s", rates[0], "")
         note("postgres.two_instances_updates_per_s", rates[1], "")
+        note("postgres.one_instance_machine_idle", idle[0], "")
+        note("postgres.two_instances_machine_idle", idle[1], "")
         note(
             "postgres.second_instance_adds",
             rates[1] / rates[0] - 1,
             f"PostgreSQL behind one webhook URL: one instance {rates[0]:.0f} updates/s, "
-            f"two {rates[1]:.0f} updates/s (the second adds {rates[1] / rates[0] - 1:+.0%})",
+            f"two {rates[1]:.0f} updates/s (the second adds {rates[1] / rates[0] - 1:+.0%}; "
+            f"the machine's {os.cpu_count()} cores idle {idle[0]:.0%}, then {idle[1]:.0%})",
         )
     finally:
         await db_cm.__aexit__(None, None, None)
