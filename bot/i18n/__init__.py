@@ -24,10 +24,14 @@ class Lang(StrEnum):
         """The first supported language among a user's choice, the app's report, the default."""
         for c in candidates:
             if c:
-                code = c.strip().lower()[:2]
-                if code in cls._value2member_map_:
-                    return cls(code)
+                found = _BY_CODE.get(c.strip().lower()[:2])
+                if found is not None:
+                    return found
         return default or cls.VI
+
+
+#: Each language by its code, for `Lang.pick` (no enum built per message).
+_BY_CODE: dict[str, Lang] = {lang.value: lang for lang in Lang}
 
 
 def load_catalogue(lang: Lang) -> dict[str, str]:
@@ -49,7 +53,8 @@ class Translator:
         return Lang.pick(*candidates, default=self.default)
 
     def t(self, lang: Lang | str | None, key: str, **values: Any) -> str:
-        chosen = self.lang(lang if isinstance(lang, str) else None)
+        # A Lang as it is (every message the bot builds names one); else as `lang` reads it.
+        chosen = lang if isinstance(lang, Lang) else self.lang(lang)
         text = self.catalogues[chosen].get(key) or self.catalogues[Lang.EN].get(key) or key
         return text.format(**values) if values else text
 

@@ -45,6 +45,8 @@ _ONE_DAY = timedelta(days=1)
 _MAX_IDLE_DAYS = 800
 
 _Span = tuple[datetime, datetime]
+#: Dates whose windows a calendar keeps (ten years of days), then it starts again.
+_SPANS_KEPT = 4096
 
 
 class DaySource(StrEnum):
@@ -107,6 +109,9 @@ class WorkingCalendar:
     extra_days_off: frozenset[date] = frozenset()
     extra_working_days: frozenset[date] = frozenset()
     _holiday_cache: dict[int, _LibraryYear] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    _span_cache: dict[date, tuple[_Span, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
 
@@ -214,22 +219,32 @@ class WorkingCalendar:
             total += datetime.combine(date.min, end) - datetime.combine(date.min, start)
         return total
 
-    def _spans(self, d: date) -> list[_Span]:
-        """The working windows of local date `d`, as UTC instants (none if off)."""
+    def _spans(self, d: date) -> tuple[_Span, ...]:
+        """The working windows of local date `d`, as UTC instants (none if off). Kept per
+        date: every step of every case asks for the same few days, and the calendar
+        never changes once built."""
+        found = self._span_cache.get(d)
+        if found is not None:
+            return found
         if not self.is_working_day(d):
-            return []
-        return [
-            (
-                datetime.combine(d, start, tzinfo=self.tz).astimezone(UTC),
-                datetime.combine(d, end, tzinfo=self.tz).astimezone(UTC),
+            found = ()
+        else:
+            found = tuple(
+                (
+                    datetime.combine(d, start, tzinfo=self.tz).astimezone(UTC),
+                    datetime.combine(d, end, tzinfo=self.tz).astimezone(UTC),
+                )
+                for start, end in self.windows
             )
-            for start, end in self.windows
-        ]
+        if len(self._span_cache) >= _SPANS_KEPT:
+            self._span_cache.clear()
+        self._span_cache[d] = found
+        return found
 
     def _local_date(self, at_utc: datetime) -> date:
         return at_utc.astimezone(self.tz).date()
 
-    def _days_from(self, d: date) -> Iterable[tuple[date, list[_Span]]]:
+    def _days_from(self, d: date) -> Iterable[tuple[date, tuple[_Span, ...]]]:
         """Local dates from `d` on with their windows; stops a runaway calendar."""
         idle = 0
         while True:

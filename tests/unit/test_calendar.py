@@ -358,3 +358,26 @@ def test_next_opening_is_open_and_not_earlier(at: datetime) -> None:
     assert CAL.is_working_time(opening)
     assert CAL.between(at, opening) == timedelta(0)
     assert (opening == at) is CAL.is_working_time(at)
+
+
+def test_windows_kept_per_date_give_the_same_answers_and_stay_bounded() -> None:
+    """Asked again, a date's windows come from the calendar's own store; across a
+    daylight-saving change they still match a calendar that never saw them, and the
+    store starts again instead of growing without end."""
+    from zoneinfo import ZoneInfo
+
+    from bot.sla import calendar as module
+
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 27, 15, 0, tzinfo=berlin)  # the clocks change on the 29th
+    warm = WorkingCalendar(tz=berlin, country=None)
+    first = [warm.add(start, timedelta(hours=h)) for h in range(0, 40, 3)]
+    again = [warm.add(start, timedelta(hours=h)) for h in range(0, 40, 3)]
+    fresh = [
+        WorkingCalendar(tz=berlin, country=None).add(start, timedelta(hours=h))
+        for h in range(0, 40, 3)
+    ]
+    assert first == again == fresh
+    assert first[-1].utcoffset() == timedelta(hours=2)  # summer time by then
+    CAL.working_days_between(vn(2026, 1, 2, 8), vn(2026, 1, 2, 8) + timedelta(days=12_000))
+    assert 0 < len(CAL._span_cache) <= module._SPANS_KEPT
